@@ -1,0 +1,1 @@
+"""mlops-bot domain: config, MLflow gateway, approvals, audit, reports, rendering."""

@@ -1,0 +1,59 @@
+"""App factory: one function builds the Bolt `App` from the runtime."""
+
+from __future__ import annotations
+
+import logging
+
+from slack_bolt import App, BoltContext
+from slack_sdk import WebClient
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+
+from bot.config import secret
+from bot.runtime import Runtime
+
+RUNTIME_KEY = "mlops_runtime"
+
+
+def make_client(rt: Runtime) -> WebClient:
+    """Web API client on SLACK_API_URL with retries for connection errors, 429 and 5xx."""
+    return WebClient(
+        token=secret(rt.settings.slack_bot_token),
+        base_url=rt.settings.slack_api_url,
+        timeout=10,
+        retry_handlers=[
+            ConnectionErrorRetryHandler(max_retry_count=2),
+            RateLimitErrorRetryHandler(max_retry_count=3),  # honours Retry-After
+            ServerErrorRetryHandler(max_retry_count=2),
+        ],
+    )
+
+
+def build_app(rt: Runtime, client: WebClient | None = None) -> App:
+    """The Bolt app with every listener of `handlers/` registered."""
+    import handlers
+
+    signing_secret = secret(rt.settings.slack_signing_secret)
+    app = App(
+        client=client or make_client(rt),
+        signing_secret=signing_secret or "",
+        request_verification_enabled=signing_secret is not None,
+        logger=logging.getLogger("mlops_bot.bolt"),
+    )
+
+    @app.middleware
+    def inject_runtime(context: BoltContext, next) -> None:  # type: ignore[no-untyped-def]  # noqa: A002
+        context[RUNTIME_KEY] = rt
+        next()
+
+    handlers.register(app)
+    return app
+
+
+def runtime_of(context: BoltContext) -> Runtime:
+    """The runtime injected by the middleware above."""
+    rt: Runtime = context[RUNTIME_KEY]
+    return rt

@@ -1,0 +1,121 @@
+"""The `mlops-bot` command line. Heavy modules are imported inside commands (fast --help)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import TYPE_CHECKING, NoReturn
+
+import typer
+
+if TYPE_CHECKING:
+    from bot.runtime import Runtime
+
+cli = typer.Typer(
+    help="mlops-bot: promote models with approval, watch drift, keep an audit log — in Slack.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+db_cli = typer.Typer(help="Database maintenance.", no_args_is_help=True)
+cli.add_typer(db_cli, name="db")
+
+SLACK_SETUP = """\
+No Slack credentials are configured. Set these (in the environment or in .env):
+  SLACK_BOT_TOKEN=xoxb-…        bot token (OAuth & Permissions)
+  SLACK_APP_TOKEN=xapp-…        app-level token with connections:write, for Socket Mode
+or, for HTTP mode instead of Socket Mode:
+  SLACK_SIGNING_SECRET=…        signing secret (Basic Information), and run `mlops-bot serve --http`
+See .env.example and README.md ("Create the Slack app")."""
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    typer.echo(f"mlops-bot: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def setup_logging(level: int = logging.INFO) -> None:
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def load_runtime() -> Runtime:
+    """Settings + policy + database, or a one-line error and exit 2."""
+    from pydantic import ValidationError
+
+    from bot.config import Settings
+    from bot.policy import PolicyError
+    from bot.runtime import build_runtime
+
+    try:
+        return build_runtime(Settings())
+    except ValidationError as exc:
+        errors = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors()
+        )
+        fail(f"invalid configuration: {errors}")
+    except PolicyError as exc:
+        fail(f"invalid policy file:\n{exc}")
+    except Exception as exc:  # database unreachable, bad URL…
+        fail(f"cannot start: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}")
+
+
+@cli.command()
+def serve(
+    http: bool = typer.Option(
+        False, "--http", help="Serve HTTP (POST /slack/events) instead of Socket Mode."
+    ),
+    host: str = typer.Option("0.0.0.0", help="HTTP bind address."),
+    port: int = typer.Option(3000, help="HTTP port."),
+) -> None:
+    """Serve Slack: Socket Mode when SLACK_APP_TOKEN is set, else (or with --http) HTTP."""
+    setup_logging()
+    rt = load_runtime()
+    settings = rt.settings
+    if settings.slack_bot_token is None:
+        fail(SLACK_SETUP, 1)
+    from bot.app import build_app
+
+    app = build_app(rt)
+    if http or not settings.socket_mode:
+        if settings.slack_signing_secret is None:
+            fail("HTTP mode needs SLACK_SIGNING_SECRET (Basic Information → Signing Secret).", 1)
+        from bot.server import serve_http
+
+        serve_http(app, rt, host, port)
+        return
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    from bot.config import secret
+
+    SocketModeHandler(app, secret(settings.slack_app_token)).start()
+
+
+@cli.command()
+def run() -> None:
+    """What `make run` does: serve Slack when tokens are set, otherwise explain what to set."""
+    from bot.config import Settings
+
+    settings = Settings()
+    if settings.has_slack_tokens:
+        serve(http=not settings.socket_mode, host="0.0.0.0", port=3000)
+        return
+    fail(SLACK_SETUP, 1)
+
+
+@db_cli.command("upgrade")
+def db_upgrade() -> None:
+    """Apply database migrations (they also run at every start)."""
+    load_runtime()
+    typer.echo("database is up to date")
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()

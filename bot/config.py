@@ -1,0 +1,124 @@
+"""Settings from the environment and `.env` (SPEC §3)."""
+
+from __future__ import annotations
+
+import re
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DATA_DIR = Path(".mlops-bot")
+DEFAULT_POLICY_FILE = Path("mlops-bot.toml")
+
+_SLACK_ID = re.compile(r"^[UWS][A-Z0-9_]{2,}$")
+
+
+def _split_csv(value: Any) -> Any:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    """Every variable of SPEC §3; names are the environment variable names."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        env_ignore_empty=True,
+        extra="ignore",
+        case_sensitive=False,
+    )
+
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_api_url: str = "https://slack.com/api/"
+
+    mlflow_tracking_uri: str = f"sqlite:///{DATA_DIR}/mlflow.db"
+    mlflow_ui_url: str | None = None
+    database_url: str = f"sqlite:///{DATA_DIR}/mlops_bot.db"
+
+    mlops_bot_config: Path | None = None
+    mlops_bot_data_dir: Path = DATA_DIR
+    mlops_bot_approvers: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    mlops_bot_required_approvals: int = Field(default=1, ge=1, le=20)
+    mlops_bot_protected_aliases: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["champion", "production"]
+    )
+    mlops_bot_report_channel: str | None = None
+    mlops_bot_request_ttl_hours: float = Field(default=72, gt=0)
+    mlflow_webhook_secret: SecretStr | None = None
+    mlops_bot_reconcile_seconds: int = Field(default=300, ge=5)
+    mlops_bot_timezone: str = "UTC"
+    mlops_bot_outbound_secret: SecretStr | None = None
+
+    @field_validator("mlops_bot_approvers", "mlops_bot_protected_aliases", mode="before")
+    @classmethod
+    def _csv(cls, value: Any) -> Any:
+        return _split_csv(value)
+
+    @field_validator("mlops_bot_approvers")
+    @classmethod
+    def _slack_ids(cls, value: list[str]) -> list[str]:
+        bad = [v for v in value if not _SLACK_ID.match(v)]
+        if bad:
+            raise ValueError(f"not Slack user (U…/W…) or user-group (S…) IDs: {', '.join(bad)}")
+        return value
+
+    @field_validator("mlops_bot_timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    # -- derived values -------------------------------------------------------------------
+
+    @property
+    def has_slack_tokens(self) -> bool:
+        return self.slack_bot_token is not None
+
+    @property
+    def socket_mode(self) -> bool:
+        return self.slack_app_token is not None and self.slack_bot_token is not None
+
+    @property
+    def policy_path(self) -> Path | None:
+        """The policy file: MLOPS_BOT_CONFIG, else `mlops-bot.toml` when present."""
+        if self.mlops_bot_config is not None:
+            return self.mlops_bot_config
+        return DEFAULT_POLICY_FILE if DEFAULT_POLICY_FILE.exists() else None
+
+    @cached_property
+    def data_dir(self) -> Path:
+        """The local data dir, created on first use."""
+        self.mlops_bot_data_dir.mkdir(parents=True, exist_ok=True)
+        return self.mlops_bot_data_dir
+
+    def ensure_local_dirs(self) -> None:
+        """Create the directories of sqlite URLs (both default to the data dir)."""
+        for url in (self.database_url, self.mlflow_tracking_uri):
+            path = sqlite_path(url)
+            if path is not None and path.parent != Path(""):
+                path.parent.mkdir(parents=True, exist_ok=True)
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a `sqlite:///…` URL, or None for other URLs and in-memory databases."""
+    if not url.startswith("sqlite:///"):
+        return None
+    rest = url[len("sqlite:///") :].split("?", 1)[0]
+    return Path(rest) if rest and rest != ":memory:" else None
+
+
+def secret(value: SecretStr | None) -> str | None:
+    """The plain value of an optional secret."""
+    return value.get_secret_value() if value is not None else None

@@ -1,0 +1,69 @@
+"""The bot's runtime: settings, policy, database and MLflow gateway, built once per process."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine
+
+from bot import db
+from bot.config import Settings
+from bot.policy import Policy, load_policy
+from bot.registry import Registry, RegistryError
+from bot.render import HealthItem
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    """What every listener, job and CLI command works with."""
+
+    settings: Settings
+    policy: Policy
+    engine: Engine
+    registry: Registry
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    scheduler: Any | None = None  # jobs.scheduler.Scheduler once started
+
+    def health(self) -> list[HealthItem]:
+        """Database, MLflow and scheduler health, each with a short detail."""
+        items = []
+        try:
+            db.ping(self.engine)
+            items.append(HealthItem("database", True, self.engine.dialect.name))
+        except db.DatabaseError as exc:
+            items.append(HealthItem("database", False, str(exc)))
+        try:
+            self.registry.ping()
+            items.append(HealthItem("mlflow", True, _redact_uri(self.registry.tracking_uri)))
+        except RegistryError as exc:
+            items.append(HealthItem("mlflow", False, str(exc)))
+        if self.scheduler is None:
+            items.append(HealthItem("scheduler", True, "not running in this process"))
+        else:
+            items.append(HealthItem("scheduler", *self.scheduler.state()))
+        return items
+
+
+def build_runtime(settings: Settings | None = None, *, migrate: bool = True) -> Runtime:
+    """Load settings and policy (PolicyError on a bad file), connect, migrate."""
+    settings = settings or Settings()
+    settings.ensure_local_dirs()
+    policy = load_policy(settings)
+    engine = db.make_engine(settings.database_url)
+    if migrate:
+        db.upgrade(engine)
+    registry = Registry(settings.mlflow_tracking_uri, settings.mlflow_ui_url)
+    return Runtime(settings=settings, policy=policy, engine=engine, registry=registry)
+
+
+def _redact_uri(uri: str) -> str:
+    """A tracking URI without credentials."""
+    if "@" in uri and "://" in uri:
+        scheme, rest = uri.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return uri

@@ -1,0 +1,1 @@
+"""Scheduled jobs (APScheduler); thin wrappers around `bot/`."""

@@ -1,0 +1,215 @@
+"""Test helpers: seed MLflow, serve the bot over real HTTP, sign requests as Slack does."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+
+from tests.slack_fake import FakeSlack
+
+SIGNING_SECRET = "test-signing-secret-0123456789"
+BOT_TOKEN = "xoxb-test"
+
+# name -> list of (metrics, params) per version; aliases set after
+SEED_MODELS: dict[str, list[dict[str, float]]] = {
+    "churn": [
+        {"roc_auc": 0.80, "accuracy": 0.81, "latency_ms": 12.0},
+        {"roc_auc": 0.82, "accuracy": 0.83, "latency_ms": 13.0},
+        {"roc_auc": 0.85, "accuracy": 0.84, "latency_ms": 12.5},
+    ],
+    "fraud-detector": [{"roc_auc": 0.91, "precision": 0.7}],
+}
+SEED_ALIASES = {
+    ("churn", "champion"): "1",
+    ("churn", "challenger"): "3",
+    ("fraud-detector", "production"): "1",
+}
+
+
+def seed_mlflow(root: Path) -> str:
+    """Create a real MLflow sqlite store under root with the seed models; return its URI."""
+    from mlflow.tracking import MlflowClient
+
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    exp = client.create_experiment("seed", artifact_location=str(root / "artifacts"))
+    for name, versions in SEED_MODELS.items():
+        client.create_registered_model(name, description=f"{name} test model")
+        for i, metrics in enumerate(versions):
+            run = client.create_run(exp, run_name=f"{name}-v{i + 1}")
+            rid = run.info.run_id
+            for k, v in metrics.items():
+                client.log_metric(rid, k, v)
+            client.log_param(rid, "n_estimators", str(100 * (i + 1)))
+            client.set_terminated(rid)
+            client.create_model_version(name, f"{run.info.artifact_uri}/model", rid)
+    client.create_registered_model("empty-model")
+    for (name, alias), version in SEED_ALIASES.items():
+        client.set_registered_model_alias(name, alias, version)
+    return uri
+
+
+def slack_signature(secret: str, timestamp: str, body: str) -> str:
+    """Slack's v0 request signature (written out here, independent of the code under test)."""
+    base = f"v0:{timestamp}:{body}".encode()
+    return "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+
+
+def signed_headers(
+    body: str,
+    secret: str = SIGNING_SECRET,
+    ts: int | None = None,
+    content_type: str = "application/x-www-form-urlencoded",
+) -> dict[str, str]:
+    timestamp = str(int(time.time()) if ts is None else ts)
+    return {
+        "Content-Type": content_type,
+        "X-Slack-Request-Timestamp": timestamp,
+        "X-Slack-Signature": slack_signature(secret, timestamp, body),
+    }
+
+
+@dataclass
+class BotServer:
+    """A bot served on 127.0.0.1 by uvicorn in a thread, plus helpers to talk to it."""
+
+    url: str
+    fake: FakeSlack
+    runtime: Any
+    app: Any
+    _stop: Callable[[], None]
+    http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=10))
+    _n: int = 0
+
+    def stop(self) -> None:
+        self.http.close()
+        self._stop()
+
+    def post(self, body: str, headers: dict[str, str]) -> httpx.Response:
+        return self.http.post(f"{self.url}/slack/events", content=body.encode(), headers=headers)
+
+    def command(
+        self, text: str, user: str = "U0REQ", channel: str = "C0MLOPS", **overrides: str
+    ) -> tuple[httpx.Response, str]:
+        """Send a signed `/mlops` slash command; returns the response and its response_url."""
+        self._n += 1
+        response_url = self.fake.response_url(f"cmd{self._n}")
+        form = {
+            "token": "verification-token-deprecated",
+            "team_id": "T0TEAM",
+            "team_domain": "example",
+            "channel_id": channel,
+            "channel_name": "mlops",
+            "user_id": user,
+            "user_name": user.lower(),
+            "command": "/mlops",
+            "text": text,
+            "api_app_id": "A0APP",
+            "is_enterprise_install": "false",
+            "response_url": response_url,
+            "trigger_id": f"{self._n}.456.trigger",
+        }
+        form.update(overrides)
+        body = urlencode(form)
+        return self.post(body, signed_headers(body)), response_url
+
+    def interact(self, payload: dict[str, Any]) -> httpx.Response:
+        """Send a signed interaction (`payload=<JSON>`)."""
+        body = urlencode({"payload": json.dumps(payload)})
+        return self.post(body, signed_headers(body))
+
+    def reply_to(self, response_url: str, timeout: float = 10) -> dict[str, Any]:
+        """The JSON the bot POSTed to a response_url (waits with a deadline)."""
+        calls = self.fake.wait_for(
+            "response_url", lambda c: response_url.endswith(c.path), timeout=timeout
+        )
+        body: dict[str, Any] = calls[0].params
+        return body
+
+
+def start_bot(
+    tmp_path: Path,
+    fake: FakeSlack,
+    *,
+    mlflow_uri: str,
+    database_url: str,
+    policy: str | None = None,
+    **settings: Any,
+) -> BotServer:
+    """Build the real app from settings and serve it over HTTP on an ephemeral port."""
+    import uvicorn
+
+    from bot.app import build_app
+    from bot.config import Settings
+    from bot.runtime import build_runtime
+    from bot.server import create_asgi
+
+    policy_path = None
+    if policy is not None:
+        policy_path = tmp_path / "policy.toml"
+        policy_path.write_text(policy)
+    cfg = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        slack_bot_token=BOT_TOKEN,
+        slack_signing_secret=SIGNING_SECRET,
+        slack_api_url=fake.api_url,
+        mlflow_tracking_uri=mlflow_uri,
+        database_url=database_url,
+        mlops_bot_data_dir=tmp_path / "data",
+        mlops_bot_config=policy_path,
+        **settings,
+    )
+    rt = build_runtime(cfg)
+    app = build_app(rt)
+    config = uvicorn.Config(
+        create_asgi(app, rt), host="127.0.0.1", port=0, log_level="warning", lifespan="off"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("bot server did not start")
+        time.sleep(0.02)
+    port = server.servers[0].sockets[0].getsockname()[1]
+
+    def stop() -> None:
+        server.should_exit = True
+        thread.join(timeout=10)
+        rt.engine.dispose()
+
+    return BotServer(url=f"http://127.0.0.1:{port}", fake=fake, runtime=rt, app=app, _stop=stop)
+
+
+def reset_postgres(url: str) -> None:
+    """Drop every table of the public schema (the bot's and Alembic's)."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 10, interval: float = 0.05) -> Any:
+    """Poll until predicate() is truthy; AssertionError on timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met within the deadline")
+        time.sleep(interval)

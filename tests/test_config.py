@@ -1,0 +1,119 @@
+"""Settings from env and the policy file: defaults, and one clear error per bad value."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from bot.config import Settings
+from bot.policy import PolicyError, load_policy, read_policy_file
+
+SPEC_POLICY = """
+[defaults]
+approvers = ["S0ML_LEADS"]
+required_approvals = 1
+
+[models.churn]
+owners = ["U0ALICE"]
+approvers = ["U0BOB", "S0ML_LEADS"]
+required_approvals = 2
+gates = ["roc_auc >= champion - 0.005", "accuracy >= 0.80", "latency_ms <= champion * 1.10"]
+
+[models.churn.monitor]
+reference = "mlflow-artifact:reference.parquet"
+current = "https://logs.example.com/churn/last-24h.parquet"
+schedule = "0 9 * * 1-5"
+channel = "C0ALERTS"
+alias = "champion"
+target = "label"
+prediction = "prediction"
+timestamp = "ts"
+retrain_url = "https://ci.example.com/hooks/retrain-churn"
+[models.churn.monitor.features]
+age = { method = "psi", threshold = 0.2 }
+"""
+
+
+def test_defaults_match_the_spec(monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("DATABASE_URL", "MLFLOW_TRACKING_URI", "MLOPS_BOT_PROTECTED_ALIASES"):
+        monkeypatch.delenv(var, raising=False)
+    s = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert s.slack_api_url == "https://slack.com/api/"
+    assert s.mlflow_tracking_uri == "sqlite:///.mlops-bot/mlflow.db"
+    assert s.database_url == "sqlite:///.mlops-bot/mlops_bot.db"
+    assert s.mlops_bot_protected_aliases == ["champion", "production"]
+    assert s.mlops_bot_required_approvals == 1
+    assert s.mlops_bot_request_ttl_hours == 72
+    assert s.mlops_bot_reconcile_seconds == 300
+    assert s.mlops_bot_timezone == "UTC"
+
+
+def test_env_lists_are_comma_separated(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLOPS_BOT_APPROVERS", "U0BOB, S0LEADS")
+    monkeypatch.setenv("MLOPS_BOT_PROTECTED_ALIASES", "prod")
+    s = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert s.mlops_bot_approvers == ["U0BOB", "S0LEADS"]
+    assert s.mlops_bot_protected_aliases == ["prod"]
+
+
+def test_dotenv_file_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    env = tmp_path / ".env"
+    env.write_text("SLACK_BOT_TOKEN=xoxb-from-file\nMLOPS_BOT_REQUIRED_APPROVALS=3\n")
+    monkeypatch.delenv("SLACK_BOT_TOKEN", raising=False)
+    monkeypatch.delenv("MLOPS_BOT_REQUIRED_APPROVALS", raising=False)
+    s = Settings(_env_file=env)  # type: ignore[call-arg]
+    assert s.slack_bot_token is not None and s.mlops_bot_required_approvals == 3
+    assert "xoxb-from-file" not in repr(s)  # secrets never print
+
+
+@pytest.mark.parametrize(
+    ("var", "value"),
+    [
+        ("MLOPS_BOT_APPROVERS", "bob"),
+        ("MLOPS_BOT_TIMEZONE", "Mars/Olympus"),
+        ("MLOPS_BOT_REQUIRED_APPROVALS", "0"),
+    ],
+)
+def test_bad_env_values_are_refused(monkeypatch: pytest.MonkeyPatch, var: str, value: str) -> None:
+    monkeypatch.setenv(var, value)
+    with pytest.raises(ValidationError):
+        Settings(_env_file=None)  # type: ignore[call-arg]
+
+
+def test_spec_policy_example_loads(tmp_path: Path) -> None:
+    path = tmp_path / "mlops-bot.toml"
+    path.write_text(SPEC_POLICY)
+    s = Settings(_env_file=None, mlops_bot_config=path)  # type: ignore[call-arg]
+    policy = load_policy(s)
+    churn = policy.for_model("churn")
+    assert churn.required_approvals == 2 and churn.approvers == ("U0BOB", "S0ML_LEADS")
+    assert [g.metric for g in churn.gates] == ["roc_auc", "accuracy", "latency_ms"]
+    assert churn.monitor is not None and churn.monitor.features["age"].method == "psi"
+    other = policy.for_model("fraud")
+    assert other.approvers == ("S0ML_LEADS",) and other.required_approvals == 1
+    assert other.is_protected("champion") and not other.is_protected("staging")
+
+
+@pytest.mark.parametrize(
+    ("snippet", "expected"),
+    [
+        ('[models.churn]\naprovers = ["U0BOB"]', "models.churn.aprovers: unknown key"),
+        ('[models.churn]\ngates = ["roc_auc >== 1"]', "models.churn.gates"),
+        (
+            '[models.churn.monitor]\ncurrent = "x"\nschedule = "61 * * * *"',
+            "models.churn.monitor.schedule: cron '61 * * * *'",
+        ),
+        ('[models.churn.monitor]\ncurrent = "x"\nschedule = "0 9 * *"', "must have 5 fields"),
+        ("[defaults]\nrequired_approvals = 0", "defaults.required_approvals"),
+        ("[models.churn\n", "invalid TOML"),
+        ('[models.churn]\napprovers = ["bob"]', "not Slack user"),
+    ],
+)
+def test_bad_policy_names_file_key_and_value(tmp_path: Path, snippet: str, expected: str) -> None:
+    path = tmp_path / "policy.toml"
+    path.write_text(snippet)
+    with pytest.raises(PolicyError) as info:
+        read_policy_file(path)
+    assert str(path) in str(info.value) and expected in str(info.value)

@@ -1,0 +1,182 @@
+"""End to end: `mlops-bot serve --http` as a process, against a real `mlflow server` process."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.helpers import BOT_TOKEN, SIGNING_SECRET, BotServer, wait_until
+from tests.slack_fake import FakeSlack
+
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_http(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
+    def up() -> bool:
+        if proc.poll() is not None:
+            raise AssertionError(f"process exited with {proc.returncode}")
+        try:
+            httpx.get(url, timeout=30)
+            return True
+        except httpx.HTTPError:
+            return False
+
+    wait_until(up, timeout=timeout, interval=0.2)
+
+
+@pytest.fixture(scope="module")
+def mlflow_server(mlflow_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real `mlflow server` (1 worker) on a copy of the seeded store."""
+    root = tmp_path_factory.mktemp("mlflow-server")
+    shutil.copytree(mlflow_template, root / "store")
+    port = free_port()
+    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    proc = subprocess.Popen(
+        [
+            str(BIN / "mlflow"),
+            "server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--backend-store-uri",
+            f"sqlite:///{root / 'store' / 'mlflow.db'}",
+            "--default-artifact-root",
+            str(root / "artifacts"),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(f"{url}/health", proc, timeout=90)
+        assert httpx.get(f"{url}/health").status_code == 200
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def start_serve(tmp_path: Path, fake: FakeSlack, mlflow_uri: str) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": fake.api_url,
+        "MLFLOW_TRACKING_URI": mlflow_uri,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}",
+        "MLOPS_BOT_DATA_DIR": str(tmp_path / "data"),
+    }
+    env.pop("SLACK_APP_TOKEN", None)
+    proc = subprocess.Popen(
+        [str(BIN / "mlops-bot"), "serve", "--http", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    wait_http(f"{url}/healthz", proc)
+    return proc, url
+
+
+@pytest.mark.slow
+def test_serve_http_against_mlflow_server(
+    tmp_path: Path, fake_slack: FakeSlack, mlflow_server: str
+) -> None:
+    proc, url = start_serve(tmp_path, fake_slack, mlflow_server)
+    try:
+        client = BotServer(url=url, fake=fake_slack, runtime=None, app=None, _stop=lambda: None)
+        assert fake_slack.calls_to("auth.test"), "Bolt calls auth.test at start"
+        for text, expected in [
+            ("models", "`@champion` → v1"),
+            ("show churn @champion", "churn v1"),
+            ("show churn 3", "0.85"),
+            ("show chrun", "Did you mean `churn`"),
+            ("status", "http://127.0.0.1"),
+        ]:
+            started = time.monotonic()
+            resp, response_url = client.command(text)
+            assert resp.status_code == 200 and time.monotonic() - started < 3
+            reply = client.reply_to(response_url)
+            assert expected in reply["text"] + str(reply.get("blocks")), (text, reply)
+        health = httpx.get(f"{url}/healthz").json()
+        assert (
+            health == {"status": "ok", "db": "ok", "mlflow": "ok", "scheduler": "ok"}
+            or health["status"] == "ok"
+        )
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=20)
+    assert proc.returncode == 0, out
+    assert BOT_TOKEN not in out and SIGNING_SECRET not in out
+
+
+@pytest.mark.slow
+def test_healthz_is_503_when_mlflow_is_down(tmp_path: Path, fake_slack: FakeSlack) -> None:
+    dead = f"http://127.0.0.1:{free_port()}"
+    proc, url = start_serve(tmp_path, fake_slack, dead)
+    try:
+        resp = httpx.get(f"{url}/healthz", timeout=60)
+        assert resp.status_code == 503
+        assert resp.json()["db"] == "ok" and "MLflow could not" in resp.json()["mlflow"]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=20)
+
+
+def test_run_without_tokens_says_what_to_set(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
+    env["MLOPS_BOT_DATA_DIR"] = str(tmp_path / "data")
+    res = subprocess.run(
+        [str(BIN / "mlops-bot"), "run"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert res.returncode == 1
+    assert "SLACK_BOT_TOKEN" in res.stderr and "SLACK_APP_TOKEN" in res.stderr
+
+
+def test_bad_policy_file_stops_start_with_one_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "mlops-bot.toml").write_text('[models.churn]\ngates = ["auc >>= 1"]\n')
+    env = {
+        **os.environ,
+        "SLACK_BOT_TOKEN": "xoxb-x",
+        "SLACK_SIGNING_SECRET": "s",
+        "MLOPS_BOT_DATA_DIR": str(tmp_path / "data"),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}",
+    }
+    res = subprocess.run(
+        [str(BIN / "mlops-bot"), "serve", "--http"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert res.returncode == 2
+    assert "mlops-bot.toml: models.churn.gates" in res.stderr and "Traceback" not in res.stderr
