@@ -12,10 +12,13 @@ from slack_sdk.http_retry.builtin_handlers import (
     ServerErrorRetryHandler,
 )
 
+from bot.approvals import ApprovalService
 from bot.config import secret
+from bot.notify import SlackDirectory
 from bot.runtime import Runtime
 
 RUNTIME_KEY = "mlops_runtime"
+APPROVALS_KEY = "mlops_approvals"
 
 
 def make_client(rt: Runtime) -> WebClient:
@@ -37,8 +40,10 @@ def build_app(rt: Runtime, client: WebClient | None = None) -> App:
     import handlers
 
     signing_secret = secret(rt.settings.slack_signing_secret)
+    client = client or make_client(rt)
+    approvals = ApprovalService(rt, SlackDirectory(client))
     app = App(
-        client=client or make_client(rt),
+        client=client,
         signing_secret=signing_secret or "",
         request_verification_enabled=signing_secret is not None,
         logger=logging.getLogger("mlops_bot.bolt"),
@@ -47,6 +52,7 @@ def build_app(rt: Runtime, client: WebClient | None = None) -> App:
     @app.middleware
     def inject_runtime(context: BoltContext, next) -> None:  # type: ignore[no-untyped-def]  # noqa: A002
         context[RUNTIME_KEY] = rt
+        context[APPROVALS_KEY] = approvals
         next()
 
     handlers.register(app)
@@ -57,3 +63,8 @@ def runtime_of(context: BoltContext) -> Runtime:
     """The runtime injected by the middleware above."""
     rt: Runtime = context[RUNTIME_KEY]
     return rt
+
+
+def approvals_of(context: BoltContext) -> ApprovalService:
+    svc: ApprovalService = context[APPROVALS_KEY]
+    return svc

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from sqlalchemy import Engine, event, text
-from sqlmodel import create_engine
+from sqlmodel import Session, create_engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 _PG_MIGRATION_LOCK = 0x6D6C6F7073  # advisory lock key: one replica migrates at a time
@@ -79,3 +79,8 @@ def ping(engine: Engine) -> None:
             conn.execute(text("SELECT 1"))
     except Exception as exc:
         raise DatabaseError(f"database unavailable: {type(exc).__name__}") from exc
+
+
+def session(engine: Engine, *, write: bool = False) -> Session:
+    """A session whose objects stay readable after commit; `write` takes the write lock first."""
+    return Session(writer(engine) if write else engine, expire_on_commit=False)

@@ -172,14 +172,3 @@ def status_reply(items: list[HealthItem], next_runs: list[str]) -> Reply:
         blocks.append(section("*Next runs*\n" + "\n".join(next_runs[:20])))
     text = "; ".join(f"{i.name}: {'ok' if i.ok else 'FAIL'} ({i.detail})" for i in items)
     return Reply(text, blocks)
-
-
-def home_view(models: list[ModelSummary]) -> dict[str, Any]:
-    """The App Home tab: registered models and how to use the bot."""
-    from slack_sdk.models.views import View
-
-    blocks: list[Block] = [header("mlops-bot")]
-    blocks.extend(models_reply(models).blocks[1:])
-    blocks.append(DividerBlock())
-    blocks.append(section("*Commands*\n" + commands.usage()))
-    return View(type="home", blocks=blocks[:100]).to_dict()

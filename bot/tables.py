@@ -29,3 +29,46 @@ class AuditEvent(SQLModel, table=True):
     details: str = Field(default="{}", sa_column=Column(Text, nullable=False))
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64, unique=True)
+
+
+class PromotionRequest(SQLModel, table=True):
+    """A request to move an alias to a version; its status changes only by compare-and-set."""
+
+    __tablename__ = "promotion_request"
+    __table_args__ = (Index("ix_promotion_request_status", "status", "expires_at"),)
+
+    id: str = Field(primary_key=True, max_length=32)
+    kind: str = Field(default="promote", max_length=16)  # promote | rollback
+    model_name: str = Field(max_length=256)
+    version: str = Field(max_length=32)
+    alias: str = Field(max_length=256)
+    run_id: str | None = Field(default=None, max_length=64)
+    previous_version: str | None = Field(default=None, max_length=32)  # holder at request time
+    requester: str = Field(max_length=64)
+    reason: str = Field(default="", sa_column=Column(Text, nullable=False))
+    required_approvals: int
+    gates_passed: bool = True
+    overridden_by: str | None = Field(default=None, max_length=64)
+    # candidate/holder metrics and gate results at request time, so cards render without MLflow
+    snapshot: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    status: str = Field(default="pending", max_length=16)
+    status_detail: str = Field(default="", sa_column=Column(Text, nullable=False))
+    channel: str | None = Field(default=None, max_length=32)
+    message_ts: str | None = Field(default=None, max_length=32)
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    expires_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    decided_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+    decided_by: str | None = Field(default=None, max_length=64)
+
+
+class ApprovalVote(SQLModel, table=True):
+    """One approval; the primary key makes a second vote by the same person impossible."""
+
+    __tablename__ = "approval_vote"
+
+    request_id: str = Field(primary_key=True, max_length=32, foreign_key="promotion_request.id")
+    voter: str = Field(primary_key=True, max_length=64)
+    at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    override: bool = False

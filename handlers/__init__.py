@@ -2,10 +2,12 @@
 
 from slack_bolt import App
 
-from handlers import commands, events
+from handlers import actions, commands, events, views
 
 
 def register(app: App) -> None:
     """Register every listener on the app."""
     commands.register(app)
+    actions.register(app)
+    views.register(app)
     events.register(app)

@@ -4,37 +4,30 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
 
 from slack_bolt import Ack, App, BoltContext, Respond
+from slack_sdk import WebClient
 
 from bot import render
-from bot.app import runtime_of
-from bot.commands import Parsed, parse
+from bot.app import approvals_of, runtime_of
+from bot.approvals import ApprovalError
+from bot.commands import parse
 from bot.db import DatabaseError
-from bot.registry import NotFoundError, RegistryError
+from bot.registry import RegistryError
 from bot.render import Reply
-from bot.runtime import Runtime
+from handlers import approval_commands as ac
+from handlers.invocation import Invocation, Subcommand, UsageError
 
 log = logging.getLogger(__name__)
-
-
-class UsageError(Exception):
-    """Wrong arguments: answered with the message and the subcommand's usage."""
-
-    def __init__(self, message: str, sub: str) -> None:
-        super().__init__(message)
-        self.sub = sub
-
-
-Subcommand = Callable[[Runtime, Parsed, dict], Reply]
 
 
 def register(app: App) -> None:
     app.command("/mlops")(handle_mlops)
 
 
-def handle_mlops(ack: Ack, command: dict, respond: Respond, context: BoltContext) -> None:
+def handle_mlops(
+    ack: Ack, command: dict, respond: Respond, context: BoltContext, client: WebClient
+) -> None:
     """Route `/mlops <sub> …`; quick answers go in the ack, the rest via response_url."""
     parsed = parse(command.get("text") or "")
     if parsed.sub == "help":
@@ -46,37 +39,40 @@ def handle_mlops(ack: Ack, command: dict, respond: Respond, context: BoltContext
         ack(**render.help_reply(unknown=parsed.sub).payload(), response_type="ephemeral")
         return
     ack()
-    respond(
-        **run_subcommand(sub, runtime_of(context), parsed, command).payload(),
-        response_type="ephemeral",
-        replace_original=False,
+    inv = Invocation(
+        rt=runtime_of(context),
+        svc=approvals_of(context),
+        parsed=parsed,
+        user=str(command.get("user_id", "")),
+        channel=str(command.get("channel_id", "")),
+        client=client,
     )
+    reply = run_subcommand(sub, inv)
+    respond(**reply.payload(), response_type="ephemeral", replace_original=False)
 
 
-def run_subcommand(sub: Subcommand, rt: Runtime, parsed: Parsed, command: dict) -> Reply:
+def run_subcommand(sub: Subcommand, inv: Invocation) -> Reply:
     """Run one subcommand; every failure becomes a clear reply, never a stack trace."""
     try:
-        return sub(rt, parsed, command)
+        return sub(inv)
     except UsageError as exc:
         return render.error(str(exc), exc.sub)
-    except NotFoundError as exc:
-        return render.error(str(exc))
-    except (RegistryError, DatabaseError) as exc:
+    except (ApprovalError, RegistryError, DatabaseError) as exc:
         return render.error(str(exc))
     except Exception:
         ref = uuid.uuid4().hex[:8]
-        log.exception("/mlops %s failed (ref %s)", parsed.sub, ref)
+        log.exception("/mlops %s failed (ref %s)", inv.parsed.sub, ref)
         return render.error(f"Something went wrong (ref `{ref}`); the error is in the bot's log.")
 
 
-def _models(rt: Runtime, parsed: Parsed, command: dict) -> Reply:
-    if parsed.args:
+def _models(inv: Invocation) -> Reply:
+    if inv.parsed.args:
         raise UsageError("`models` takes no arguments.", "models")
-    return render.models_reply(rt.registry.list_models())
+    return render.models_reply(inv.rt.registry.list_models())
 
 
-def _show(rt: Runtime, parsed: Parsed, command: dict) -> Reply:
-    words = parsed.words()
+def _show(inv: Invocation) -> Reply:
+    words = inv.words
     if not 1 <= len(words) <= 2:
         raise UsageError("`show` needs a model name and optionally a version or @alias.", "show")
     name = words[0]
@@ -85,19 +81,25 @@ def _show(rt: Runtime, parsed: Parsed, command: dict) -> Reply:
         raise UsageError(
             f"`{render.esc(ref[:50])}` is neither a version number nor an @alias.", "show"
         )
-    v = rt.registry.get_version(name, ref)
+    registry = inv.rt.registry
+    v = registry.get_version(name, ref)
     return render.version_reply(
-        v, rt.registry.version_url(v.name, v.version), rt.registry.run_url(v.run_id or "")
+        v, registry.version_url(v.name, v.version), registry.run_url(v.run_id or "")
     )
 
 
-def _status(rt: Runtime, parsed: Parsed, command: dict) -> Reply:
-    next_runs = rt.scheduler.next_runs() if rt.scheduler is not None else []
-    return render.status_reply(rt.health(), next_runs)
+def _status(inv: Invocation) -> Reply:
+    scheduler = inv.rt.scheduler
+    next_runs = scheduler.next_runs() if scheduler is not None else []
+    return render.status_reply(inv.rt.health(), next_runs)
 
 
 SUBCOMMANDS: dict[str, Subcommand] = {
     "models": _models,
     "show": _show,
     "status": _status,
+    "promote": ac.promote,
+    "rollback": ac.rollback,
+    "pending": ac.pending,
+    "audit": ac.audit_log,
 }

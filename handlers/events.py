@@ -5,8 +5,8 @@ from __future__ import annotations
 from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
 
-from bot import render
-from bot.app import runtime_of
+from bot.app import approvals_of
+from bot.notify import publish_home
 
 
 def register(app: App) -> None:
@@ -14,9 +14,7 @@ def register(app: App) -> None:
 
 
 def handle_app_home_opened(event: dict, client: WebClient, context: BoltContext) -> None:
-    """Publish the App Home tab for the viewer."""
-    if event.get("tab") not in (None, "home"):
+    """Publish the viewer's App Home: what they can act on, their requests, last decisions."""
+    if event.get("tab", "home") != "home" or not event.get("user"):
         return
-    rt = runtime_of(context)
-    view = render.home_view(rt.registry.list_models())
-    client.views_publish(user_id=event["user"], view=view)
+    publish_home(client, approvals_of(context), event["user"])

@@ -154,6 +154,7 @@ def start_bot(
     from bot.runtime import build_runtime
     from bot.server import create_asgi
 
+    tmp_path.mkdir(parents=True, exist_ok=True)
     policy_path = None
     if policy is not None:
         policy_path = tmp_path / "policy.toml"

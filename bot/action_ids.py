@@ -1,0 +1,10 @@
+"""Action, callback and block IDs shared by the message builders and the listeners."""
+
+APPROVE = "mlops_approve"
+REJECT = "mlops_reject"
+OVERRIDE = "mlops_override"
+REJECT_MODAL = "mlops_reject_modal"
+OVERRIDE_MODAL = "mlops_override_modal"
+REASON_BLOCK = "reason_block"
+REASON_INPUT = "reason_input"
+REQUEST_ACTIONS = "request_actions"

@@ -1,0 +1,289 @@
+"""The append-only, hash-chained audit log (SPEC §6).
+
+`hash = sha256(prev_hash + canonical JSON of the other fields)`, the other fields being
+id, at, actor, action, model_name, model_version, alias, run_id, request_id and details.
+Appends are serialised so the chain stays linear across processes: SQLite takes the write lock
+at BEGIN IMMEDIATE (see db.writer), PostgreSQL a transaction-scoped advisory lock. There is no
+update or delete path in this module or anywhere else in the code.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from sqlalchemy import Engine, text
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, col, select
+
+from bot import db
+from bot.tables import AuditEvent
+
+GENESIS = "0" * 64
+_PG_CHAIN_LOCK = 0x6D6C6F7074  # advisory lock key of the chain head
+
+ACTIONS = frozenset(
+    {
+        "promotion_requested",
+        "approval_granted",
+        "approval_denied",
+        "promotion_rejected",
+        "promotion_applied",
+        "promotion_failed",
+        "request_expired",
+        "request_stale",
+        "override_used",
+        "rollback_requested",
+        "report_posted",
+        "schedule_changed",
+        "out_of_band_change",
+        "retrain_triggered",
+        "retrain_failed",
+        "alias_baseline",
+    }
+)
+FIELDS = (
+    "id",
+    "at",
+    "actor",
+    "action",
+    "model_name",
+    "model_version",
+    "alias",
+    "run_id",
+    "request_id",
+    "details",
+    "prev_hash",
+    "hash",
+)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def as_utc(at: datetime) -> datetime:
+    """SQLite hands back naive datetimes; every stored time is UTC."""
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+
+
+def fmt_at(at: datetime) -> str:
+    return as_utc(at).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def canonical(fields: dict[str, Any]) -> str:
+    """Canonical JSON: sorted keys, no spaces, UTF-8 kept."""
+    return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def compute_hash(prev_hash: str, fields: dict[str, Any]) -> str:
+    return hashlib.sha256((prev_hash + canonical(fields)).encode("utf-8")).hexdigest()
+
+
+def _hashed_fields(ev: AuditEvent) -> dict[str, Any]:
+    return {
+        "id": ev.id,
+        "at": fmt_at(ev.at),
+        "actor": ev.actor,
+        "action": ev.action,
+        "model_name": ev.model_name,
+        "model_version": ev.model_version,
+        "alias": ev.alias,
+        "run_id": ev.run_id,
+        "request_id": ev.request_id,
+        "details": json.loads(ev.details),
+    }
+
+
+def append(
+    session: Session,
+    action: str,
+    actor: str,
+    *,
+    model_name: str | None = None,
+    model_version: str | None = None,
+    alias: str | None = None,
+    run_id: str | None = None,
+    request_id: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Append one event in the session's transaction (the caller commits).
+
+    Use a session on `db.writer(engine)` so SQLite holds the write lock from the start.
+    """
+    if action not in ACTIONS:
+        raise ValueError(f"unknown audit action {action!r}")
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_CHAIN_LOCK})
+    head = session.exec(
+        select(AuditEvent.id, AuditEvent.hash).order_by(col(AuditEvent.id).desc()).limit(1)
+    ).first()
+    prev_id, prev_hash = (int(head[0] or 0), head[1]) if head else (0, GENESIS)
+    ev = AuditEvent(
+        id=prev_id + 1,
+        at=utcnow(),
+        actor=actor,
+        action=action,
+        model_name=model_name,
+        model_version=model_version,
+        alias=alias,
+        run_id=run_id,
+        request_id=request_id,
+        details=canonical(details or {}),
+        prev_hash=prev_hash,
+        hash="",
+    )
+    ev.hash = compute_hash(prev_hash, _hashed_fields(ev))
+    session.add(ev)
+    session.flush()
+    return ev
+
+
+def record(engine: Engine, action: str, actor: str, **fields: Any) -> AuditEvent:
+    """Append one event in its own transaction."""
+    with db.session(engine, write=True) as session:
+        ev = append(session, action, actor, **fields)
+        session.commit()
+        session.refresh(ev)
+        return ev
+
+
+def recent(
+    engine: Engine,
+    *,
+    model: str | None = None,
+    limit: int = 20,
+    actions: set[str] | None = None,
+    alias: str | None = None,
+) -> list[AuditEvent]:
+    """Newest first."""
+    with db.session(engine) as session:
+        q = select(AuditEvent).order_by(col(AuditEvent.id).desc()).limit(limit)
+        if model is not None:
+            q = q.where(col(AuditEvent.model_name) == model)
+        if alias is not None:
+            q = q.where(col(AuditEvent.alias) == alias)
+        if actions:
+            q = q.where(col(AuditEvent.action).in_(sorted(actions)))
+        return list(session.exec(q).all())
+
+
+def to_dict(ev: AuditEvent) -> dict[str, Any]:
+    d = _hashed_fields(ev)
+    d["prev_hash"] = ev.prev_hash
+    d["hash"] = ev.hash
+    return d
+
+
+def iter_events(
+    engine: Engine, *, model: str | None = None, since: datetime | None = None, batch: int = 5000
+) -> Iterator[AuditEvent]:
+    """Every event in chain order, streamed in batches."""
+    last_id = 0
+    while True:
+        with db.session(engine) as session:
+            q = (
+                select(AuditEvent)
+                .where(col(AuditEvent.id) > last_id)
+                .order_by(col(AuditEvent.id))
+                .limit(batch)
+            )
+            if model is not None:
+                q = q.where(col(AuditEvent.model_name) == model)
+            if since is not None:
+                q = q.where(col(AuditEvent.at) >= since)
+            rows = list(session.exec(q).all())
+        if not rows:
+            return
+        yield from rows
+        last_id = rows[-1].id or last_id
+
+
+def export(
+    engine: Engine,
+    out: io.TextIOBase | Any,
+    fmt: Literal["csv", "json", "jsonl"] = "jsonl",
+    *,
+    model: str | None = None,
+    since: datetime | None = None,
+) -> int:
+    """Write events to `out`; returns how many."""
+    n = 0
+    events = iter_events(engine, model=model, since=since)
+    if fmt == "csv":
+        writer = csv.DictWriter(out, fieldnames=list(FIELDS))
+        writer.writeheader()
+        for ev in events:
+            row = to_dict(ev)
+            row["details"] = canonical(row["details"])
+            writer.writerow(row)
+            n += 1
+    elif fmt == "json":
+        out.write("[")
+        for ev in events:
+            out.write(("," if n else "") + "\n" + json.dumps(to_dict(ev), ensure_ascii=False))
+            n += 1
+        out.write("\n]\n")
+    else:
+        for ev in events:
+            out.write(json.dumps(to_dict(ev), ensure_ascii=False) + "\n")
+            n += 1
+    return n
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    ok: bool
+    count: int
+    bad_id: int | None = None
+    reason: str = ""
+
+
+def verify(engine: Engine, batch: int = 20000) -> VerifyResult:
+    """Walk the chain; the first row that was changed, removed or inserted fails it."""
+    prev_hash, expected_id, n = GENESIS, 1, 0
+    last_id = 0
+    table = AuditEvent.__table__  # type: ignore[attr-defined]
+    cols = [table.c[f] for f in FIELDS]
+    with engine.connect() as conn:
+        while True:
+            rows = conn.execute(
+                sa_select(*cols).where(table.c.id > last_id).order_by(table.c.id).limit(batch)
+            ).all()
+            if not rows:
+                break
+            for row in rows:
+                ev_id, at, actor, action, model, version, alias, run_id, req, details, ph, h = row
+                if ev_id != expected_id:
+                    return VerifyResult(
+                        False, n, ev_id, f"row {expected_id} is missing before row {ev_id}"
+                    )
+                if ph != prev_hash:
+                    return VerifyResult(False, n, ev_id, "prev_hash does not match the row before")
+                try:
+                    parsed = json.loads(details)
+                except ValueError:
+                    return VerifyResult(False, n, ev_id, "details is not valid JSON")
+                fields = {
+                    "id": ev_id,
+                    "at": fmt_at(at),
+                    "actor": actor,
+                    "action": action,
+                    "model_name": model,
+                    "model_version": version,
+                    "alias": alias,
+                    "run_id": run_id,
+                    "request_id": req,
+                    "details": parsed,
+                }
+                if compute_hash(ph, fields) != h:
+                    return VerifyResult(False, n, ev_id, "hash does not match the row's content")
+                prev_hash, expected_id, n = h, expected_id + 1, n + 1
+            last_id = rows[-1][0]
+    return VerifyResult(True, n)

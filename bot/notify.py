@@ -1,0 +1,116 @@
+"""Slack side effects of approval decisions: card updates, thread replies, ephemerals, Home."""
+
+from __future__ import annotations
+
+import logging
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot import cards
+from bot.approvals import ApprovalService, Outcome
+from bot.render import Reply
+
+log = logging.getLogger(__name__)
+
+
+class SlackDirectory:
+    """User-group members via `usergroups.users.list`, cached for `ttl` seconds."""
+
+    def __init__(self, client: WebClient, ttl: float = 60.0) -> None:
+        self.client = client
+        self.ttl = ttl
+        self._cache: dict[str, tuple[float, set[str]]] = {}
+
+    def group_members(self, group_id: str) -> set[str]:
+        import time
+
+        now = time.monotonic()
+        hit = self._cache.get(group_id)
+        if hit and now - hit[0] < self.ttl:
+            return hit[1]
+        try:
+            resp = self.client.usergroups_users_list(usergroup=group_id)
+            members = set(resp.get("users") or [])
+        except SlackApiError as exc:
+            log.warning("usergroups.users.list %s failed: %s", group_id, exc.response.get("error"))
+            members = hit[1] if hit else set()
+        self._cache[group_id] = (now, members)
+        return members
+
+
+def post_card(
+    client: WebClient, svc: ApprovalService, outcome: Outcome, channel: str
+) -> str | None:
+    """Post a new request's card in the channel; returns an error text when Slack refused."""
+    req = outcome.request
+    assert req is not None
+    try:
+        resp = client.chat_postMessage(channel=channel, **cards.approval_card(req, []).payload())
+    except SlackApiError as exc:
+        error = exc.response.get("error", "error")
+        log.warning("posting the card of %s failed: %s", req.id, error)
+        return (
+            f"I opened request `{req.id}` but could not post its card here ({error}); "
+            "invite me to this channel, or find it with `/mlops pending` and in my App Home."
+        )
+    svc.attach_message(req.id, resp["channel"], resp["ts"])
+    return None
+
+
+def refresh_card(client: WebClient, svc: ApprovalService, request_id: str, note: str = "") -> None:
+    """Re-render the card from the database (the single source of truth)."""
+    req, votes = svc.get(request_id)
+    if req is None or not req.channel or not req.message_ts:
+        return
+    try:
+        client.chat_update(
+            channel=req.channel,
+            ts=req.message_ts,
+            **cards.approval_card(req, votes, note).payload(),
+        )
+    except SlackApiError as exc:
+        log.warning("updating the card of %s failed: %s", request_id, exc.response.get("error"))
+
+
+def announce(client: WebClient, outcome: Outcome) -> None:
+    """After a decision: a thread reply on the card mentioning the requester."""
+    req = outcome.request
+    if req is None or not req.channel or not req.message_ts:
+        return
+    if outcome.kind not in ("applied", "rejected", "stale", "expired"):
+        return
+    try:
+        client.chat_postMessage(
+            channel=req.channel,
+            thread_ts=req.message_ts,
+            text=f"<@{req.requester}> {outcome.message}",
+        )
+    except SlackApiError as exc:
+        log.warning("thread reply for %s failed: %s", req.id, exc.response.get("error"))
+
+
+def tell(client: WebClient, channel: str | None, user: str, reply: Reply) -> None:
+    """An ephemeral message to one user in a channel (best effort)."""
+    if not channel:
+        return
+    try:
+        client.chat_postEphemeral(channel=channel, user=user, **reply.payload())
+    except SlackApiError as exc:
+        log.warning("ephemeral to %s failed: %s", user, exc.response.get("error"))
+
+
+def publish_home(
+    client: WebClient, svc: ApprovalService, user: str, notice: str | None = None
+) -> None:
+    """Publish the viewer's App Home."""
+    pending = svc.pending()
+    actionable = [
+        (r, v)
+        for r, v in pending
+        if svc.refusal(r, v, user, "approve") is None or svc.refusal(r, v, user, "override") is None
+    ]
+    own = [(r, v) for r, v in pending if r.requester == user]
+    client.views_publish(
+        user_id=user, view=cards.home_view(actionable, own, svc.decided(10), notice)
+    )

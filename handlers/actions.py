@@ -1,0 +1,97 @@
+"""Button clicks on approval cards and in App Home. Values carry only a request id."""
+
+from __future__ import annotations
+
+import re
+
+from slack_bolt import Ack, App, BoltContext, Respond
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot import action_ids as ids
+from bot import cards, render
+from bot.app import approvals_of
+from bot.approvals import ApprovalService, Outcome
+from bot.notify import announce, publish_home, refresh_card
+
+_REQUEST_ID = re.compile(r"^[0-9a-f]{12}$")
+
+
+def register(app: App) -> None:
+    app.action(ids.APPROVE)(handle_approve)
+    app.action(ids.REJECT)(handle_reason_button)
+    app.action(ids.OVERRIDE)(handle_reason_button)
+
+
+def _request_id(action: dict) -> str:
+    value = str(action.get("value") or "")
+    return value if _REQUEST_ID.match(value) else value[:32] or "-"
+
+
+def _from_home(body: dict) -> bool:
+    return (body.get("container") or {}).get("type") == "view"
+
+
+def reply_to_clicker(
+    body: dict, respond: Respond, client: WebClient, svc: ApprovalService, text: str
+) -> None:
+    """An answer only the clicker sees: ephemeral under the card, or a notice in App Home."""
+    user = body["user"]["id"]
+    if _from_home(body):
+        publish_home(client, svc, user, notice=text)
+    elif body.get("response_url"):
+        respond(
+            **render.Reply(text, [render.section(text)]).payload(),
+            response_type="ephemeral",
+            replace_original=False,
+        )
+
+
+def report(
+    body: dict, respond: Respond, client: WebClient, svc: ApprovalService, outcome: Outcome
+) -> None:
+    """Show a decision: refresh the card, thread reply, tell the clicker when refused/failed."""
+    if outcome.request is not None:
+        refresh_card(client, svc, outcome.request.id)
+    announce(client, outcome)
+    if outcome.kind in ("denied", "failed", "busy", "stale"):
+        reply_to_clicker(body, respond, client, svc, outcome.message)
+    elif _from_home(body):
+        publish_home(client, svc, body["user"]["id"], notice=outcome.message)
+
+
+def handle_approve(
+    ack: Ack, body: dict, action: dict, respond: Respond, client: WebClient, context: BoltContext
+) -> None:
+    ack()
+    svc = approvals_of(context)
+    outcome = svc.approve(_request_id(action), body["user"]["id"])
+    report(body, respond, client, svc, outcome)
+
+
+def handle_reason_button(
+    ack: Ack, body: dict, action: dict, respond: Respond, client: WebClient, context: BoltContext
+) -> None:
+    """Reject / Override: refuse at once, or open the reason modal within the trigger window."""
+    ack()
+    svc = approvals_of(context)
+    kind = "reject" if action.get("action_id") == ids.REJECT else "override"
+    request_id = _request_id(action)
+    user = body["user"]["id"]
+    req, votes = svc.get(request_id)
+    why = svc.refusal(req, votes, user, kind)
+    if why is not None:
+        outcome = svc.deny(req, request_id, user, kind, why)
+        reply_to_clicker(body, respond, client, svc, outcome.message)
+        return
+    assert req is not None
+    try:
+        client.views_open(trigger_id=body["trigger_id"], view=cards.reason_modal(kind, req))
+    except SlackApiError as exc:
+        reply_to_clicker(
+            body,
+            respond,
+            client,
+            svc,
+            f"Could not open the form ({exc.response.get('error')}); try again.",
+        )

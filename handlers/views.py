@@ -1,0 +1,49 @@
+"""Modal submissions: the reason for a rejection or an override."""
+
+from __future__ import annotations
+
+from slack_bolt import Ack, App, BoltContext
+from slack_sdk import WebClient
+
+from bot import action_ids as ids
+from bot import render
+from bot.app import approvals_of
+from bot.notify import announce, refresh_card, tell
+
+
+def register(app: App) -> None:
+    app.view(ids.REJECT_MODAL)(handle_reason_submit)
+    app.view(ids.OVERRIDE_MODAL)(handle_reason_submit)
+
+
+def _reason(view: dict) -> str:
+    values = (view.get("state") or {}).get("values") or {}
+    value = ((values.get(ids.REASON_BLOCK) or {}).get(ids.REASON_INPUT) or {}).get("value")
+    return str(value or "").strip()
+
+
+def handle_reason_submit(
+    ack: Ack, body: dict, view: dict, client: WebClient, context: BoltContext
+) -> None:
+    reason = _reason(view)
+    if len(reason) < 3:
+        ack(response_action="errors", errors={ids.REASON_BLOCK: "Please give a reason."})
+        return
+    ack()
+    svc = approvals_of(context)
+    user = body["user"]["id"]
+    request_id = str(view.get("private_metadata") or "")[:32]
+    if view.get("callback_id") == ids.REJECT_MODAL:
+        outcome = svc.reject(request_id, user, reason)
+    else:
+        outcome = svc.override(request_id, user, reason)
+    if outcome.request is not None:
+        refresh_card(client, svc, outcome.request.id)
+    announce(client, outcome)
+    if outcome.kind in ("denied", "failed", "busy", "stale") and outcome.request is not None:
+        tell(
+            client,
+            outcome.request.channel,
+            user,
+            render.Reply(outcome.message, [render.section(outcome.message)]),
+        )
