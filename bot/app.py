@@ -18,7 +18,6 @@ from bot.notify import SlackDirectory
 from bot.runtime import Runtime
 
 RUNTIME_KEY = "mlops_runtime"
-APPROVALS_KEY = "mlops_approvals"
 
 
 def make_client(rt: Runtime) -> WebClient:
@@ -41,7 +40,7 @@ def build_app(rt: Runtime, client: WebClient | None = None) -> App:
 
     signing_secret = secret(rt.settings.slack_signing_secret)
     client = client or make_client(rt)
-    approvals = ApprovalService(rt, SlackDirectory(client))
+    rt.approvals = ApprovalService(rt, SlackDirectory(client))
     app = App(
         client=client,
         signing_secret=signing_secret or "",
@@ -52,7 +51,6 @@ def build_app(rt: Runtime, client: WebClient | None = None) -> App:
     @app.middleware
     def inject_runtime(context: BoltContext, next) -> None:  # type: ignore[no-untyped-def]  # noqa: A002
         context[RUNTIME_KEY] = rt
-        context[APPROVALS_KEY] = approvals
         next()
 
     handlers.register(app)
@@ -66,5 +64,5 @@ def runtime_of(context: BoltContext) -> Runtime:
 
 
 def approvals_of(context: BoltContext) -> ApprovalService:
-    svc: ApprovalService = context[APPROVALS_KEY]
-    return svc
+    """The approval service of the injected runtime."""
+    return runtime_of(context).require_approvals()

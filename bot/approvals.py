@@ -307,7 +307,11 @@ class ApprovalService:
                     req, request_id, user, "override", "Someone else decided on this request first."
                 )
             audit.append(s, "override_used", user, **_ids(req), details={"reason": reason[:2000]})
-            self._add_vote(s, req, user, override=True)
+            if not self._add_vote(s, req, user, override=True):
+                s.rollback()
+                return self.deny(
+                    req, request_id, user, "override", "Someone else decided on this request first."
+                )
             s.commit()
         return self._after_vote(request_id)
 
@@ -349,24 +353,40 @@ class ApprovalService:
         )
         return Outcome("denied", why, req, audit_id=ev.id)
 
-    def _vote(self, req: PromotionRequest, user: str, override: bool) -> None:
+    def _vote(self, req: PromotionRequest, user: str, override: bool) -> bool:
         with db.session(self.rt.engine, write=True) as s:
-            self._add_vote(s, req, user, override)
+            recorded = self._add_vote(s, req, user, override)
             s.commit()
+        return recorded
 
-    def _add_vote(self, s: Session, req: PromotionRequest, user: str, override: bool) -> None:
-        s.add(ApprovalVote(request_id=req.id, voter=user, at=utcnow(), override=override))
-        s.flush()  # the primary key refuses a second vote here
+    def _add_vote(self, s: Session, req: PromotionRequest, user: str, override: bool) -> bool:
+        """Add a vote unless the request left `pending` or has its N votes already.
+
+        The row lock (PostgreSQL; SQLite holds the database write lock) makes the count and
+        the insert one step, so concurrent clicks never record more than N approvals.
+        """
+        locked = s.exec(
+            select(PromotionRequest).where(PromotionRequest.id == req.id).with_for_update()
+        ).one()
         count = s.exec(
             select(func.count()).select_from(ApprovalVote).where(ApprovalVote.request_id == req.id)
         ).one()
+        if locked.status != PENDING or count >= locked.required_approvals:
+            return False
+        s.add(ApprovalVote(request_id=req.id, voter=user, at=utcnow(), override=override))
+        s.flush()  # the primary key refuses a second vote here
         audit.append(
             s,
             "approval_granted",
             user,
             **_ids(req),
-            details={"approvals": count, "required": req.required_approvals, "override": override},
+            details={
+                "approvals": count + 1,
+                "required": req.required_approvals,
+                "override": override,
+            },
         )
+        return True
 
     def _after_vote(self, request_id: str) -> Outcome:
         req, votes = self.get(request_id)

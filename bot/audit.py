@@ -3,8 +3,8 @@
 `hash = sha256(prev_hash + canonical JSON of the other fields)`, the other fields being
 id, at, actor, action, model_name, model_version, alias, run_id, request_id and details.
 Appends are serialised so the chain stays linear across processes: SQLite takes the write lock
-at BEGIN IMMEDIATE (see db.writer), PostgreSQL a transaction-scoped advisory lock. There is no
-update or delete path in this module or anywhere else in the code.
+at BEGIN IMMEDIATE (see db.writer), PostgreSQL a table lock that only appends conflict with.
+There is no update or delete path in this module or anywhere else in the code.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from bot import db
 from bot.tables import AuditEvent
 
 GENESIS = "0" * 64
-_PG_CHAIN_LOCK = 0x6D6C6F7074  # advisory lock key of the chain head
 
 ACTIONS = frozenset(
     {
@@ -120,7 +119,8 @@ def append(
     if action not in ACTIONS:
         raise ValueError(f"unknown audit action {action!r}")
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_CHAIN_LOCK})
+        # Conflicts only with itself (readers go on); released at commit or rollback.
+        session.execute(text("LOCK TABLE audit_event IN SHARE ROW EXCLUSIVE MODE"))
     head = session.exec(
         select(AuditEvent.id, AuditEvent.hash).order_by(col(AuditEvent.id).desc()).limit(1)
     ).first()

@@ -19,6 +19,8 @@ cli = typer.Typer(
 )
 db_cli = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
+audit_cli = typer.Typer(help="Export and verify the audit log.", no_args_is_help=True)
+cli.add_typer(audit_cli, name="audit")
 
 SLACK_SETUP = """\
 No Slack credentials are configured. Set these (in the environment or in .env):
@@ -79,19 +81,26 @@ def serve(
         fail(SLACK_SETUP, 1)
     from bot.app import build_app
 
+    if (http or not settings.socket_mode) and settings.slack_signing_secret is None:
+        fail("HTTP mode needs SLACK_SIGNING_SECRET (Basic Information → Signing Secret).", 1)
     app = build_app(rt)
-    if http or not settings.socket_mode:
-        if settings.slack_signing_secret is None:
-            fail("HTTP mode needs SLACK_SIGNING_SECRET (Basic Information → Signing Secret).", 1)
-        from bot.server import serve_http
+    from jobs.scheduler import Scheduler
 
-        serve_http(app, rt, host, port)
-        return
-    from slack_bolt.adapter.socket_mode import SocketModeHandler
+    scheduler = Scheduler(rt, rt.require_approvals(), app.client)
+    scheduler.start()
+    try:
+        if http or not settings.socket_mode:
+            from bot.server import serve_http
 
-    from bot.config import secret
+            serve_http(app, rt, host, port)
+        else:
+            from slack_bolt.adapter.socket_mode import SocketModeHandler
 
-    SocketModeHandler(app, secret(settings.slack_app_token)).start()
+            from bot.config import secret
+
+            SocketModeHandler(app, secret(settings.slack_app_token)).start()
+    finally:
+        scheduler.shutdown()
 
 
 @cli.command()
@@ -111,6 +120,47 @@ def db_upgrade() -> None:
     """Apply database migrations (they also run at every start)."""
     load_runtime()
     typer.echo("database is up to date")
+
+
+@audit_cli.command("export")
+def audit_export(
+    fmt: str = typer.Option("jsonl", "--format", help="csv, json or jsonl"),
+    model: str | None = typer.Option(None, "--model", help="only events of this model"),
+    since: str | None = typer.Option(None, "--since", help="ISO time, e.g. 2026-11-01T00:00Z"),
+) -> None:
+    """Write audit events to stdout, oldest first."""
+    from bot import audit
+
+    if fmt not in ("csv", "json", "jsonl"):
+        fail(f"--format must be csv, json or jsonl, not {fmt!r}")
+    since_at = None
+    if since is not None:
+        from datetime import datetime
+
+        try:
+            since_at = audit.as_utc(datetime.fromisoformat(since))
+        except ValueError:
+            fail(f"--since {since!r} is not an ISO date or time (e.g. 2026-11-01T00:00Z)")
+    rt = load_runtime()
+    audit.export(rt.engine, sys.stdout, fmt, model=model, since=since_at)  # type: ignore[arg-type]
+
+
+@audit_cli.command("verify")
+def audit_verify() -> None:
+    """Check the hash chain: exit 0 with the count, or 1 naming the first bad row."""
+    from bot import audit
+
+    rt = load_runtime()
+    result = audit.verify(rt.engine)
+    if result.ok:
+        typer.echo(f"audit log OK: {result.count} events, chain intact")
+        return
+    typer.echo(
+        f"audit log BROKEN at id {result.bad_id}: {result.reason} "
+        f"({result.count} events verified before it)",
+        err=True,
+    )
+    raise typer.Exit(1)
 
 
 def main() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 
@@ -14,6 +14,9 @@ from bot.config import Settings
 from bot.policy import Policy, load_policy
 from bot.registry import Registry, RegistryError
 from bot.render import HealthItem
+
+if TYPE_CHECKING:
+    from bot.approvals import ApprovalService
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +31,12 @@ class Runtime:
     registry: Registry
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     scheduler: Any | None = None  # jobs.scheduler.Scheduler once started
+    approvals: ApprovalService | None = None  # wired by bot.app.build_app (needs a Slack client)
+
+    def require_approvals(self) -> ApprovalService:
+        if self.approvals is None:
+            raise RuntimeError("the approval service is wired by build_app")
+        return self.approvals
 
     def health(self) -> list[HealthItem]:
         """Database, MLflow and scheduler health, each with a short detail."""

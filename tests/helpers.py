@@ -5,6 +5,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
+import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -214,3 +218,76 @@ def wait_until(predicate: Callable[[], Any], timeout: float = 10, interval: floa
         if time.monotonic() > deadline:
             raise AssertionError("condition not met within the deadline")
         time.sleep(interval)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_http(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
+    """Wait until `url` answers at all (any status); on failure the process is killed."""
+
+    def up() -> bool:
+        if proc.poll() is not None:
+            raise AssertionError(f"process exited with {proc.returncode}")
+        try:
+            httpx.get(url, timeout=30)
+            return True
+        except httpx.HTTPError:
+            return False
+
+    try:
+        wait_until(up, timeout=timeout, interval=0.2)
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+
+
+class MlflowServer:
+    """A real `mlflow server` process (1 worker) on a sqlite store; stop and start again."""
+
+    def __init__(self, store: Path, port: int | None = None) -> None:
+        self.store = store
+        self.port = port or free_port()
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+        self.proc = subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "mlflow"),
+                "server",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--workers",
+                "1",
+                "--backend-store-uri",
+                f"sqlite:///{self.store / 'mlflow.db'}",
+                "--default-artifact-root",
+                str(self.store / "artifacts"),
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_http(f"{self.url}/health", self.proc, timeout=90)
+        assert httpx.get(f"{self.url}/health").status_code == 200
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None

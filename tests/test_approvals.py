@@ -326,21 +326,23 @@ def test_duplicate_pending_request_is_refused(abot: BotServer) -> None:
     assert "already pending" in everything(abot.reply_to(url))
 
 
-def test_expiry_updates_the_card(abot: BotServer) -> None:
+def test_expiry_job_updates_the_card(abot: BotServer) -> None:
     from datetime import timedelta
 
-    from bot.approvals import ApprovalService
     from bot.audit import utcnow
-    from bot.notify import SlackDirectory, refresh_card
+    from jobs.approvals import expire
 
     rid, card = request(abot, "promote churn 3 champion")
-    svc = ApprovalService(abot.runtime, SlackDirectory(abot.app.client))
-    assert svc.expire_due(utcnow()) == []
-    expired = svc.expire_due(utcnow() + timedelta(hours=73))
-    assert [r.id for r in expired] == [rid]
-    refresh_card(abot.app.client, svc, rid)
+    svc, client = abot.runtime.require_approvals(), abot.app.client
+    assert expire(svc, client, utcnow()) == 0
+    assert expire(svc, client, utcnow() + timedelta(hours=73)) == 1
+    assert expire(svc, client, utcnow() + timedelta(hours=73)) == 0  # never twice
     assert "Expired" in everything(card_now(abot, card))
     assert actions_of(abot, rid)[-1] == "request_expired"
+    thread = abot.fake.wait_for(
+        "chat.postMessage", lambda c: c.params.get("thread_ts") == card["ts"]
+    )[0]
+    assert "expired" in thread.params["text"]
     url = click(abot, ids.APPROVE, rid, "U0APPROVER1", card)
     assert "already expired" in ephemeral(abot, url)
 
@@ -442,9 +444,40 @@ def test_two_bots_on_one_sqlite_database_move_the_alias_once(
             )
         wait_until(lambda: holder(bots[0]) == "3")
         wait_until(lambda: len(fake_slack.calls_to("response_url")) >= 19, timeout=30)
+        wait_until(lambda: "Promoted" in everything(card_now(bots[0], card)), timeout=30)
         applied = [e for e in events(bots[0]) if e.action == "promotion_applied"]
         assert len(applied) == 1
         assert audit.verify(bots[0].runtime.engine).ok
     finally:
         for b in bots:
             b.stop()
+
+
+def test_promotion_interrupted_after_the_decision_is_recovered(abot: BotServer) -> None:
+    """A process that claimed the request and died: the recovery job completes it once."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from bot import db
+    from bot.audit import utcnow
+    from bot.tables import ApprovalVote, PromotionRequest
+    from jobs.approvals import recover
+
+    rid, card = request(abot, "promote churn 3 champion")
+    long_ago = utcnow() - timedelta(minutes=5)
+    with db.session(abot.runtime.engine, write=True) as s:
+        for voter in ("U0APPROVER1", "U0APPROVER2"):
+            s.add(ApprovalVote(request_id=rid, voter=voter, at=long_ago))
+        s.execute(
+            update(PromotionRequest)
+            .where(PromotionRequest.id == rid)  # type: ignore[arg-type]
+            .values(status="applying")
+        )
+        s.commit()
+    svc, client = abot.runtime.require_approvals(), abot.app.client
+    assert recover(svc, client) == 1
+    assert holder(abot) == "3"
+    assert "Promoted" in everything(card_now(abot, card))
+    assert recover(svc, client) == 0
+    assert [e.action for e in events(abot)].count("promotion_applied") == 1

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,29 +14,17 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.helpers import BOT_TOKEN, SIGNING_SECRET, BotServer, wait_until
+from tests.helpers import (
+    BOT_TOKEN,
+    SIGNING_SECRET,
+    BotServer,
+    MlflowServer,
+    free_port,
+    wait_http,
+)
 from tests.slack_fake import FakeSlack
 
 BIN = Path(sys.executable).parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_http(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
-    def up() -> bool:
-        if proc.poll() is not None:
-            raise AssertionError(f"process exited with {proc.returncode}")
-        try:
-            httpx.get(url, timeout=30)
-            return True
-        except httpx.HTTPError:
-            return False
-
-    wait_until(up, timeout=timeout, interval=0.2)
 
 
 @pytest.fixture(scope="module")
@@ -45,35 +32,12 @@ def mlflow_server(mlflow_template: Path, tmp_path_factory: pytest.TempPathFactor
     """A real `mlflow server` (1 worker) on a copy of the seeded store."""
     root = tmp_path_factory.mktemp("mlflow-server")
     shutil.copytree(mlflow_template, root / "store")
-    port = free_port()
-    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
-    proc = subprocess.Popen(
-        [
-            str(BIN / "mlflow"),
-            "server",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-            "--backend-store-uri",
-            f"sqlite:///{root / 'store' / 'mlflow.db'}",
-            "--default-artifact-root",
-            str(root / "artifacts"),
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
+    server = MlflowServer(root / "store")
+    server.start()
     try:
-        wait_http(f"{url}/health", proc, timeout=90)
-        assert httpx.get(f"{url}/health").status_code == 200
-        yield url
+        yield server.url
     finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+        server.stop()
 
 
 def start_serve(tmp_path: Path, fake: FakeSlack, mlflow_uri: str) -> tuple[subprocess.Popen, str]:
@@ -114,7 +78,7 @@ def test_serve_http_against_mlflow_server(
             ("show churn @champion", "churn v1"),
             ("show churn 3", "0.85"),
             ("show chrun", "Did you mean `churn`"),
-            ("status", "http://127.0.0.1"),
+            ("status", "running 2 jobs"),
         ]:
             started = time.monotonic()
             resp, response_url = client.command(text)

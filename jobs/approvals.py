@@ -1,0 +1,33 @@
+"""Approval housekeeping jobs: expire old requests, finish interrupted promotions."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from slack_sdk import WebClient
+
+from bot.approvals import ApprovalService, Outcome
+from bot.notify import announce, refresh_card
+
+log = logging.getLogger(__name__)
+
+
+def expire(svc: ApprovalService, client: WebClient, now: datetime | None = None) -> int:
+    """Expire pending requests past their TTL and update their cards."""
+    expired = svc.expire_due(now)
+    for req in expired:
+        refresh_card(client, svc, req.id)
+        announce(client, Outcome("expired", "Your request expired without enough approvals.", req))
+    return len(expired)
+
+
+def recover(svc: ApprovalService, client: WebClient) -> int:
+    """Complete promotions a crashed process left half-way, and report them."""
+    outcomes = svc.recover()
+    for outcome in outcomes:
+        if outcome.request is not None:
+            log.warning("recovered request %s: %s", outcome.request.id, outcome.kind)
+            refresh_card(client, svc, outcome.request.id)
+            announce(client, outcome)
+    return len(outcomes)

@@ -1,0 +1,71 @@
+"""The in-process scheduler: APScheduler 3 running the bot's periodic jobs.
+
+Every job is safe to run on several replicas at once: each decision it makes is a
+compare-and-set in the database, so only one replica acts on any one request.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from slack_sdk import WebClient
+
+from bot.approvals import ApprovalService
+from bot.runtime import Runtime
+from jobs import approvals as approval_jobs
+
+log = logging.getLogger(__name__)
+
+
+class Scheduler:
+    """Owns the APScheduler instance and the bot's jobs."""
+
+    def __init__(self, rt: Runtime, svc: ApprovalService, client: WebClient) -> None:
+        from apscheduler.schedulers.background import BackgroundScheduler
+
+        self.rt = rt
+        self._sched = BackgroundScheduler(
+            timezone=rt.settings.mlops_bot_timezone,
+            # coalesce: a bot that was down posts once, not once per missed run
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
+        )
+        self._add("expire requests", 60, lambda: approval_jobs.expire(svc, client))
+        self._add("recover interrupted promotions", 60, lambda: approval_jobs.recover(svc, client))
+
+    def _add(self, name: str, seconds: int, fn: Callable[[], object]) -> None:
+        def run() -> None:
+            try:
+                fn()
+            except Exception:  # a failing job must not kill the scheduler thread
+                log.exception("job %r failed", name)
+
+        self._sched.add_job(
+            run,
+            "interval",
+            seconds=seconds,
+            id=name,
+            name=name,
+            next_run_time=datetime.now(self._sched.timezone),
+        )
+
+    def start(self) -> None:
+        self._sched.start()
+        self.rt.scheduler = self
+
+    def shutdown(self) -> None:
+        if self._sched.running:
+            self._sched.shutdown(wait=False)
+
+    def state(self) -> tuple[bool, str]:
+        if not self._sched.running:
+            return False, "stopped"
+        return True, f"running {len(self._sched.get_jobs())} jobs"
+
+    def next_runs(self) -> list[str]:
+        runs = []
+        for job in sorted(self._sched.get_jobs(), key=lambda j: j.next_run_time or datetime.max):
+            when = job.next_run_time.strftime("%Y-%m-%d %H:%M:%S %Z") if job.next_run_time else "—"
+            runs.append(f"• {job.name}: {when}")
+        return runs
