@@ -163,6 +163,15 @@ def audit_verify() -> None:
     raise typer.Exit(1)
 
 
+def _register_report() -> None:
+    from bot.cli_report import report
+
+    cli.command("report")(report)
+
+
+_register_report()
+
+
 def main() -> None:
     cli()
 
