@@ -15,6 +15,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 from bot.approvals import ApprovalService
 from bot.config import secret
 from bot.notify import SlackDirectory
+from bot.report_runner import ReportRunner
 from bot.runtime import Runtime
 
 RUNTIME_KEY = "mlops_runtime"
@@ -34,17 +35,25 @@ def make_client(rt: Runtime) -> WebClient:
     )
 
 
-def build_app(rt: Runtime, client: WebClient | None = None) -> App:
-    """The Bolt app with every listener of `handlers/` registered."""
+def build_app(
+    rt: Runtime, client: WebClient | None = None, *, process_before_response: bool = False
+) -> App:
+    """The Bolt app with every listener of `handlers/` registered.
+
+    `process_before_response=True` (the local shell) runs each listener to its end before
+    `dispatch` returns, so the caller knows when all of its output has been produced.
+    """
     import handlers
 
     signing_secret = secret(rt.settings.slack_signing_secret)
     client = client or make_client(rt)
     rt.approvals = ApprovalService(rt, SlackDirectory(client))
+    rt.reports = ReportRunner(rt, client, in_process=process_before_response)
     app = App(
         client=client,
         signing_secret=signing_secret or "",
         request_verification_enabled=signing_secret is not None,
+        process_before_response=process_before_response,
         logger=logging.getLogger("mlops_bot.bolt"),
     )
 

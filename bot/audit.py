@@ -45,6 +45,7 @@ ACTIONS = frozenset(
         "retrain_triggered",
         "retrain_failed",
         "alias_baseline",
+        "report_failed",
     }
 )
 FIELDS = (

@@ -17,6 +17,7 @@ from bot.render import HealthItem
 
 if TYPE_CHECKING:
     from bot.approvals import ApprovalService
+    from bot.report_runner import ReportRunner
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,13 @@ class Runtime:
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     scheduler: Any | None = None  # jobs.scheduler.Scheduler once started
     approvals: ApprovalService | None = None  # wired by bot.app.build_app (needs a Slack client)
+
+    reports: ReportRunner | None = None  # wired by bot.app.build_app
+
+    def require_reports(self) -> ReportRunner:
+        if self.reports is None:
+            raise RuntimeError("the report runner is wired by build_app")
+        return self.reports
 
     def require_approvals(self) -> ApprovalService:
         if self.approvals is None:
@@ -67,7 +75,12 @@ def build_runtime(settings: Settings | None = None, *, migrate: bool = True) -> 
     if migrate:
         db.upgrade(engine)
     registry = Registry(settings.mlflow_tracking_uri, settings.mlflow_ui_url)
-    return Runtime(settings=settings, policy=policy, engine=engine, registry=registry)
+    rt = Runtime(settings=settings, policy=policy, engine=engine, registry=registry)
+    if migrate:
+        from bot.schedules import sync_file_monitors
+
+        sync_file_monitors(rt)  # the policy file's monitors, as schedules every replica sees
+    return rt
 
 
 def _redact_uri(uri: str) -> str:

@@ -72,3 +72,32 @@ class ApprovalVote(SQLModel, table=True):
     voter: str = Field(primary_key=True, max_length=64)
     at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     override: bool = False
+
+
+class ReportSchedule(SQLModel, table=True):
+    """A scheduled report: from the policy file (source "file") or made in Slack ("slack")."""
+
+    __tablename__ = "report_schedule"
+
+    id: str = Field(primary_key=True, max_length=64)
+    kind: str = Field(max_length=8)  # drift | perf
+    model_name: str = Field(max_length=256)
+    alias: str | None = Field(default=None, max_length=256)
+    cron: str = Field(max_length=128)
+    channel: str = Field(max_length=32)
+    source: str = Field(max_length=8)
+    created_by: str = Field(max_length=64)
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class ScheduleFire(SQLModel, table=True):
+    """One claimed fire of a schedule: the primary key lets exactly one replica post it."""
+
+    __tablename__ = "schedule_fire"
+
+    schedule_id: str = Field(primary_key=True, max_length=64)
+    fire_time: datetime = Field(
+        sa_column=Column(DateTime(timezone=True), primary_key=True, nullable=False)
+    )
+    claimed_by: str = Field(max_length=128)
+    claimed_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))

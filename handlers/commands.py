@@ -16,6 +16,7 @@ from bot.db import DatabaseError
 from bot.registry import RegistryError
 from bot.render import Reply
 from handlers import approval_commands as ac
+from handlers import report_commands as rc
 from handlers.invocation import Invocation, Subcommand, UsageError
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,8 @@ def handle_mlops(
     )
     reply = run_subcommand(sub, inv)
     respond(**reply.payload(), response_type="ephemeral", replace_original=False)
+    for fn in inv.deferred:
+        fn()
 
 
 def run_subcommand(sub: Subcommand, inv: Invocation) -> Reply:
@@ -102,4 +105,7 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     "rollback": ac.rollback,
     "pending": ac.pending,
     "audit": ac.audit_log,
+    "drift": rc.drift,
+    "perf": rc.perf,
+    "schedule": rc.schedule,
 }

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from slack_sdk import WebClient
 
@@ -31,6 +31,11 @@ class Invocation:
     user: str
     channel: str
     client: WebClient
+    deferred: list[Callable[[], object]] = field(default_factory=list)
+
+    def defer(self, fn: Callable[[], object]) -> None:
+        """Run `fn` after the reply was sent (slow work that reports on its own)."""
+        self.deferred.append(fn)
 
     @property
     def words(self) -> list[str]:

@@ -12,9 +12,11 @@ from datetime import datetime
 
 from slack_sdk import WebClient
 
+from bot import schedules
 from bot.approvals import ApprovalService
 from bot.runtime import Runtime
 from jobs import approvals as approval_jobs
+from jobs import reports as report_jobs
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +35,11 @@ class Scheduler:
         )
         self._add("expire requests", 60, lambda: approval_jobs.expire(svc, client))
         self._add("recover interrupted promotions", 60, lambda: approval_jobs.recover(svc, client))
+        runner = rt.require_reports()
+        self._add(
+            "scheduled reports", report_jobs.TICK_SECONDS, lambda: report_jobs.tick(rt, runner)
+        )
+        self._add("prune fire claims", 86400, lambda: schedules.prune_fires(rt))
 
     def _add(self, name: str, seconds: int, fn: Callable[[], object]) -> None:
         def run() -> None:
@@ -64,8 +71,8 @@ class Scheduler:
         return True, f"running {len(self._sched.get_jobs())} jobs"
 
     def next_runs(self) -> list[str]:
-        runs = []
+        runs = report_jobs.next_runs(self.rt)
         for job in sorted(self._sched.get_jobs(), key=lambda j: j.next_run_time or datetime.max):
             when = job.next_run_time.strftime("%Y-%m-%d %H:%M:%S %Z") if job.next_run_time else "—"
-            runs.append(f"• {job.name}: {when}")
+            runs.append(f"• job {job.name}: {when}")
         return runs

@@ -192,6 +192,8 @@ def start_bot(
     def stop() -> None:
         server.should_exit = True
         thread.join(timeout=10)
+        if rt.reports is not None:
+            rt.reports.shutdown()
         rt.engine.dispose()
 
     return BotServer(url=f"http://127.0.0.1:{port}", fake=fake, runtime=rt, app=app, _stop=stop)

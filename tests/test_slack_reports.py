@@ -1,0 +1,190 @@
+"""Reports in Slack: on demand, scheduled exactly once, failures posted, 429 retried once."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow.tracking import MlflowClient
+
+from bot import audit, schedules
+from jobs.reports import tick
+from tests.helpers import BotServer, start_bot, wait_until
+from tests.slack_fake import FakeSlack
+
+CHANNEL = "C0MLOPS"
+
+
+def policy_for(tmp_path: Path, current: str) -> str:
+    return f"""
+[defaults]
+approvers = ["U0APPROVER1"]
+
+[models.churn]
+owners = ["U0ALICE"]
+[models.churn.monitor]
+reference = "mlflow-artifact:reference.parquet"
+current = "{current}"
+channel = "C0ALERTS"
+schedule = "0 9 * * 1-5"
+"""
+
+
+@pytest.fixture
+def rbot(mlflow_store: str, fake_slack: FakeSlack, tmp_path: Path) -> Iterator[BotServer]:
+    rng = np.random.default_rng(5)
+    ref = pd.DataFrame({"age": rng.normal(40, 10, 2000), "plan": rng.choice(["a", "b"], 2000)})
+    cur = ref.assign(age=ref["age"] + 9)
+    ref.to_parquet(tmp_path / "reference.parquet")
+    cur.to_parquet(tmp_path / "current.parquet")
+    client = MlflowClient(tracking_uri=mlflow_store, registry_uri=mlflow_store)
+    run_id = client.get_model_version_by_alias("churn", "champion").run_id
+    client.log_artifact(run_id, str(tmp_path / "reference.parquet"))
+    server = start_bot(
+        tmp_path / "bot",
+        fake_slack,
+        mlflow_uri=mlflow_store,
+        database_url=f"sqlite:///{tmp_path / 'bot.db'}",
+        policy=policy_for(tmp_path, str(tmp_path / "current.parquet")),
+    )
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def text_of(call_params: dict) -> str:
+    return call_params.get("text", "") + json.dumps(call_params.get("blocks", ""))
+
+
+def test_on_demand_drift_posts_summary_then_charts_in_its_thread(rbot: BotServer) -> None:
+    fake = rbot.fake
+    _, url = rbot.command("drift churn")
+    assert "Working on the drift report" in text_of(rbot.reply_to(url))
+    post = fake.wait_for(
+        "chat.postMessage", lambda c: c.params.get("channel") == CHANNEL, timeout=90
+    )[0]
+    text = text_of(post.decoded)
+    assert "churn @champion v1" in text and "drift" in text
+    assert "<@U0ALICE>" in text and "`age`" in text  # owner mentioned, drifted feature listed
+    ts = post.response["ts"]  # type: ignore[index]
+    done = fake.wait_for("files.completeUploadExternal", timeout=60)[0]
+    assert done.decoded["thread_ts"] == ts and done.decoded["channel_id"] == CHANNEL
+    assert len(done.decoded["files"]) >= 2
+    posted = wait_until(
+        lambda: [
+            e for e in audit.recent(rbot.runtime.engine, limit=20) if e.action == "report_posted"
+        ]
+    )
+    assert len(posted) == 1 and posted[0].model_version == "1" and posted[0].run_id
+
+
+def test_unreachable_data_is_posted_as_an_error(rbot: BotServer, tmp_path: Path) -> None:
+    (tmp_path / "current.parquet").unlink()
+    rbot.command("drift churn")
+    post = rbot.fake.wait_for(
+        "chat.postMessage", lambda c: c.params.get("channel") == CHANNEL, timeout=90
+    )[0]
+    assert "failed" in post.params["text"] and "does not exist" in post.params["text"]
+    failed = wait_until(
+        lambda: [
+            e for e in audit.recent(rbot.runtime.engine, limit=20) if e.action == "report_failed"
+        ]
+    )
+    assert len(failed) == 1
+
+
+def test_rate_limited_post_is_delivered_once(rbot: BotServer) -> None:
+    rbot.fake.fail_next("chat.postMessage", status=429, retry_after=1)
+    rbot.command("drift churn")
+    rbot.fake.wait_for("files.completeUploadExternal", timeout=90)
+    summaries = [m for m in rbot.fake.messages(CHANNEL) if not m.get("thread_ts")]
+    assert len(summaries) == 1
+    assert len(rbot.fake.calls_to("chat.postMessage")) == 2  # the 429, then the retry
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("drift", "Usage"),
+        ("drift chrun", "Did you mean `churn`"),
+        ("drift churn @nope", "no alias `@nope`"),
+        ("perf fraud-detector @production", "has no monitor"),
+        ('schedule add drift churn "61 * * * *"', "cron '61 * * * *'"),
+        ('schedule add drift nope "0 9 * * *"', "No registered model"),
+        ('schedule add weekly churn "0 9 * * *"', "drift or perf"),
+        ("schedule remove file-churn-drift", "comes from the policy file"),
+        ("schedule remove s0000000", "no schedule"),
+    ],
+)
+def test_bad_report_commands(rbot: BotServer, text: str, expected: str) -> None:
+    _, url = rbot.command(text)
+    assert expected in text_of(rbot.reply_to(url))
+
+
+def test_schedule_add_list_remove_is_audited(rbot: BotServer) -> None:
+    _, url = rbot.command('schedule add perf churn "*/5 * * * *" <#C0OTHER|other>')
+    reply = text_of(rbot.reply_to(url))
+    sid = reply.split("`")[1]
+    _, url = rbot.command("schedule list")
+    listing = text_of(rbot.reply_to(url))
+    assert sid in listing and "policy file" in listing and "file-churn-drift" in listing
+    _, url = rbot.command(f"schedule remove {sid}")
+    assert "Removed" in text_of(rbot.reply_to(url))
+    changes = [
+        json.loads(e.details)["op"]
+        for e in audit.recent(rbot.runtime.engine, limit=20)
+        if e.action == "schedule_changed"
+    ]
+    assert changes == ["remove", "add"]
+
+
+def test_tick_fires_each_due_time_once_and_catches_up_once(rbot: BotServer) -> None:
+    rt = rbot.runtime
+    sched = schedules.add(rt, "drift", "churn", "0 * * * *", CHANNEL, "U0REQ")
+    from sqlalchemy import update
+
+    from bot import db
+    from bot.tables import ReportSchedule
+
+    with db.session(rt.engine, write=True) as s:  # pretend it was made two days ago
+        s.execute(
+            update(ReportSchedule)
+            .where(ReportSchedule.id == sched.id)  # type: ignore[arg-type]
+            .values(created_at=datetime.now(UTC) - timedelta(days=2))
+        )
+        s.commit()
+    runner = rt.require_reports()
+    now = datetime(2026, 11, 27, 10, 30, tzinfo=UTC)
+    assert sched.id in tick(rt, runner, now)  # a bot down for hours posts the latest fire once
+    assert tick(rt, runner, now + timedelta(minutes=10)) == []  # same fire time: claimed
+    assert sched.id in tick(rt, runner, now + timedelta(hours=1))  # the next hour's fire
+    rbot.fake.wait_for(
+        "chat.postMessage", lambda c: c.params.get("channel") == CHANNEL, timeout=120, count=2
+    )
+
+
+def test_claims_are_exclusive_across_replicas_on_postgres(
+    pg_database: str, mlflow_store: str, fake_slack: FakeSlack, tmp_path: Path
+) -> None:
+    import concurrent.futures
+
+    bots = [
+        start_bot(tmp_path / f"r{i}", fake_slack, mlflow_uri=mlflow_store, database_url=pg_database)
+        for i in range(2)
+    ]
+    try:
+        fire = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            wins = list(
+                pool.map(lambda i: schedules.claim(bots[i % 2].runtime, "s1", fire), range(16))
+            )
+        assert wins.count(True) == 1
+    finally:
+        for b in bots:
+            b.stop()
