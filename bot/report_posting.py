@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import uuid
 from typing import TYPE_CHECKING, Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from slack_sdk.models.blocks import Block
+from slack_sdk.models.blocks import ActionsBlock, Block, ButtonElement
 
-from bot import audit
+from bot import action_ids as ids
+from bot import audit, db
+from bot.registry import RegistryError
 from bot.render import Reply, clip, context, esc, fields_section, header, section
+from bot.reports import json_safe
+from bot.tables import ReportRecord
 
 if TYPE_CHECKING:
     from bot.reports import Report
@@ -18,6 +24,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 TOP_FEATURES = 10
+CHALLENGER = "challenger"
 
 
 def _fmt(value: Any) -> str:
@@ -121,6 +128,42 @@ def _quality_notes(quality: dict[str, Any]) -> list[str]:
     return notes
 
 
+def report_buttons(report: Report, rt: Runtime, record_id: str) -> ActionsBlock | None:
+    """Show all features; Request promotion (a challenger exists); Trigger retraining (alert)."""
+    body = report.body
+    elements = []
+    if report.kind == "drift":
+        elements.append(
+            ButtonElement(text="Show all features", action_id=ids.REPORT_DETAILS, value=record_id)
+        )
+    model = body.get("model")
+    if model:
+        try:
+            aliases = rt.registry.get_model(model).aliases
+        except RegistryError:
+            aliases = {}
+        challenger = aliases.get(CHALLENGER)
+        if challenger and challenger != body.get("version"):
+            elements.append(
+                ButtonElement(
+                    text=f"Request promotion of v{challenger}",
+                    action_id=ids.REPORT_PROMOTE,
+                    value=record_id,
+                )
+            )
+        monitor = rt.policy.for_model(model).monitor
+        if report.alert and monitor is not None and monitor.retrain_url:
+            elements.append(
+                ButtonElement(
+                    text="Trigger retraining",
+                    action_id=ids.REPORT_RETRAIN,
+                    value=record_id,
+                    style="danger",
+                )
+            )
+    return ActionsBlock(block_id=f"report:{record_id}", elements=elements) if elements else None
+
+
 def post_report(
     client: WebClient,
     rt: Runtime,
@@ -130,10 +173,27 @@ def post_report(
     details: dict[str, Any] | None = None,
 ) -> str:
     """Post the summary, upload charts in its thread, audit `report_posted`; returns the ts."""
+    record_id = uuid.uuid4().hex[:12]
     reply = report_reply(report, rt)
+    buttons = report_buttons(report, rt, record_id)
+    if buttons is not None:
+        reply.blocks.append(buttons)
     resp = client.chat_postMessage(channel=channel, **reply.payload(), unfurl_links=False)
     ts = str(resp["ts"])
     channel_id = str(resp.get("channel") or channel)
+    with db.session(rt.engine, write=True) as s:
+        s.add(
+            ReportRecord(
+                id=record_id,
+                kind=report.kind,
+                model_name=report.model,
+                body=json.dumps(json_safe(report.body), allow_nan=False),
+                channel=channel_id,
+                ts=ts,
+                created_at=audit.utcnow(),
+            )
+        )
+        s.commit()
     uploaded = 0
     if report.charts:
         try:
@@ -187,3 +247,30 @@ def post_report_cli(rt: Runtime, report: Report, channel: str) -> None:
 
     ts = post_report(make_client(rt), rt, report, channel, actor="cli")
     print(f"posted to {channel} (ts {ts})")
+
+
+def features_reply(body: dict[str, Any]) -> Reply:
+    """Every feature of a drift report, 20 per section (ephemeral "Show all features")."""
+    lines = []
+    for f in body.get("features", []):
+        mark = {True: ":red_circle:", False: ":large_green_circle:"}.get(
+            f.get("drifted"), ":grey_question:"
+        )
+        extra = f" — {esc(f['reason'])}" if f.get("reason") else ""
+        lines.append(
+            f"{mark} `{esc(clip(f['name'], 60))}` {f['type']} {f.get('method') or '—'} "
+            f"{_fmt(f.get('statistic'))} vs {_fmt(f.get('threshold'))} · PSI {_fmt(f.get('psi'))}"
+            f" · missing {f['missing_reference']}/{f['missing_current']}{extra}"
+        )
+    if not lines:
+        return Reply("No features in this report.", [section("No features in this report.")])
+    blocks: list[Block] = [header(f"All features ({len(lines)})")]
+    blocks += [section("\n".join(lines[i : i + 20])) for i in range(0, len(lines), 20)]
+    if len(blocks) > 50:
+        blocks = blocks[:49] + [context("Truncated: see report.json from `mlops-bot report`.")]
+    return Reply("\n".join(lines)[:3000], blocks)
+
+
+def load_record(rt: Runtime, record_id: str) -> ReportRecord | None:
+    with db.session(rt.engine) as s:
+        return s.get(ReportRecord, record_id[:32])

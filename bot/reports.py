@@ -205,7 +205,7 @@ def write_report(report: Report, out_dir: Path) -> list[Path]:
     """Write report.json and the charts; returns the paths written."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written = [out_dir / "report.json"]
-    written[0].write_text(json.dumps(_json_safe(report.body), indent=2, allow_nan=False) + "\n")
+    written[0].write_text(json.dumps(json_safe(report.body), indent=2, allow_nan=False) + "\n")
     for name, png in report.charts:
         path = out_dir / name
         path.write_bytes(png)
@@ -213,13 +213,13 @@ def write_report(report: Report, out_dir: Path) -> list[Path]:
     return written
 
 
-def _json_safe(value: Any) -> Any:
+def json_safe(value: Any) -> Any:
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
+        return {str(k): json_safe(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
+        return [json_safe(v) for v in value]
     return value
 
 

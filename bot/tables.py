@@ -101,3 +101,17 @@ class ScheduleFire(SQLModel, table=True):
     )
     claimed_by: str = Field(max_length=128)
     claimed_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class ReportRecord(SQLModel, table=True):
+    """A posted report's JSON (aggregates only), for its buttons: details, retraining."""
+
+    __tablename__ = "report_record"
+
+    id: str = Field(primary_key=True, max_length=32)
+    kind: str = Field(max_length=8)
+    model_name: str | None = Field(default=None, max_length=256)
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    channel: str | None = Field(default=None, max_length=32)
+    ts: str | None = Field(default=None, max_length=32)
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))

@@ -2,12 +2,13 @@
 
 from slack_bolt import App
 
-from handlers import actions, commands, events, views
+from handlers import actions, commands, events, report_actions, views
 
 
 def register(app: App) -> None:
     """Register every listener on the app."""
     commands.register(app)
     actions.register(app)
+    report_actions.register(app)
     views.register(app)
     events.register(app)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -20,7 +22,8 @@ from tests.slack_fake import FakeSlack
 CHANNEL = "C0MLOPS"
 
 
-def policy_for(tmp_path: Path, current: str) -> str:
+def policy_for(tmp_path: Path, current: str, retrain_url: str | None = None) -> str:
+    retrain = f'retrain_url = "{retrain_url}"' if retrain_url else ""
     return f"""
 [defaults]
 approvers = ["U0APPROVER1"]
@@ -32,11 +35,55 @@ reference = "mlflow-artifact:reference.parquet"
 current = "{current}"
 channel = "C0ALERTS"
 schedule = "0 9 * * 1-5"
+{retrain}
 """
 
 
+class Receiver:
+    """A loopback retraining endpoint that checks mlops-bot's signature."""
+
+    def __init__(self, secret: str, statuses: list[int]) -> None:
+        import http.server
+        import threading
+
+        self.secret, self.statuses, self.seen = secret, statuses, []
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                ts = self.headers["X-Mlops-Bot-Timestamp"]
+                expected = (
+                    "sha256="
+                    + hmac.new(
+                        outer.secret.encode(), f"{ts}.".encode() + body, hashlib.sha256
+                    ).hexdigest()
+                )
+                valid = hmac.compare_digest(expected, self.headers["X-Mlops-Bot-Signature"])
+                outer.seen.append((valid, json.loads(body)))
+                status = outer.statuses.pop(0) if outer.statuses else 202
+                self.send_response(status if valid else 401)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/retrain"
+
+
 @pytest.fixture
-def rbot(mlflow_store: str, fake_slack: FakeSlack, tmp_path: Path) -> Iterator[BotServer]:
+def receiver() -> Iterator[Receiver]:
+    r = Receiver("outbound-secret", [503])  # first attempt fails: the bot retries
+    yield r
+    r.server.shutdown()
+
+
+@pytest.fixture
+def rbot(
+    mlflow_store: str, fake_slack: FakeSlack, tmp_path: Path, receiver: Receiver
+) -> Iterator[BotServer]:
     rng = np.random.default_rng(5)
     ref = pd.DataFrame({"age": rng.normal(40, 10, 2000), "plan": rng.choice(["a", "b"], 2000)})
     cur = ref.assign(age=ref["age"] + 9)
@@ -50,7 +97,8 @@ def rbot(mlflow_store: str, fake_slack: FakeSlack, tmp_path: Path) -> Iterator[B
         fake_slack,
         mlflow_uri=mlflow_store,
         database_url=f"sqlite:///{tmp_path / 'bot.db'}",
-        policy=policy_for(tmp_path, str(tmp_path / "current.parquet")),
+        policy=policy_for(tmp_path, str(tmp_path / "current.parquet"), receiver.url),
+        mlops_bot_outbound_secret="outbound-secret",
     )
     try:
         yield server
@@ -188,3 +236,93 @@ def test_claims_are_exclusive_across_replicas_on_postgres(
     finally:
         for b in bots:
             b.stop()
+
+
+def _report_button(bot: BotServer, action_id: str) -> tuple[dict, dict]:
+    bot.command("drift churn")
+    post = bot.fake.wait_for(
+        "chat.postMessage", lambda c: c.params.get("channel") == CHANNEL, timeout=90
+    )[0]
+    for block in post.decoded["blocks"]:
+        for el in block.get("elements", []):
+            if el.get("action_id") == action_id:
+                return post.response, el  # type: ignore[return-value]
+    raise AssertionError(f"no {action_id} button on the report: {post.decoded}")
+
+
+def _press(bot: BotServer, message: dict, button: dict, user: str) -> str:
+    url = bot.fake.response_url(f"rep-{user}-{button['action_id']}")
+    bot.interact(
+        {
+            "type": "block_actions",
+            "user": {"id": user, "username": user, "team_id": "T0TEAM"},
+            "api_app_id": "A0APP",
+            "token": "x",
+            "trigger_id": "t.1",
+            "container": {"type": "message", "message_ts": message["ts"], "channel_id": CHANNEL},
+            "team": {"id": "T0TEAM"},
+            "channel": {"id": CHANNEL},
+            "response_url": url,
+            "message": {"ts": message["ts"], "text": ""},
+            "state": {"values": {}},
+            "actions": [
+                {
+                    "action_id": button["action_id"],
+                    "block_id": "b",
+                    "value": button["value"],
+                    "type": "button",
+                    "action_ts": "1.2",
+                }
+            ],
+        }
+    )
+    return url
+
+
+def test_show_all_features_is_ephemeral(rbot: BotServer) -> None:
+    from bot import action_ids as ids
+
+    message, button = _report_button(rbot, ids.REPORT_DETAILS)
+    url = _press(rbot, message, button, "U0ANYONE")
+    reply = rbot.reply_to(url)
+    assert reply["response_type"] == "ephemeral"
+    assert "All features (2)" in text_of(reply) and "`plan`" in text_of(reply)
+
+
+def test_request_promotion_from_a_report_opens_the_approval_flow(rbot: BotServer) -> None:
+    from bot import action_ids as ids
+
+    message, button = _report_button(rbot, ids.REPORT_PROMOTE)
+    assert button["text"]["text"] == "Request promotion of v3"
+    _press(rbot, message, button, "U0ALICE")
+    card = rbot.fake.wait_for(
+        "chat.postMessage", lambda c: "Promotion request: churn v3" in text_of(c.decoded)
+    )[0]
+    assert "<@U0ALICE>" in text_of(card.decoded)
+
+
+def test_retraining_is_signed_retried_and_limited_to_owners(
+    rbot: BotServer, receiver: Receiver
+) -> None:
+    from bot import action_ids as ids
+
+    message, button = _report_button(rbot, ids.REPORT_RETRAIN)
+    url = _press(rbot, message, button, "U0STRANGER")
+    assert "Only owners and approvers" in text_of(rbot.reply_to(url))
+    assert receiver.seen == []
+
+    _press(rbot, message, button, "U0ALICE")  # the owner
+    thread = rbot.fake.wait_for(
+        "chat.postMessage",
+        lambda c: (
+            c.params.get("thread_ts") == message["ts"] and "retraining" in c.params.get("text", "")
+        ),
+        timeout=30,
+    )[0]
+    assert "accepted (HTTP 202)" in thread.params["text"]
+    assert [valid for valid, _ in receiver.seen] == [True, True]  # 503, then retried
+    payload = receiver.seen[-1][1]
+    assert payload["model"] == "churn" and payload["requested_by"] == "U0ALICE"
+    assert payload["report"]["drifted_features"] == ["age"]
+    acts = [e.action for e in audit.recent(rbot.runtime.engine, limit=30)]
+    assert "retrain_triggered" in acts and "retrain_failed" in acts

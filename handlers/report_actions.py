@@ -1,0 +1,162 @@
+"""Buttons on posted reports: Show all features, Request promotion, Trigger retraining."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from slack_bolt import Ack, App, BoltContext, Respond
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot import action_ids as ids
+from bot import audit, render, retrain
+from bot.app import approvals_of, runtime_of
+from bot.approvals import ApprovalError
+from bot.config import secret
+from bot.notify import post_card
+from bot.registry import RegistryError
+from bot.report_posting import CHALLENGER, features_reply, load_record
+
+_ID = re.compile(r"^[0-9a-f]{12}$")
+
+
+def register(app: App) -> None:
+    app.action(ids.REPORT_DETAILS)(handle_details)
+    app.action(ids.REPORT_PROMOTE)(handle_promote)
+    app.action(ids.REPORT_RETRAIN)(handle_retrain)
+
+
+def _say(respond: Respond, text: str) -> None:
+    respond(
+        **render.Reply(text, [render.section(text)]).payload(),
+        response_type="ephemeral",
+        replace_original=False,
+    )
+
+
+def _record(action: dict, context: BoltContext, respond: Respond):  # type: ignore[no-untyped-def]
+    value = str(action.get("value") or "")
+    record = load_record(runtime_of(context), value) if _ID.match(value) else None
+    if record is None:
+        _say(respond, "This report is no longer available.")
+    return record
+
+
+def handle_details(ack: Ack, action: dict, respond: Respond, context: BoltContext) -> None:
+    ack()
+    record = _record(action, context, respond)
+    if record is not None:
+        respond(
+            **features_reply(json.loads(record.body)).payload(),
+            response_type="ephemeral",
+            replace_original=False,
+        )
+
+
+def handle_promote(
+    ack: Ack, body: dict, action: dict, respond: Respond, client: WebClient, context: BoltContext
+) -> None:
+    """Open the approval flow: the challenger → the report's alias, requested by the clicker."""
+    ack()
+    record = _record(action, context, respond)
+    if record is None or not record.model_name:
+        return
+    rt, svc = runtime_of(context), approvals_of(context)
+    report = json.loads(record.body)
+    alias = report.get("alias") or "champion"
+    user = body["user"]["id"]
+    try:
+        challenger = rt.registry.get_model(record.model_name).aliases.get(CHALLENGER)
+        if challenger is None:
+            _say(respond, f"`{record.model_name}` has no `@{CHALLENGER}` any more.")
+            return
+        outcome = svc.request_promotion(
+            record.model_name,
+            challenger,
+            alias,
+            user,
+            f"Requested from the {record.kind} report of {report.get('generated_at', '')}",
+            record.channel,
+        )
+    except (ApprovalError, RegistryError) as exc:
+        _say(respond, str(exc))
+        return
+    if outcome.kind == "applied_now":
+        _say(respond, outcome.message)
+        return
+    problem = post_card(client, svc, outcome, record.channel or body["channel"]["id"])
+    if problem:
+        _say(respond, problem)
+
+
+def handle_retrain(
+    ack: Ack, body: dict, action: dict, respond: Respond, client: WebClient, context: BoltContext
+) -> None:
+    """Owners and approvers only: POST the signed retraining request, report the outcome."""
+    ack()
+    record = _record(action, context, respond)
+    if record is None or not record.model_name:
+        return
+    rt, svc = runtime_of(context), approvals_of(context)
+    user = body["user"]["id"]
+    policy = rt.policy.for_model(record.model_name)
+    monitor = policy.monitor
+    if monitor is None or not monitor.retrain_url:
+        _say(respond, f"`{record.model_name}` has no `retrain_url` in the policy file.")
+        return
+    if user not in policy.owners and not svc.is_approver(user, policy):
+        audit.record(
+            rt.engine,
+            "retrain_failed",
+            user,
+            model_name=record.model_name,
+            details={"reason": "not an owner or approver", "report_id": record.id},
+        )
+        _say(respond, f"Only owners and approvers of `{record.model_name}` can trigger retraining.")
+        return
+    report = json.loads(record.body)
+    payload = {
+        "model": record.model_name,
+        "version": report.get("version"),
+        "alias": report.get("alias"),
+        "run_id": report.get("run_id"),
+        "requested_by": user,
+        "report_id": record.id,
+        "report": _summary(record.kind, report),
+    }
+    result = retrain.trigger(
+        monitor.retrain_url, payload, secret(rt.settings.mlops_bot_outbound_secret)
+    )
+    audit.record(
+        rt.engine,
+        "retrain_triggered" if result.ok else "retrain_failed",
+        user,
+        model_name=record.model_name,
+        model_version=report.get("version"),
+        alias=report.get("alias"),
+        run_id=report.get("run_id"),
+        details={"status": result.status, "detail": result.detail, "report_id": record.id},
+    )
+    text = (
+        f":arrows_counterclockwise: <@{user}> triggered retraining of `{record.model_name}`: "
+        f"{result.detail}" + (f" (HTTP {result.status})" if result.status else "")
+    )
+    try:
+        client.chat_postMessage(
+            channel=record.channel or body["channel"]["id"], thread_ts=record.ts, text=text
+        )
+    except SlackApiError:
+        _say(respond, text)
+
+
+def _summary(kind: str, report: dict) -> dict:
+    if kind == "drift":
+        return {
+            "kind": kind,
+            "dataset_drift": report.get("dataset_drift"),
+            "drifted_share": report.get("drifted_share"),
+            "drifted_features": [f["name"] for f in report.get("features", []) if f.get("drifted")],
+        }
+    perf = report.get("performance", {})
+    return {"kind": kind, "degraded": perf.get("degraded"), "metrics": perf.get("metrics")}
