@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 
 from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
@@ -19,6 +20,7 @@ from bot.report_runner import ReportRunner
 from bot.runtime import Runtime
 
 RUNTIME_KEY = "mlops_runtime"
+LISTENER_THREADS = 64
 
 
 def make_client(rt: Runtime) -> WebClient:
@@ -49,11 +51,17 @@ def build_app(
     client = client or make_client(rt)
     rt.approvals = ApprovalService(rt, SlackDirectory(client))
     rt.reports = ReportRunner(rt, client, in_process=process_before_response)
+    rt.inline_work = process_before_response
     app = App(
         client=client,
         signing_secret=signing_secret or "",
         request_verification_enabled=signing_secret is not None,
         process_before_response=process_before_response,
+        # Bolt runs even the ack() part of a listener on this pool; with its default of 10
+        # threads a burst of clicks queues behind slow listeners and acks late.
+        listener_executor=ThreadPoolExecutor(
+            max_workers=LISTENER_THREADS, thread_name_prefix="bolt-listener"
+        ),
         logger=logging.getLogger("mlops_bot.bolt"),
     )
 

@@ -312,6 +312,7 @@ def compute_drift(
         if n_workers > 1:
             pool.shutdown(cancel_futures=True)
 
+    _quantile_grid.cache_clear()  # up to ~32 bytes per value; not worth keeping across calls
     if correction == "bh":
         _apply_bh(results)
 
@@ -513,31 +514,38 @@ def _ks_statistic(u: np.ndarray, v: np.ndarray) -> float:
     return float(np.max(np.abs(gap[run_end])))
 
 
-@lru_cache(maxsize=2)
+@lru_cache(maxsize=2)  # cleared at the end of each compute_drift call
 def _quantile_grid(n: int, m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Index pairs and weights so that W1 = sum(w * |u[a] - v[b]|) for sorted u (n), v (m).
 
     W1 is the integral of |Q_u(t) - Q_v(t)| over t in (0, 1]; both quantile functions are
-    constant between consecutive points of {i/n} U {j/m}. Data-independent, so it is cached
-    per (n, m): columns of a frame without missing values share one grid.
+    constant between consecutive points of {i/n} U {j/m}. Data-independent, so columns with
+    the same value counts on both sides share one grid.
     """
     # Breakpoints in units of 1/(n*m): i*m (u steps) and j*n (v steps). Their merged order is
     # known in closed form, so they are scattered into place instead of sorted; a breakpoint
     # shared by both appears twice and gets a zero width. On (s_k-1, s_k] the quantile
     # indices are a = ceil(s_k/m) - 1 and b = ceil(s_k/n) - 1.
-    i = np.arange(1, n + 1, dtype=np.int64)
-    j = np.arange(1, m + 1, dtype=np.int64)
-    ui, vj = i * m, j * n
-    ceil_u = (ui + (n - 1)) // n  # ceil(i*m/n)
-    floor_v = vj // m  # floor(j*n/m) = #{i: i*m <= j*n}
-    pos_u = (i - 1) + (ceil_u - 1)  # + #{j: j*n < i*m}
-    pos_v = (j - 1) + floor_v
+    index_type = np.int32 if n + m < 2**31 else np.int64
     s = np.empty(n + m, dtype=np.int64)
-    a = np.empty(n + m, dtype=np.intp)
-    b = np.empty(n + m, dtype=np.intp)
-    s[pos_u], a[pos_u], b[pos_u] = ui, i - 1, ceil_u - 1
-    s[pos_v], a[pos_v], b[pos_v] = vj, floor_v - (floor_v * m == vj), j - 1
-    widths = np.diff(s, prepend=0) / (float(n) * float(m))
+    a = np.empty(n + m, dtype=index_type)
+    b = np.empty(n + m, dtype=index_type)
+    i = np.arange(n, dtype=np.int64)  # u breakpoint (i+1)*m
+    brk = (i + 1) * m
+    ceil_u = (brk + (n - 1)) // n  # ceil((i+1)*m/n) = 1 + #{j: j*n < (i+1)*m}
+    pos = i + ceil_u - 1
+    s[pos], a[pos], b[pos] = brk, i, ceil_u - 1
+    del i, brk, ceil_u, pos
+    j = np.arange(m, dtype=np.int64)  # v breakpoint (j+1)*n
+    brk = (j + 1) * n
+    floor_v = brk // m  # #{i: i*m <= (j+1)*n}
+    pos = j + floor_v
+    s[pos], a[pos], b[pos] = brk, floor_v - (floor_v * m == brk), j
+    del j, brk, floor_v, pos
+    widths = np.empty(n + m)
+    widths[0] = s[0]
+    np.subtract(s[1:], s[:-1], out=widths[1:])
+    widths /= float(n) * float(m)
     return a, b, widths
 
 

@@ -35,6 +35,7 @@ class Runtime:
     approvals: ApprovalService | None = None  # wired by bot.app.build_app (needs a Slack client)
 
     reports: ReportRunner | None = None  # wired by bot.app.build_app
+    inline_work: bool = False  # the local shell: listeners finish before dispatch returns
 
     def require_reports(self) -> ReportRunner:
         if self.reports is None:

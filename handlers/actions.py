@@ -13,6 +13,7 @@ from bot import cards, render
 from bot.app import approvals_of
 from bot.approvals import ApprovalService, Outcome
 from bot.notify import announce, publish_home, refresh_card
+from handlers.later import after_ack
 
 _REQUEST_ID = re.compile(r"^[0-9a-f]{12}$")
 
@@ -65,8 +66,12 @@ def handle_approve(
 ) -> None:
     ack()
     svc = approvals_of(context)
-    outcome = svc.approve(_request_id(action), body["user"]["id"])
-    report(body, respond, client, svc, outcome)
+
+    def rest() -> None:
+        outcome = svc.approve(_request_id(action), body["user"]["id"])
+        report(body, respond, client, svc, outcome)
+
+    after_ack(context, rest)
 
 
 def handle_reason_button(

@@ -18,6 +18,7 @@ from bot.render import Reply
 from handlers import approval_commands as ac
 from handlers import report_commands as rc
 from handlers.invocation import Invocation, Subcommand, UsageError
+from handlers.later import after_ack
 
 log = logging.getLogger(__name__)
 
@@ -48,10 +49,14 @@ def handle_mlops(
         channel=str(command.get("channel_id", "")),
         client=client,
     )
-    reply = run_subcommand(sub, inv)
-    respond(**reply.payload(), response_type="ephemeral", replace_original=False)
-    for fn in inv.deferred:
-        fn()
+
+    def rest() -> None:
+        reply = run_subcommand(sub, inv)
+        respond(**reply.payload(), response_type="ephemeral", replace_original=False)
+        for fn in inv.deferred:
+            fn()
+
+    after_ack(context, rest)
 
 
 def run_subcommand(sub: Subcommand, inv: Invocation) -> Reply:

@@ -17,6 +17,7 @@ from bot.config import secret
 from bot.notify import post_card
 from bot.registry import RegistryError
 from bot.report_posting import CHALLENGER, features_reply, load_record
+from handlers.later import after_ack
 
 _ID = re.compile(r"^[0-9a-f]{12}$")
 
@@ -45,13 +46,17 @@ def _record(action: dict, context: BoltContext, respond: Respond):  # type: igno
 
 def handle_details(ack: Ack, action: dict, respond: Respond, context: BoltContext) -> None:
     ack()
-    record = _record(action, context, respond)
-    if record is not None:
-        respond(
-            **features_reply(json.loads(record.body)).payload(),
-            response_type="ephemeral",
-            replace_original=False,
-        )
+
+    def rest() -> None:
+        record = _record(action, context, respond)
+        if record is not None:
+            respond(
+                **features_reply(json.loads(record.body)).payload(),
+                response_type="ephemeral",
+                replace_original=False,
+            )
+
+    after_ack(context, rest)
 
 
 def handle_promote(
@@ -59,35 +64,39 @@ def handle_promote(
 ) -> None:
     """Open the approval flow: the challenger → the report's alias, requested by the clicker."""
     ack()
-    record = _record(action, context, respond)
-    if record is None or not record.model_name:
-        return
-    rt, svc = runtime_of(context), approvals_of(context)
-    report = json.loads(record.body)
-    alias = report.get("alias") or "champion"
-    user = body["user"]["id"]
-    try:
-        challenger = rt.registry.get_model(record.model_name).aliases.get(CHALLENGER)
-        if challenger is None:
-            _say(respond, f"`{record.model_name}` has no `@{CHALLENGER}` any more.")
+
+    def rest() -> None:
+        record = _record(action, context, respond)
+        if record is None or not record.model_name:
             return
-        outcome = svc.request_promotion(
-            record.model_name,
-            challenger,
-            alias,
-            user,
-            f"Requested from the {record.kind} report of {report.get('generated_at', '')}",
-            record.channel,
-        )
-    except (ApprovalError, RegistryError) as exc:
-        _say(respond, str(exc))
-        return
-    if outcome.kind == "applied_now":
-        _say(respond, outcome.message)
-        return
-    problem = post_card(client, svc, outcome, record.channel or body["channel"]["id"])
-    if problem:
-        _say(respond, problem)
+        rt, svc = runtime_of(context), approvals_of(context)
+        report = json.loads(record.body)
+        alias = report.get("alias") or "champion"
+        user = body["user"]["id"]
+        try:
+            challenger = rt.registry.get_model(record.model_name).aliases.get(CHALLENGER)
+            if challenger is None:
+                _say(respond, f"`{record.model_name}` has no `@{CHALLENGER}` any more.")
+                return
+            outcome = svc.request_promotion(
+                record.model_name,
+                challenger,
+                alias,
+                user,
+                f"Requested from the {record.kind} report of {report.get('generated_at', '')}",
+                record.channel,
+            )
+        except (ApprovalError, RegistryError) as exc:
+            _say(respond, str(exc))
+            return
+        if outcome.kind == "applied_now":
+            _say(respond, outcome.message)
+            return
+        problem = post_card(client, svc, outcome, record.channel or body["channel"]["id"])
+        if problem:
+            _say(respond, problem)
+
+    after_ack(context, rest)
 
 
 def handle_retrain(
@@ -95,59 +104,66 @@ def handle_retrain(
 ) -> None:
     """Owners and approvers only: POST the signed retraining request, report the outcome."""
     ack()
-    record = _record(action, context, respond)
-    if record is None or not record.model_name:
-        return
-    rt, svc = runtime_of(context), approvals_of(context)
-    user = body["user"]["id"]
-    policy = rt.policy.for_model(record.model_name)
-    monitor = policy.monitor
-    if monitor is None or not monitor.retrain_url:
-        _say(respond, f"`{record.model_name}` has no `retrain_url` in the policy file.")
-        return
-    if user not in policy.owners and not svc.is_approver(user, policy):
+
+    def rest() -> None:
+        record = _record(action, context, respond)
+        if record is None or not record.model_name:
+            return
+        rt, svc = runtime_of(context), approvals_of(context)
+        user = body["user"]["id"]
+        policy = rt.policy.for_model(record.model_name)
+        monitor = policy.monitor
+        if monitor is None or not monitor.retrain_url:
+            _say(respond, f"`{record.model_name}` has no `retrain_url` in the policy file.")
+            return
+        if user not in policy.owners and not svc.is_approver(user, policy):
+            audit.record(
+                rt.engine,
+                "retrain_failed",
+                user,
+                model_name=record.model_name,
+                details={"reason": "not an owner or approver", "report_id": record.id},
+            )
+            _say(
+                respond,
+                f"Only owners and approvers of `{record.model_name}` can trigger retraining.",
+            )
+            return
+        report = json.loads(record.body)
+        payload = {
+            "model": record.model_name,
+            "version": report.get("version"),
+            "alias": report.get("alias"),
+            "run_id": report.get("run_id"),
+            "requested_by": user,
+            "report_id": record.id,
+            "report": _summary(record.kind, report),
+        }
+        result = retrain.trigger(
+            monitor.retrain_url, payload, secret(rt.settings.mlops_bot_outbound_secret)
+        )
         audit.record(
             rt.engine,
-            "retrain_failed",
+            "retrain_triggered" if result.ok else "retrain_failed",
             user,
             model_name=record.model_name,
-            details={"reason": "not an owner or approver", "report_id": record.id},
+            model_version=report.get("version"),
+            alias=report.get("alias"),
+            run_id=report.get("run_id"),
+            details={"status": result.status, "detail": result.detail, "report_id": record.id},
         )
-        _say(respond, f"Only owners and approvers of `{record.model_name}` can trigger retraining.")
-        return
-    report = json.loads(record.body)
-    payload = {
-        "model": record.model_name,
-        "version": report.get("version"),
-        "alias": report.get("alias"),
-        "run_id": report.get("run_id"),
-        "requested_by": user,
-        "report_id": record.id,
-        "report": _summary(record.kind, report),
-    }
-    result = retrain.trigger(
-        monitor.retrain_url, payload, secret(rt.settings.mlops_bot_outbound_secret)
-    )
-    audit.record(
-        rt.engine,
-        "retrain_triggered" if result.ok else "retrain_failed",
-        user,
-        model_name=record.model_name,
-        model_version=report.get("version"),
-        alias=report.get("alias"),
-        run_id=report.get("run_id"),
-        details={"status": result.status, "detail": result.detail, "report_id": record.id},
-    )
-    text = (
-        f":arrows_counterclockwise: <@{user}> triggered retraining of `{record.model_name}`: "
-        f"{result.detail}" + (f" (HTTP {result.status})" if result.status else "")
-    )
-    try:
-        client.chat_postMessage(
-            channel=record.channel or body["channel"]["id"], thread_ts=record.ts, text=text
+        text = (
+            f":arrows_counterclockwise: <@{user}> triggered retraining of `{record.model_name}`: "
+            f"{result.detail}" + (f" (HTTP {result.status})" if result.status else "")
         )
-    except SlackApiError:
-        _say(respond, text)
+        try:
+            client.chat_postMessage(
+                channel=record.channel or body["channel"]["id"], thread_ts=record.ts, text=text
+            )
+        except SlackApiError:
+            _say(respond, text)
+
+    after_ack(context, rest)
 
 
 def _summary(kind: str, report: dict) -> dict:

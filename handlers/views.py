@@ -9,6 +9,7 @@ from bot import action_ids as ids
 from bot import render
 from bot.app import approvals_of
 from bot.notify import announce, refresh_card, tell
+from handlers.later import after_ack
 
 
 def register(app: App) -> None:
@@ -33,17 +34,17 @@ def handle_reason_submit(
     svc = approvals_of(context)
     user = body["user"]["id"]
     request_id = str(view.get("private_metadata") or "")[:32]
-    if view.get("callback_id") == ids.REJECT_MODAL:
-        outcome = svc.reject(request_id, user, reason)
-    else:
-        outcome = svc.override(request_id, user, reason)
-    if outcome.request is not None:
-        refresh_card(client, svc, outcome.request.id)
-    announce(client, outcome)
-    if outcome.kind in ("denied", "failed", "busy", "stale") and outcome.request is not None:
-        tell(
-            client,
-            outcome.request.channel,
-            user,
-            render.Reply(outcome.message, [render.section(outcome.message)]),
-        )
+
+    def rest() -> None:
+        if view.get("callback_id") == ids.REJECT_MODAL:
+            outcome = svc.reject(request_id, user, reason)
+        else:
+            outcome = svc.override(request_id, user, reason)
+        if outcome.request is not None:
+            refresh_card(client, svc, outcome.request.id)
+        announce(client, outcome)
+        if outcome.kind in ("denied", "failed", "busy", "stale") and outcome.request is not None:
+            reply = render.Reply(outcome.message, [render.section(outcome.message)])
+            tell(client, outcome.request.channel, user, reply)
+
+    after_ack(context, rest)

@@ -132,7 +132,7 @@ class BotServer:
         body = urlencode({"payload": json.dumps(payload)})
         return self.post(body, signed_headers(body))
 
-    def reply_to(self, response_url: str, timeout: float = 10) -> dict[str, Any]:
+    def reply_to(self, response_url: str, timeout: float = 30) -> dict[str, Any]:
         """The JSON the bot POSTed to a response_url (waits with a deadline)."""
         calls = self.fake.wait_for(
             "response_url", lambda c: response_url.endswith(c.path), timeout=timeout
@@ -210,7 +210,7 @@ def reset_postgres(url: str) -> None:
     engine.dispose()
 
 
-def wait_until(predicate: Callable[[], Any], timeout: float = 10, interval: float = 0.05) -> Any:
+def wait_until(predicate: Callable[[], Any], timeout: float = 30, interval: float = 0.05) -> Any:
     """Poll until predicate() is truthy; AssertionError on timeout."""
     deadline = time.monotonic() + timeout
     while True:

@@ -577,7 +577,7 @@ class FakeSlack:
         self,
         method: str,
         predicate: Callable[[Call], bool] | None = None,
-        timeout: float = 10.0,
+        timeout: float = 30.0,
         count: int = 1,
     ) -> list[Call]:
         """Wait until ``count`` calls to ``method`` match ``predicate``; return the matches.

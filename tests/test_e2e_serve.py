@@ -78,7 +78,7 @@ def test_serve_http_against_mlflow_server(
             ("show churn @champion", "churn v1"),
             ("show churn 3", "0.85"),
             ("show chrun", "Did you mean `churn`"),
-            ("status", "running 2 jobs"),
+            ("status", "scheduler: ok (running"),
         ]:
             started = time.monotonic()
             resp, response_url = client.command(text)

@@ -1,0 +1,36 @@
+"""Work that runs after the ack, on a small pool of its own.
+
+Bolt runs each listener, ack included, on its listener pool. If the slow part (MLflow, SQL,
+Slack calls) ran there too, a burst of twenty commands would mean twenty threads fighting for
+the GIL and every ack waiting its turn. Listeners ack, hand the rest to this bounded pool and
+return; in the local shell (`process_before_response`) the work runs inline instead.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+from slack_bolt import BoltContext
+
+from bot.app import runtime_of
+
+log = logging.getLogger(__name__)
+WORKERS = 4
+_pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="mlops-after-ack")
+
+
+def after_ack(context: BoltContext, fn: Callable[[], object]) -> None:
+    """Run `fn` now when listeners must finish before the response, else on the pool."""
+    if runtime_of(context).inline_work:
+        fn()
+        return
+
+    def run() -> None:
+        try:
+            fn()
+        except Exception:  # a failed background step must be visible in the log
+            log.exception("work after ack failed")
+
+    _pool.submit(run)
