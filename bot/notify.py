@@ -9,7 +9,9 @@ from slack_sdk.errors import SlackApiError
 
 from bot import cards
 from bot.approvals import ApprovalService, Outcome
+from bot.registry_events import Notice
 from bot.render import Reply
+from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -114,3 +116,54 @@ def publish_home(
     client.views_publish(
         user_id=user, view=cards.home_view(actionable, own, svc.decided(10), notice)
     )
+
+
+def notice_channel(rt: Runtime, model: str) -> str | None:
+    monitor = rt.policy.for_model(model).monitor
+    return (monitor.channel if monitor else None) or rt.settings.mlops_bot_report_channel
+
+
+def post_notice(client: WebClient, rt: Runtime, notice: Notice) -> None:
+    """Post a registry event: out-of-band warning (Revert), tampering, new version (Promote)."""
+    from slack_sdk.models.blocks import ActionsBlock, Block, ButtonElement
+
+    from bot import action_ids as ids
+    from bot.render import section
+
+    channel = notice_channel(rt, notice.model)
+    if channel is None:
+        log.warning("no channel for %s notice on %s: %s", notice.kind, notice.model, notice.text)
+        return
+    blocks: list[Block] = [section(notice.text)]
+    value = f"{notice.model}|{notice.alias}|{notice.version}"
+    if notice.kind == "out_of_band" and notice.version and notice.alias:
+        blocks.append(
+            ActionsBlock(
+                elements=[
+                    ButtonElement(
+                        text=f"Revert to v{notice.version}",
+                        action_id=ids.REVERT,
+                        value=value[:2000],
+                        style="danger",
+                    )
+                ]
+            )
+        )
+    if notice.kind == "registered" and notice.alias and notice.version:
+        blocks.append(
+            ActionsBlock(
+                elements=[
+                    ButtonElement(
+                        text=f"Request promotion to @{notice.alias}"[:75],
+                        action_id=ids.REGISTERED_PROMOTE,
+                        value=value[:2000],
+                    )
+                ]
+            )
+        )
+    try:
+        client.chat_postMessage(
+            channel=channel, text=notice.text, blocks=[b.to_dict() for b in blocks]
+        )
+    except SlackApiError as exc:
+        log.warning("posting a %s notice failed: %s", notice.kind, exc.response.get("error"))

@@ -31,15 +31,19 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
     return "sha256=" + mac.hexdigest()
 
 
-def trigger(url: str, payload: dict[str, Any], secret: str | None,
-            backoff: float = 1.0) -> RetrainResult:
+def trigger(
+    url: str, payload: dict[str, Any], secret: str | None, backoff: float = 1.0
+) -> RetrainResult:
     """POST the payload; retry connection errors and 5xx (bounded); never raises."""
     body = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
     last = RetrainResult(False, None, "not sent")
     for attempt in range(ATTEMPTS):
         ts = str(int(time.time()))
-        headers = {"Content-Type": "application/json", "X-Mlops-Bot-Timestamp": ts,
-                   "User-Agent": "mlops-bot"}
+        headers = {
+            "Content-Type": "application/json",
+            "X-Mlops-Bot-Timestamp": ts,
+            "User-Agent": "mlops-bot",
+        }
         if secret:
             headers["X-Mlops-Bot-Signature"] = sign(secret, ts, body)
         try:

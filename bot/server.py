@@ -22,10 +22,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from bot import registry_events
+from bot.notify import post_notice
 from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
 MAX_BODY = 1 << 20  # Slack payloads are a few kB; refuse anything over 1 MiB
+MAX_WEBHOOK_BODY = 256 << 10
 _THREADS = 64
 
 
@@ -120,7 +123,43 @@ def create_asgi(app: App, rt: Runtime) -> Starlette:
         if rt.settings.mlflow_webhook_secret is None:
             log.warning("MLflow webhook received but MLFLOW_WEBHOOK_SECRET is not set")
             return JSONResponse({"error": "MLflow webhooks are not configured"}, status_code=503)
-        return JSONResponse({"error": "not implemented yet"}, status_code=501)
+        try:
+            body = await read_body(request, MAX_WEBHOOK_BODY)
+        except BodyTooLargeError:
+            return JSONResponse({"error": "payload too large"}, status_code=413)
+        h = request.headers
+        try:
+            registry_events.verify_signature(
+                rt.settings.mlflow_webhook_secret.get_secret_value(),
+                h.get("x-mlflow-delivery-id", ""),
+                h.get("x-mlflow-timestamp", ""),
+                body,
+                h.get("x-mlflow-signature", ""),
+            )
+        except registry_events.SignatureError as exc:
+            log.warning("MLflow webhook refused: %s", exc)
+            return JSONResponse({"error": "invalid signature"}, status_code=401)
+        try:
+            payload = registry_events.parse_payload(body)
+        except ValueError:
+            return JSONResponse({"error": "body is not a JSON object"}, status_code=400)
+        delivery = h["x-mlflow-delivery-id"]
+        outcome = await anyio.to_thread.run_sync(
+            _handle_webhook, delivery, payload, limiter=limiter
+        )
+        return JSONResponse({"status": outcome})
+
+    def _handle_webhook(delivery: str, payload: dict[str, Any]) -> str:
+        if not registry_events.first_delivery(rt, delivery):
+            return "duplicate"
+        try:
+            notices = registry_events.handle_event(rt, payload)
+        except Exception:  # MLflow down, odd payload: acknowledged, reconciliation catches up
+            log.exception("MLflow webhook %s could not be handled", delivery)
+            return "error"
+        for notice in notices:
+            post_notice(app.client, rt, notice)
+        return "ok"
 
     return Starlette(
         routes=[

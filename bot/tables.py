@@ -115,3 +115,23 @@ class ReportRecord(SQLModel, table=True):
     channel: str | None = Field(default=None, max_length=32)
     ts: str | None = Field(default=None, max_length=32)
     created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class WebhookDelivery(SQLModel, table=True):
+    """MLflow webhook delivery IDs already handled: a replay is acknowledged, not acted on."""
+
+    __tablename__ = "webhook_delivery"
+
+    delivery_id: str = Field(primary_key=True, max_length=128)
+    received_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class AliasState(SQLModel, table=True):
+    """The last holder the bot saw of a protected alias (baseline, and warned-once marker)."""
+
+    __tablename__ = "alias_state"
+
+    model_name: str = Field(primary_key=True, max_length=256)
+    alias: str = Field(primary_key=True, max_length=256)
+    version: str | None = Field(default=None, max_length=32)
+    seen_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))

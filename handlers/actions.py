@@ -11,8 +11,9 @@ from slack_sdk.errors import SlackApiError
 from bot import action_ids as ids
 from bot import cards, render
 from bot.app import approvals_of
-from bot.approvals import ApprovalService, Outcome
-from bot.notify import announce, publish_home, refresh_card
+from bot.approvals import ApprovalError, ApprovalService, Outcome
+from bot.notify import announce, post_card, publish_home, refresh_card
+from bot.registry import RegistryError
 from handlers.later import after_ack
 
 _REQUEST_ID = re.compile(r"^[0-9a-f]{12}$")
@@ -22,6 +23,8 @@ def register(app: App) -> None:
     app.action(ids.APPROVE)(handle_approve)
     app.action(ids.REJECT)(handle_reason_button)
     app.action(ids.OVERRIDE)(handle_reason_button)
+    app.action(ids.REVERT)(handle_registry_button)
+    app.action(ids.REGISTERED_PROMOTE)(handle_registry_button)
 
 
 def _request_id(action: dict) -> str:
@@ -100,3 +103,42 @@ def handle_reason_button(
             svc,
             f"Could not open the form ({exc.response.get('error')}); try again.",
         )
+
+
+def handle_registry_button(
+    ack: Ack, body: dict, action: dict, respond: Respond, client: WebClient, context: BoltContext
+) -> None:
+    """Revert (out-of-band change) or Request promotion (new version): an approval request.
+
+    The value names model, alias and version; everything is re-checked by request_promotion,
+    and the requester is the person who clicked.
+    """
+    ack()
+    svc = approvals_of(context)
+    model, _, rest = str(action.get("value") or "").partition("|")
+    alias, _, version = rest.partition("|")
+    revert = action.get("action_id") == ids.REVERT
+    reason = "Revert an out-of-band change" if revert else "Promote a newly registered version"
+
+    def run() -> None:
+        try:
+            outcome = svc.request_promotion(
+                model[:256],
+                version[:32],
+                alias[:256],
+                body["user"]["id"],
+                reason,
+                (body.get("channel") or {}).get("id"),
+            )
+        except (ApprovalError, RegistryError) as exc:
+            reply_to_clicker(body, respond, client, svc, str(exc))
+            return
+        if outcome.kind == "applied_now" or outcome.request is None:
+            reply_to_clicker(body, respond, client, svc, outcome.message)
+            return
+        channel = outcome.request.channel or (body.get("channel") or {}).get("id")
+        problem = post_card(client, svc, outcome, channel) if channel else "no channel"
+        if problem:
+            reply_to_clicker(body, respond, client, svc, problem)
+
+    after_ack(context, run)

@@ -16,6 +16,7 @@ from bot import schedules
 from bot.approvals import ApprovalService
 from bot.runtime import Runtime
 from jobs import approvals as approval_jobs
+from jobs import reconcile as reconcile_job
 from jobs import reports as report_jobs
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,11 @@ class Scheduler:
             "scheduled reports", report_jobs.TICK_SECONDS, lambda: report_jobs.tick(rt, runner)
         )
         self._add("prune fire claims", 86400, lambda: schedules.prune_fires(rt))
+        self._add(
+            "reconcile protected aliases",
+            rt.settings.mlops_bot_reconcile_seconds,
+            lambda: reconcile_job.run(rt, client),
+        )
 
     def _add(self, name: str, seconds: int, fn: Callable[[], object]) -> None:
         def run() -> None:

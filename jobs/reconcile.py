@@ -1,0 +1,16 @@
+"""Periodic reconciliation: protected aliases vs. the audit log (catches what webhooks miss)."""
+
+from __future__ import annotations
+
+from slack_sdk import WebClient
+
+from bot.notify import post_notice
+from bot.registry_events import reconcile
+from bot.runtime import Runtime
+
+
+def run(rt: Runtime, client: WebClient) -> int:
+    notices = reconcile(rt)
+    for notice in notices:
+        post_notice(client, rt, notice)
+    return len(notices)

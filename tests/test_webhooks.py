@@ -1,0 +1,215 @@
+"""MLflow registry webhooks and reconciliation: signed, forged, stale, replayed; out-of-band."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from bot import action_ids as ids
+from bot import audit
+from jobs.reconcile import run as reconcile
+from tests.helpers import BotServer, start_bot
+from tests.slack_fake import FakeSlack
+
+SECRET = "webhook-secret-123"
+ALERTS = "C0ALERTS"
+
+
+@pytest.fixture
+def wbot(mlflow_store: str, fake_slack: FakeSlack, tmp_path: Path) -> Iterator[BotServer]:
+    server = start_bot(
+        tmp_path,
+        fake_slack,
+        mlflow_uri=mlflow_store,
+        database_url=f"sqlite:///{tmp_path / 'bot.db'}",
+        policy='[defaults]\napprovers = ["U0APPROVER1"]\n',
+        mlflow_webhook_secret=SECRET,
+        mlops_bot_report_channel=ALERTS,
+    )
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def deliver(
+    bot: BotServer,
+    payload: dict | bytes,
+    *,
+    secret: str = SECRET,
+    ts: int | None = None,
+    delivery: str | None = None,
+) -> tuple[int, dict]:
+    body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    delivery = delivery or str(uuid.uuid4())
+    stamp = str(int(time.time()) if ts is None else ts)
+    mac = hmac.new(secret.encode(), f"{delivery}.{stamp}.".encode() + body, hashlib.sha256)
+    headers = {
+        "Content-Type": "application/json",
+        "X-MLflow-Delivery-Id": delivery,
+        "X-MLflow-Timestamp": stamp,
+        "X-MLflow-Signature": "v1," + base64.b64encode(mac.digest()).decode(),
+    }
+    resp = bot.http.post(f"{bot.url}/mlflow/webhook", content=body, headers=headers)
+    return resp.status_code, (resp.json() if resp.content else {})
+
+
+def alias_event(alias: str = "champion", version: str = "2") -> dict:
+    return {
+        "entity": "model_version_alias",
+        "action": "created",
+        "timestamp": "2026-11-26T21:08:02+00:00",
+        "data": {"name": "churn", "alias": alias, "version": version},
+    }
+
+
+def client_of(bot: BotServer) -> MlflowClient:
+    uri = bot.runtime.settings.mlflow_tracking_uri
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def warnings(bot: BotServer) -> list:
+    return [c for c in bot.fake.calls_to("chat.postMessage") if c.params.get("channel") == ALERTS]
+
+
+def test_out_of_band_alias_change_via_webhook_warns_once(wbot: BotServer) -> None:
+    assert reconcile(wbot.runtime, wbot.app.client) == 0  # baseline, silently
+    assert warnings(wbot) == []
+    client_of(wbot).set_registered_model_alias("churn", "champion", "2")
+    status, body = deliver(wbot, alias_event(), delivery="d-1")
+    assert (status, body["status"]) == (200, "ok")
+    post = wbot.fake.wait_for("chat.postMessage", lambda c: c.params.get("channel") == ALERTS)[0]
+    text = post.params["text"]
+    assert "Out-of-band change" in text and "now v2" in text and "v1" in text
+    buttons = [el for b in post.decoded["blocks"] if b["type"] == "actions" for el in b["elements"]]
+    assert buttons[0]["action_id"] == ids.REVERT
+    assert deliver(wbot, alias_event(), delivery="d-1") == (200, {"status": "duplicate"})
+    assert deliver(wbot, alias_event())[0] == 200  # a new delivery of the same change
+    assert reconcile(wbot.runtime, wbot.app.client) == 0  # already reported
+    assert len(warnings(wbot)) == 1
+    acts = [e.action for e in audit.recent(wbot.runtime.engine, limit=50)]
+    assert acts.count("out_of_band_change") == 1 and "alias_baseline" in acts
+
+
+def test_reconciliation_catches_a_direct_move_and_revert_opens_a_request(
+    wbot: BotServer,
+) -> None:
+    reconcile(wbot.runtime, wbot.app.client)
+    client_of(wbot).set_registered_model_alias("churn", "champion", "3")
+    assert reconcile(wbot.runtime, wbot.app.client) == 1
+    assert reconcile(wbot.runtime, wbot.app.client) == 0
+    post = warnings(wbot)[0]
+    button = [el for b in post.decoded["blocks"] if b["type"] == "actions" for el in b["elements"]][
+        0
+    ]
+    wbot.interact(
+        {
+            "type": "block_actions",
+            "user": {"id": "U0ALICE", "team_id": "T0TEAM"},
+            "api_app_id": "A0APP",
+            "trigger_id": "t",
+            "team": {"id": "T0TEAM"},
+            "container": {
+                "type": "message",
+                "message_ts": post.response["ts"],  # type: ignore[index]
+                "channel_id": ALERTS,
+            },
+            "channel": {"id": ALERTS},
+            "response_url": wbot.fake.response_url("rev"),
+            "actions": [
+                {
+                    "action_id": ids.REVERT,
+                    "block_id": "b",
+                    "value": button["value"],
+                    "type": "button",
+                    "action_ts": "1.1",
+                }
+            ],
+        }
+    )
+    card = wbot.fake.wait_for(
+        "chat.postMessage", lambda c: "Promotion request: churn v1" in c.params.get("text", "")
+    )
+    assert card and "<@U0ALICE>" in card[0].params["text"]
+
+
+def test_the_bots_own_promotion_is_not_out_of_band(wbot: BotServer) -> None:
+    reconcile(wbot.runtime, wbot.app.client)
+    svc = wbot.runtime.require_approvals()
+    outcome = svc.request_promotion("churn", "3", "champion", "U0REQ")
+    assert outcome.request is not None
+    svc.approve(outcome.request.id, "U0APPROVER1")
+    assert deliver(wbot, alias_event(version="3"))[0] == 200
+    assert reconcile(wbot.runtime, wbot.app.client) == 0
+    assert warnings(wbot) == []
+
+
+def test_tag_events_warn_only_for_bot_tags(wbot: BotServer) -> None:
+    plain = {
+        "entity": "model_version_tag",
+        "action": "set",
+        "data": {"name": "churn", "version": "1", "key": "team", "value": "x"},
+    }
+    ours = {**plain, "data": {**plain["data"], "key": "mlops_bot.approved_by"}}
+    assert deliver(wbot, plain)[1]["status"] == "ok"
+    assert deliver(wbot, ours)[1]["status"] == "ok"
+    posts = wbot.fake.wait_for("chat.postMessage", lambda c: c.params.get("channel") == ALERTS)
+    assert len(posts) == 1 and "Tag tampering" in posts[0].params["text"]
+
+
+def test_new_version_is_announced_with_a_promotion_button(wbot: BotServer) -> None:
+    event = {
+        "entity": "model_version",
+        "action": "created",
+        "data": {"name": "churn", "version": "3"},
+    }
+    assert deliver(wbot, event)[1]["status"] == "ok"
+    post = wbot.fake.wait_for("chat.postMessage", lambda c: c.params.get("channel") == ALERTS)[0]
+    assert (
+        "churn` v3 registered from run" in post.params["text"]
+        and "roc_auc=0.85" in (post.params["text"])
+    )
+    assert ids.REGISTERED_PROMOTE in json.dumps(post.decoded["blocks"])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "expected"),
+    [
+        ({"secret": "wrong"}, 401),
+        ({"ts": int(time.time()) - 600}, 401),
+        ({"ts": int(time.time()) + 600}, 401),
+    ],
+)
+def test_forged_and_stale_deliveries_are_refused(
+    wbot: BotServer, kwargs: dict, expected: int
+) -> None:
+    client_of(wbot).set_registered_model_alias("churn", "champion", "2")
+    assert deliver(wbot, alias_event(), **kwargs)[0] == expected
+    assert warnings(wbot) == []
+    assert not [
+        e for e in audit.recent(wbot.runtime.engine, limit=20) if e.action == "out_of_band_change"
+    ]
+
+
+def test_malformed_missing_and_oversize(wbot: BotServer) -> None:
+    assert deliver(wbot, b"{not json")[0] == 400
+    assert deliver(wbot, b"[1, 2]")[0] == 400
+    resp = wbot.http.post(f"{wbot.url}/mlflow/webhook", content=b"{}")
+    assert resp.status_code == 401
+    assert deliver(wbot, b"x" * (300 << 10))[0] == 413
+    odd = {"entity": "model_version_alias", "action": "created", "data": "nope"}
+    assert deliver(wbot, odd)[1]["status"] == "ok"
+
+
+def test_unconfigured_secret_answers_503(bot: BotServer) -> None:
+    status, body = deliver(bot, alias_event())
+    assert status == 503 and "not configured" in body["error"]
