@@ -64,7 +64,25 @@ def parse_slack_body(text: str, content_type: str | None) -> dict[str, Any]:
             raise MalformedBodyError("payload is not valid JSON") from None
     if not isinstance(parsed, dict):
         raise MalformedBodyError("body is not a JSON object")
+    _check_interaction(parsed)
     return parsed
+
+
+def _check_interaction(payload: dict[str, Any]) -> None:
+    """The fields Bolt indexes without checking; Slack always sends them, forgers may not."""
+    kind = payload.get("type")
+    if kind in ("view_submission", "view_closed"):
+        view = payload.get("view")
+        if not isinstance(view, dict) or not isinstance(view.get("type"), str):
+            raise MalformedBodyError("view payload without a view type")
+    if kind == "block_actions":
+        actions = payload.get("actions")
+        if not isinstance(actions, list) or not all(isinstance(a, dict) for a in actions):
+            raise MalformedBodyError("block_actions payload without actions")
+    if kind in ("view_submission", "view_closed", "block_actions"):
+        user = payload.get("user")
+        if not isinstance(user, dict) or not isinstance(user.get("id"), str):
+            raise MalformedBodyError("interaction payload without a user")
 
 
 def to_bolt_request(request: Request, text: str) -> BoltRequest:

@@ -18,9 +18,13 @@ def register(app: App) -> None:
 
 
 def _reason(view: dict) -> str:
-    values = (view.get("state") or {}).get("values") or {}
-    value = ((values.get(ids.REASON_BLOCK) or {}).get(ids.REASON_INPUT) or {}).get("value")
-    return str(value or "").strip()
+    """The reason typed in the modal; "" for anything malformed."""
+
+    def get(obj: object, key: str) -> object:
+        return obj.get(key) if isinstance(obj, dict) else None
+
+    value = get(get(get(get(view, "state"), "values"), ids.REASON_BLOCK), ids.REASON_INPUT)
+    return str(get(value, "value") or "").strip()
 
 
 def handle_reason_submit(
