@@ -105,14 +105,77 @@ def serve(
 
 @cli.command()
 def run() -> None:
-    """What `make run` does: serve Slack when tokens are set, otherwise explain what to set."""
+    """What `make run` does: serve Slack when tokens are set, else the local shell on demo data."""
     from bot.config import Settings
 
     settings = Settings()
     if settings.has_slack_tokens:
         serve(http=not settings.socket_mode, host="0.0.0.0", port=3000)
         return
-    fail(SLACK_SETUP, 1)
+    setup_logging(logging.WARNING)
+    from bot import demo
+
+    if demo.store_is_empty(settings):
+        typer.echo(
+            "No Slack app is configured and MLflow has no models yet: seeding the demo workspace "
+            "(first run only, about 30 s)."
+        )
+        try:
+            demo.seed(settings, echo=typer.echo)
+        except demo.DemoError as exc:
+            fail(str(exc))
+        typer.echo("")
+    raise typer.Exit(_open_shell(None, None))
+
+
+@cli.command()
+def shell(
+    user: str | None = typer.Option(
+        None, "--user", help="Slack user ID to act as (default: the policy's first model owner)."
+    ),
+    channel: str | None = typer.Option(
+        None, "--channel", help="Channel ID to type in (default: the policy's monitor channel)."
+    ),
+) -> None:
+    """Local shell: type /mlops commands, press buttons, switch users; no Slack app needed."""
+    raise typer.Exit(_open_shell(user, channel))
+
+
+def _open_shell(user: str | None, channel: str | None) -> int:
+    import re
+
+    if user is not None and not re.fullmatch(r"[UW][A-Z0-9_]{2,}", user.upper()):
+        fail(f"--user {user!r} is not a Slack user ID (U… or W…)")
+    if channel is not None and not re.fullmatch(r"[CGD][A-Z0-9_]{2,}", channel.upper()):
+        fail(f"--channel {channel!r} is not a Slack channel ID (C…)")
+    setup_logging(logging.WARNING)
+    from bot import shell as local_shell
+
+    local_shell.adopt_demo_policy()
+    rt = load_runtime()
+    had_slack = local_shell.prepare_runtime(rt)
+    return local_shell.open_shell(rt, user=user, channel=channel, slack_configured=had_slack)
+
+
+@cli.command()
+def demo(
+    reset: bool = typer.Option(False, "--reset", help="Delete the demo's data, then seed again."),
+) -> None:
+    """Seed the embedded MLflow store with a demo model `churn`, its policy and drifted data."""
+    from pydantic import ValidationError
+
+    from bot import demo as demo_data
+    from bot.config import Settings
+
+    setup_logging(logging.WARNING)
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        fail(f"invalid configuration: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}")
+    try:
+        demo_data.seed(settings, reset=reset, echo=typer.echo)
+    except demo_data.DemoError as exc:
+        fail(str(exc))
 
 
 @db_cli.command("upgrade")

@@ -110,19 +110,25 @@ def test_healthz_is_503_when_mlflow_is_down(tmp_path: Path, fake_slack: FakeSlac
         proc.communicate(timeout=20)
 
 
-def test_run_without_tokens_says_what_to_set(tmp_path: Path) -> None:
+def test_run_without_tokens_opens_the_shell_and_says_what_to_set(
+    tmp_path: Path, mlflow_store: str
+) -> None:
+    # issue 6: without tokens `run` opens the local shell (the store is not empty: no demo seed)
     env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
     env["MLOPS_BOT_DATA_DIR"] = str(tmp_path / "data")
+    env["MLFLOW_TRACKING_URI"] = mlflow_store
     res = subprocess.run(
         [str(BIN / "mlops-bot"), "run"],
         env=env,
         cwd=tmp_path,
+        input="/mlops models\n",
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=120,
     )
-    assert res.returncode == 1
-    assert "SLACK_BOT_TOKEN" in res.stderr and "SLACK_APP_TOKEN" in res.stderr
+    assert res.returncode == 0, res.stderr
+    assert "SLACK_BOT_TOKEN" in res.stdout and "SLACK_APP_TOKEN" in res.stdout
+    assert "`@champion` → v1" in res.stdout
 
 
 def test_bad_policy_file_stops_start_with_one_clear_error(tmp_path: Path) -> None:
