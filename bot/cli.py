@@ -228,8 +228,10 @@ def audit_verify() -> None:
 
 def _register_report() -> None:
     from bot.cli_report import report
+    from bot.cli_webhook import webhook_cli
 
     cli.command("report")(report)
+    cli.add_typer(webhook_cli, name="webhook")
 
 
 _register_report()

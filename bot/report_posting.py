@@ -178,9 +178,7 @@ def post_report(
     buttons = report_buttons(report, rt, record_id)
     if buttons is not None:
         reply.blocks.append(buttons)
-    resp = client.chat_postMessage(channel=channel, **reply.payload(), unfurl_links=False)
-    ts = str(resp["ts"])
-    channel_id = str(resp.get("channel") or channel)
+    # the record exists before its buttons can be pressed
     with db.session(rt.engine, write=True) as s:
         s.add(
             ReportRecord(
@@ -188,11 +186,18 @@ def post_report(
                 kind=report.kind,
                 model_name=report.model,
                 body=json.dumps(json_safe(report.body), allow_nan=False),
-                channel=channel_id,
-                ts=ts,
+                channel=channel,
                 created_at=audit.utcnow(),
             )
         )
+        s.commit()
+    resp = client.chat_postMessage(channel=channel, **reply.payload(), unfurl_links=False)
+    ts = str(resp["ts"])
+    channel_id = str(resp.get("channel") or channel)
+    with db.session(rt.engine, write=True) as s:
+        record = s.get(ReportRecord, record_id)
+        if record is not None:
+            record.channel, record.ts = channel_id, ts
         s.commit()
     uploaded = 0
     if report.charts:

@@ -148,6 +148,7 @@ def start_bot(
     mlflow_uri: str,
     database_url: str,
     policy: str | None = None,
+    tls: tuple[Path, Path] | None = None,
     **settings: Any,
 ) -> BotServer:
     """Build the real app from settings and serve it over HTTP on an ephemeral port."""
@@ -176,8 +177,14 @@ def start_bot(
     )
     rt = build_runtime(cfg)
     app = build_app(rt)
+    tls_options = {"ssl_certfile": str(tls[0]), "ssl_keyfile": str(tls[1])} if tls else {}
     config = uvicorn.Config(
-        create_asgi(app, rt), host="127.0.0.1", port=0, log_level="warning", lifespan="off"
+        create_asgi(app, rt),
+        host="127.0.0.1",
+        port=0,
+        log_level="warning",
+        lifespan="off",
+        **tls_options,  # type: ignore[arg-type]
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
@@ -196,7 +203,8 @@ def start_bot(
             rt.reports.shutdown()
         rt.engine.dispose()
 
-    return BotServer(url=f"http://127.0.0.1:{port}", fake=fake, runtime=rt, app=app, _stop=stop)
+    scheme = "https" if tls else "http"
+    return BotServer(url=f"{scheme}://127.0.0.1:{port}", fake=fake, runtime=rt, app=app, _stop=stop)
 
 
 def reset_postgres(url: str) -> None:
@@ -251,9 +259,12 @@ def wait_http(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
 class MlflowServer:
     """A real `mlflow server` process (1 worker) on a sqlite store; stop and start again."""
 
-    def __init__(self, store: Path, port: int | None = None) -> None:
+    def __init__(
+        self, store: Path, port: int | None = None, env: dict[str, str] | None = None
+    ) -> None:
         self.store = store
         self.port = port or free_port()
+        self.env = env or {}
         self.proc: subprocess.Popen | None = None
 
     @property
@@ -261,7 +272,7 @@ class MlflowServer:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+        env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", **self.env}
         self.proc = subprocess.Popen(
             [
                 str(Path(sys.executable).parent / "mlflow"),
@@ -279,7 +290,7 @@ class MlflowServer:
             ],
             env=env,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=(self.store / "mlflow-server.log").open("ab"),
         )
         wait_http(f"{self.url}/health", self.proc, timeout=90)
         assert httpx.get(f"{self.url}/health").status_code == 200

@@ -158,8 +158,13 @@ def test_fifty_clicks_on_two_processes_on_postgres_promote_once(
         assert counts["promotion_requested"] == 1
         assert audit.verify(engine).ok
         engine.dispose()
-        threads = fake_slack.calls_to("chat.postMessage")
-        assert sum(1 for c in threads if c.params.get("thread_ts") == card["ts"]) == 1
+
+        def replies() -> int:
+            calls = fake_slack.calls_to("chat.postMessage")
+            return sum(1 for c in calls if c.params.get("thread_ts") == card["ts"])
+
+        wait_until(replies)
+        assert replies() == 1
         tags = (
             MlflowClient(tracking_uri=mlflow_store, registry_uri=mlflow_store)
             .get_model_version("churn", "3")
