@@ -282,12 +282,9 @@ class ApprovalService:
     def override(self, request_id: str, user: str, reason: str) -> Outcome:
         """Override failed gates (reason required); counts as the approver's approval."""
         reason = reason.strip()
-        req, votes = self.get(request_id)
-        why = self.refusal(req, votes, user, "override")
-        if why is None and not reason:
-            why = "An override needs a reason."
-        if why is not None:
-            return self.deny(req, request_id, user, "override", why)
+        req, refused = self._check_reasoned(request_id, user, "override", reason)
+        if refused is not None:
+            return refused
         assert req is not None
         with db.session(self.rt.engine, write=True) as s:
             claimed = _rowcount(
@@ -317,12 +314,9 @@ class ApprovalService:
 
     def reject(self, request_id: str, user: str, reason: str) -> Outcome:
         reason = reason.strip()
-        req, votes = self.get(request_id)
-        why = self.refusal(req, votes, user, "reject")
-        if why is None and not reason:
-            why = "A rejection needs a reason."
-        if why is not None:
-            return self.deny(req, request_id, user, "reject", why)
+        req, refused = self._check_reasoned(request_id, user, "reject", reason)
+        if refused is not None:
+            return refused
         assert req is not None
         with db.session(self.rt.engine, write=True) as s:
             if not _cas(
@@ -338,6 +332,18 @@ class ApprovalService:
             s.commit()
         req, votes = self.get(request_id)
         return Outcome("rejected", f"Rejected by <@{user}>: {reason}", req, votes, ev.id)
+
+    def _check_reasoned(
+        self, request_id: str, user: str, action: str, reason: str
+    ) -> tuple[PromotionRequest | None, Outcome | None]:
+        """Eligibility for reject/override, which also need a reason; a refusal is recorded."""
+        req, votes = self.get(request_id)
+        why = self.refusal(req, votes, user, action)
+        if why is None and not reason:
+            why = f"{'A rejection' if action == 'reject' else 'An override'} needs a reason."
+        if why is not None:
+            return req, self.deny(req, request_id, user, action, why)
+        return req, None
 
     def deny(
         self, req: PromotionRequest | None, request_id: str, user: str, action: str, why: str

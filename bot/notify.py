@@ -60,6 +60,34 @@ def post_card(
     return None
 
 
+def open_request(
+    client: WebClient,
+    svc: ApprovalService,
+    model: str,
+    version: str,
+    alias: str,
+    user: str,
+    reason: str,
+    channel: str | None,
+    kind: str = "promote",
+) -> Outcome:
+    """Open a promotion request and post its card; the outcome's message says what happened.
+
+    ApprovalError and RegistryError propagate: the caller shows them to the user.
+    """
+    outcome = svc.request_promotion(model, version, alias, user, reason, channel, kind)
+    if outcome.kind == "requested" and outcome.request is not None:
+        problem = post_card(client, svc, outcome, channel) if channel else "no channel to post in"
+        if problem:
+            return Outcome("unposted", problem, outcome.request)
+        req = outcome.request
+        outcome.message = (
+            f"Request `{req.id}` posted: {req.required_approvals} approval(s) needed"
+            f"{'' if req.gates_passed else '; gates fail, so an approver must Override'}."
+        )
+    return outcome
+
+
 def refresh_card(client: WebClient, svc: ApprovalService, request_id: str, note: str = "") -> None:
     """Re-render the card from the database (the single source of truth)."""
     req, votes = svc.get(request_id)

@@ -12,7 +12,7 @@ from bot import action_ids as ids
 from bot import cards, render
 from bot.app import approvals_of
 from bot.approvals import ApprovalError, ApprovalService, Outcome
-from bot.notify import announce, post_card, publish_home, refresh_card
+from bot.notify import announce, open_request, publish_home, refresh_card
 from bot.registry import RegistryError
 from handlers.later import after_ack
 
@@ -122,7 +122,9 @@ def handle_registry_button(
 
     def run() -> None:
         try:
-            outcome = svc.request_promotion(
+            outcome = open_request(
+                client,
+                svc,
                 model[:256],
                 version[:32],
                 alias[:256],
@@ -133,12 +135,7 @@ def handle_registry_button(
         except (ApprovalError, RegistryError) as exc:
             reply_to_clicker(body, respond, client, svc, str(exc))
             return
-        if outcome.kind == "applied_now" or outcome.request is None:
+        if outcome.kind != "requested":
             reply_to_clicker(body, respond, client, svc, outcome.message)
-            return
-        channel = outcome.request.channel or (body.get("channel") or {}).get("id")
-        problem = post_card(client, svc, outcome, channel) if channel else "no channel"
-        if problem:
-            reply_to_clicker(body, respond, client, svc, problem)
 
     after_ack(context, run)

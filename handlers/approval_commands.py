@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot import audit, cards, render
-from bot.notify import post_card
+from bot.notify import open_request
 from bot.render import Reply
 from handlers.invocation import Invocation, UsageError
 
@@ -35,19 +35,13 @@ def rollback(inv: Invocation) -> Reply:
 
 
 def _open(inv: Invocation, model: str, version: str, alias: str, reason: str, kind: str) -> Reply:
-    outcome = inv.svc.request_promotion(model, version, alias, inv.user, reason, inv.channel, kind)
-    if outcome.kind == "applied_now":
-        return Reply(outcome.message, [render.section(f":white_check_mark: {outcome.message}")])
-    problem = post_card(inv.client, inv.svc, outcome, inv.channel)
-    if problem:
-        return render.error(problem)
-    req = outcome.request
-    assert req is not None
-    text = (
-        f"Request `{req.id}` posted: {req.required_approvals} approval(s) needed"
-        f"{'' if req.gates_passed else '; gates fail, so an approver must Override'}."
+    outcome = open_request(
+        inv.client, inv.svc, model, version, alias, inv.user, reason, inv.channel, kind
     )
-    return Reply(text, [render.section(text)])
+    if outcome.kind == "unposted":
+        return render.error(outcome.message)
+    mark = ":white_check_mark: " if outcome.kind == "applied_now" else ""
+    return Reply(outcome.message, [render.section(mark + outcome.message)])
 
 
 def pending(inv: Invocation) -> Reply:

@@ -14,7 +14,7 @@ from bot import audit, render, retrain
 from bot.app import approvals_of, runtime_of
 from bot.approvals import ApprovalError
 from bot.config import secret
-from bot.notify import post_card
+from bot.notify import open_request
 from bot.registry import RegistryError
 from bot.report_posting import CHALLENGER, features_reply, load_record
 from handlers.later import after_ack
@@ -78,23 +78,21 @@ def handle_promote(
             if challenger is None:
                 _say(respond, f"`{record.model_name}` has no `@{CHALLENGER}` any more.")
                 return
-            outcome = svc.request_promotion(
+            outcome = open_request(
+                client,
+                svc,
                 record.model_name,
                 challenger,
                 alias,
                 user,
                 f"Requested from the {record.kind} report of {report.get('generated_at', '')}",
-                record.channel,
+                record.channel or body["channel"]["id"],
             )
         except (ApprovalError, RegistryError) as exc:
             _say(respond, str(exc))
             return
-        if outcome.kind == "applied_now":
+        if outcome.kind != "requested":
             _say(respond, outcome.message)
-            return
-        problem = post_card(client, svc, outcome, record.channel or body["channel"]["id"])
-        if problem:
-            _say(respond, problem)
 
     after_ack(context, rest)
 

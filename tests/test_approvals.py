@@ -285,7 +285,7 @@ def test_failing_gates_need_an_override_with_a_reason(abot: BotServer) -> None:
     assert abot.fake.wait_for("views.open")[0].decoded["view"]["callback_id"] == ids.OVERRIDE_MODAL
     submit_reason(abot, ids.OVERRIDE_MODAL, rid, "U0APPROVER1", "Known offline metric bug")
     wait_until(lambda: holder(abot, "fraud-detector", "production") == "1")
-    acts = actions_of(abot, rid)
+    acts = wait_until(lambda: (a := actions_of(abot, rid)) and a[-1] == "promotion_applied" and a)
     assert acts[-3:] == ["override_used", "approval_granted", "promotion_applied"]
 
 
@@ -351,7 +351,8 @@ def test_rollback_goes_back_to_the_previous_approved_holder(abot: BotServer) -> 
     rid, card = request(abot, "promote churn 3 champion")
     click(abot, ids.APPROVE, rid, "U0APPROVER1", card)
     click(abot, ids.APPROVE, rid, "U0APPROVER2", card)
-    wait_until(lambda: holder(abot) == "3")
+    wait_until(lambda: "promotion_applied" in actions_of(abot, rid))
+    assert holder(abot) == "3"
 
     rid2, card2 = request(abot, "rollback churn champion")
     assert "Rollback request: churn v1 → @champion" in everything(card2)
