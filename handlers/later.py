@@ -17,7 +17,7 @@ from slack_bolt import BoltContext
 from bot.app import runtime_of
 
 log = logging.getLogger(__name__)
-WORKERS = 4
+WORKERS = 2
 _pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="mlops-after-ack")
 
 
