@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import Engine, text
 
 from bot import audit, db
@@ -154,3 +156,59 @@ def test_cli_export_and_verify(tmp_path: Path) -> None:
     _sql(engine, "UPDATE audit_event SET action = 'promotion_applied' WHERE id = 2")
     broken = run("verify")
     assert broken.returncode == 1 and "id 2" in broken.stderr
+
+
+@given(
+    st.integers(1, 10**9),
+    st.text(max_size=30),
+    st.text(max_size=30),
+    st.one_of(st.none(), st.text(max_size=30)),
+    st.one_of(st.none(), st.text(max_size=8)),
+    st.dictionaries(
+        st.text(max_size=10),
+        st.one_of(st.integers(), st.text(max_size=20), st.booleans(), st.none()),
+        max_size=5,
+    ),
+)
+def test_fast_row_hash_equals_the_canonical_definition(
+    ev_id: int, actor: str, action: str, model: str | None, version: str | None, details: dict
+) -> None:
+    at = "2026-11-27T00:00:00.000001Z"
+    fields = {
+        "id": ev_id,
+        "at": at,
+        "actor": actor,
+        "action": action,
+        "model_name": model,
+        "model_version": version,
+        "alias": "champion",
+        "run_id": None,
+        "request_id": "r1",
+        "details": details,
+    }
+    expected = audit.compute_hash(audit.GENESIS, fields)
+    got = audit.row_hash(
+        audit.GENESIS,
+        ev_id,
+        at,
+        actor,
+        action,
+        model,
+        version,
+        "champion",
+        None,
+        "r1",
+        audit.canonical(details),
+    )
+    assert got == expected
+
+
+def test_timestamps_format_like_strftime() -> None:
+    from datetime import UTC, datetime, timedelta, timezone
+
+    for at in (
+        datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+        datetime(2026, 1, 2, 3, 4, 5, 7),
+        datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=timezone(timedelta(hours=2))),
+    ):
+        assert audit.fmt_at(at) == audit.as_utc(at).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
