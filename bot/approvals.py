@@ -159,17 +159,22 @@ class ApprovalService:
     def _set_unprotected(
         self, candidate: VersionInfo, alias: str, holder: str | None, requester: str, reason: str
     ) -> Outcome:
-        self.rt.registry.set_alias(candidate.name, alias, candidate.version)
-        ev = audit.record(
-            self.rt.engine,
-            "promotion_applied",
-            requester,
-            model_name=candidate.name,
-            model_version=candidate.version,
-            alias=alias,
-            run_id=candidate.run_id,
-            details={"protected": False, "previous_version": holder, "reason": reason[:2000]},
-        )
+        # The record is written in the transaction that is open while MLflow moves the alias:
+        # a database that is down or locked stops the move, and a failed move is rolled back,
+        # so there is never a move without its record.
+        with db.session(self.rt.engine, write=True) as s:
+            ev = audit.append(
+                s,
+                "promotion_applied",
+                requester,
+                model_name=candidate.name,
+                model_version=candidate.version,
+                alias=alias,
+                run_id=candidate.run_id,
+                details={"protected": False, "previous_version": holder, "reason": reason[:2000]},
+            )
+            self.rt.registry.set_alias(candidate.name, alias, candidate.version)
+            s.commit()
         return Outcome(
             "applied_now",
             f"`@{alias}` is not protected: set to `{candidate.name}` v{candidate.version} "
@@ -429,14 +434,15 @@ class ApprovalService:
             return self._finish_failed(req, str(exc))
         approved_by = sorted(v.voter for v in votes)
         with db.session(self.rt.engine, write=True) as s:
-            _cas(
+            if not _cas(
                 s,
                 req.id,
                 APPLYING,
                 APPLIED,
                 decided_by=approved_by[-1] if approved_by else None,
                 status_detail="",
-            )
+            ):
+                return self._finished_elsewhere(req.id)
             ev = audit.append(
                 s,
                 "promotion_applied",
@@ -481,7 +487,8 @@ class ApprovalService:
             f"`@{req.alias}` moved to {found} since the request (was {expected}); nothing moved."
         )
         with db.session(self.rt.engine, write=True) as s:
-            _cas(s, req.id, APPLYING, STALE, status_detail=detail)
+            if not _cas(s, req.id, APPLYING, STALE, status_detail=detail):
+                return self._finished_elsewhere(req.id)
             ev = audit.append(
                 s,
                 "request_stale",
@@ -496,13 +503,20 @@ class ApprovalService:
     def _finish_failed(self, req: PromotionRequest, error: str) -> Outcome:
         detail = f"MLflow failed: {error}. Nothing moved; press Approve to try again."
         with db.session(self.rt.engine, write=True) as s:
-            _cas(s, req.id, APPLYING, PENDING, status_detail=detail)
+            if not _cas(s, req.id, APPLYING, PENDING, status_detail=detail):
+                return self._finished_elsewhere(req.id)
             ev = audit.append(
                 s, "promotion_failed", "system", **_ids(req), details={"error": error[:500]}
             )
             s.commit()
         fresh, votes = self.get(req.id)
         return Outcome("failed", detail, fresh, votes, ev.id)
+
+    def _finished_elsewhere(self, request_id: str) -> Outcome:
+        """Another process (a live one, or recovery) finished this request first."""
+        fresh, votes = self.get(request_id)
+        status = fresh.status if fresh else "gone"
+        return Outcome("busy", f"This request is already {status}.", fresh, votes)
 
     # -- housekeeping ------------------------------------------------------------------------
 
@@ -545,7 +559,9 @@ class ApprovalService:
             votes = self.get(req.id)[1]
             last_vote = max((as_utc(v.at) for v in votes), default=as_utc(req.created_at))
             if last_vote < cutoff:
-                outcomes.append(self._complete(req, votes))
+                outcome = self._complete(req, votes)
+                if outcome.kind != "busy":
+                    outcomes.append(outcome)
         return outcomes
 
     def attach_message(self, request_id: str, channel: str, ts: str) -> None:

@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     mlops_bot_request_ttl_hours: float = Field(default=72, gt=0)
     mlflow_webhook_secret: SecretStr | None = None
     mlops_bot_reconcile_seconds: int = Field(default=300, ge=5)
+    # A request left `applying` this long after its last vote is finished by the recovery job
+    # (a process died between the decision and the alias move).
+    mlops_bot_recover_after_seconds: int = Field(default=60, ge=1)
     mlops_bot_timezone: str = "UTC"
     mlops_bot_outbound_secret: SecretStr | None = None
 

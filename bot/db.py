@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from sqlalchemy import Engine, event, text
+from sqlalchemy.engine import make_url
 from sqlmodel import Session, create_engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -18,14 +19,16 @@ class DatabaseError(Exception):
 def make_engine(url: str) -> Engine:
     """An engine for DATABASE_URL; SQLite gets WAL, a busy timeout and immediate writes."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        # How long a write waits for another writer's lock before it fails (`?timeout=` seconds).
+        timeout = float(make_url(url).query.get("timeout", 30))  # type: ignore[arg-type]
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": timeout})
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
             dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (see below)
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
 

@@ -130,6 +130,14 @@ def tell(client: WebClient, channel: str | None, user: str, reply: Reply) -> Non
         log.warning("ephemeral to %s failed: %s", user, exc.response.get("error"))
 
 
+def direct_message(client: WebClient, user: str, text: str) -> None:
+    """A message in the user's DM with the bot (best effort), when there is no channel."""
+    try:
+        client.chat_postMessage(channel=user, text=text)
+    except SlackApiError as exc:
+        log.warning("DM to %s failed: %s", user, exc.response.get("error"))
+
+
 def publish_home(
     client: WebClient, svc: ApprovalService, user: str, notice: str | None = None
 ) -> None:

@@ -17,11 +17,9 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.exc import IntegrityError
-
 from bot import audit, db
 from bot.audit import utcnow
-from bot.tables import AliasState, WebhookDelivery
+from bot.tables import AliasState
 
 if TYPE_CHECKING:
     from bot.runtime import Runtime
@@ -67,17 +65,6 @@ def verify_signature(
     expected = "v1," + base64.b64encode(mac.digest()).decode()
     if not hmac.compare_digest(expected.encode(), signature.strip().encode()):
         raise SignatureError("signature does not match")
-
-
-def first_delivery(rt: Runtime, delivery_id: str) -> bool:
-    """Remember a delivery ID; False when it was seen before (a replay)."""
-    try:
-        with db.session(rt.engine, write=True) as s:
-            s.add(WebhookDelivery(delivery_id=delivery_id[:128], received_at=utcnow()))
-            s.commit()
-        return True
-    except IntegrityError:
-        return False
 
 
 def expected_holder(rt: Runtime, model: str, alias: str) -> tuple[bool, str | None]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -20,6 +22,7 @@ if TYPE_CHECKING:
     from bot.report_runner import ReportRunner
 
 log = logging.getLogger(__name__)
+HEALTH_TTL = 5.0  # seconds a health check is reused
 
 
 @dataclass
@@ -36,6 +39,8 @@ class Runtime:
 
     reports: ReportRunner | None = None  # wired by bot.app.build_app
     inline_work: bool = False  # the local shell: listeners finish before dispatch returns
+    _health: tuple[float, list[HealthItem]] | None = field(default=None, repr=False)
+    _health_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def require_reports(self) -> ReportRunner:
         if self.reports is None:
@@ -48,7 +53,20 @@ class Runtime:
         return self.approvals
 
     def health(self) -> list[HealthItem]:
-        """Database, MLflow and scheduler health, each with a short detail."""
+        """Database, MLflow and scheduler health, each with a short detail.
+
+        One check at a time, and its answer is reused for HEALTH_TTL seconds: a burst of
+        `/mlops status` costs one database ping and one MLflow call, not one per request
+        (each MLflow call is CPU in this process, which the acks of the burst need).
+        """
+        with self._health_lock:
+            if self._health is not None and time.monotonic() - self._health[0] < HEALTH_TTL:
+                return self._health[1]
+            items = self._check_health()
+            self._health = (time.monotonic(), items)
+            return items
+
+    def _check_health(self) -> list[HealthItem]:
         items = []
         try:
             db.ping(self.engine)

@@ -23,6 +23,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from bot import registry_events
+from bot.deliveries import first_delivery
 from bot.notify import post_notice
 from bot.runtime import Runtime
 
@@ -168,7 +169,7 @@ def create_asgi(app: App, rt: Runtime) -> Starlette:
         return JSONResponse({"status": outcome})
 
     def _handle_webhook(delivery: str, payload: dict[str, Any]) -> str:
-        if not registry_events.first_delivery(rt, delivery):
+        if not first_delivery(rt, delivery):
             return "duplicate"
         try:
             notices = registry_events.handle_event(rt, payload)

@@ -118,7 +118,10 @@ class ReportRecord(SQLModel, table=True):
 
 
 class WebhookDelivery(SQLModel, table=True):
-    """MLflow webhook delivery IDs already handled: a replay is acknowledged, not acted on."""
+    """Delivery IDs already handled (MLflow webhooks; Slack events as `slack-event:<event_id>`).
+
+    A replay or retry is acknowledged, not acted on.
+    """
 
     __tablename__ = "webhook_delivery"
 

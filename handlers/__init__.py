@@ -2,11 +2,12 @@
 
 from slack_bolt import App
 
-from handlers import actions, commands, events, report_actions, views
+from handlers import actions, commands, events, middleware, report_actions, views
 
 
 def register(app: App) -> None:
-    """Register every listener on the app."""
+    """Register the middleware and every listener on the app."""
+    middleware.register(app)
     commands.register(app)
     actions.register(app)
     report_actions.register(app)

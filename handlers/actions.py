@@ -11,9 +11,9 @@ from slack_sdk.errors import SlackApiError
 from bot import action_ids as ids
 from bot import cards, render
 from bot.app import approvals_of
-from bot.approvals import ApprovalError, ApprovalService, Outcome
+from bot.approvals import ApprovalService, Outcome
+from bot.failures import explain
 from bot.notify import announce, open_request, publish_home, refresh_card
-from bot.registry import RegistryError
 from handlers.later import after_ack
 
 _REQUEST_ID = re.compile(r"^[0-9a-f]{12}$")
@@ -74,7 +74,7 @@ def handle_approve(
         outcome = svc.approve(_request_id(action), body["user"]["id"])
         report(body, respond, client, svc, outcome)
 
-    after_ack(context, rest)
+    after_ack(context, rest, lambda text: reply_to_clicker(body, respond, client, svc, text))
 
 
 def handle_reason_button(
@@ -86,11 +86,15 @@ def handle_reason_button(
     kind = "reject" if action.get("action_id") == ids.REJECT else "override"
     request_id = _request_id(action)
     user = body["user"]["id"]
-    req, votes = svc.get(request_id)
-    why = svc.refusal(req, votes, user, kind)
+    try:  # here, not after the ack: views.open must follow the click within 3 seconds
+        req, votes = svc.get(request_id)
+        why = svc.refusal(req, votes, user, kind)
+        if why is not None:
+            why = svc.deny(req, request_id, user, kind, why).message
+    except Exception as exc:
+        why = explain(exc, f"{kind} button")
     if why is not None:
-        outcome = svc.deny(req, request_id, user, kind, why)
-        reply_to_clicker(body, respond, client, svc, outcome.message)
+        reply_to_clicker(body, respond, client, svc, why)
         return
     assert req is not None
     try:
@@ -121,21 +125,17 @@ def handle_registry_button(
     reason = "Revert an out-of-band change" if revert else "Promote a newly registered version"
 
     def run() -> None:
-        try:
-            outcome = open_request(
-                client,
-                svc,
-                model[:256],
-                version[:32],
-                alias[:256],
-                body["user"]["id"],
-                reason,
-                (body.get("channel") or {}).get("id"),
-            )
-        except (ApprovalError, RegistryError) as exc:
-            reply_to_clicker(body, respond, client, svc, str(exc))
-            return
+        outcome = open_request(
+            client,
+            svc,
+            model[:256],
+            version[:32],
+            alias[:256],
+            body["user"]["id"],
+            reason,
+            (body.get("channel") or {}).get("id"),
+        )
         if outcome.kind != "requested":
             reply_to_clicker(body, respond, client, svc, outcome.message)
 
-    after_ack(context, run)
+    after_ack(context, run, lambda text: reply_to_clicker(body, respond, client, svc, text))

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import logging
-import uuid
 
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
 from bot import render
 from bot.app import approvals_of, runtime_of
-from bot.approvals import ApprovalError
 from bot.commands import parse
-from bot.db import DatabaseError
-from bot.registry import RegistryError
+from bot.failures import explain
 from bot.render import Reply
 from handlers import approval_commands as ac
 from handlers import report_commands as rc
@@ -65,12 +62,8 @@ def run_subcommand(sub: Subcommand, inv: Invocation) -> Reply:
         return sub(inv)
     except UsageError as exc:
         return render.error(str(exc), exc.sub)
-    except (ApprovalError, RegistryError, DatabaseError) as exc:
-        return render.error(str(exc))
-    except Exception:
-        ref = uuid.uuid4().hex[:8]
-        log.exception("/mlops %s failed (ref %s)", inv.parsed.sub, ref)
-        return render.error(f"Something went wrong (ref `{ref}`); the error is in the bot's log.")
+    except Exception as exc:
+        return render.error(explain(exc, f"/mlops {inv.parsed.sub}"))
 
 
 def _models(inv: Invocation) -> Reply:

@@ -15,22 +15,35 @@ from concurrent.futures import ThreadPoolExecutor
 from slack_bolt import BoltContext
 
 from bot.app import runtime_of
+from bot.failures import explain
 
 log = logging.getLogger(__name__)
 WORKERS = 2
 _pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="mlops-after-ack")
 
 
-def after_ack(context: BoltContext, fn: Callable[[], object]) -> None:
-    """Run `fn` now when listeners must finish before the response, else on the pool."""
-    if runtime_of(context).inline_work:
-        fn()
-        return
+def after_ack(
+    context: BoltContext,
+    fn: Callable[[], object],
+    on_error: Callable[[str], object] | None = None,
+) -> None:
+    """Run `fn` now when listeners must finish before the response, else on the pool.
+
+    A failure is explained to the user through `on_error` (and logged), never dropped.
+    """
 
     def run() -> None:
         try:
             fn()
-        except Exception:  # a failed background step must be visible in the log
-            log.exception("work after ack failed")
+        except Exception as exc:
+            message = explain(exc, "work after ack")
+            if on_error is not None:
+                try:
+                    on_error(message)
+                except Exception:
+                    log.exception("telling the user about a failure failed")
 
-    _pool.submit(run)
+    if runtime_of(context).inline_work:
+        run()
+    else:
+        _pool.submit(run)

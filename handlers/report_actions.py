@@ -12,10 +12,8 @@ from slack_sdk.errors import SlackApiError
 from bot import action_ids as ids
 from bot import audit, render, retrain
 from bot.app import approvals_of, runtime_of
-from bot.approvals import ApprovalError
 from bot.config import secret
 from bot.notify import open_request
-from bot.registry import RegistryError
 from bot.report_posting import CHALLENGER, features_reply, load_record
 from handlers.later import after_ack
 
@@ -56,7 +54,7 @@ def handle_details(ack: Ack, action: dict, respond: Respond, context: BoltContex
                 replace_original=False,
             )
 
-    after_ack(context, rest)
+    after_ack(context, rest, lambda text: _say(respond, text))
 
 
 def handle_promote(
@@ -73,28 +71,24 @@ def handle_promote(
         report = json.loads(record.body)
         alias = report.get("alias") or "champion"
         user = body["user"]["id"]
-        try:
-            challenger = rt.registry.get_model(record.model_name).aliases.get(CHALLENGER)
-            if challenger is None:
-                _say(respond, f"`{record.model_name}` has no `@{CHALLENGER}` any more.")
-                return
-            outcome = open_request(
-                client,
-                svc,
-                record.model_name,
-                challenger,
-                alias,
-                user,
-                f"Requested from the {record.kind} report of {report.get('generated_at', '')}",
-                record.channel or body["channel"]["id"],
-            )
-        except (ApprovalError, RegistryError) as exc:
-            _say(respond, str(exc))
+        challenger = rt.registry.get_model(record.model_name).aliases.get(CHALLENGER)
+        if challenger is None:
+            _say(respond, f"`{record.model_name}` has no `@{CHALLENGER}` any more.")
             return
+        outcome = open_request(
+            client,
+            svc,
+            record.model_name,
+            challenger,
+            alias,
+            user,
+            f"Requested from the {record.kind} report of {report.get('generated_at', '')}",
+            record.channel or body["channel"]["id"],
+        )
         if outcome.kind != "requested":
             _say(respond, outcome.message)
 
-    after_ack(context, rest)
+    after_ack(context, rest, lambda text: _say(respond, text))
 
 
 def handle_retrain(
@@ -161,7 +155,7 @@ def handle_retrain(
         except SlackApiError:
             _say(respond, text)
 
-    after_ack(context, rest)
+    after_ack(context, rest, lambda text: _say(respond, text))
 
 
 def _summary(kind: str, report: dict) -> dict:

@@ -8,7 +8,7 @@ from slack_sdk import WebClient
 from bot import action_ids as ids
 from bot import render
 from bot.app import approvals_of
-from bot.notify import announce, refresh_card, tell
+from bot.notify import announce, direct_message, refresh_card, tell
 from handlers.later import after_ack
 
 
@@ -51,4 +51,4 @@ def handle_reason_submit(
             reply = render.Reply(outcome.message, [render.section(outcome.message)])
             tell(client, outcome.request.channel, user, reply)
 
-    after_ack(context, rest)
+    after_ack(context, rest, lambda text: direct_message(client, user, text))

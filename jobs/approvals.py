@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from slack_sdk import WebClient
 
@@ -24,7 +24,7 @@ def expire(svc: ApprovalService, client: WebClient, now: datetime | None = None)
 
 def recover(svc: ApprovalService, client: WebClient) -> int:
     """Complete promotions a crashed process left half-way, and report them."""
-    outcomes = svc.recover()
+    outcomes = svc.recover(timedelta(seconds=svc.rt.settings.mlops_bot_recover_after_seconds))
     for outcome in outcomes:
         if outcome.request is not None:
             log.warning("recovered request %s: %s", outcome.request.id, outcome.kind)

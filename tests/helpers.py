@@ -218,6 +218,66 @@ def reset_postgres(url: str) -> None:
     engine.dispose()
 
 
+def serve_process(
+    tmp: Path, fake: FakeSlack, mlflow_uri: str, db_url: str, policy: Path, **env: str
+) -> tuple[subprocess.Popen, str]:
+    """`mlops-bot serve --http` as its own process (so a test can SIGTERM or SIGKILL it)."""
+    port = free_port()
+    environ = {
+        **os.environ,
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": fake.api_url,
+        "MLFLOW_TRACKING_URI": mlflow_uri,
+        "DATABASE_URL": db_url,
+        "MLOPS_BOT_CONFIG": str(policy),
+        "MLOPS_BOT_DATA_DIR": str(tmp / "data"),
+        **env,
+    }
+    environ.pop("SLACK_APP_TOKEN", None)
+    tmp.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "mlops-bot"),
+            "serve",
+            "--http",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        env=environ,
+        cwd=tmp,
+        stdout=subprocess.DEVNULL,
+        stderr=open(tmp / "log", "a"),  # noqa: SIM115
+    )
+    url = f"http://127.0.0.1:{port}"
+    wait_http(f"{url}/healthz", proc)
+    return proc, url
+
+
+def app_home_opened(user: str, event_id: str) -> str:
+    """The JSON body of an `app_home_opened` Events API delivery."""
+    return json.dumps(
+        {
+            "token": "x",
+            "team_id": "T0TEAM",
+            "api_app_id": "A0APP",
+            "type": "event_callback",
+            "event": {
+                "type": "app_home_opened",
+                "user": user,
+                "channel": "D0HOME",
+                "tab": "home",
+                "event_ts": "1764147630.000200",
+            },
+            "event_id": event_id,
+            "event_time": 1764147630,
+            "authorizations": [{"team_id": "T0TEAM", "user_id": "U0BOT", "is_bot": True}],
+        }
+    )
+
+
 def wait_until(predicate: Callable[[], Any], timeout: float = 30, interval: float = 0.05) -> Any:
     """Poll until predicate() is truthy; AssertionError on timeout."""
     deadline = time.monotonic() + timeout

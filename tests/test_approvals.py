@@ -12,7 +12,7 @@ from mlflow.tracking import MlflowClient
 
 from bot import action_ids as ids
 from bot import audit
-from tests.helpers import BotServer, start_bot, wait_until
+from tests.helpers import BotServer, app_home_opened, signed_headers, start_bot, wait_until
 from tests.slack_fake import FakeSlack
 
 POLICY = """
@@ -379,25 +379,7 @@ def test_pending_and_audit_commands(abot: BotServer) -> None:
 
 def test_app_home_lists_what_the_viewer_can_act_on(abot: BotServer) -> None:
     rid, _ = request(abot, "promote churn 3 champion")
-    body = json.dumps(
-        {
-            "token": "x",
-            "team_id": "T0TEAM",
-            "api_app_id": "A0APP",
-            "type": "event_callback",
-            "event": {
-                "type": "app_home_opened",
-                "user": "U0LEAD",
-                "channel": "D0HOME",
-                "tab": "home",
-                "event_ts": "1764147630.000200",
-            },
-            "event_id": "Ev0002",
-            "event_time": 1764147630,
-        }
-    )
-    from tests.helpers import signed_headers
-
+    body = app_home_opened("U0LEAD", "Ev0002")
     abot.post(body, signed_headers(body, content_type="application/json"))
     view = abot.fake.wait_for("views.publish")[0].decoded["view"]
     values = [

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import concurrent.futures
-import os
 import shutil
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,13 +14,10 @@ from sqlalchemy import text
 from bot import action_ids as ids
 from bot import audit, db
 from tests.helpers import (
-    BOT_TOKEN,
-    SIGNING_SECRET,
     BotServer,
     MlflowServer,
-    free_port,
+    serve_process,
     start_bot,
-    wait_http,
     wait_until,
 )
 from tests.slack_fake import FakeSlack
@@ -79,42 +73,6 @@ def test_mlflow_down_during_approval_then_back(
         server.stop()
 
 
-def _serve(
-    tmp: Path, fake: FakeSlack, mlflow_uri: str, db_url: str, policy: Path
-) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "SLACK_BOT_TOKEN": BOT_TOKEN,
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "SLACK_API_URL": fake.api_url,
-        "MLFLOW_TRACKING_URI": mlflow_uri,
-        "DATABASE_URL": db_url,
-        "MLOPS_BOT_CONFIG": str(policy),
-        "MLOPS_BOT_DATA_DIR": str(tmp / "data"),
-    }
-    env.pop("SLACK_APP_TOKEN", None)
-    tmp.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "mlops-bot"),
-            "serve",
-            "--http",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        env=env,
-        cwd=tmp,
-        stdout=subprocess.DEVNULL,
-        stderr=open(tmp / "log", "w"),  # noqa: SIM115
-    )
-    url = f"http://127.0.0.1:{port}"
-    wait_http(f"{url}/healthz", proc)
-    return proc, url
-
-
 @pytest.mark.postgres
 def test_fifty_clicks_on_two_processes_on_postgres_promote_once(
     mlflow_store: str, fake_slack: FakeSlack, tmp_path: Path, pg_database: str
@@ -123,7 +81,8 @@ def test_fifty_clicks_on_two_processes_on_postgres_promote_once(
     policy = tmp_path / "policy.toml"
     policy.write_text(POLICY)  # churn needs 2 approvals
     procs = [
-        _serve(tmp_path / f"p{i}", fake_slack, mlflow_store, pg_database, policy) for i in range(2)
+        serve_process(tmp_path / f"p{i}", fake_slack, mlflow_store, pg_database, policy)
+        for i in range(2)
     ]
     clients = [
         BotServer(url=url, fake=fake_slack, runtime=None, app=None, _stop=lambda: None)

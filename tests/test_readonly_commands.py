@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from tests.helpers import BotServer, signed_headers
+from tests.helpers import BotServer, app_home_opened, signed_headers
 
 
 def _text(reply: dict) -> str:
@@ -145,23 +145,7 @@ def test_healthz(bot: BotServer) -> None:
 
 
 def test_app_home_publishes_a_view(bot: BotServer) -> None:
-    event = {
-        "token": "x",
-        "team_id": "T0TEAM",
-        "api_app_id": "A0APP",
-        "type": "event_callback",
-        "event": {
-            "type": "app_home_opened",
-            "user": "U0APPROVER1",
-            "channel": "D0HOME",
-            "tab": "home",
-            "event_ts": "1764147630.000200",
-        },
-        "event_id": "Ev0001",
-        "event_time": 1764147630,
-        "authorizations": [{"team_id": "T0TEAM", "user_id": "U0BOT", "is_bot": True}],
-    }
-    body = json.dumps(event)
+    body = app_home_opened("U0APPROVER1", "Ev0001")
     resp = bot.post(body, signed_headers(body, content_type="application/json"))
     assert resp.status_code == 200
     call = bot.fake.wait_for("views.publish")[0]
