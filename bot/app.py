@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
 
 from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
@@ -15,6 +14,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 
 from bot.approvals import ApprovalService
 from bot.config import secret
+from bot.logs import ContextExecutor, tag_records
 from bot.notify import SlackDirectory
 from bot.report_runner import ReportRunner
 from bot.runtime import Runtime
@@ -47,6 +47,7 @@ def build_app(
     """
     import handlers
 
+    tag_records()
     signing_secret = secret(rt.settings.slack_signing_secret)
     client = client or make_client(rt)
     rt.approvals = ApprovalService(rt, SlackDirectory(client))
@@ -59,7 +60,7 @@ def build_app(
         process_before_response=process_before_response,
         # Bolt runs even the ack() part of a listener on this pool; with its default of 10
         # threads a burst of clicks queues behind slow listeners and acks late.
-        listener_executor=ThreadPoolExecutor(
+        listener_executor=ContextExecutor(
             max_workers=LISTENER_THREADS, thread_name_prefix="bolt-listener"
         ),
         logger=logging.getLogger("mlops_bot.bolt"),

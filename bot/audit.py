@@ -325,7 +325,7 @@ _VERIFY_SQL = (
 )
 
 
-def verify(engine: Engine, batch: int = 50000) -> VerifyResult:
+def verify(engine: Engine, batch: int = 20000) -> VerifyResult:
     """Walk the chain; the first row that was changed, removed or inserted fails it.
 
     Each row is hashed from its stored text (row_hash); a row whose text is not byte-for-byte

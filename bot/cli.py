@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from typing import TYPE_CHECKING, NoReturn
 
@@ -37,11 +38,12 @@ def fail(message: str, code: int = 2) -> NoReturn:
 
 
 def setup_logging(level: int = logging.INFO) -> None:
-    logging.basicConfig(
-        level=level,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-        stream=sys.stderr,
-    )
+    """Log to stderr in MLOPS_BOT_LOG_FORMAT (text or json; read before the rest of the
+    settings, so that a bad setting is itself logged in the right format)."""
+    from bot.logs import setup
+
+    fmt = os.environ.get("MLOPS_BOT_LOG_FORMAT", "text").strip().lower()
+    setup(level, "json" if fmt == "json" else "text")
 
 
 def load_runtime() -> Runtime:
@@ -77,6 +79,9 @@ def serve(
     setup_logging()
     rt = load_runtime()
     settings = rt.settings
+    from bot.logs import setup
+
+    setup(logging.INFO, settings.mlops_bot_log_format)  # the value may come from .env
     if settings.slack_bot_token is None:
         fail(SLACK_SETUP, 1)
     from bot.app import build_app

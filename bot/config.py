@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -57,6 +57,7 @@ class Settings(BaseSettings):
     # (a process died between the decision and the alias move).
     mlops_bot_recover_after_seconds: int = Field(default=60, ge=1)
     mlops_bot_timezone: str = "UTC"
+    mlops_bot_log_format: Literal["text", "json"] = "text"
     mlops_bot_outbound_secret: SecretStr | None = None
 
     @field_validator("mlops_bot_approvers", "mlops_bot_protected_aliases", mode="before")

@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 
 from slack_bolt import BoltContext
 
 from bot.app import runtime_of
 from bot.failures import explain
+from bot.logs import ContextExecutor
 
 log = logging.getLogger(__name__)
 WORKERS = 2
-_pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="mlops-after-ack")
+_pool = ContextExecutor(max_workers=WORKERS, thread_name_prefix="mlops-after-ack")
 
 
 def after_ack(

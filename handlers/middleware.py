@@ -10,12 +10,47 @@ from slack_bolt.request import BoltRequest
 
 from bot.app import runtime_of
 from bot.deliveries import first_delivery
+from bot.logs import new_request_id
 
 log = logging.getLogger(__name__)
 
 
 def register(app: App) -> None:
+    app.middleware(tag_request)
     app.middleware(skip_redelivered_events)
+
+
+def tag_request(
+    body: dict,
+    context: BoltContext,
+    next: Callable[[], BoltResponse],  # noqa: A002
+) -> BoltResponse | None:
+    """Give the request an ID that every log line it causes carries; log what it is."""
+    rid = new_request_id()
+    context["request_id"] = rid
+    log.info("%s from %s", describe(body), context.user_id or "-")
+    return next()
+
+
+def describe(body: dict) -> str:
+    """What a Slack request is, in a few words (no free text: it may hold anything)."""
+
+    def part(value: object, key: str) -> str:
+        return str(value.get(key) or "?")[:64] if isinstance(value, dict) else "?"
+
+    kind = str(body.get("type") or "")[:64]
+    if body.get("command"):
+        words = str(body.get("text") or "").split(maxsplit=1)
+        return f"command {str(body['command'])[:32]} {words[0][:32] if words else ''}".rstrip()
+    if kind == "block_actions":
+        actions = body.get("actions")
+        first = actions[0] if isinstance(actions, list) and actions else None
+        return f"action {part(first, 'action_id')}"
+    if kind in ("view_submission", "view_closed"):
+        return f"{kind} {part(body.get('view'), 'callback_id')}"
+    if kind == "event_callback":
+        return f"event {part(body.get('event'), 'type')} {str(body.get('event_id') or '')[:64]}"
+    return kind or "request"
 
 
 def skip_redelivered_events(

@@ -3,6 +3,7 @@ redelivering an event. Each ends with what a user sees and what the audit log ho
 
 from __future__ import annotations
 
+import logging
 import shutil
 import signal
 import sqlite3
@@ -119,8 +120,9 @@ def test_bot_sigkilled_between_decision_and_alias_move_is_recovered_once(
 
 
 def test_locked_sqlite_gets_a_clear_answer_and_changes_nothing(
-    mlflow_store: str, fake_slack: FakeSlack, tmp_path: Path
+    mlflow_store: str, fake_slack: FakeSlack, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO)
     db_file = tmp_path / "bot.db"
     bot = start_bot(
         tmp_path,
@@ -158,6 +160,18 @@ def test_locked_sqlite_gets_a_clear_answer_and_changes_nothing(
         wait_until(lambda: status_of(engine, rid) == "applied")
         assert alias_of(mlflow_store) == "3"
         assert audit.verify(engine).ok
+
+        # Each failure is logged under the ID of the request that met it.
+        requests = {
+            r.request_id: r.getMessage() for r in caplog.records if r.name == "handlers.middleware"
+        }
+        failures = {
+            r.getMessage().split(":")[0]: requests.get(r.request_id, "")
+            for r in caplog.records
+            if "database error" in r.getMessage()
+        }
+        assert failures["work after ack"].startswith(f"action {ids.APPROVE} from U0APPROVER1")
+        assert failures["/mlops promote"].startswith("command /mlops promote from U0REQ")
     finally:
         bot.stop()
 

@@ -1,0 +1,77 @@
+"""Logging: one line per record, text or JSON, each tagged with the Slack request it serves.
+
+The request ID is a context variable set when a request arrives (handlers.middleware);
+`ContextExecutor` carries it into Bolt's listener threads and the after-ack pool, which a
+plain ThreadPoolExecutor would not.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import uuid
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextvars import ContextVar, copy_context
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+REQUEST_ID: ContextVar[str] = ContextVar("mlops_bot_request_id", default="-")
+LogFormat = Literal["text", "json"]
+
+
+def new_request_id() -> str:
+    """A short random ID for one Slack request (quoted in logs and error messages)."""
+    rid = uuid.uuid4().hex[:12]
+    REQUEST_ID.set(rid)
+    return rid
+
+
+_base_factory = logging.getLogRecordFactory()
+
+
+def _record_with_request_id(*args: Any, **kwargs: Any) -> logging.LogRecord:
+    record = _base_factory(*args, **kwargs)
+    record.request_id = REQUEST_ID.get()
+    return record
+
+
+def tag_records() -> None:
+    """Every log record gets `request_id` ("-" outside a request), whatever its handler."""
+    logging.setLogRecordFactory(_record_with_request_id)
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: at, level, logger, request_id, message[, exception]."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "at": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "request_id": getattr(record, "request_id", "-"),
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return json.dumps(line, ensure_ascii=False)
+
+
+def setup(level: int = logging.INFO, fmt: LogFormat = "text") -> None:
+    """Configure the root logger on stderr (again, if called twice)."""
+    tag_records()
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        JsonFormatter()
+        if fmt == "json"
+        else logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s")
+    )
+    logging.basicConfig(level=level, handlers=[handler], force=True)
+
+
+class ContextExecutor(ThreadPoolExecutor):
+    """A thread pool whose tasks run in a copy of the submitter's context variables."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        return super().submit(copy_context().run, fn, *args, **kwargs)
