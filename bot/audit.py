@@ -16,7 +16,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict, Unpack
 
 from sqlalchemy import Engine, text
 from sqlalchemy import select as sa_select
@@ -135,19 +135,24 @@ def _hashed_fields(ev: AuditEvent) -> dict[str, Any]:
     }
 
 
+class EventFields(TypedDict, total=False):
+    """The optional fields of an event (what links it to MLflow and to a request)."""
+
+    model_name: str | None
+    model_version: str | None
+    alias: str | None
+    run_id: str | None
+    request_id: str | None
+    details: dict[str, Any] | None
+
+
 def chained_event(
     prev_id: int,
     prev_hash: str,
     action: str,
     actor: str,
     at: datetime,
-    *,
-    model_name: str | None = None,
-    model_version: str | None = None,
-    alias: str | None = None,
-    run_id: str | None = None,
-    request_id: str | None = None,
-    details: dict[str, Any] | None = None,
+    **fields: Unpack[EventFields],
 ) -> AuditEvent:
     """The event that follows (prev_id, prev_hash), hashed; not added to any session."""
     ev = AuditEvent(
@@ -155,12 +160,12 @@ def chained_event(
         at=at,
         actor=actor,
         action=action,
-        model_name=model_name,
-        model_version=model_version,
-        alias=alias,
-        run_id=run_id,
-        request_id=request_id,
-        details=canonical(details or {}),
+        model_name=fields.get("model_name"),
+        model_version=fields.get("model_version"),
+        alias=fields.get("alias"),
+        run_id=fields.get("run_id"),
+        request_id=fields.get("request_id"),
+        details=canonical(fields.get("details") or {}),
         prev_hash=prev_hash,
         hash="",
     )
@@ -168,18 +173,7 @@ def chained_event(
     return ev
 
 
-def append(
-    session: Session,
-    action: str,
-    actor: str,
-    *,
-    model_name: str | None = None,
-    model_version: str | None = None,
-    alias: str | None = None,
-    run_id: str | None = None,
-    request_id: str | None = None,
-    details: dict[str, Any] | None = None,
-) -> AuditEvent:
+def append(session: Session, action: str, actor: str, **fields: Unpack[EventFields]) -> AuditEvent:
     """Append one event in the session's transaction (the caller commits).
 
     Use a session on `db.writer(engine)` so SQLite holds the write lock from the start.
@@ -193,19 +187,7 @@ def append(
         select(AuditEvent.id, AuditEvent.hash).order_by(col(AuditEvent.id).desc()).limit(1)
     ).first()
     prev_id, prev_hash = (int(head[0] or 0), head[1]) if head else (0, GENESIS)
-    ev = chained_event(
-        prev_id,
-        prev_hash,
-        action,
-        actor,
-        utcnow(),
-        model_name=model_name,
-        model_version=model_version,
-        alias=alias,
-        run_id=run_id,
-        request_id=request_id,
-        details=details,
-    )
+    ev = chained_event(prev_id, prev_hash, action, actor, utcnow(), **fields)
     session.add(ev)
     session.flush()
     return ev

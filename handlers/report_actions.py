@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
@@ -15,6 +16,7 @@ from bot.app import approvals_of, runtime_of
 from bot.config import secret
 from bot.notify import open_request
 from bot.report_posting import CHALLENGER, features_reply, load_record
+from bot.tables import ReportRecord
 from handlers.later import after_ack
 
 _ID = re.compile(r"^[0-9a-f]{12}$")
@@ -34,27 +36,41 @@ def _say(respond: Respond, text: str) -> None:
     )
 
 
-def _record(action: dict, context: BoltContext, respond: Respond):  # type: ignore[no-untyped-def]
-    value = str(action.get("value") or "")
-    record = load_record(runtime_of(context), value) if _ID.match(value) else None
-    if record is None:
-        _say(respond, "This report is no longer available.")
-    return record
+def _with_record(
+    action: dict,
+    context: BoltContext,
+    respond: Respond,
+    work: Callable[[ReportRecord], None],
+    *,
+    needs_model: bool = False,
+) -> None:
+    """After the ack: load the report the button belongs to and run `work` on it.
+
+    The button's value is only an ID; the record is re-read from the database.
+    """
+
+    def rest() -> None:
+        value = str(action.get("value") or "")
+        record = load_record(runtime_of(context), value) if _ID.match(value) else None
+        if record is None:
+            _say(respond, "This report is no longer available.")
+        elif record.model_name or not needs_model:
+            work(record)
+
+    after_ack(context, rest, lambda text: _say(respond, text))
 
 
 def handle_details(ack: Ack, action: dict, respond: Respond, context: BoltContext) -> None:
     ack()
 
-    def rest() -> None:
-        record = _record(action, context, respond)
-        if record is not None:
-            respond(
-                **features_reply(json.loads(record.body)).payload(),
-                response_type="ephemeral",
-                replace_original=False,
-            )
+    def show(record: ReportRecord) -> None:
+        respond(
+            **features_reply(json.loads(record.body)).payload(),
+            response_type="ephemeral",
+            replace_original=False,
+        )
 
-    after_ack(context, rest, lambda text: _say(respond, text))
+    _with_record(action, context, respond, show)
 
 
 def handle_promote(
@@ -63,32 +79,28 @@ def handle_promote(
     """Open the approval flow: the challenger → the report's alias, requested by the clicker."""
     ack()
 
-    def rest() -> None:
-        record = _record(action, context, respond)
-        if record is None or not record.model_name:
-            return
+    def promote(record: ReportRecord) -> None:
+        model = str(record.model_name)
         rt, svc = runtime_of(context), approvals_of(context)
         report = json.loads(record.body)
-        alias = report.get("alias") or "champion"
-        user = body["user"]["id"]
-        challenger = rt.registry.get_model(record.model_name).aliases.get(CHALLENGER)
+        challenger = rt.registry.get_model(model).aliases.get(CHALLENGER)
         if challenger is None:
-            _say(respond, f"`{record.model_name}` has no `@{CHALLENGER}` any more.")
+            _say(respond, f"`{model}` has no `@{CHALLENGER}` any more.")
             return
         outcome = open_request(
             client,
             svc,
-            record.model_name,
+            model,
             challenger,
-            alias,
-            user,
+            report.get("alias") or "champion",
+            body["user"]["id"],
             f"Requested from the {record.kind} report of {report.get('generated_at', '')}",
             record.channel or body["channel"]["id"],
         )
         if outcome.kind != "requested":
             _say(respond, outcome.message)
 
-    after_ack(context, rest, lambda text: _say(respond, text))
+    _with_record(action, context, respond, promote, needs_model=True)
 
 
 def handle_retrain(
@@ -97,33 +109,31 @@ def handle_retrain(
     """Owners and approvers only: POST the signed retraining request, report the outcome."""
     ack()
 
-    def rest() -> None:
-        record = _record(action, context, respond)
-        if record is None or not record.model_name:
-            return
+    def trigger(record: ReportRecord) -> None:
+        model = str(record.model_name)
         rt, svc = runtime_of(context), approvals_of(context)
         user = body["user"]["id"]
-        policy = rt.policy.for_model(record.model_name)
+        policy = rt.policy.for_model(model)
         monitor = policy.monitor
         if monitor is None or not monitor.retrain_url:
-            _say(respond, f"`{record.model_name}` has no `retrain_url` in the policy file.")
+            _say(respond, f"`{model}` has no `retrain_url` in the policy file.")
             return
         if user not in policy.owners and not svc.is_approver(user, policy):
             audit.record(
                 rt.engine,
                 "retrain_failed",
                 user,
-                model_name=record.model_name,
+                model_name=model,
                 details={"reason": "not an owner or approver", "report_id": record.id},
             )
             _say(
                 respond,
-                f"Only owners and approvers of `{record.model_name}` can trigger retraining.",
+                f"Only owners and approvers of `{model}` can trigger retraining.",
             )
             return
         report = json.loads(record.body)
         payload = {
-            "model": record.model_name,
+            "model": model,
             "version": report.get("version"),
             "alias": report.get("alias"),
             "run_id": report.get("run_id"),
@@ -138,14 +148,14 @@ def handle_retrain(
             rt.engine,
             "retrain_triggered" if result.ok else "retrain_failed",
             user,
-            model_name=record.model_name,
+            model_name=model,
             model_version=report.get("version"),
             alias=report.get("alias"),
             run_id=report.get("run_id"),
             details={"status": result.status, "detail": result.detail, "report_id": record.id},
         )
         text = (
-            f":arrows_counterclockwise: <@{user}> triggered retraining of `{record.model_name}`: "
+            f":arrows_counterclockwise: <@{user}> triggered retraining of `{model}`: "
             f"{result.detail}" + (f" (HTTP {result.status})" if result.status else "")
         )
         try:
@@ -155,7 +165,7 @@ def handle_retrain(
         except SlackApiError:
             _say(respond, text)
 
-    after_ack(context, rest, lambda text: _say(respond, text))
+    _with_record(action, context, respond, trigger, needs_model=True)
 
 
 def _summary(kind: str, report: dict) -> dict:
