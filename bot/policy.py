@@ -94,31 +94,6 @@ class MonitorConfig(_Strict):
         return value
 
 
-class ModelPolicyConfig(_Strict):
-    owners: list[str] = Field(default_factory=list)
-    approvers: list[str] | None = None
-    required_approvals: int | None = Field(default=None, ge=1, le=20)
-    protected_aliases: list[str] | None = None
-    request_ttl_hours: float | None = Field(default=None, gt=0)
-    gates: list[str] = Field(default_factory=list)
-    monitor: MonitorConfig | None = None
-
-    @field_validator("owners")
-    @classmethod
-    def _owners(cls, value: list[str]) -> list[str]:
-        return _check_principals(value)
-
-    @field_validator("gates")
-    @classmethod
-    def _gates(cls, value: list[str]) -> list[str]:
-        return _check_gates(value)
-
-    @field_validator("approvers")
-    @classmethod
-    def _approvers(cls, value: list[str] | None) -> list[str] | None:
-        return _check_principals(value) if value is not None else None
-
-
 class DefaultsConfig(_Strict):
     approvers: list[str] | None = None
     required_approvals: int | None = Field(default=None, ge=1, le=20)
@@ -135,6 +110,18 @@ class DefaultsConfig(_Strict):
     @classmethod
     def _approvers(cls, value: list[str] | None) -> list[str] | None:
         return _check_principals(value) if value is not None else None
+
+
+class ModelPolicyConfig(DefaultsConfig):
+    """A model's section: the defaults' keys, plus owners and a monitor."""
+
+    owners: list[str] = Field(default_factory=list)
+    monitor: MonitorConfig | None = None
+
+    @field_validator("owners")
+    @classmethod
+    def _owners(cls, value: list[str]) -> list[str]:
+        return _check_principals(value)
 
 
 class PolicyFile(_Strict):

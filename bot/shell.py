@@ -621,19 +621,8 @@ class Shell:
             if element.get(key) is not None:
                 action[key] = element[key]
         payload: dict[str, Any] = {
-            "type": "block_actions",
-            "user": {
-                "id": self.user,
-                "username": self.user.lower(),
-                "name": self.user.lower(),
-                "team_id": TEAM_ID,
-            },
-            "api_app_id": APP_ID,
-            "token": "local-shell",
-            "trigger_id": self._trigger(),
-            "team": {"id": TEAM_ID, "domain": "local"},
+            **self._interaction("block_actions"),
             "enterprise": None,
-            "is_enterprise_install": False,
             "state": {"values": {}},
             "actions": [action],
         }
@@ -709,9 +698,10 @@ class Shell:
             self._open_modals()
             return
 
-    def _view_submission(self, view: dict[str, Any]) -> dict[str, Any]:
+    def _interaction(self, kind: str) -> dict[str, Any]:
+        """The fields every interaction payload from the current user carries."""
         return {
-            "type": "view_submission",
+            "type": kind,
             "team": {"id": TEAM_ID, "domain": "local"},
             "user": {
                 "id": self.user,
@@ -722,10 +712,11 @@ class Shell:
             "api_app_id": APP_ID,
             "token": "local-shell",
             "trigger_id": self._trigger(),
-            "view": view,
-            "response_urls": [],
             "is_enterprise_install": False,
         }
+
+    def _view_submission(self, view: dict[str, Any]) -> dict[str, Any]:
+        return {**self._interaction("view_submission"), "view": view, "response_urls": []}
 
     def home(self) -> None:
         now = time.time()
