@@ -21,6 +21,7 @@ from bot.drift import (
     compute_drift,
     profile_reference,
 )
+from tests.test_reports import FEATURE_KEYS
 
 TOL = 1e-9
 
@@ -434,18 +435,7 @@ def test_to_dict_shape_and_json_safety():
     cur = pd.DataFrame({"age": np.r_[np.arange(1800.0) + 300, np.nan, np.inf]})
     out = json.loads(dumps(compute_drift(ref, cur)))
     (f,) = out["features"]
-    assert set(f) == {
-        "name",
-        "type",
-        "method",
-        "statistic",
-        "p_value",
-        "threshold",
-        "drifted",
-        "psi",
-        "missing_reference",
-        "missing_current",
-    }
+    assert set(f) == FEATURE_KEYS
     assert (f["method"], f["missing_reference"], f["missing_current"]) == ("wasserstein", 1, 2)
     assert set(out) == {"features", "drifted_share", "dataset_drift", "quality"}
 

@@ -6,6 +6,7 @@ import json
 import logging
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 import pytest
@@ -62,6 +63,23 @@ def test_broken_payload_json(hbot: BotServer, junk: str) -> None:
     assert resp.status_code < 500
 
 
+def _button_click(
+    hbot: BotServer, action_id: str, value: str, kind: str = "block_actions"
+) -> dict[str, Any]:
+    """A minimal interaction payload pressing `action_id` with `value`."""
+    return {
+        "type": kind,
+        "user": {"id": "U0APPROVER1"},
+        "team": {"id": "T0TEAM"},
+        "api_app_id": "A0APP",
+        "trigger_id": "t",
+        "container": {"type": "message", "message_ts": "1.1", "channel_id": "C1"},
+        "channel": {"id": "C1"},
+        "response_url": hbot.fake.response_url("h"),
+        "actions": [{"action_id": action_id, "value": value, "block_id": "b", "type": "button"}],
+    }
+
+
 @SLOW
 @given(
     action_id=st.text(max_size=40),
@@ -73,15 +91,7 @@ def test_unknown_actions_and_forged_values_change_nothing(
 ) -> None:
     before = _aliases(hbot)
     payload = {
-        "type": kind,
-        "user": {"id": "U0APPROVER1"},
-        "team": {"id": "T0TEAM"},
-        "api_app_id": "A0APP",
-        "trigger_id": "t",
-        "container": {"type": "message", "message_ts": "1.1", "channel_id": "C1"},
-        "channel": {"id": "C1"},
-        "response_url": hbot.fake.response_url("h"),
-        "actions": [{"action_id": action_id, "value": value, "block_id": "b", "type": "button"}],
+        **_button_click(hbot, action_id, value, kind),
         "view": {"callback_id": action_id, "private_metadata": value, "state": {"values": {}}},
     }
     body = urlencode({"payload": json.dumps(payload)})
@@ -102,19 +112,7 @@ def test_forged_request_id_in_approve_is_denied_not_trusted(hbot: BotServer) -> 
 
     before = _aliases(hbot)
     for value in ["../../etc", "abcdefabcdef", "' OR 1=1 --", "9" * 5000]:
-        payload = {
-            "type": "block_actions",
-            "user": {"id": "U0APPROVER1"},
-            "team": {"id": "T0TEAM"},
-            "api_app_id": "A0APP",
-            "trigger_id": "t",
-            "container": {"type": "message", "message_ts": "1.1", "channel_id": "C1"},
-            "channel": {"id": "C1"},
-            "response_url": hbot.fake.response_url("f"),
-            "actions": [
-                {"action_id": ids.APPROVE, "value": value, "block_id": "b", "type": "button"}
-            ],
-        }
+        payload = _button_click(hbot, ids.APPROVE, value)
         body = urlencode({"payload": json.dumps(payload)})
         assert hbot.post(body, signed_headers(body)).status_code == 200
     assert _aliases(hbot) == before
