@@ -6,11 +6,6 @@ import logging
 
 from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
-from slack_sdk.http_retry.builtin_handlers import (
-    ConnectionErrorRetryHandler,
-    RateLimitErrorRetryHandler,
-    ServerErrorRetryHandler,
-)
 
 from bot.approvals import ApprovalService
 from bot.config import secret
@@ -18,23 +13,10 @@ from bot.logs import ContextExecutor, tag_records
 from bot.notify import SlackDirectory
 from bot.report_runner import ReportRunner
 from bot.runtime import Runtime
+from bot.slack_client import make_client
 
 RUNTIME_KEY = "mlops_runtime"
 LISTENER_THREADS = 64
-
-
-def make_client(rt: Runtime) -> WebClient:
-    """Web API client on SLACK_API_URL with retries for connection errors, 429 and 5xx."""
-    return WebClient(
-        token=secret(rt.settings.slack_bot_token),
-        base_url=rt.settings.slack_api_url,
-        timeout=10,
-        retry_handlers=[
-            ConnectionErrorRetryHandler(max_retry_count=2),
-            RateLimitErrorRetryHandler(max_retry_count=3),  # honours Retry-After
-            ServerErrorRetryHandler(max_retry_count=2),
-        ],
-    )
 
 
 def build_app(
@@ -49,7 +31,7 @@ def build_app(
 
     tag_records()
     signing_secret = secret(rt.settings.slack_signing_secret)
-    client = client or make_client(rt)
+    client = client or make_client(rt.settings)
     rt.approvals = ApprovalService(rt, SlackDirectory(client))
     rt.reports = ReportRunner(rt, client, in_process=process_before_response)
     rt.inline_work = process_before_response

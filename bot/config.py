@@ -58,6 +58,7 @@ class Settings(BaseSettings):
     mlops_bot_recover_after_seconds: int = Field(default=60, ge=1)
     mlops_bot_timezone: str = "UTC"
     mlops_bot_log_format: Literal["text", "json"] = "text"
+    mlops_bot_slack_timeout_seconds: int = Field(default=10, ge=1, le=60)
     mlops_bot_outbound_secret: SecretStr | None = None
 
     @field_validator("mlops_bot_approvers", "mlops_bot_protected_aliases", mode="before")

@@ -5,13 +5,13 @@ from __future__ import annotations
 import logging
 
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 
 from bot import cards
 from bot.approvals import ApprovalService, Outcome
 from bot.registry_events import Notice
 from bot.render import Reply
 from bot.runtime import Runtime
+from bot.slack_client import SLACK_FAILURES, slack_error
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +34,8 @@ class SlackDirectory:
         try:
             resp = self.client.usergroups_users_list(usergroup=group_id)
             members = set(resp.get("users") or [])
-        except SlackApiError as exc:
-            log.warning("usergroups.users.list %s failed: %s", group_id, exc.response.get("error"))
+        except SLACK_FAILURES as exc:
+            log.warning("usergroups.users.list %s failed: %s", group_id, slack_error(exc))
             members = hit[1] if hit else set()
         self._cache[group_id] = (now, members)
         return members
@@ -49,8 +49,8 @@ def post_card(
     assert req is not None
     try:
         resp = client.chat_postMessage(channel=channel, **cards.approval_card(req, []).payload())
-    except SlackApiError as exc:
-        error = exc.response.get("error", "error")
+    except SLACK_FAILURES as exc:
+        error = slack_error(exc)
         log.warning("posting the card of %s failed: %s", req.id, error)
         return (
             f"I opened request `{req.id}` but could not post its card here ({error}); "
@@ -99,8 +99,8 @@ def refresh_card(client: WebClient, svc: ApprovalService, request_id: str, note:
             ts=req.message_ts,
             **cards.approval_card(req, votes, note).payload(),
         )
-    except SlackApiError as exc:
-        log.warning("updating the card of %s failed: %s", request_id, exc.response.get("error"))
+    except SLACK_FAILURES as exc:
+        log.warning("updating the card of %s failed: %s", request_id, slack_error(exc))
 
 
 def announce(client: WebClient, outcome: Outcome) -> None:
@@ -116,8 +116,8 @@ def announce(client: WebClient, outcome: Outcome) -> None:
             thread_ts=req.message_ts,
             text=f"<@{req.requester}> {outcome.message}",
         )
-    except SlackApiError as exc:
-        log.warning("thread reply for %s failed: %s", req.id, exc.response.get("error"))
+    except SLACK_FAILURES as exc:
+        log.warning("thread reply for %s failed: %s", req.id, slack_error(exc))
 
 
 def tell(client: WebClient, channel: str | None, user: str, reply: Reply) -> None:
@@ -126,16 +126,16 @@ def tell(client: WebClient, channel: str | None, user: str, reply: Reply) -> Non
         return
     try:
         client.chat_postEphemeral(channel=channel, user=user, **reply.payload())
-    except SlackApiError as exc:
-        log.warning("ephemeral to %s failed: %s", user, exc.response.get("error"))
+    except SLACK_FAILURES as exc:
+        log.warning("ephemeral to %s failed: %s", user, slack_error(exc))
 
 
 def direct_message(client: WebClient, user: str, text: str) -> None:
     """A message in the user's DM with the bot (best effort), when there is no channel."""
     try:
         client.chat_postMessage(channel=user, text=text)
-    except SlackApiError as exc:
-        log.warning("DM to %s failed: %s", user, exc.response.get("error"))
+    except SLACK_FAILURES as exc:
+        log.warning("DM to %s failed: %s", user, slack_error(exc))
 
 
 def publish_home(
@@ -201,5 +201,5 @@ def post_notice(client: WebClient, rt: Runtime, notice: Notice) -> None:
         client.chat_postMessage(
             channel=channel, text=notice.text, blocks=[b.to_dict() for b in blocks]
         )
-    except SlackApiError as exc:
-        log.warning("posting a %s notice failed: %s", notice.kind, exc.response.get("error"))
+    except SLACK_FAILURES as exc:
+        log.warning("posting a %s notice failed: %s", notice.kind, slack_error(exc))

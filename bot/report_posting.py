@@ -8,7 +8,6 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import ActionsBlock, Block, ButtonElement
 
 from bot import action_ids as ids
@@ -16,6 +15,7 @@ from bot import audit, db
 from bot.registry import RegistryError
 from bot.render import Reply, clip, context, esc, fields_section, header, section
 from bot.reports import json_safe
+from bot.slack_client import SLACK_FAILURES, make_client, slack_error
 from bot.tables import ReportRecord
 
 if TYPE_CHECKING:
@@ -242,15 +242,14 @@ def post_failure(client: WebClient, channel: str, kind: str, model: str | None, 
     text = f":warning: The {what} failed: {esc(clip(error, 1500))}"
     try:
         client.chat_postMessage(channel=channel, text=text, blocks=[section(text).to_dict()])
-    except SlackApiError as exc:
-        log.warning("could not post a report failure to %s: %s", channel, exc.response.get("error"))
+    except SLACK_FAILURES as exc:
+        log.warning("could not post a report failure to %s: %s", channel, slack_error(exc))
 
 
 def post_report_cli(rt: Runtime, report: Report, channel: str) -> None:
     """`mlops-bot report … --channel C`: post with the configured bot token."""
-    from bot.app import make_client
 
-    ts = post_report(make_client(rt), rt, report, channel, actor="cli")
+    ts = post_report(make_client(rt.settings), rt, report, channel, actor="cli")
     print(f"posted to {channel} (ts {ts})")
 
 

@@ -6,7 +6,6 @@ import re
 
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 
 from bot import action_ids as ids
 from bot import cards, render
@@ -14,6 +13,7 @@ from bot.app import approvals_of
 from bot.approvals import ApprovalService, Outcome
 from bot.failures import explain
 from bot.notify import announce, open_request, publish_home, refresh_card
+from bot.slack_client import SLACK_FAILURES, slack_error
 from handlers.later import after_ack
 
 _REQUEST_ID = re.compile(r"^[0-9a-f]{12}$")
@@ -99,13 +99,13 @@ def handle_reason_button(
     assert req is not None
     try:
         client.views_open(trigger_id=body["trigger_id"], view=cards.reason_modal(kind, req))
-    except SlackApiError as exc:
+    except SLACK_FAILURES as exc:
         reply_to_clicker(
             body,
             respond,
             client,
             svc,
-            f"Could not open the form ({exc.response.get('error')}); try again.",
+            f"Could not open the form ({slack_error(exc)}); try again.",
         )
 
 

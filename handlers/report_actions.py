@@ -8,7 +8,6 @@ from collections.abc import Callable
 
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 
 from bot import action_ids as ids
 from bot import audit, render, retrain
@@ -16,6 +15,7 @@ from bot.app import approvals_of, runtime_of
 from bot.config import secret
 from bot.notify import open_request
 from bot.report_posting import CHALLENGER, features_reply, load_record
+from bot.slack_client import SLACK_FAILURES
 from bot.tables import ReportRecord
 from handlers.later import after_ack
 
@@ -162,7 +162,7 @@ def handle_retrain(
             client.chat_postMessage(
                 channel=record.channel or body["channel"]["id"], thread_ts=record.ts, text=text
             )
-        except SlackApiError:
+        except SLACK_FAILURES:
             _say(respond, text)
 
     _with_record(action, context, respond, trigger, needs_model=True)

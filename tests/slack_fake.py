@@ -494,6 +494,7 @@ class FakeSlack:
         self.ephemerals: list[dict[str, Any]] = []
         self._messages: dict[tuple[str, str], dict[str, Any]] = {}
         self._failures: dict[str, list[_Failure]] = {}
+        self._delays: dict[str, list[list[float]]] = {}  # method -> [[seconds, times left]]
         self._response_url_uses: dict[str, int] = {}
         self._lock = threading.RLock()
         self._ts_base = int(time.time())
@@ -566,6 +567,7 @@ class FakeSlack:
             self.files.clear()
             self.ephemerals.clear()
             self._failures.clear()
+            self._delays.clear()
             self._response_url_uses.clear()
 
     def calls_to(self, method: str) -> list[Call]:
@@ -619,6 +621,26 @@ class FakeSlack:
             self._failures.setdefault(method, []).append(
                 _Failure(status, int(retry_after), error, times)
             )
+
+    def slow_next(self, method: str, seconds: float, times: int = 1) -> None:
+        """Do the next ``times`` calls to ``method`` but answer only after ``seconds``.
+
+        Slack did the work (the message is posted, the call recorded); the answer is late, as
+        when a client times out waiting for it.
+        """
+        with self._lock:
+            self._delays.setdefault(method, []).append([float(seconds), float(times)])
+
+    def _delay_for(self, method: str) -> float:
+        with self._lock:
+            queue = self._delays.get(method)
+            if not queue:
+                return 0.0
+            seconds = queue[0][0]
+            queue[0][1] -= 1
+            if queue[0][1] <= 0:
+                queue.pop(0)
+            return seconds
 
     def messages(self, channel: str | None = None) -> list[dict[str, Any]]:
         """Current messages (posted, updated, not deleted), oldest first, as copies."""
@@ -699,6 +721,12 @@ class FakeSlack:
         )
         with self._lock:
             self.calls.append(call)
+        delay = self._delay_for(method)
+        if delay:
+            time.sleep(delay)
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # it gave up
+                self._send(handler, reply)
+            return
         self._send(handler, reply)
 
     @staticmethod

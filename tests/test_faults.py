@@ -239,3 +239,41 @@ def test_slack_event_retries_do_not_repeat_work(bot: BotServer) -> None:
             "slack-event:Ev0NEVERSEEN",
             "slack-event:Ev0RETRY1",
         ]
+
+
+def test_slack_errors_and_timeouts_are_retried_where_safe_and_delivered_once(
+    mlflow_store: str, fake_slack: FakeSlack, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A 500 on posting the card is retried (one card). A card update that times out is sent
+    again (updating twice is harmless); a thread reply that times out is not (Slack posted it):
+    one reply."""
+    bot = start_bot(
+        tmp_path,
+        fake_slack,
+        mlflow_uri=mlflow_store,
+        database_url=f"sqlite:///{tmp_path / 'bot.db'}",
+        policy=ONE_APPROVAL,
+        mlops_bot_slack_timeout_seconds=1,
+    )
+    try:
+        fake_slack.fail_next("chat.postMessage", status=500)
+        rid, card = request(bot, "promote churn 3 champion")
+        assert len(fake_slack.messages(CHANNEL)) == 1  # the 500, then one card
+
+        fake_slack.slow_next("chat.update", seconds=3)
+        fake_slack.slow_next("chat.postMessage", seconds=3)  # the thread reply
+        url = click(bot, ids.APPROVE, rid, "U0APPROVER1", card)
+        wait_until(lambda: "Promoted" in everything(fake_slack.message(CHANNEL, card["ts"]) or {}))
+        assert alias_of(mlflow_store) == "3"
+        # the timed-out reply is logged, not raised: the clicker gets no error message
+        wait_until(lambda: any("TimeoutError" in r.getMessage() for r in caplog.records))
+        assert not [c for c in fake_slack.calls_to("response_url") if url.endswith(c.path)]
+        wait_until(lambda: len(fake_slack.calls_to("chat.update")) >= 2)  # timed out, re-sent
+        wait_until(lambda: thread_replies(fake_slack, card["ts"]) == 1)
+        replies = [m for m in fake_slack.messages(CHANNEL) if m.get("thread_ts") == card["ts"]]
+        assert len(replies) == 1 and "moved to v3" in replies[0]["text"]
+        roots = [m for m in fake_slack.messages(CHANNEL) if not m.get("thread_ts")]
+        assert len(roots) == 1
+        assert actions_for(bot.runtime.engine, rid).count("promotion_applied") == 1
+    finally:
+        bot.stop()
