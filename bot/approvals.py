@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import CursorResult, func, update
+from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -292,7 +292,7 @@ class ApprovalService:
             return refused
         assert req is not None
         with db.session(self.rt.engine, write=True) as s:
-            claimed = _rowcount(
+            claimed = db.rowcount(
                 s.execute(
                     update(PromotionRequest)
                     .where(
@@ -611,12 +611,7 @@ def _cas(s: Session, request_id: str, old: str, new: str, **values: Any) -> bool
         .where(col(PromotionRequest.id) == request_id, col(PromotionRequest.status) == old)
         .values(status=new, **values)
     )
-    return _rowcount(result) == 1
-
-
-def _rowcount(result: Any) -> int:
-    cursor: CursorResult[Any] = result
-    return int(cursor.rowcount)
+    return db.rowcount(result) == 1
 
 
 def _gate_results(

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Engine, event, text
+from sqlalchemy import CursorResult, Engine, event, text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, create_engine
 
@@ -82,6 +83,12 @@ def ping(engine: Engine) -> None:
             conn.execute(text("SELECT 1"))
     except Exception as exc:
         raise DatabaseError(f"database unavailable: {type(exc).__name__}") from exc
+
+
+def rowcount(result: Any) -> int:
+    """Rows an UPDATE/INSERT/DELETE changed (the typed CursorResult view of execute's result)."""
+    cursor: CursorResult[Any] = result
+    return int(cursor.rowcount)
 
 
 def session(engine: Engine, *, write: bool = False) -> Session:

@@ -17,6 +17,11 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Session
+
 from bot import audit, db
 from bot.audit import utcnow
 from bot.tables import AliasState
@@ -79,19 +84,55 @@ def expected_holder(rt: Runtime, model: str, alias: str) -> tuple[bool, str | No
     return (state is not None), (state.version if state else None)
 
 
-def _last_seen(rt: Runtime, model: str, alias: str) -> AliasState | None:
-    with db.session(rt.engine) as s:
-        return s.get(AliasState, (model, alias))
+def _claim_holder(s: Session, model: str, alias: str, holder: str | None) -> bool:
+    """Store `holder` as the alias's last seen holder; True only in the one transaction that
+    changed it, so replicas observing the same change at once record and warn once."""
+    table = AliasState.__table__  # type: ignore[attr-defined]
+    now = utcnow()
+    dialect_insert = pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert
+    inserted = s.execute(
+        dialect_insert(table)
+        .values(model_name=model, alias=alias, version=holder, seen_at=now)
+        .on_conflict_do_nothing()
+        .returning(table.c.model_name)  # psycopg reports rowcount -1 for this statement
+    ).first()
+    if inserted is not None:
+        return True
+    updated = s.execute(
+        update(table)
+        .where(
+            table.c.model_name == model,
+            table.c.alias == alias,
+            table.c.version.is_distinct_from(holder),
+        )
+        .values(version=holder, seen_at=now)
+    )
+    return db.rowcount(updated) == 1
 
 
-def _remember(rt: Runtime, model: str, alias: str, version: str | None) -> None:
+def _record_once(
+    rt: Runtime,
+    model: str,
+    alias: str,
+    holder: str | None,
+    action: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> bool:
+    """Claim the holder and, if this call claimed it, append `action` in the same transaction."""
     with db.session(rt.engine, write=True) as s:
-        state = s.get(AliasState, (model, alias))
-        if state is None:
-            s.add(AliasState(model_name=model, alias=alias, version=version, seen_at=utcnow()))
-        else:
-            state.version, state.seen_at = version, utcnow()
+        claimed = _claim_holder(s, model, alias, holder)
+        if claimed and action is not None:
+            audit.append(
+                s,
+                action,
+                "system",
+                model_name=model,
+                model_version=holder,
+                alias=alias,
+                details=details,
+            )
         s.commit()
+        return claimed
 
 
 def _being_applied(rt: Runtime, model: str, alias: str, holder: str | None) -> bool:
@@ -117,37 +158,17 @@ def _being_applied(rt: Runtime, model: str, alias: str, holder: str | None) -> b
 def observe(rt: Runtime, model: str, alias: str, holder: str | None, source: str) -> Notice | None:
     """Compare a protected alias's holder with what the bot expects; warn once per change."""
     known, expected = expected_holder(rt, model, alias)
-    seen = _last_seen(rt, model, alias)
     if not known:
-        _remember(rt, model, alias, holder)
-        audit.record(
-            rt.engine,
-            "alias_baseline",
-            "system",
-            model_name=model,
-            model_version=holder,
-            alias=alias,
-            details={"source": source},
-        )
+        _record_once(rt, model, alias, holder, "alias_baseline", {"source": source})
         return None
     if holder == expected or _being_applied(rt, model, alias, holder):
-        if seen is None or seen.version != holder:
-            _remember(rt, model, alias, holder)
+        _record_once(rt, model, alias, holder)
         return None
-    if seen is not None and seen.version == holder:
-        return None  # this change was already reported
-    _remember(rt, model, alias, holder)
+    details = {"expected": expected, "found": holder, "source": source}
+    if not _record_once(rt, model, alias, holder, "out_of_band_change", details):
+        return None  # this change was already reported (here or by another replica)
     was = f"v{expected}" if expected else "unset"
     now = f"v{holder}" if holder else "deleted"
-    audit.record(
-        rt.engine,
-        "out_of_band_change",
-        "system",
-        model_name=model,
-        model_version=holder,
-        alias=alias,
-        details={"expected": expected, "found": holder, "source": source},
-    )
     text = (
         f":rotating_light: *Out-of-band change*: `@{alias}` of `{model}` is now {now}, but "
         f"the last approved holder is {was}. It was changed outside mlops-bot (seen by "

@@ -225,4 +225,7 @@ def serve_http(app: App, rt: Runtime, host: str, port: int) -> None:
         log_level="info",
         access_log=False,
         timeout_graceful_shutdown=15,
+        # Longer than a load balancer's idle timeout (AWS ALB: 60 s), so the balancer, not the
+        # bot, closes idle connections: otherwise a request can race the bot's close.
+        timeout_keep_alive=75,
     )

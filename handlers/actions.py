@@ -74,7 +74,9 @@ def handle_approve(
         outcome = svc.approve(_request_id(action), body["user"]["id"])
         report(body, respond, client, svc, outcome)
 
-    after_ack(context, rest, lambda text: reply_to_clicker(body, respond, client, svc, text))
+    after_ack(
+        context, rest, lambda text: reply_to_clicker(body, respond, client, svc, text), urgent=True
+    )
 
 
 def handle_reason_button(
@@ -138,4 +140,6 @@ def handle_registry_button(
         if outcome.kind != "requested":
             reply_to_clicker(body, respond, client, svc, outcome.message)
 
-    after_ack(context, run, lambda text: reply_to_clicker(body, respond, client, svc, text))
+    after_ack(
+        context, run, lambda text: reply_to_clicker(body, respond, client, svc, text), urgent=True
+    )

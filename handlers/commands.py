@@ -53,7 +53,14 @@ def handle_mlops(
         for fn in inv.deferred:
             fn()
 
-    after_ack(context, rest)
+    def failed(text: str) -> None:
+        respond(**render.error(text).payload(), response_type="ephemeral", replace_original=False)
+
+    after_ack(context, rest, failed, urgent=parsed.sub in DECISIONS)
+
+
+# Subcommands that change something: queued ahead of read-only work (handlers.later).
+DECISIONS = frozenset({"promote", "rollback", "schedule"})
 
 
 def run_subcommand(sub: Subcommand, inv: Invocation) -> Reply:

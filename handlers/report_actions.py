@@ -43,6 +43,7 @@ def _with_record(
     work: Callable[[ReportRecord], None],
     *,
     needs_model: bool = False,
+    urgent: bool = False,
 ) -> None:
     """After the ack: load the report the button belongs to and run `work` on it.
 
@@ -57,7 +58,7 @@ def _with_record(
         elif record.model_name or not needs_model:
             work(record)
 
-    after_ack(context, rest, lambda text: _say(respond, text))
+    after_ack(context, rest, lambda text: _say(respond, text), urgent=urgent)
 
 
 def handle_details(ack: Ack, action: dict, respond: Respond, context: BoltContext) -> None:
@@ -100,7 +101,7 @@ def handle_promote(
         if outcome.kind != "requested":
             _say(respond, outcome.message)
 
-    _with_record(action, context, respond, promote, needs_model=True)
+    _with_record(action, context, respond, promote, needs_model=True, urgent=True)
 
 
 def handle_retrain(
@@ -165,7 +166,7 @@ def handle_retrain(
         except SLACK_FAILURES:
             _say(respond, text)
 
-    _with_record(action, context, respond, trigger, needs_model=True)
+    _with_record(action, context, respond, trigger, needs_model=True, urgent=True)
 
 
 def _summary(kind: str, report: dict) -> dict:

@@ -51,4 +51,4 @@ def handle_reason_submit(
             reply = render.Reply(outcome.message, [render.section(outcome.message)])
             tell(client, outcome.request.channel, user, reply)
 
-    after_ack(context, rest, lambda text: direct_message(client, user, text))
+    after_ack(context, rest, lambda text: direct_message(client, user, text), urgent=True)

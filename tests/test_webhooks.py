@@ -212,3 +212,56 @@ def test_malformed_missing_and_oversize(wbot: BotServer) -> None:
 def test_unconfigured_secret_answers_503(bot: BotServer) -> None:
     status, body = deliver(bot, alias_event())
     assert status == 503 and "not configured" in body["error"]
+
+
+@pytest.mark.postgres
+def test_two_replicas_reconciling_at_once_record_and_warn_once(
+    pg_database: str, mlflow_store: str, fake_slack: FakeSlack, tmp_path: Path
+) -> None:
+    """Both replicas run reconciliation at start and on the same interval: one baseline per
+    alias, and one warning per out-of-band change, whichever replica sees it first."""
+    import concurrent.futures
+
+    from sqlalchemy import text
+
+    bots = [
+        start_bot(
+            tmp_path / f"r{i}",
+            fake_slack,
+            mlflow_uri=mlflow_store,
+            database_url=pg_database,
+            policy='[defaults]\napprovers = ["U0APPROVER1"]\n',
+            mlops_bot_report_channel=ALERTS,
+        )
+        for i in range(2)
+    ]
+
+    def both_reconcile() -> list[int]:
+        with concurrent.futures.ThreadPoolExecutor(6) as pool:
+            runs = pool.map(
+                lambda i: reconcile(bots[i % 2].runtime, bots[i % 2].app.client), range(6)
+            )
+            return list(runs)
+
+    def count(action: str) -> int:
+        with bots[0].runtime.engine.connect() as conn:
+            return int(
+                conn.execute(
+                    text("SELECT count(*) FROM audit_event WHERE action = :a"), {"a": action}
+                ).scalar_one()
+            )
+
+    try:
+        assert sum(both_reconcile()) == 0
+        baselines = count("alias_baseline")
+        with bots[0].runtime.engine.connect() as conn:
+            watched = conn.execute(text("SELECT count(*) FROM alias_state")).scalar_one()
+        assert baselines == watched >= 2  # one per (model, protected alias), set or not
+        client_of(bots[0]).set_registered_model_alias("churn", "champion", "3")
+        assert sum(both_reconcile()) == 1
+        assert count("out_of_band_change") == 1 and count("alias_baseline") == baselines
+        assert len(warnings(bots[0])) == 1
+        assert audit.verify(bots[0].runtime.engine).ok
+    finally:
+        for b in bots:
+            b.stop()
