@@ -102,7 +102,24 @@ def click_body(i: int, fake: FakeSlack) -> str:
 
 
 def load(url: str, bodies: list[str], concurrency: int) -> list[float]:
-    """Send each body once; returns the latency of every response in milliseconds."""
+    """Send each body once from a separate process; the latency of every response in ms.
+
+    The sender runs in its own interpreter because the fake Slack API lives in this one: the
+    bot's replies to response_url land here, and a sender sharing this GIL would count the
+    fake's work as the bot's latency (the bare app sends no replies, so it would look faster).
+    """
+    job = json.dumps({"url": url, "concurrency": concurrency, "bodies": bodies})
+    out = subprocess.run(
+        [sys.executable, __file__, "--send"], input=job, capture_output=True, text=True, check=True
+    )
+    latencies: list[float] = json.loads(out.stdout)
+    return latencies
+
+
+def send_all() -> None:
+    """`--send`: read {url, concurrency, bodies} on stdin, print the latencies as JSON."""
+    job = json.load(sys.stdin)
+    url, concurrency = job["url"], job["concurrency"]
     client = httpx.Client(timeout=10, limits=httpx.Limits(max_connections=concurrency))
 
     def send(body: str) -> float:
@@ -115,9 +132,9 @@ def load(url: str, bodies: list[str], concurrency: int) -> list[float]:
         return elapsed
 
     with ThreadPoolExecutor(concurrency) as pool:
-        out = list(pool.map(send, bodies))
+        out = list(pool.map(send, job["bodies"]))
     client.close()
-    return out
+    print(json.dumps(out))
 
 
 def row(name: str, ms: list[float], bare_p99: float | None) -> str:
@@ -257,4 +274,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:] == ["--send"]:
+        send_all()
+    else:
+        main()

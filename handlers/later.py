@@ -26,7 +26,7 @@ from bot.failures import explain
 
 log = logging.getLogger(__name__)
 WORKERS = 2
-MAX_BACKLOG = 200
+MAX_BACKLOG = 1000
 BUSY = "The bot is busy right now and did not run that; try again in a minute."
 
 
