@@ -88,7 +88,16 @@ def serve(
 
     if (http or not settings.socket_mode) and settings.slack_signing_secret is None:
         fail("HTTP mode needs SLACK_SIGNING_SECRET (Basic Information → Signing Secret).", 1)
-    app = build_app(rt)
+    from slack_bolt.error import BoltError
+
+    from bot.slack_client import SLACK_FAILURES, slack_error
+
+    try:
+        app = build_app(rt)  # Bolt checks the token with auth.test here
+    except BoltError as exc:
+        fail(f"Slack refused the bot token: {str(exc).splitlines()[0][:200]}", 1)
+    except SLACK_FAILURES as exc:
+        fail(f"cannot reach Slack at {settings.slack_api_url}: {slack_error(exc)}", 1)
     from jobs.scheduler import Scheduler
 
     scheduler = Scheduler(rt, rt.require_approvals(), app.client)

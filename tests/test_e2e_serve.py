@@ -150,3 +150,36 @@ def test_bad_policy_file_stops_start_with_one_clear_error(tmp_path: Path) -> Non
     )
     assert res.returncode == 2
     assert "mlops-bot.toml: models.churn.gates" in res.stderr and "Traceback" not in res.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("slack", ["wrong-token", "unreachable"])
+def test_slack_refusing_or_unreachable_at_start_is_one_clear_error(
+    tmp_path: Path, fake_slack: FakeSlack, slack: str
+) -> None:
+    env = {
+        **os.environ,
+        "SLACK_BOT_TOKEN": "xoxb-not-the-token" if slack == "wrong-token" else BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": fake_slack.api_url
+        if slack == "wrong-token"
+        else f"http://127.0.0.1:{free_port()}/api/",
+        "MLOPS_BOT_DATA_DIR": str(tmp_path / "data"),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}",
+    }
+    env.pop("SLACK_APP_TOKEN", None)
+    res = subprocess.run(
+        [str(BIN / "mlops-bot"), "serve", "--http", "--port", str(free_port())],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+    assert res.returncode == 1 and "Traceback" not in res.stderr
+    last = res.stderr.strip().splitlines()[-1]
+    if slack == "wrong-token":
+        assert last.startswith("mlops-bot: Slack refused the bot token") and "invalid_auth" in last
+    else:
+        assert last.startswith("mlops-bot: cannot reach Slack at http://127.0.0.1:")
+    assert "xoxb-not-the-token" not in res.stderr
