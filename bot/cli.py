@@ -102,6 +102,7 @@ def serve(
 
     scheduler = Scheduler(rt, rt.require_approvals(), app.client)
     scheduler.start()
+    problem = None
     try:
         if http or not settings.socket_mode:
             from bot.server import serve_http
@@ -112,9 +113,17 @@ def serve(
 
             from bot.config import secret
 
-            SocketModeHandler(app, secret(settings.slack_app_token)).start()
+            try:
+                SocketModeHandler(app, secret(settings.slack_app_token)).start()
+            except SLACK_FAILURES as exc:
+                problem = (
+                    f"Socket Mode could not connect ({slack_error(exc)}): check SLACK_APP_TOKEN "
+                    "(an xapp-… token with connections:write) and that Socket Mode is enabled."
+                )
     finally:
-        scheduler.shutdown()
+        scheduler.shutdown(wait=problem is not None)
+    if problem:
+        fail(problem, 1)  # after the scheduler's last log line, so it is the last line shown
 
 
 @cli.command()

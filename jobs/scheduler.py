@@ -67,9 +67,10 @@ class Scheduler:
         self._sched.start()
         self.rt.scheduler = self
 
-    def shutdown(self) -> None:
+    def shutdown(self, wait: bool = False) -> None:
+        """Stop the jobs; `wait` also waits for the ones running now to finish."""
         if self._sched.running:
-            self._sched.shutdown(wait=False)
+            self._sched.shutdown(wait=wait)
 
     def state(self) -> tuple[bool, str]:
         if not self._sched.running:

@@ -183,3 +183,29 @@ def test_slack_refusing_or_unreachable_at_start_is_one_clear_error(
     else:
         assert last.startswith("mlops-bot: cannot reach Slack at http://127.0.0.1:")
     assert "xoxb-not-the-token" not in res.stderr
+
+
+@pytest.mark.slow
+def test_socket_mode_that_cannot_connect_is_one_clear_error(
+    tmp_path: Path, fake_slack: FakeSlack
+) -> None:
+    env = {
+        **os.environ,
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_APP_TOKEN": "xapp-1-not-valid",
+        "SLACK_API_URL": fake_slack.api_url,
+        "MLOPS_BOT_DATA_DIR": str(tmp_path / "data"),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}",
+    }
+    res = subprocess.run(
+        [str(BIN / "mlops-bot"), "serve"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+    assert res.returncode == 1 and "Traceback" not in res.stderr
+    last = res.stderr.strip().splitlines()[-1]
+    assert last.startswith("mlops-bot: Socket Mode could not connect") and "SLACK_APP_TOKEN" in last
+    assert "xapp-1-not-valid" not in res.stderr
