@@ -65,9 +65,18 @@ def skip_redelivered_events(
     without running the listener again; a retry of one never seen is handled as new.
     """
     event_id = body.get("event_id") if body.get("type") == "event_callback" else None
-    seen = isinstance(event_id, str) and event_id
-    if seen and not first_delivery(runtime_of(context), f"slack-event:{event_id}"):
+    if isinstance(event_id, str) and event_id and not _first(context, event_id):
         retry = (req.headers.get("x-slack-retry-num") or ["?"])[0]
         log.info("event %s redelivered (retry %s): already handled", str(event_id)[:64], retry)
         return BoltResponse(status=200, body="")
     return next()
+
+
+def _first(context: BoltContext, event_id: str) -> bool:
+    """Whether this event is new; when the database cannot say, handle it (the only event
+    listener, App Home, is safe to run twice)."""
+    try:
+        return first_delivery(runtime_of(context), f"slack-event:{event_id}")
+    except Exception as exc:
+        log.warning("could not record event %s: %s", event_id[:64], type(exc).__name__)
+        return True
