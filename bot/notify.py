@@ -52,6 +52,11 @@ def post_card(
     except SLACK_FAILURES as exc:
         error = slack_error(exc)
         log.warning("posting the card of %s failed: %s", req.id, error)
+        if isinstance(exc, OSError):  # no answer: Slack may well have posted it
+            return (
+                f"I opened request `{req.id}`, but Slack did not confirm its card ({error}); "
+                "if it does not show up here, it is in `/mlops pending` and my App Home."
+            )
         return (
             f"I opened request `{req.id}` but could not post its card here ({error}); "
             "invite me to this channel, or find it with `/mlops pending` and in my App Home."

@@ -275,5 +275,11 @@ def test_slack_errors_and_timeouts_are_retried_where_safe_and_delivered_once(
         roots = [m for m in fake_slack.messages(CHANNEL) if not m.get("thread_ts")]
         assert len(roots) == 1
         assert actions_for(bot.runtime.engine, rid).count("promotion_applied") == 1
+
+        fake_slack.slow_next("chat.postMessage", seconds=3)  # a new card, answered late
+        _, url = bot.command("promote churn 2 champion")
+        assert "Slack did not confirm its card" in bot.reply_to(url)["text"]
+        cards = [m for m in fake_slack.messages(CHANNEL) if not m.get("thread_ts")]
+        assert len(cards) == 2  # posted once, not retried
     finally:
         bot.stop()
