@@ -100,6 +100,7 @@ def serve(
         fail(f"cannot reach Slack at {settings.slack_api_url}: {slack_error(exc)}", 1)
     from jobs.scheduler import Scheduler
 
+    rt.warm_up()  # before the scheduler's first jobs and the first request
     scheduler = Scheduler(rt, rt.require_approvals(), app.client)
     scheduler.start()
     problem = None

@@ -8,6 +8,7 @@ from __future__ import annotations
 import difflib
 import math
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -69,17 +70,22 @@ class Registry:
         self.tracking_uri = tracking_uri
         self.ui_url = ui_url.rstrip("/") if ui_url else None
         self._client: MlflowClient | None = None
+        self._client_lock = threading.Lock()
 
     @property
     def client(self) -> MlflowClient:
+        """The client, created (and mlflow imported) on first use by one thread only: two
+        threads importing mlflow at once can hit Python's import deadlock detection."""
         if self._client is None:
-            for key, value in _MLFLOW_HTTP_DEFAULTS.items():
-                os.environ.setdefault(key, value)
-            from mlflow.tracking import MlflowClient
+            with self._client_lock:
+                if self._client is None:
+                    for key, value in _MLFLOW_HTTP_DEFAULTS.items():
+                        os.environ.setdefault(key, value)
+                    from mlflow.tracking import MlflowClient
 
-            self._client = MlflowClient(
-                tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri
-            )
+                    self._client = MlflowClient(
+                        tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri
+                    )
         return self._client
 
     # -- reads ------------------------------------------------------------------------------

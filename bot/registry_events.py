@@ -157,11 +157,18 @@ def _being_applied(rt: Runtime, model: str, alias: str, holder: str | None) -> b
 
 def observe(rt: Runtime, model: str, alias: str, holder: str | None, source: str) -> Notice | None:
     """Compare a protected alias's holder with what the bot expects; warn once per change."""
+    # The bot's own move first, then the expected holder: a promotion leaves `applying` in the
+    # transaction that writes its `promotion_applied`, so read in this order one of the two
+    # always sees it (read the other way round, a promotion finishing in between looked
+    # out-of-band).
+    if _being_applied(rt, model, alias, holder):
+        _record_once(rt, model, alias, holder)
+        return None
     known, expected = expected_holder(rt, model, alias)
     if not known:
         _record_once(rt, model, alias, holder, "alias_baseline", {"source": source})
         return None
-    if holder == expected or _being_applied(rt, model, alias, holder):
+    if holder == expected:
         _record_once(rt, model, alias, holder)
         return None
     details = {"expected": expected, "found": holder, "source": source}

@@ -52,6 +52,22 @@ class Runtime:
             raise RuntimeError("the approval service is wired by build_app")
         return self.approvals
 
+    def warm_up(self) -> None:
+        """Before serving: import MLflow once, then move everything alive to the GC's
+        permanent generation.
+
+        Otherwise the first command pays MLflow's import (a second or more), and the
+        scheduler's first jobs would import it from several threads at once.
+        """
+        import gc
+
+        try:
+            self.registry.client  # noqa: B018  (the import happens on first use)
+        except Exception:  # a bad URI is reported by the first call that needs MLflow
+            log.warning("MLflow client could not be created at start", exc_info=True)
+        gc.collect()
+        gc.freeze()
+
     def health(self) -> list[HealthItem]:
         """Database, MLflow and scheduler health, each with a short detail.
 

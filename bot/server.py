@@ -189,24 +189,6 @@ def create_asgi(app: App, rt: Runtime) -> Starlette:
     )
 
 
-def warm_up(rt: Runtime) -> None:
-    """Before taking traffic: import MLflow, then move everything alive to the GC's permanent
-    generation.
-
-    Otherwise the first command pays MLflow's import (a second or more), and a full
-    collection soon after walks those hundreds of thousands of objects while every thread
-    waits: in bench/ack.py the first burst of `/mlops status` acked ~170 ms late.
-    """
-    import gc
-
-    try:
-        rt.registry.client  # noqa: B018  (the import happens on first use)
-    except Exception:  # MLflow not reachable yet is fine: the client connects lazily
-        log.warning("MLflow client could not be created at start", exc_info=True)
-    gc.collect()
-    gc.freeze()
-
-
 def serve_http(app: App, rt: Runtime, host: str, port: int) -> None:
     """Run uvicorn until SIGTERM/SIGINT; in-flight requests finish (graceful shutdown)."""
     import signal
@@ -217,7 +199,6 @@ def serve_http(app: App, rt: Runtime, host: str, port: int) -> None:
     # uvicorn shuts down gracefully on SIGTERM, then re-raises the signal with the previous
     # handler in place; this handler turns that into a clean exit status 0.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    warm_up(rt)
     uvicorn.run(
         create_asgi(app, rt),
         host=host,

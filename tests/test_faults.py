@@ -7,6 +7,7 @@ import logging
 import shutil
 import signal
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -89,15 +90,18 @@ def test_bot_sigkilled_between_decision_and_alias_move_is_recovered_once(
         assert proxy.held.wait(60), "the bot never called set-alias"
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
+        killed = time.monotonic()
         proxy.release()
 
         assert alias_of(server.url) == ("3" if moved else "1")
         assert status_of(engine, rid) == "applying"
         assert "promotion_applied" not in actions_for(engine, rid)
 
+        # the recovery job at start takes requests whose last vote is over 1 s old
+        wait_until(lambda: time.monotonic() - killed > 1.5, timeout=5)
         proc, _ = serve_process(tmp_path / "b", fake_slack, proxy.url, db_url, policy, **serve)
         procs.append(proc)
-        wait_until(lambda: status_of(engine, rid) == "applied", timeout=60)
+        wait_until(lambda: status_of(engine, rid) == "applied", timeout=90)
         assert alias_of(server.url) == "3"
         wait_until(lambda: "Promoted" in everything(fake_slack.message(CHANNEL, card["ts"]) or {}))
         wait_until(lambda: thread_replies(fake_slack, card["ts"]) == 1)
