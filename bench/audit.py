@@ -356,7 +356,8 @@ def read_only(engine: Engine) -> audit.VerifyResult:
 
 
 def _slow_row(row: Sequence[Any], prev_hash: str, expected_id: int, n: int) -> audit.VerifyResult:
-    """The per-row checks of audit.verify, verbatim; VerifyResult(True, ...) when the row is ok."""
+    """One row checked by the definition (details parsed, canonical JSON re-encoded, hashed);
+    VerifyResult(True, ...) when the row is ok."""
     ev_id, at, actor, action, model, version, alias, run_id, req, details, ph, h = row
     if ev_id != expected_id:
         return audit.VerifyResult(
@@ -364,23 +365,9 @@ def _slow_row(row: Sequence[Any], prev_hash: str, expected_id: int, n: int) -> a
         )
     if ph != prev_hash:
         return audit.VerifyResult(False, n, ev_id, "prev_hash does not match the row before")
-    try:
-        parsed = json.loads(details)
-    except ValueError:
-        return audit.VerifyResult(False, n, ev_id, "details is not valid JSON")
-    fields = {
-        "id": ev_id,
-        "at": audit.fmt_at(at),
-        "actor": actor,
-        "action": action,
-        "model_name": model,
-        "model_version": version,
-        "alias": alias,
-        "run_id": run_id,
-        "request_id": req,
-        "details": parsed,
-    }
-    if audit.compute_hash(ph, fields) != h:
+    if not audit._same_after_parsing(
+        ph, h, ev_id, at, actor, action, model, version, alias, run_id, req, details
+    ):
         return audit.VerifyResult(False, n, ev_id, "hash does not match the row's content")
     return audit.VerifyResult(True, n)
 

@@ -152,60 +152,66 @@ def test_bad_policy_file_stops_start_with_one_clear_error(tmp_path: Path) -> Non
     assert "mlops-bot.toml: models.churn.gates" in res.stderr and "Traceback" not in res.stderr
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("slack", ["wrong-token", "unreachable"])
-def test_slack_refusing_or_unreachable_at_start_is_one_clear_error(
-    tmp_path: Path, fake_slack: FakeSlack, slack: str
-) -> None:
-    env = {
+def serve_until_exit(tmp_path: Path, *args: str, **env: str) -> str:
+    """Run `mlops-bot serve ARGS` with ENV until it exits 1; its last line of stderr."""
+    environ = {
         **os.environ,
-        "SLACK_BOT_TOKEN": "xoxb-not-the-token" if slack == "wrong-token" else BOT_TOKEN,
         "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "SLACK_API_URL": fake_slack.api_url
-        if slack == "wrong-token"
-        else f"http://127.0.0.1:{free_port()}/api/",
         "MLOPS_BOT_DATA_DIR": str(tmp_path / "data"),
         "DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}",
+        **env,
     }
-    env.pop("SLACK_APP_TOKEN", None)
+    if "SLACK_APP_TOKEN" not in env:
+        environ.pop("SLACK_APP_TOKEN", None)
     res = subprocess.run(
-        [str(BIN / "mlops-bot"), "serve", "--http", "--port", str(free_port())],
-        env=env,
+        [str(BIN / "mlops-bot"), "serve", *args],
+        env=environ,
         cwd=tmp_path,
         capture_output=True,
         text=True,
         timeout=90,
     )
     assert res.returncode == 1 and "Traceback" not in res.stderr
-    last = res.stderr.strip().splitlines()[-1]
-    if slack == "wrong-token":
-        assert last.startswith("mlops-bot: Slack refused the bot token") and "invalid_auth" in last
-    else:
-        assert last.startswith("mlops-bot: cannot reach Slack at http://127.0.0.1:")
-    assert "xoxb-not-the-token" not in res.stderr
+    assert "not-the-token" not in res.stderr and "not-valid" not in res.stderr
+    return res.stderr.strip().splitlines()[-1]
+
+
+@pytest.mark.slow
+def test_slack_refusing_the_token_at_start_is_one_clear_error(
+    tmp_path: Path, fake_slack: FakeSlack
+) -> None:
+    last = serve_until_exit(
+        tmp_path,
+        "--http",
+        "--port",
+        str(free_port()),
+        SLACK_BOT_TOKEN="xoxb-not-the-token",
+        SLACK_API_URL=fake_slack.api_url,
+    )
+    assert last.startswith("mlops-bot: Slack refused the bot token") and "invalid_auth" in last
+
+
+@pytest.mark.slow
+def test_slack_unreachable_at_start_is_one_clear_error(tmp_path: Path) -> None:
+    last = serve_until_exit(
+        tmp_path,
+        "--http",
+        "--port",
+        str(free_port()),
+        SLACK_BOT_TOKEN=BOT_TOKEN,
+        SLACK_API_URL=f"http://127.0.0.1:{free_port()}/api/",
+    )
+    assert last.startswith("mlops-bot: cannot reach Slack at http://127.0.0.1:")
 
 
 @pytest.mark.slow
 def test_socket_mode_that_cannot_connect_is_one_clear_error(
     tmp_path: Path, fake_slack: FakeSlack
 ) -> None:
-    env = {
-        **os.environ,
-        "SLACK_BOT_TOKEN": BOT_TOKEN,
-        "SLACK_APP_TOKEN": "xapp-1-not-valid",
-        "SLACK_API_URL": fake_slack.api_url,
-        "MLOPS_BOT_DATA_DIR": str(tmp_path / "data"),
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}",
-    }
-    res = subprocess.run(
-        [str(BIN / "mlops-bot"), "serve"],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=90,
+    last = serve_until_exit(
+        tmp_path,
+        SLACK_BOT_TOKEN=BOT_TOKEN,
+        SLACK_APP_TOKEN="xapp-1-not-valid",
+        SLACK_API_URL=fake_slack.api_url,
     )
-    assert res.returncode == 1 and "Traceback" not in res.stderr
-    last = res.stderr.strip().splitlines()[-1]
     assert last.startswith("mlops-bot: Socket Mode could not connect") and "SLACK_APP_TOKEN" in last
-    assert "xapp-1-not-valid" not in res.stderr
