@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -32,16 +31,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.helpers import (  # noqa: E402
-    BOT_TOKEN,
     SIGNING_SECRET,
     free_port,
     seed_mlflow,
+    serve_process,
     signed_headers,
     wait_http,
 )
 from tests.slack_fake import FakeSlack  # noqa: E402
-
-BIN = Path(sys.executable).parent
 
 BARE_APP = """
 import sys, uvicorn
@@ -178,43 +175,20 @@ def main() -> None:
                 '[defaults]\napprovers = ["U0APPROVER1"]\n[models.churn.monitor]\n'
                 f'reference = "{ref}"\ncurrent = "{cur}"\n'
             )
-            bot_port, bare_port = free_port(), free_port()
-            env = {
-                **os.environ,
-                "SLACK_BOT_TOKEN": BOT_TOKEN,
-                "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-                "SLACK_API_URL": fake.api_url,
-                "MLFLOW_TRACKING_URI": mlflow_uri,
-                "DATABASE_URL": f"sqlite:///{tmp / 'bot.db'}",
-                "MLOPS_BOT_CONFIG": str(tmp / "policy.toml"),
-                "MLOPS_BOT_DATA_DIR": str(tmp / "data"),
-            }
-            env.pop("SLACK_APP_TOKEN", None)
-            log = open(tmp / "bot.log", "w")  # noqa: SIM115
-            bot = subprocess.Popen(
-                [
-                    str(BIN / "mlops-bot"),
-                    "serve",
-                    "--http",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(bot_port),
-                ],
-                env=env,
-                cwd=tmp,
-                stdout=log,
-                stderr=log,
+            bare_port = free_port()
+            # the bot logs to tmp/log
+            bot, bot_url = serve_process(
+                tmp, fake, mlflow_uri, f"sqlite:///{tmp / 'bot.db'}", tmp / "policy.toml"
             )
+            procs.append(bot)
             bare = subprocess.Popen(
                 [sys.executable, "-c", BARE_APP, str(bare_port), fake.api_url, SIGNING_SECRET],
                 cwd=ROOT,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
-            procs += [bot, bare]
-            bot_url, bare_url = f"http://127.0.0.1:{bot_port}", f"http://127.0.0.1:{bare_port}"
-            wait_http(f"{bot_url}/healthz", bot)
+            procs.append(bare)
+            bare_url = f"http://127.0.0.1:{bare_port}"
             wait_http(f"{bare_url}/healthz", bare)
             warm = [command_body("status", i, fake) for i in range(20)]
             load(bot_url, warm, c)

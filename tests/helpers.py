@@ -219,9 +219,17 @@ def reset_postgres(url: str) -> None:
 
 
 def serve_process(
-    tmp: Path, fake: FakeSlack, mlflow_uri: str, db_url: str, policy: Path, **env: str
+    tmp: Path,
+    fake: FakeSlack,
+    mlflow_uri: str,
+    db_url: str,
+    policy: Path | None = None,
+    **env: str,
 ) -> tuple[subprocess.Popen, str]:
-    """`mlops-bot serve --http` as its own process (so a test can SIGTERM or SIGKILL it)."""
+    """`mlops-bot serve --http` as its own process (so a test can SIGTERM or SIGKILL it).
+
+    Its stdout and stderr go to `tmp / "log"`.
+    """
     port = free_port()
     environ = {
         **os.environ,
@@ -230,8 +238,8 @@ def serve_process(
         "SLACK_API_URL": fake.api_url,
         "MLFLOW_TRACKING_URI": mlflow_uri,
         "DATABASE_URL": db_url,
-        "MLOPS_BOT_CONFIG": str(policy),
         "MLOPS_BOT_DATA_DIR": str(tmp / "data"),
+        **({"MLOPS_BOT_CONFIG": str(policy)} if policy is not None else {}),
         **env,
     }
     environ.pop("SLACK_APP_TOKEN", None)
@@ -248,8 +256,8 @@ def serve_process(
         ],
         env=environ,
         cwd=tmp,
-        stdout=subprocess.DEVNULL,
-        stderr=open(tmp / "log", "a"),  # noqa: SIM115
+        stdout=(log := open(tmp / "log", "a")),  # noqa: SIM115
+        stderr=log,
     )
     url = f"http://127.0.0.1:{port}"
     wait_http(f"{url}/healthz", proc)

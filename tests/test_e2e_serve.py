@@ -20,7 +20,7 @@ from tests.helpers import (
     BotServer,
     MlflowServer,
     free_port,
-    wait_http,
+    serve_process,
 )
 from tests.slack_fake import FakeSlack
 
@@ -41,28 +41,7 @@ def mlflow_server(mlflow_template: Path, tmp_path_factory: pytest.TempPathFactor
 
 
 def start_serve(tmp_path: Path, fake: FakeSlack, mlflow_uri: str) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "SLACK_BOT_TOKEN": BOT_TOKEN,
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "SLACK_API_URL": fake.api_url,
-        "MLFLOW_TRACKING_URI": mlflow_uri,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}",
-        "MLOPS_BOT_DATA_DIR": str(tmp_path / "data"),
-    }
-    env.pop("SLACK_APP_TOKEN", None)
-    proc = subprocess.Popen(
-        [str(BIN / "mlops-bot"), "serve", "--http", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    wait_http(f"{url}/healthz", proc)
-    return proc, url
+    return serve_process(tmp_path, fake, mlflow_uri, f"sqlite:///{tmp_path / 'bot.db'}")
 
 
 @pytest.mark.slow
@@ -92,7 +71,8 @@ def test_serve_http_against_mlflow_server(
         )
     finally:
         proc.send_signal(signal.SIGTERM)
-        out, _ = proc.communicate(timeout=20)
+        proc.wait(timeout=20)
+    out = (tmp_path / "log").read_text()
     assert proc.returncode == 0, out
     assert BOT_TOKEN not in out and SIGNING_SECRET not in out
 
@@ -107,7 +87,7 @@ def test_healthz_is_503_when_mlflow_is_down(tmp_path: Path, fake_slack: FakeSlac
         assert resp.json()["db"] == "ok" and "MLflow could not" in resp.json()["mlflow"]
     finally:
         proc.send_signal(signal.SIGTERM)
-        proc.communicate(timeout=20)
+        proc.wait(timeout=20)
 
 
 def test_run_without_tokens_opens_the_shell_and_says_what_to_set(
