@@ -56,6 +56,8 @@ class Settings(BaseSettings):
     # A request left `applying` this long after its last vote is finished by the recovery job
     # (a process died between the decision and the alias move).
     mlops_bot_recover_after_seconds: int = Field(default=60, ge=1)
+    # How often the recovery and expiry jobs look (they also run once at start).
+    mlops_bot_recover_interval_seconds: int = Field(default=60, ge=1)
     mlops_bot_timezone: str = "UTC"
     mlops_bot_log_format: Literal["text", "json"] = "text"
     mlops_bot_slack_timeout_seconds: int = Field(default=10, ge=1, le=60)

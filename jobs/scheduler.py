@@ -34,8 +34,11 @@ class Scheduler:
             # coalesce: a bot that was down posts once, not once per missed run
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
         )
-        self._add("expire requests", 60, lambda: approval_jobs.expire(svc, client))
-        self._add("recover interrupted promotions", 60, lambda: approval_jobs.recover(svc, client))
+        every = rt.settings.mlops_bot_recover_interval_seconds
+        self._add("expire requests", every, lambda: approval_jobs.expire(svc, client))
+        self._add(
+            "recover interrupted promotions", every, lambda: approval_jobs.recover(svc, client)
+        )
         runner = rt.require_reports()
         self._add(
             "scheduled reports", report_jobs.TICK_SECONDS, lambda: report_jobs.tick(rt, runner)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -55,8 +56,8 @@ def bot(mlflow_store: str, fake_slack: FakeSlack, tmp_path: Path) -> Iterator[Bo
 
 
 @pytest.fixture(scope="session")
-def pg_url() -> str:
-    """The PostgreSQL URL; under CI=true an unreachable server fails instead of skipping."""
+def pg_server_url() -> str:
+    """The PostgreSQL server URL; under CI=true an unreachable server fails instead of skipping."""
     url = os.environ.get(PG_URL_ENV, DEFAULT_PG_URL)
     from sqlalchemy import create_engine, text
 
@@ -72,11 +73,47 @@ def pg_url() -> str:
     return url
 
 
+@pytest.fixture(scope="session")
+def pg_url(pg_server_url: str) -> Iterator[str]:
+    """A database of this test run's own on that server, dropped at the end.
+
+    Named per run, so two suites on one machine never see each other's tables.
+    """
+    from tests.helpers import create_database, drop_database
+
+    url = create_database(pg_server_url, f"mlops_bot_test_{os.getpid()}_{uuid.uuid4().hex[:8]}")
+    try:
+        yield url
+    finally:
+        drop_database(pg_server_url, url)
+
+
 @pytest.fixture
 def pg_database(pg_url: str) -> Iterator[str]:
-    """A fresh schema-less database state: every bot table dropped before and after."""
+    """This run's database with every bot table dropped before and after the test."""
     from tests.helpers import reset_postgres
 
     reset_postgres(pg_url)
     yield pg_url
     reset_postgres(pg_url)
+
+
+@pytest.fixture(autouse=True)
+def _slow_if_it_starts_a_process(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test that starts an external process must be marked `slow` (the quick loop skips it)."""
+    import subprocess
+
+    started: list[str] = []
+    real_init = subprocess.Popen.__init__
+
+    def spy(self: subprocess.Popen, args: object, *a: object, **kw: object) -> None:
+        started.append(str(args)[:120])
+        real_init(self, args, *a, **kw)  # type: ignore[arg-type]
+
+    subprocess.Popen.__init__ = spy  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        subprocess.Popen.__init__ = real_init  # type: ignore[method-assign]
+    if started and request.node.get_closest_marker("slow") is None:
+        pytest.fail(f"starts a process ({started[0]}) but is not marked slow", pytrace=False)

@@ -207,6 +207,30 @@ def start_bot(
     return BotServer(url=f"{scheme}://127.0.0.1:{port}", fake=fake, runtime=rt, app=app, _stop=stop)
 
 
+def create_database(server_url: str, name: str) -> str:
+    """Create database `name` on the server of `server_url`; returns its URL."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    engine = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return make_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+
+def drop_database(server_url: str, url: str) -> None:
+    """Drop the database of `url`, closing whatever still holds a connection to it."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = make_url(url).database
+    engine = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    engine.dispose()
+
+
 def reset_postgres(url: str) -> None:
     """Drop every table of the public schema (the bot's and Alembic's)."""
     from sqlalchemy import create_engine, text

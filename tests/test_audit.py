@@ -115,6 +115,7 @@ def test_export_formats(engine: Engine) -> None:
     assert audit.export(engine, out, "jsonl", since=audit.utcnow()) == 0
 
 
+@pytest.mark.slow
 def test_concurrent_appends_from_processes_keep_one_chain(tmp_path: Path, pg_database: str) -> None:
     for url in (f"sqlite:///{tmp_path / 'c.db'}", pg_database):
         engine = db.make_engine(url)
@@ -131,6 +132,7 @@ def test_concurrent_appends_from_processes_keep_one_chain(tmp_path: Path, pg_dat
         engine.dispose()
 
 
+@pytest.mark.slow
 def test_cli_export_and_verify(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'cli.db'}"
     engine = seeded(url, 5)

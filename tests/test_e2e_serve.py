@@ -90,6 +90,7 @@ def test_healthz_is_503_when_mlflow_is_down(tmp_path: Path, fake_slack: FakeSlac
         proc.wait(timeout=20)
 
 
+@pytest.mark.slow
 def test_run_without_tokens_opens_the_shell_and_says_what_to_set(
     tmp_path: Path, mlflow_store: str
 ) -> None:
@@ -111,6 +112,7 @@ def test_run_without_tokens_opens_the_shell_and_says_what_to_set(
     assert "`@champion` → v1" in res.stdout
 
 
+@pytest.mark.slow
 def test_bad_policy_file_stops_start_with_one_clear_error(tmp_path: Path) -> None:
     (tmp_path / "mlops-bot.toml").write_text('[models.churn]\ngates = ["auc >>= 1"]\n')
     env = {

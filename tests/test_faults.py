@@ -79,7 +79,7 @@ def test_bot_sigkilled_between_decision_and_alias_move_is_recovered_once(
     policy.write_text(ONE_APPROVAL)
     db_url = f"sqlite:///{tmp_path / 'bot.db'}"
     engine = db.make_engine(db_url)
-    serve = dict(MLOPS_BOT_RECOVER_AFTER_SECONDS="1")
+    serve = dict(MLOPS_BOT_RECOVER_AFTER_SECONDS="1", MLOPS_BOT_RECOVER_INTERVAL_SECONDS="1")
     procs = []
     try:
         proc, url = serve_process(tmp_path / "a", fake_slack, proxy.url, db_url, policy, **serve)

@@ -26,6 +26,7 @@ def test_status_on_postgres(
         bot.stop()
 
 
+@pytest.mark.slow
 def test_concurrent_migrations_on_postgres(pg_database: str) -> None:
     code = (
         "from bot.db import make_engine, upgrade; import sys; "

@@ -82,6 +82,7 @@ def run_cli(
     )
 
 
+@pytest.mark.slow
 def test_cli_drift_report_without_a_model(tmp_path: Path) -> None:
     ref, cur = frames()
     ref.to_parquet(tmp_path / "ref.parquet")
@@ -102,6 +103,7 @@ def test_cli_drift_report_without_a_model(tmp_path: Path) -> None:
     assert (tmp_path / "out" / "drift_summary.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("args", "expected"),
     [

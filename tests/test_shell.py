@@ -162,6 +162,7 @@ press 1
 """
 
 
+@pytest.mark.slow
 def test_run_tour_request_refuse_approve(workspace: Path) -> None:
     proc = run_cli(workspace, "run", stdin=TOUR)
     assert proc.returncode == 0, proc.stderr
@@ -309,6 +310,7 @@ def test_demo_refuses_someone_elses_churn(in_dir: Path) -> None:
     assert not demo.store_is_empty(settings)
 
 
+@pytest.mark.slow
 def test_demo_reset_starts_over(in_dir: Path) -> None:
     shell_session("/mlops promote churn 3 champion\nas U0BOB\npress 1\n")
     assert aliases(in_dir)["champion"] == "3"

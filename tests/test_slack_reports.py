@@ -200,15 +200,15 @@ def test_tick_fires_each_due_time_once_and_catches_up_once(rbot: BotServer) -> N
     from bot import db
     from bot.tables import ReportSchedule
 
-    with db.session(rt.engine, write=True) as s:  # pretend it was made two days ago
+    now = datetime(2026, 11, 27, 10, 30, tzinfo=UTC)
+    with db.session(rt.engine, write=True) as s:  # pretend it was made two days before `now`
         s.execute(
             update(ReportSchedule)
             .where(ReportSchedule.id == sched.id)  # type: ignore[arg-type]
-            .values(created_at=datetime.now(UTC) - timedelta(days=2))
+            .values(created_at=now - timedelta(days=2))
         )
         s.commit()
     runner = rt.require_reports()
-    now = datetime(2026, 11, 27, 10, 30, tzinfo=UTC)
     assert sched.id in tick(rt, runner, now)  # a bot down for hours posts the latest fire once
     assert tick(rt, runner, now + timedelta(minutes=10)) == []  # same fire time: claimed
     assert sched.id in tick(rt, runner, now + timedelta(hours=1))  # the next hour's fire
