@@ -59,8 +59,9 @@ from sqlalchemy import Engine, String, create_engine, func, literal_column, text
 from sqlalchemy import select as sa_select
 from sqlalchemy.engine import make_url
 
-from bot import audit, db
-from bot.tables import AuditEvent
+from bot import audit
+from bot.storage import db
+from bot.storage.tables import AuditEvent
 
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 Q_MODEL, Q_ALL = "recent(model='m7', limit=20)", "recent(limit=20)"

@@ -19,8 +19,8 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot import charts  # noqa: E402
-from bot.drift import compute_drift  # noqa: E402
+from bot.monitoring import charts
+from bot.monitoring.drift import compute_drift
 
 
 def timed(fn, runs: int = 5) -> float:  # type: ignore[no-untyped-def]

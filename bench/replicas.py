@@ -76,7 +76,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot import action_ids as ids  # noqa: E402
+from handlers import action_ids as ids  # noqa: E402
 from tests.helpers import (  # noqa: E402
     BotServer,
     reset_postgres,

@@ -22,8 +22,8 @@ from sqlalchemy import Engine, text
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from bot import db
-from bot.tables import AuditEvent
+from bot.storage import db
+from bot.storage.tables import AuditEvent
 
 GENESIS = "0" * 64
 _encode_str = json.encoder.encode_basestring  # the C encoder, ensure_ascii=False semantics

@@ -78,7 +78,7 @@ def store_is_empty(settings: Settings) -> bool:
         except sqlite3.Error:  # not an MLflow store yet (no tables)
             return True
         return int(count) == 0
-    from bot.registry import Registry
+    from bot.registry.gateway import Registry
 
     return not Registry(uri).list_models()
 
@@ -300,7 +300,7 @@ def _register(client: MlflowClient, settings: Settings, trained: list[Trained], 
     import sklearn
     from mlflow.entities import Metric, Param
 
-    from bot.gates import evaluate, parse_gate
+    from bot.policy.gates import evaluate, parse_gate
 
     exp_id = _experiment_id(client, settings)
     client.create_registered_model(

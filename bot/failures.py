@@ -7,9 +7,9 @@ import uuid
 
 from sqlalchemy.exc import DBAPIError
 
-from bot.approvals import ApprovalError
-from bot.db import DatabaseError
-from bot.registry import RegistryError
+from bot.approvals.service import ApprovalError
+from bot.registry.gateway import RegistryError
+from bot.storage.db import DatabaseError
 
 log = logging.getLogger(__name__)
 

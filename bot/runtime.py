@@ -11,15 +11,15 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 
-from bot import db
 from bot.config import Settings
-from bot.policy import Policy, load_policy
-from bot.registry import Registry, RegistryError
-from bot.render import HealthItem
+from bot.policy.file import Policy, load_policy
+from bot.registry.gateway import Registry, RegistryError
+from bot.storage import db
+from handlers.blocks import HealthItem
 
 if TYPE_CHECKING:
-    from bot.approvals import ApprovalService
-    from bot.report_runner import ReportRunner
+    from bot.approvals.service import ApprovalService
+    from bot.monitoring.runner import ReportRunner
 
 log = logging.getLogger(__name__)
 HEALTH_TTL = 5.0  # seconds a health check is reused
@@ -112,7 +112,7 @@ def build_runtime(settings: Settings | None = None, *, migrate: bool = True) -> 
     registry = Registry(settings.mlflow_tracking_uri, settings.mlflow_ui_url)
     rt = Runtime(settings=settings, policy=policy, engine=engine, registry=registry)
     if migrate:
-        from bot.schedules import sync_file_monitors
+        from bot.monitoring.schedules import sync_file_monitors
 
         sync_file_monitors(rt)  # the policy file's monitors, as schedules every replica sees
     return rt

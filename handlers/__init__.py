@@ -2,7 +2,11 @@
 
 from slack_bolt import App
 
-from handlers import actions, commands, events, middleware, report_actions, views
+from handlers import middleware
+from handlers.approvals import actions, views
+from handlers.home import events
+from handlers.reports import actions as report_actions
+from handlers.router import command as commands
 
 
 def register(app: App) -> None:

@@ -21,8 +21,8 @@ from contextvars import Context, copy_context
 
 from slack_bolt import BoltContext
 
-from bot.app import runtime_of
 from bot.failures import explain
+from handlers.app import runtime_of
 
 log = logging.getLogger(__name__)
 WORKERS = 2

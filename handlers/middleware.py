@@ -8,9 +8,9 @@ from collections.abc import Callable
 from slack_bolt import App, BoltContext, BoltResponse
 from slack_bolt.request import BoltRequest
 
-from bot.app import runtime_of
-from bot.deliveries import first_delivery
 from bot.logs import new_request_id
+from bot.storage.deliveries import first_delivery
+from handlers.app import runtime_of
 
 log = logging.getLogger(__name__)
 

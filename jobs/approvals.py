@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 
 from slack_sdk import WebClient
 
-from bot.approvals import ApprovalService, Outcome
-from bot.notify import announce, refresh_card
+from bot.approvals.service import ApprovalService, Outcome
+from handlers.approvals.messages import announce, refresh_card
 
 log = logging.getLogger(__name__)
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from slack_sdk import WebClient
 
-from bot.notify import post_notice
-from bot.registry_events import reconcile
+from bot.registry.events import reconcile
 from bot.runtime import Runtime
+from handlers.approvals.messages import post_notice
 
 
 def run(rt: Runtime, client: WebClient) -> int:

@@ -10,11 +10,11 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from bot import schedules
 from bot.audit import as_utc, utcnow
-from bot.report_runner import ReportJob, ReportRunner
+from bot.monitoring import schedules
+from bot.monitoring.runner import ReportJob, ReportRunner
 from bot.runtime import Runtime
-from bot.tables import ReportSchedule
+from bot.storage.tables import ReportSchedule
 
 log = logging.getLogger(__name__)
 TICK_SECONDS = 20

@@ -12,8 +12,8 @@ from datetime import datetime
 
 from slack_sdk import WebClient
 
-from bot import schedules
-from bot.approvals import ApprovalService
+from bot.approvals.service import ApprovalService
+from bot.monitoring import schedules
 from bot.runtime import Runtime
 from jobs import approvals as approval_jobs
 from jobs import reconcile as reconcile_job

@@ -154,10 +154,10 @@ def start_bot(
     """Build the real app from settings and serve it over HTTP on an ephemeral port."""
     import uvicorn
 
-    from bot.app import build_app
     from bot.config import Settings
     from bot.runtime import build_runtime
-    from bot.server import create_asgi
+    from handlers.app import build_app
+    from handlers.transport.http import create_asgi
 
     tmp_path.mkdir(parents=True, exist_ok=True)
     policy_path = None

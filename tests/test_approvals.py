@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from mlflow.tracking import MlflowClient
 
-from bot import action_ids as ids
 from bot import audit
+from handlers import action_ids as ids
 from tests.helpers import BotServer, app_home_opened, signed_headers, start_bot, wait_until
 from tests.slack_fake import FakeSlack
 
@@ -442,9 +442,9 @@ def test_promotion_interrupted_after_the_decision_is_recovered(abot: BotServer) 
 
     from sqlalchemy import update
 
-    from bot import db
     from bot.audit import utcnow
-    from bot.tables import ApprovalVote, PromotionRequest
+    from bot.storage import db
+    from bot.storage.tables import ApprovalVote, PromotionRequest
     from jobs.approvals import recover
 
     rid, card = request(abot, "promote churn 3 champion")

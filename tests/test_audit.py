@@ -15,7 +15,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import Engine, text
 
-from bot import audit, db
+from bot import audit
+from bot.storage import db
 
 BIN = Path(sys.executable).parent
 

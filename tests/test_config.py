@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from bot.config import Settings
-from bot.policy import PolicyError, load_policy, read_policy_file
+from bot.policy.file import PolicyError, load_policy, read_policy_file
 
 SPEC_POLICY = """
 [defaults]

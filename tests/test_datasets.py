@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bot.datasets import DatasetError, load
-from bot.registry import Registry
+from bot.monitoring.datasets import DatasetError, load
+from bot.registry.gateway import Registry
 
 
 @pytest.fixture

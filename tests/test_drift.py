@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from scipy.spatial.distance import jensenshannon
 from scipy.stats import chi2_contingency, ks_2samp, kstwo, wasserstein_distance
 
-from bot import drift
-from bot.drift import (
+from bot.monitoring import drift
+from bot.monitoring.drift import (
     DriftResult,
     FeatureDrift,
     FeatureOverride,

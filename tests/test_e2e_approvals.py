@@ -11,8 +11,9 @@ import pytest
 from mlflow.tracking import MlflowClient
 from sqlalchemy import text
 
-from bot import action_ids as ids
-from bot import audit, db
+from bot import audit
+from bot.storage import db
+from handlers import action_ids as ids
 from tests.helpers import (
     BotServer,
     MlflowServer,

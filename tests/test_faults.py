@@ -14,8 +14,9 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
-from bot import action_ids as ids
-from bot import audit, db
+from bot import audit
+from bot.storage import db
+from handlers import action_ids as ids
 from tests.helpers import (
     BotServer,
     MlflowServer,

@@ -108,7 +108,7 @@ def test_any_command_text(hbot: BotServer, text: str) -> None:
 
 
 def test_forged_request_id_in_approve_is_denied_not_trusted(hbot: BotServer) -> None:
-    from bot import action_ids as ids
+    from handlers import action_ids as ids
 
     before = _aliases(hbot)
     for value in ["../../etc", "abcdefabcdef", "' OR 1=1 --", "9" * 5000]:

@@ -8,8 +8,8 @@ from types import SimpleNamespace
 import pytest
 from slack_bolt import BoltContext
 
-from bot.app import RUNTIME_KEY
 from handlers import later
+from handlers.app import RUNTIME_KEY
 
 
 def blocked_pool(workers: int) -> tuple[later.PriorityPool, threading.Event]:

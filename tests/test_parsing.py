@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.commands import parse, tokenize
-from bot.gates import GateSyntaxError, evaluate, parse_gate
+from bot.policy.gates import GateSyntaxError, evaluate, parse_gate
+from handlers.router.parsing import parse, tokenize
 
 
 def test_quotes_and_escapes() -> None:

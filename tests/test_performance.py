@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from sklearn import metrics as skm
 
-from bot.performance import PerformanceError, compute_performance, detect_task
+from bot.monitoring.performance import PerformanceError, compute_performance, detect_task
 
 
 def test_binary_classification_with_scores_matches_sklearn() -> None:

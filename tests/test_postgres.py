@@ -45,7 +45,7 @@ def test_concurrent_migrations_on_postgres(pg_database: str) -> None:
     assert all(p.returncode == 0 for p in procs), results
     from sqlalchemy import create_engine, text
 
-    from bot.db import head_revision
+    from bot.storage.db import head_revision
 
     engine = create_engine(pg_database)
     with engine.connect() as conn:

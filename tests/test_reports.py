@@ -14,9 +14,9 @@ import pandas as pd
 import pytest
 
 from bot.config import Settings
-from bot.policy import load_policy
-from bot.registry import Registry
-from bot.reports import ReportError, make_report, write_report
+from bot.monitoring.report import ReportError, make_report, write_report
+from bot.policy.file import load_policy
+from bot.registry.gateway import Registry
 
 BIN = Path(sys.executable).parent
 SPEC_KEYS = {

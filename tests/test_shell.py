@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.shell_render import mrkdwn, render_blocks
+from handlers.shell.render import mrkdwn, render_blocks
 
 MLOPS_BOT = str(Path(sys.executable).parent / "mlops-bot")
 _OURS = re.compile(r"^(SLACK_|MLFLOW_|MLOPS_BOT_|DATABASE_URL$)")
@@ -79,9 +79,9 @@ def in_dir(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 
 def shell_session(script: str, user: str | None = None) -> str:
     """An in-process shell session fed by `script`; returns what it printed."""
-    from bot import shell
     from bot.config import Settings
     from bot.runtime import build_runtime
+    from handlers.shell import repl as shell
 
     shell.adopt_demo_policy()
     rt = build_runtime(Settings(_env_file=None))  # type: ignore[call-arg]

@@ -14,7 +14,8 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
-from bot import audit, schedules
+from bot import audit
+from bot.monitoring import schedules
 from jobs.reports import tick
 from tests.helpers import BotServer, start_bot, wait_until
 from tests.slack_fake import FakeSlack
@@ -197,8 +198,8 @@ def test_tick_fires_each_due_time_once_and_catches_up_once(rbot: BotServer) -> N
     sched = schedules.add(rt, "drift", "churn", "0 * * * *", CHANNEL, "U0REQ")
     from sqlalchemy import update
 
-    from bot import db
-    from bot.tables import ReportSchedule
+    from bot.storage import db
+    from bot.storage.tables import ReportSchedule
 
     now = datetime(2026, 11, 27, 10, 30, tzinfo=UTC)
     with db.session(rt.engine, write=True) as s:  # pretend it was made two days before `now`
@@ -280,7 +281,7 @@ def _press(bot: BotServer, message: dict, button: dict, user: str) -> str:
 
 
 def test_show_all_features_is_ephemeral(rbot: BotServer) -> None:
-    from bot import action_ids as ids
+    from handlers import action_ids as ids
 
     message, button = _report_button(rbot, ids.REPORT_DETAILS)
     url = _press(rbot, message, button, "U0ANYONE")
@@ -290,7 +291,7 @@ def test_show_all_features_is_ephemeral(rbot: BotServer) -> None:
 
 
 def test_request_promotion_from_a_report_opens_the_approval_flow(rbot: BotServer) -> None:
-    from bot import action_ids as ids
+    from handlers import action_ids as ids
 
     message, button = _report_button(rbot, ids.REPORT_PROMOTE)
     assert button["text"]["text"] == "Request promotion of v3"
@@ -304,7 +305,7 @@ def test_request_promotion_from_a_report_opens_the_approval_flow(rbot: BotServer
 def test_retraining_is_signed_retried_and_limited_to_owners(
     rbot: BotServer, receiver: Receiver
 ) -> None:
-    from bot import action_ids as ids
+    from handlers import action_ids as ids
 
     message, button = _report_button(rbot, ids.REPORT_RETRAIN)
     url = _press(rbot, message, button, "U0STRANGER")

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from bot import action_ids as ids
 from bot import audit
+from handlers import action_ids as ids
 from jobs.reconcile import run as reconcile
 from tests.helpers import BotServer, start_bot
 from tests.slack_fake import FakeSlack

@@ -1,0 +1,269 @@
+"""The `mlops-bot` command line. Heavy modules are imported inside commands (fast --help)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from typing import TYPE_CHECKING, NoReturn
+
+import typer
+
+if TYPE_CHECKING:
+    from bot.runtime import Runtime
+
+cli = typer.Typer(
+    help="mlops-bot: promote models with approval, watch drift, keep an audit log — in Slack.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+db_cli = typer.Typer(help="Database maintenance.", no_args_is_help=True)
+cli.add_typer(db_cli, name="db")
+audit_cli = typer.Typer(help="Export and verify the audit log.", no_args_is_help=True)
+cli.add_typer(audit_cli, name="audit")
+
+SLACK_SETUP = """\
+No Slack credentials are configured. Set these (in the environment or in .env):
+  SLACK_BOT_TOKEN=xoxb-…        bot token (OAuth & Permissions)
+  SLACK_APP_TOKEN=xapp-…        app-level token with connections:write, for Socket Mode
+or, for HTTP mode instead of Socket Mode:
+  SLACK_SIGNING_SECRET=…        signing secret (Basic Information), and run `mlops-bot serve --http`
+See .env.example and README.md ("Create the Slack app")."""
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    typer.echo(f"mlops-bot: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def setup_logging(level: int = logging.INFO) -> None:
+    """Log to stderr in MLOPS_BOT_LOG_FORMAT (text or json; read before the rest of the
+    settings, so that a bad setting is itself logged in the right format)."""
+    from bot.logs import setup
+
+    fmt = os.environ.get("MLOPS_BOT_LOG_FORMAT", "text").strip().lower()
+    setup(level, "json" if fmt == "json" else "text")
+
+
+def load_runtime() -> Runtime:
+    """Settings + policy + database, or a one-line error and exit 2."""
+    from pydantic import ValidationError
+
+    from bot.config import Settings
+    from bot.policy.file import PolicyError
+    from bot.runtime import build_runtime
+
+    try:
+        return build_runtime(Settings())
+    except ValidationError as exc:
+        errors = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors()
+        )
+        fail(f"invalid configuration: {errors}")
+    except PolicyError as exc:
+        fail(f"invalid policy file:\n{exc}")
+    except Exception as exc:  # database unreachable, bad URL…
+        fail(f"cannot start: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}")
+
+
+@cli.command()
+def serve(
+    http: bool = typer.Option(
+        False, "--http", help="Serve HTTP (POST /slack/events) instead of Socket Mode."
+    ),
+    host: str = typer.Option("0.0.0.0", help="HTTP bind address."),
+    port: int = typer.Option(3000, help="HTTP port."),
+) -> None:
+    """Serve Slack: Socket Mode when SLACK_APP_TOKEN is set, else (or with --http) HTTP."""
+    setup_logging()
+    rt = load_runtime()
+    settings = rt.settings
+    from bot.logs import setup
+
+    setup(logging.INFO, settings.mlops_bot_log_format)  # the value may come from .env
+    if settings.slack_bot_token is None:
+        fail(SLACK_SETUP, 1)
+    from handlers.app import build_app
+
+    if (http or not settings.socket_mode) and settings.slack_signing_secret is None:
+        fail("HTTP mode needs SLACK_SIGNING_SECRET (Basic Information → Signing Secret).", 1)
+    from slack_bolt.error import BoltError
+
+    from handlers.slack_client import SLACK_FAILURES, slack_error
+
+    try:
+        app = build_app(rt)  # Bolt checks the token with auth.test here
+    except BoltError as exc:
+        fail(f"Slack refused the bot token: {str(exc).splitlines()[0][:200]}", 1)
+    except SLACK_FAILURES as exc:
+        fail(f"cannot reach Slack at {settings.slack_api_url}: {slack_error(exc)}", 1)
+    from jobs.scheduler import Scheduler
+
+    rt.warm_up()  # before the scheduler's first jobs and the first request
+    scheduler = Scheduler(rt, rt.require_approvals(), app.client)
+    scheduler.start()
+    problem = None
+    try:
+        if http or not settings.socket_mode:
+            from handlers.transport.http import serve_http
+
+            serve_http(app, rt, host, port)
+        else:
+            from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+            from bot.config import secret
+
+            try:
+                SocketModeHandler(app, secret(settings.slack_app_token)).start()
+            except SLACK_FAILURES as exc:
+                problem = (
+                    f"Socket Mode could not connect ({slack_error(exc)}): check SLACK_APP_TOKEN "
+                    "(an xapp-… token with connections:write) and that Socket Mode is enabled."
+                )
+    finally:
+        scheduler.shutdown(wait=problem is not None)
+    if problem:
+        fail(problem, 1)  # after the scheduler's last log line, so it is the last line shown
+
+
+@cli.command()
+def run() -> None:
+    """What `make run` does: serve Slack when tokens are set, else the local shell on demo data."""
+    from bot.config import Settings
+
+    settings = Settings()
+    if settings.has_slack_tokens:
+        serve(http=not settings.socket_mode, host="0.0.0.0", port=3000)
+        return
+    setup_logging(logging.WARNING)
+    from bot import demo
+
+    if demo.store_is_empty(settings):
+        typer.echo(
+            "No Slack app is configured and MLflow has no models yet: seeding the demo workspace "
+            "(first run only, about 30 s)."
+        )
+        try:
+            demo.seed(settings, echo=typer.echo)
+        except demo.DemoError as exc:
+            fail(str(exc))
+        typer.echo("")
+    raise typer.Exit(_open_shell(None, None))
+
+
+@cli.command()
+def shell(
+    user: str | None = typer.Option(
+        None, "--user", help="Slack user ID to act as (default: the policy's first model owner)."
+    ),
+    channel: str | None = typer.Option(
+        None, "--channel", help="Channel ID to type in (default: the policy's monitor channel)."
+    ),
+) -> None:
+    """Local shell: type /mlops commands, press buttons, switch users; no Slack app needed."""
+    raise typer.Exit(_open_shell(user, channel))
+
+
+def _open_shell(user: str | None, channel: str | None) -> int:
+    import re
+
+    if user is not None and not re.fullmatch(r"[UW][A-Z0-9_]{2,}", user.upper()):
+        fail(f"--user {user!r} is not a Slack user ID (U… or W…)")
+    if channel is not None and not re.fullmatch(r"[CGD][A-Z0-9_]{2,}", channel.upper()):
+        fail(f"--channel {channel!r} is not a Slack channel ID (C…)")
+    setup_logging(logging.WARNING)
+    from handlers.shell import repl as local_shell
+
+    local_shell.adopt_demo_policy()
+    rt = load_runtime()
+    had_slack = local_shell.prepare_runtime(rt)
+    return local_shell.open_shell(rt, user=user, channel=channel, slack_configured=had_slack)
+
+
+@cli.command()
+def demo(
+    reset: bool = typer.Option(False, "--reset", help="Delete the demo's data, then seed again."),
+) -> None:
+    """Seed the embedded MLflow store with a demo model `churn`, its policy and drifted data."""
+    from pydantic import ValidationError
+
+    from bot import demo as demo_data
+    from bot.config import Settings
+
+    setup_logging(logging.WARNING)
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        fail(f"invalid configuration: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}")
+    try:
+        demo_data.seed(settings, reset=reset, echo=typer.echo)
+    except demo_data.DemoError as exc:
+        fail(str(exc))
+
+
+@db_cli.command("upgrade")
+def db_upgrade() -> None:
+    """Apply database migrations (they also run at every start)."""
+    load_runtime()
+    typer.echo("database is up to date")
+
+
+@audit_cli.command("export")
+def audit_export(
+    fmt: str = typer.Option("jsonl", "--format", help="csv, json or jsonl"),
+    model: str | None = typer.Option(None, "--model", help="only events of this model"),
+    since: str | None = typer.Option(None, "--since", help="ISO time, e.g. 2026-11-01T00:00Z"),
+) -> None:
+    """Write audit events to stdout, oldest first."""
+    from bot import audit
+
+    if fmt not in ("csv", "json", "jsonl"):
+        fail(f"--format must be csv, json or jsonl, not {fmt!r}")
+    since_at = None
+    if since is not None:
+        from datetime import datetime
+
+        try:
+            since_at = audit.as_utc(datetime.fromisoformat(since))
+        except ValueError:
+            fail(f"--since {since!r} is not an ISO date or time (e.g. 2026-11-01T00:00Z)")
+    rt = load_runtime()
+    audit.export(rt.engine, sys.stdout, fmt, model=model, since=since_at)  # type: ignore[arg-type]
+
+
+@audit_cli.command("verify")
+def audit_verify() -> None:
+    """Check the hash chain: exit 0 with the count, or 1 naming the first bad row."""
+    from bot import audit
+
+    rt = load_runtime()
+    result = audit.verify(rt.engine)
+    if result.ok:
+        typer.echo(f"audit log OK: {result.count} events, chain intact")
+        return
+    typer.echo(
+        f"audit log BROKEN at id {result.bad_id}: {result.reason} "
+        f"({result.count} events verified before it)",
+        err=True,
+    )
+    raise typer.Exit(1)
+
+
+def _register_report() -> None:
+    from bot.cli.report import report
+    from bot.cli.webhook import webhook_cli
+
+    cli.command("report")(report)
+    cli.add_typer(webhook_cli, name="webhook")
+
+
+_register_report()
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,56 @@
+"""`mlops-bot report drift|perf`: a report as files (and, with --channel, posted to Slack)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+
+SOURCE_HELP = "path, glob, http(s) URL or mlflow-artifact:<path>"
+
+
+def report(
+    kind: str = typer.Argument(..., help="drift or perf"),
+    model: str | None = typer.Argument(None, help="registered model (optional with both URIs)"),
+    alias: str | None = typer.Option(None, "--alias", help="alias whose holder is reported on"),
+    reference: str | None = typer.Option(
+        None, "--reference", help="path, glob, URL, mlflow-artifact:"
+    ),
+    current: str | None = typer.Option(None, "--current", help="path, glob, URL, mlflow-artifact:"),
+    out: Path = typer.Option(Path("report"), "--out", help="directory for report.json and PNGs"),
+    channel: str | None = typer.Option(None, "--channel", help="also post to this Slack channel"),
+) -> None:
+    """Write DIR/report.json and PNG charts; exit 1 with a one-line reason on bad input."""
+    from bot.cli import fail, load_runtime
+    from bot.monitoring.datasets import DatasetError
+    from bot.monitoring.report import ReportError, make_report, write_report
+    from bot.registry.gateway import RegistryError
+
+    if kind != "drift" and kind != "perf":
+        fail(f"report kind must be drift or perf, not {kind!r}", 1)
+    rt = load_runtime()
+
+    def progress(msg: str) -> None:
+        print(f"… {msg}", file=sys.stderr, flush=True)
+
+    try:
+        rep = make_report(
+            "drift" if kind == "drift" else "perf",
+            rt.registry,
+            rt.policy,
+            model=model,
+            alias=alias,
+            reference=reference,
+            current=current,
+            progress=progress,
+        )
+    except (ReportError, DatasetError, RegistryError) as exc:
+        fail(str(exc).replace("`", "'"), 1)
+    paths = write_report(rep, out)
+    for p in paths:
+        print(p)
+    if channel is not None:
+        from handlers.reports.posting import post_report_cli
+
+        post_report_cli(rt, rep, channel)

@@ -1,0 +1,232 @@
+"""Drift and performance reports: resolve sources, load, compute, chart (SPEC §7).
+
+`make_report` is pure domain code (no Slack): the CLI, the scheduler and `/mlops drift|perf`
+all call it, and `write_report` puts `report.json` and the PNGs in a directory.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from bot.monitoring import datasets
+from bot.policy.file import MonitorConfig, Policy
+from bot.registry.gateway import Registry
+
+Kind = Literal["drift", "perf"]
+TOP_FEATURE_CHARTS = 10
+Progress = Callable[[str], None]
+
+
+class ReportError(Exception):
+    """The report cannot be made; the message says why in one line."""
+
+
+@dataclass
+class Report:
+    kind: Kind
+    body: dict[str, Any]  # report.json
+    title: str
+    alert: bool  # drift or degradation crossed its threshold
+    charts: list[tuple[str, bytes]] = field(default_factory=list)
+
+    @property
+    def model(self) -> str | None:
+        value = self.body.get("model")
+        return str(value) if value is not None else None
+
+
+def make_report(
+    kind: Kind,
+    registry: Registry,
+    policy: Policy,
+    *,
+    model: str | None = None,
+    alias: str | None = None,
+    reference: str | None = None,
+    current: str | None = None,
+    charts: bool = True,
+    progress: Progress | None = None,
+) -> Report:
+    """Load both data sets, compute the report, render its charts."""
+    say = progress or (lambda _m: None)
+    monitor: MonitorConfig | None = None
+    version = run_id = None
+    baseline: dict[str, float] = {}
+    if model is not None:
+        registry.get_model(model)  # unknown model → NotFoundError with suggestions
+        monitor = policy.for_model(model).monitor
+        alias = alias or (monitor.alias if monitor else "champion")
+        info = registry.get_version(model, f"@{alias}")
+        version, run_id, baseline = info.version, info.run_id, info.metrics
+        reference = reference or (monitor.reference if monitor else None)
+        current = current or (monitor.current if monitor else None)
+    if current is None or (kind == "drift" and reference is None):
+        needs = "--reference and --current" if kind == "drift" else "--current"
+        where = f"a [models.{model}.monitor] section" if model else "a model with a monitor"
+        raise ReportError(f"no data to compare: give {needs}, or {where}")
+    head: dict[str, Any] = {
+        "kind": kind,
+        "model": model,
+        "alias": alias if model else None,
+        "version": version,
+        "run_id": run_id,
+    }
+    cur = datasets.load(current, registry=registry, model=model, alias=alias, progress=say)
+    stamp = f"{model} @{alias} v{version}" if model else "ad-hoc data"
+    if kind == "drift":
+        assert reference is not None
+        ref = datasets.load(reference, registry=registry, model=model, alias=alias, progress=say)
+        return _drift(head, ref, cur, monitor, stamp, charts, say)
+    return _perf(head, cur, monitor, baseline, stamp, charts, say)
+
+
+def _drift(
+    head: dict[str, Any],
+    ref: datasets.Dataset,
+    cur: datasets.Dataset,
+    monitor: MonitorConfig | None,
+    stamp: str,
+    charts: bool,
+    say: Progress,
+) -> Report:
+    from bot.monitoring import drift
+
+    say(f"comparing {ref.rows:,} reference rows with {cur.rows:,} current rows")
+    exclude = (
+        {c for c in (monitor.target, monitor.prediction, monitor.timestamp) if c}
+        if monitor
+        else set()
+    )
+    overrides = {
+        name: drift.FeatureOverride(method=o.method, threshold=o.threshold)
+        for name, o in (monitor.features.items() if monitor else [])
+    }
+    result = drift.compute_drift(
+        ref.frame,
+        cur.frame,
+        features=overrides,
+        exclude=exclude,
+        correction=monitor.correction if monitor else None,
+    )
+    generated = _now()
+    body = {
+        **head,
+        "reference": {"uri": ref.uri, "rows": ref.rows},
+        "current": {"uri": cur.uri, "rows": cur.rows},
+        **result.to_dict(),
+        "generated_at": generated,
+    }
+    title = f"{stamp} — drift, {generated[:16].replace('T', ' ')} UTC"
+    report = Report(
+        "drift",
+        body,
+        title,
+        alert=bool(result.dataset_drift) or any(f.drifted for f in result.features),
+    )
+    if charts:
+        say("rendering charts")
+        report.charts = _drift_charts(result, ref, cur, title)
+    return report
+
+
+def _drift_charts(
+    result: Any, ref: datasets.Dataset, cur: datasets.Dataset, title: str
+) -> list[tuple[str, bytes]]:
+    from bot.monitoring import charts
+
+    out = [("drift_summary.png", charts.drift_summary(result, title))]
+    ranked = sorted(
+        (f for f in result.features if charts.drift_score(f) is not None),
+        key=lambda f: charts.drift_score(f) or 0.0,
+        reverse=True,
+    )
+    for i, f in enumerate(ranked[:TOP_FEATURE_CHARTS], start=1):
+        if f.name in ref.frame.columns and f.name in cur.frame.columns:
+            png = charts.feature_distribution(
+                f.name, f.type, ref.frame[f.name], cur.frame[f.name], title
+            )
+            out.append((f"feature_{i:02d}_{_slug(f.name)}.png", png))
+    return out
+
+
+def _perf(
+    head: dict[str, Any],
+    cur: datasets.Dataset,
+    monitor: MonitorConfig | None,
+    baseline: dict[str, float],
+    stamp: str,
+    charts: bool,
+    say: Progress,
+) -> Report:
+    from bot.monitoring import performance
+
+    target = monitor.target if monitor and monitor.target else "label"
+    prediction = monitor.prediction if monitor and monitor.prediction else "prediction"
+    say(f"scoring {cur.rows:,} rows ({target} vs {prediction})")
+    try:
+        result = performance.compute_performance(
+            cur.frame,
+            target,
+            prediction,
+            baseline=baseline,
+            threshold=monitor.degradation_threshold if monitor else 0.05,
+            timestamp=monitor.timestamp if monitor else None,
+            window=monitor.window if monitor else "1D",
+        )
+    except performance.PerformanceError as exc:
+        raise ReportError(str(exc)) from None
+    generated = _now()
+    body = {
+        **head,
+        "current": {"uri": cur.uri, "rows": cur.rows},
+        "performance": result.to_dict(),
+        "generated_at": generated,
+    }
+    title = f"{stamp} — performance, {generated[:16].replace('T', ' ')} UTC"
+    report = Report("perf", body, title, alert=bool(result.degraded))
+    if charts and result.windows:
+        from bot.monitoring import charts as ch
+
+        keys = ["accuracy", "f1", "roc_auc"] if result.task == "classification" else ["rmse", "r2"]
+        for m in keys:
+            if any(w["metrics"].get(m) is not None for w in result.windows):
+                png = ch.metric_over_time(result.windows, m, result.baseline.get(m), title)
+                report.charts.append((f"metric_{m}.png", png))
+    return report
+
+
+def write_report(report: Report, out_dir: Path) -> list[Path]:
+    """Write report.json and the charts; returns the paths written."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = [out_dir / "report.json"]
+    written[0].write_text(json.dumps(json_safe(report.body), indent=2, allow_nan=False) + "\n")
+    for name, png in report.charts:
+        path = out_dir / name
+        path.write_bytes(png)
+        written.append(path)
+    return written
+
+
+def json_safe(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    return value
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _slug(name: str) -> str:
+    cleaned = "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
+    return cleaned[:40] or "feature"

@@ -1,0 +1,230 @@
+"""The policy file (TOML, SPEC §3): approvers, gates, monitors. Never read from MLflow tags."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from bot.config import Settings
+from bot.policy.gates import Gate, GateSyntaxError, parse_gate
+
+_SLACK_PRINCIPAL = re.compile(r"^[UWS][A-Z0-9_]{2,}$")
+_CHANNEL = re.compile(r"^[CGD][A-Z0-9_]{2,}$")
+
+
+class PolicyError(ValueError):
+    """The policy file is unreadable or invalid; the message names file, key and value."""
+
+
+def _check_principals(values: list[str]) -> list[str]:
+    bad = [v for v in values if not _SLACK_PRINCIPAL.match(v)]
+    if bad:
+        raise ValueError(f"not Slack user (U…/W…) or user-group (S…) IDs: {bad}")
+    return values
+
+
+def _check_gates(values: list[str]) -> list[str]:
+    for text in values:
+        try:
+            parse_gate(text)
+        except GateSyntaxError as exc:
+            raise ValueError(str(exc)) from None
+    return values
+
+
+def check_cron(expr: str) -> str:
+    """Validate a 5-field crontab expression; raise ValueError naming the problem."""
+    from apscheduler.triggers.cron import CronTrigger
+
+    if len(expr.split()) != 5:
+        raise ValueError(f"cron {expr!r} must have 5 fields: minute hour day month weekday")
+    try:
+        CronTrigger.from_crontab(expr, timezone="UTC")
+    except ValueError as exc:
+        raise ValueError(f"cron {expr!r}: {exc}") from None
+    return expr
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FeatureOverrideConfig(_Strict):
+    method: Literal["ks", "wasserstein", "psi", "chisquare", "jensenshannon"] | None = None
+    threshold: float | None = Field(default=None, gt=0)
+
+
+class MonitorConfig(_Strict):
+    reference: str = "mlflow-artifact:reference.parquet"
+    current: str
+    schedule: str | None = None
+    channel: str | None = None
+    alias: str = "champion"
+    target: str | None = None
+    prediction: str | None = None
+    timestamp: str | None = None
+    window: str = "1D"
+    retrain_url: str | None = None
+    correction: Literal["bh"] | None = None
+    degradation_threshold: float = Field(default=0.05, ge=0)
+    features: dict[str, FeatureOverrideConfig] = Field(default_factory=dict)
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        return check_cron(value) if value is not None else None
+
+    @field_validator("channel")
+    @classmethod
+    def _channel(cls, value: str | None) -> str | None:
+        if value is not None and not _CHANNEL.match(value):
+            raise ValueError(f"not a Slack channel ID (C…/G…): {value!r}")
+        return value
+
+    @field_validator("retrain_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("https://", "http://")):
+            raise ValueError(f"retrain_url must be an http(s) URL: {value!r}")
+        return value
+
+
+class DefaultsConfig(_Strict):
+    approvers: list[str] | None = None
+    required_approvals: int | None = Field(default=None, ge=1, le=20)
+    protected_aliases: list[str] | None = None
+    request_ttl_hours: float | None = Field(default=None, gt=0)
+    gates: list[str] = Field(default_factory=list)
+
+    @field_validator("gates")
+    @classmethod
+    def _gates(cls, value: list[str]) -> list[str]:
+        return _check_gates(value)
+
+    @field_validator("approvers")
+    @classmethod
+    def _approvers(cls, value: list[str] | None) -> list[str] | None:
+        return _check_principals(value) if value is not None else None
+
+
+class ModelPolicyConfig(DefaultsConfig):
+    """A model's section: the defaults' keys, plus owners and a monitor."""
+
+    owners: list[str] = Field(default_factory=list)
+    monitor: MonitorConfig | None = None
+
+    @field_validator("owners")
+    @classmethod
+    def _owners(cls, value: list[str]) -> list[str]:
+        return _check_principals(value)
+
+
+class PolicyFile(_Strict):
+    defaults: DefaultsConfig = Field(default_factory=DefaultsConfig)
+    models: dict[str, ModelPolicyConfig] = Field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ModelPolicy:
+    """The effective policy of one model: file entry over file defaults over env defaults."""
+
+    model: str
+    approvers: tuple[str, ...]
+    required_approvals: int
+    protected_aliases: frozenset[str]
+    request_ttl_hours: float
+    gates: tuple[Gate, ...]
+    owners: tuple[str, ...] = ()
+    monitor: MonitorConfig | None = None
+
+    def is_protected(self, alias: str) -> bool:
+        return alias in self.protected_aliases
+
+
+@dataclass
+class Policy:
+    """The loaded policy file plus env defaults."""
+
+    file: PolicyFile = field(default_factory=PolicyFile)
+    source: Path | None = None
+    env_approvers: tuple[str, ...] = ()
+    env_required_approvals: int = 1
+    env_protected_aliases: tuple[str, ...] = ("champion", "production")
+    env_ttl_hours: float = 72
+
+    def for_model(self, model: str) -> ModelPolicy:
+        d = self.file.defaults
+        m = self.file.models.get(model, ModelPolicyConfig())
+        approvers = _first(m.approvers, d.approvers, list(self.env_approvers))
+        return ModelPolicy(
+            model=model,
+            approvers=tuple(approvers),
+            required_approvals=_first(
+                m.required_approvals, d.required_approvals, self.env_required_approvals
+            ),
+            protected_aliases=frozenset(
+                _first(m.protected_aliases, d.protected_aliases, list(self.env_protected_aliases))
+            ),
+            request_ttl_hours=_first(m.request_ttl_hours, d.request_ttl_hours, self.env_ttl_hours),
+            gates=tuple(parse_gate(g) for g in (m.gates or d.gates)),
+            owners=tuple(m.owners),
+            monitor=m.monitor,
+        )
+
+    def monitors(self) -> dict[str, MonitorConfig]:
+        return {name: m.monitor for name, m in self.file.models.items() if m.monitor is not None}
+
+
+def _first(*values: Any) -> Any:
+    for v in values:
+        if v is not None:
+            return v
+    return None
+
+
+def load_policy(settings: Settings) -> Policy:
+    """Load and validate the policy file named by the settings (or none) with env defaults."""
+    path = settings.policy_path
+    policy_file = read_policy_file(path) if path else PolicyFile()
+    return Policy(
+        file=policy_file,
+        source=path,
+        env_approvers=tuple(settings.mlops_bot_approvers),
+        env_required_approvals=settings.mlops_bot_required_approvals,
+        env_protected_aliases=tuple(settings.mlops_bot_protected_aliases),
+        env_ttl_hours=settings.mlops_bot_request_ttl_hours,
+    )
+
+
+def read_policy_file(path: Path) -> PolicyFile:
+    """Parse and validate a TOML policy file; one PolicyError naming file, key and value."""
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise PolicyError(f"{path}: policy file not found") from None
+    except UnicodeDecodeError:
+        raise PolicyError(f"{path}: not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise PolicyError(f"{path}: invalid TOML: {exc}") from None
+    try:
+        return PolicyFile.model_validate(raw)
+    except ValidationError as exc:
+        raise PolicyError(_describe(path, exc)) from None
+
+
+def _describe(path: Path, exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"])
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key"
+        value = err.get("input")
+        shown = "" if isinstance(value, dict) else f" (value: {value!r})"
+        lines.append(f"{path}: {key}: {msg}{shown}")
+    return "\n".join(lines)

@@ -1,0 +1,259 @@
+"""MLflow registry events: signed webhooks in, out-of-band alias changes caught (SPEC §5.8).
+
+A protected alias that moves without the bot (someone called `set_registered_model_alias`
+directly) is posted as a warning once per change and recorded as `out_of_band_change`, whether
+it is seen by a webhook or by the periodic reconciliation. The first time the bot sees a
+protected alias it records the holder as its baseline, silently.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import logging
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Session
+
+from bot import audit
+from bot.audit import utcnow
+from bot.storage import db
+from bot.storage.tables import AliasState
+
+if TYPE_CHECKING:
+    from bot.runtime import Runtime
+
+log = logging.getLogger(__name__)
+MAX_SKEW_SECONDS = 300
+BOT_TAG_PREFIX = "mlops_bot."
+
+
+class SignatureError(Exception):
+    """A delivery whose signature, timestamp or headers do not check out."""
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Something to post: text, and the (model, alias, version) a Revert/Promote button acts on."""
+
+    kind: str  # out_of_band | tampering | registered
+    text: str
+    model: str
+    alias: str | None = None
+    version: str | None = None
+
+
+def verify_signature(
+    secret: str,
+    delivery_id: str,
+    timestamp: str,
+    body: bytes,
+    signature: str,
+    now: float | None = None,
+) -> None:
+    """MLflow's scheme: `v1,` + base64 HMAC-SHA256 of "{delivery_id}.{timestamp}.{body}"."""
+    if not delivery_id or not timestamp or not signature:
+        raise SignatureError("missing X-MLflow-Delivery-Id, -Timestamp or -Signature")
+    try:
+        sent = int(timestamp)
+    except ValueError:
+        raise SignatureError("X-MLflow-Timestamp is not unix seconds") from None
+    if abs((now or time.time()) - sent) > MAX_SKEW_SECONDS:
+        raise SignatureError("timestamp outside the 5-minute window")
+    mac = hmac.new(secret.encode(), f"{delivery_id}.{timestamp}.".encode() + body, hashlib.sha256)
+    expected = "v1," + base64.b64encode(mac.digest()).decode()
+    if not hmac.compare_digest(expected.encode(), signature.strip().encode()):
+        raise SignatureError("signature does not match")
+
+
+def expected_holder(rt: Runtime, model: str, alias: str) -> tuple[bool, str | None]:
+    """What the bot believes holds the alias: its last promotion, else the recorded baseline."""
+    applied = audit.recent(
+        rt.engine, model=model, alias=alias, limit=1, actions={"promotion_applied"}
+    )
+    if applied:
+        return True, applied[0].model_version
+    with db.session(rt.engine) as s:
+        state = s.get(AliasState, (model, alias))
+    return (state is not None), (state.version if state else None)
+
+
+def _claim_holder(s: Session, model: str, alias: str, holder: str | None) -> bool:
+    """Store `holder` as the alias's last seen holder; True only in the one transaction that
+    changed it, so replicas observing the same change at once record and warn once."""
+    table = AliasState.__table__  # type: ignore[attr-defined]
+    now = utcnow()
+    dialect_insert = pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert
+    inserted = s.execute(
+        dialect_insert(table)
+        .values(model_name=model, alias=alias, version=holder, seen_at=now)
+        .on_conflict_do_nothing()
+        .returning(table.c.model_name)  # psycopg reports rowcount -1 for this statement
+    ).first()
+    if inserted is not None:
+        return True
+    updated = s.execute(
+        update(table)
+        .where(
+            table.c.model_name == model,
+            table.c.alias == alias,
+            table.c.version.is_distinct_from(holder),
+        )
+        .values(version=holder, seen_at=now)
+    )
+    return db.rowcount(updated) == 1
+
+
+def _record_once(
+    rt: Runtime,
+    model: str,
+    alias: str,
+    holder: str | None,
+    action: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> bool:
+    """Claim the holder and, if this call claimed it, append `action` in the same transaction."""
+    with db.session(rt.engine, write=True) as s:
+        claimed = _claim_holder(s, model, alias, holder)
+        if claimed and action is not None:
+            audit.append(
+                s,
+                action,
+                "system",
+                model_name=model,
+                model_version=holder,
+                alias=alias,
+                details=details,
+            )
+        s.commit()
+        return claimed
+
+
+def _being_applied(rt: Runtime, model: str, alias: str, holder: str | None) -> bool:
+    """The bot itself is moving the alias right now (its record follows the MLflow call)."""
+    from sqlmodel import select
+
+    from bot.storage.tables import PromotionRequest
+
+    with db.session(rt.engine) as s:
+        return (
+            s.exec(
+                select(PromotionRequest.id).where(
+                    PromotionRequest.model_name == model,
+                    PromotionRequest.alias == alias,
+                    PromotionRequest.version == holder,
+                    PromotionRequest.status == "applying",
+                )
+            ).first()
+            is not None
+        )
+
+
+def observe(rt: Runtime, model: str, alias: str, holder: str | None, source: str) -> Notice | None:
+    """Compare a protected alias's holder with what the bot expects; warn once per change."""
+    # The bot's own move first, then the expected holder: a promotion leaves `applying` in the
+    # transaction that writes its `promotion_applied`, so read in this order one of the two
+    # always sees it (read the other way round, a promotion finishing in between looked
+    # out-of-band).
+    if _being_applied(rt, model, alias, holder):
+        _record_once(rt, model, alias, holder)
+        return None
+    known, expected = expected_holder(rt, model, alias)
+    if not known:
+        _record_once(rt, model, alias, holder, "alias_baseline", {"source": source})
+        return None
+    if holder == expected:
+        _record_once(rt, model, alias, holder)
+        return None
+    details = {"expected": expected, "found": holder, "source": source}
+    if not _record_once(rt, model, alias, holder, "out_of_band_change", details):
+        return None  # this change was already reported (here or by another replica)
+    was = f"v{expected}" if expected else "unset"
+    now = f"v{holder}" if holder else "deleted"
+    text = (
+        f":rotating_light: *Out-of-band change*: `@{alias}` of `{model}` is now {now}, but "
+        f"the last approved holder is {was}. It was changed outside mlops-bot (seen by "
+        f"{source}; MLflow OSS does not record who or exactly when)."
+    )
+    return Notice("out_of_band", text, model, alias, expected)
+
+
+def handle_event(rt: Runtime, payload: dict[str, Any]) -> list[Notice]:
+    """Act on one webhook payload; returns what to post."""
+    entity, action = str(payload.get("entity", "")), str(payload.get("action", ""))
+    data = payload.get("data") or {}
+    if not isinstance(data, dict):
+        return []
+    model = str(data.get("name") or "")[:256]
+    if not model:
+        return []
+    policy = rt.policy.for_model(model)
+    if entity == "model_version_alias":
+        alias = str(data.get("alias") or "")[:256]
+        if not alias or not policy.is_protected(alias):
+            return []
+        holder = rt.registry.alias_holder(model, alias)  # the registry now, not the payload
+        notice = observe(rt, model, alias, holder, "MLflow webhook")
+        return [notice] if notice else []
+    if entity == "model_version_tag":
+        key = str(data.get("key") or "")
+        if not key.startswith(BOT_TAG_PREFIX):
+            return []
+        version = str(data.get("version") or "")[:32]
+        audit.record(
+            rt.engine,
+            "out_of_band_change",
+            "system",
+            model_name=model,
+            model_version=version,
+            details={"tag": key[:200], "action": action},
+        )
+        return [
+            Notice(
+                "tampering",
+                f":warning: *Tag tampering*: `{key[:200]}` on `{model}` "
+                f"v{version} was {action or 'changed'} outside mlops-bot.",
+                model,
+                None,
+                version,
+            )
+        ]
+    if entity == "model_version" and action == "created":
+        version = str(data.get("version") or "")[:32]
+        try:
+            info = rt.registry.get_version(model, version)
+        except Exception:
+            return []
+        metrics = ", ".join(f"{k}={v:.4g}" for k, v in sorted(info.metrics.items())[:6])
+        target = sorted(policy.protected_aliases)[0] if policy.protected_aliases else None
+        text = f":package: `{model}` v{version} registered from run `{info.run_id}`" + (
+            f" — {metrics}" if metrics else ""
+        )
+        return [Notice("registered", text, model, target, version)]
+    return []
+
+
+def reconcile(rt: Runtime) -> list[Notice]:
+    """Compare every protected alias of every model with the audit log."""
+    notices = []
+    for model in rt.registry.list_models():
+        policy = rt.policy.for_model(model.name)
+        for alias in sorted(policy.protected_aliases):
+            notice = observe(rt, model.name, alias, model.aliases.get(alias), "reconciliation")
+            if notice:
+                notices.append(notice)
+    return notices
+
+
+def parse_payload(body: bytes) -> dict[str, Any]:
+    payload = json.loads(body)
+    if not isinstance(payload, dict):
+        raise ValueError("not a JSON object")
+    return payload

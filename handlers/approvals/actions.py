@@ -1,0 +1,146 @@
+"""Button clicks on approval cards and in App Home. Values carry only a request id."""
+
+from __future__ import annotations
+
+import re
+
+from slack_bolt import Ack, App, BoltContext, Respond
+from slack_sdk import WebClient
+
+from bot.approvals.service import ApprovalService, Outcome
+from bot.failures import explain
+from handlers import action_ids as ids
+from handlers import blocks as render
+from handlers.app import approvals_of
+from handlers.approvals import blocks as cards
+from handlers.approvals.messages import announce, open_request, publish_home, refresh_card
+from handlers.later import after_ack
+from handlers.slack_client import SLACK_FAILURES, slack_error
+
+_REQUEST_ID = re.compile(r"^[0-9a-f]{12}$")
+
+
+def register(app: App) -> None:
+    app.action(ids.APPROVE)(handle_approve)
+    app.action(ids.REJECT)(handle_reason_button)
+    app.action(ids.OVERRIDE)(handle_reason_button)
+    app.action(ids.REVERT)(handle_registry_button)
+    app.action(ids.REGISTERED_PROMOTE)(handle_registry_button)
+
+
+def _request_id(action: dict) -> str:
+    value = str(action.get("value") or "")
+    return value if _REQUEST_ID.match(value) else value[:32] or "-"
+
+
+def _from_home(body: dict) -> bool:
+    return (body.get("container") or {}).get("type") == "view"
+
+
+def reply_to_clicker(
+    body: dict, respond: Respond, client: WebClient, svc: ApprovalService, text: str
+) -> None:
+    """An answer only the clicker sees: ephemeral under the card, or a notice in App Home."""
+    user = body["user"]["id"]
+    if _from_home(body):
+        publish_home(client, svc, user, notice=text)
+    elif body.get("response_url"):
+        respond(
+            **render.Reply(text, [render.section(text)]).payload(),
+            response_type="ephemeral",
+            replace_original=False,
+        )
+
+
+def report(
+    body: dict, respond: Respond, client: WebClient, svc: ApprovalService, outcome: Outcome
+) -> None:
+    """Show a decision: refresh the card, thread reply, tell the clicker when refused/failed."""
+    if outcome.request is not None:
+        refresh_card(client, svc, outcome.request.id)
+    announce(client, outcome)
+    if outcome.kind in ("denied", "failed", "busy", "stale"):
+        reply_to_clicker(body, respond, client, svc, outcome.message)
+    elif _from_home(body):
+        publish_home(client, svc, body["user"]["id"], notice=outcome.message)
+
+
+def handle_approve(
+    ack: Ack, body: dict, action: dict, respond: Respond, client: WebClient, context: BoltContext
+) -> None:
+    ack()
+    svc = approvals_of(context)
+
+    def rest() -> None:
+        outcome = svc.approve(_request_id(action), body["user"]["id"])
+        report(body, respond, client, svc, outcome)
+
+    after_ack(
+        context, rest, lambda text: reply_to_clicker(body, respond, client, svc, text), urgent=True
+    )
+
+
+def handle_reason_button(
+    ack: Ack, body: dict, action: dict, respond: Respond, client: WebClient, context: BoltContext
+) -> None:
+    """Reject / Override: refuse at once, or open the reason modal within the trigger window."""
+    ack()
+    svc = approvals_of(context)
+    kind = "reject" if action.get("action_id") == ids.REJECT else "override"
+    request_id = _request_id(action)
+    user = body["user"]["id"]
+    try:  # here, not after the ack: views.open must follow the click within 3 seconds
+        req, votes = svc.get(request_id)
+        why = svc.refusal(req, votes, user, kind)
+        if why is not None:
+            why = svc.deny(req, request_id, user, kind, why).message
+    except Exception as exc:
+        why = explain(exc, f"{kind} button")
+    if why is not None:
+        reply_to_clicker(body, respond, client, svc, why)
+        return
+    assert req is not None
+    try:
+        client.views_open(trigger_id=body["trigger_id"], view=cards.reason_modal(kind, req))
+    except SLACK_FAILURES as exc:
+        reply_to_clicker(
+            body,
+            respond,
+            client,
+            svc,
+            f"Could not open the form ({slack_error(exc)}); try again.",
+        )
+
+
+def handle_registry_button(
+    ack: Ack, body: dict, action: dict, respond: Respond, client: WebClient, context: BoltContext
+) -> None:
+    """Revert (out-of-band change) or Request promotion (new version): an approval request.
+
+    The value names model, alias and version; everything is re-checked by request_promotion,
+    and the requester is the person who clicked.
+    """
+    ack()
+    svc = approvals_of(context)
+    model, _, rest = str(action.get("value") or "").partition("|")
+    alias, _, version = rest.partition("|")
+    revert = action.get("action_id") == ids.REVERT
+    reason = "Revert an out-of-band change" if revert else "Promote a newly registered version"
+
+    def run() -> None:
+        outcome = open_request(
+            client,
+            svc,
+            model[:256],
+            version[:32],
+            alias[:256],
+            body["user"]["id"],
+            reason,
+            (body.get("channel") or {}).get("id"),
+        )
+        if outcome.kind != "requested":
+            reply_to_clicker(body, respond, client, svc, outcome.message)
+
+    after_ack(
+        context, run, lambda text: reply_to_clicker(body, respond, client, svc, text), urgent=True
+    )

@@ -1,0 +1,80 @@
+"""`/mlops promote | rollback | pending | audit`."""
+
+from __future__ import annotations
+
+from bot import audit
+from handlers import blocks as render
+from handlers.approvals import blocks as cards
+from handlers.approvals.messages import open_request
+from handlers.blocks import Reply
+from handlers.router.invocation import Invocation, UsageError
+
+MAX_AUDIT_LIMIT = 100
+
+
+def promote(inv: Invocation) -> Reply:
+    """`promote <model> <version> [to] <alias> [reason…]`: open a request and post its card."""
+    words = inv.words
+    if len(words) >= 3 and words[2].lower() == "to":
+        words = words[:2] + words[3:]
+    if len(words) < 3:
+        raise UsageError("`promote` needs a model, a version and an alias.", "promote")
+    model, version, alias = words[0], words[1].removeprefix("v"), words[2].removeprefix("@")
+    if not version.isdigit():
+        raise UsageError(f"`{render.esc(words[1][:50])}` is not a version number.", "promote")
+    reason = " ".join(words[3:])
+    return _open(inv, model, version, alias, reason, "promote")
+
+
+def rollback(inv: Invocation) -> Reply:
+    """`rollback <model> <alias>`: a request back to the previous approved holder."""
+    words = inv.words
+    if len(words) != 2:
+        raise UsageError("`rollback` needs a model and an alias.", "rollback")
+    model, alias = words[0], words[1].removeprefix("@")
+    target = inv.svc.rollback_target(model, alias)
+    return _open(inv, model, target, alias, f"Rollback to v{target}", "rollback")
+
+
+def _open(inv: Invocation, model: str, version: str, alias: str, reason: str, kind: str) -> Reply:
+    outcome = open_request(
+        inv.client, inv.svc, model, version, alias, inv.user, reason, inv.channel, kind
+    )
+    if outcome.kind == "unposted":
+        return render.error(outcome.message)
+    mark = ":white_check_mark: " if outcome.kind == "applied_now" else ""
+    return Reply(outcome.message, [render.section(mark + outcome.message)])
+
+
+def pending(inv: Invocation) -> Reply:
+    """`pending`: open requests and whether the caller can act on each."""
+    if inv.parsed.args:
+        raise UsageError("`pending` takes no arguments.", "pending")
+    items = []
+    for req, votes in inv.svc.pending():
+        why = inv.svc.refusal(req, votes, inv.user, "approve")
+        if why is None or inv.svc.refusal(req, votes, inv.user, "override") is None:
+            can = ":point_right: you can approve"
+        elif req.requester == inv.user:
+            can = "your request"
+        else:
+            can = why.rstrip(".").lower()
+        items.append((req, votes, can))
+    return cards.pending_reply(items)
+
+
+def audit_log(inv: Invocation) -> Reply:
+    """`audit [<model>] [<limit>]`: recent audit events."""
+    words = inv.words
+    model, limit = None, 20
+    for w in words:
+        if w.isdigit():
+            limit = max(1, min(int(w), MAX_AUDIT_LIMIT))
+        elif model is None:
+            model = w
+        else:
+            raise UsageError("`audit` takes at most a model and a limit.", "audit")
+    if model is not None:
+        inv.rt.registry.get_model(model)  # unknown model → "did you mean"
+    events = audit.recent(inv.rt.engine, model=model, limit=limit)
+    return cards.audit_reply(events, model)

@@ -1,0 +1,210 @@
+"""Slack side effects of approval decisions: card updates, thread replies, ephemerals, Home."""
+
+from __future__ import annotations
+
+import logging
+
+from slack_sdk import WebClient
+
+from bot.approvals.service import ApprovalService, Outcome
+from bot.registry.events import Notice
+from bot.runtime import Runtime
+from handlers.approvals import blocks as cards
+from handlers.blocks import Reply
+from handlers.slack_client import SLACK_FAILURES, slack_error
+
+log = logging.getLogger(__name__)
+
+
+class SlackDirectory:
+    """User-group members via `usergroups.users.list`, cached for `ttl` seconds."""
+
+    def __init__(self, client: WebClient, ttl: float = 60.0) -> None:
+        self.client = client
+        self.ttl = ttl
+        self._cache: dict[str, tuple[float, set[str]]] = {}
+
+    def group_members(self, group_id: str) -> set[str]:
+        import time
+
+        now = time.monotonic()
+        hit = self._cache.get(group_id)
+        if hit and now - hit[0] < self.ttl:
+            return hit[1]
+        try:
+            resp = self.client.usergroups_users_list(usergroup=group_id)
+            members = set(resp.get("users") or [])
+        except SLACK_FAILURES as exc:
+            log.warning("usergroups.users.list %s failed: %s", group_id, slack_error(exc))
+            members = hit[1] if hit else set()
+        self._cache[group_id] = (now, members)
+        return members
+
+
+def post_card(
+    client: WebClient, svc: ApprovalService, outcome: Outcome, channel: str
+) -> str | None:
+    """Post a new request's card in the channel; returns an error text when Slack refused."""
+    req = outcome.request
+    assert req is not None
+    try:
+        resp = client.chat_postMessage(channel=channel, **cards.approval_card(req, []).payload())
+    except SLACK_FAILURES as exc:
+        error = slack_error(exc)
+        log.warning("posting the card of %s failed: %s", req.id, error)
+        if isinstance(exc, OSError):  # no answer: Slack may well have posted it
+            return (
+                f"I opened request `{req.id}`, but Slack did not confirm its card ({error}); "
+                "if it does not show up here, it is in `/mlops pending` and my App Home."
+            )
+        return (
+            f"I opened request `{req.id}` but could not post its card here ({error}); "
+            "invite me to this channel, or find it with `/mlops pending` and in my App Home."
+        )
+    svc.attach_message(req.id, resp["channel"], resp["ts"])
+    return None
+
+
+def open_request(
+    client: WebClient,
+    svc: ApprovalService,
+    model: str,
+    version: str,
+    alias: str,
+    user: str,
+    reason: str,
+    channel: str | None,
+    kind: str = "promote",
+) -> Outcome:
+    """Open a promotion request and post its card; the outcome's message says what happened.
+
+    ApprovalError and RegistryError propagate: the caller shows them to the user.
+    """
+    outcome = svc.request_promotion(model, version, alias, user, reason, channel, kind)
+    if outcome.kind == "requested" and outcome.request is not None:
+        problem = post_card(client, svc, outcome, channel) if channel else "no channel to post in"
+        if problem:
+            return Outcome("unposted", problem, outcome.request)
+        req = outcome.request
+        outcome.message = (
+            f"Request `{req.id}` posted: {req.required_approvals} approval(s) needed"
+            f"{'' if req.gates_passed else '; gates fail, so an approver must Override'}."
+        )
+    return outcome
+
+
+def refresh_card(client: WebClient, svc: ApprovalService, request_id: str, note: str = "") -> None:
+    """Re-render the card from the database (the single source of truth)."""
+    req, votes = svc.get(request_id)
+    if req is None or not req.channel or not req.message_ts:
+        return
+    try:
+        client.chat_update(
+            channel=req.channel,
+            ts=req.message_ts,
+            **cards.approval_card(req, votes, note).payload(),
+        )
+    except SLACK_FAILURES as exc:
+        log.warning("updating the card of %s failed: %s", request_id, slack_error(exc))
+
+
+def announce(client: WebClient, outcome: Outcome) -> None:
+    """After a decision: a thread reply on the card mentioning the requester."""
+    req = outcome.request
+    if req is None or not req.channel or not req.message_ts:
+        return
+    if outcome.kind not in ("applied", "rejected", "stale", "expired"):
+        return
+    try:
+        client.chat_postMessage(
+            channel=req.channel,
+            thread_ts=req.message_ts,
+            text=f"<@{req.requester}> {outcome.message}",
+        )
+    except SLACK_FAILURES as exc:
+        log.warning("thread reply for %s failed: %s", req.id, slack_error(exc))
+
+
+def tell(client: WebClient, channel: str | None, user: str, reply: Reply) -> None:
+    """An ephemeral message to one user in a channel (best effort)."""
+    if not channel:
+        return
+    try:
+        client.chat_postEphemeral(channel=channel, user=user, **reply.payload())
+    except SLACK_FAILURES as exc:
+        log.warning("ephemeral to %s failed: %s", user, slack_error(exc))
+
+
+def direct_message(client: WebClient, user: str, text: str) -> None:
+    """A message in the user's DM with the bot (best effort), when there is no channel."""
+    try:
+        client.chat_postMessage(channel=user, text=text)
+    except SLACK_FAILURES as exc:
+        log.warning("DM to %s failed: %s", user, slack_error(exc))
+
+
+def publish_home(
+    client: WebClient, svc: ApprovalService, user: str, notice: str | None = None
+) -> None:
+    """Publish the viewer's App Home."""
+    pending = svc.pending()
+    actionable = [
+        (r, v)
+        for r, v in pending
+        if svc.refusal(r, v, user, "approve") is None or svc.refusal(r, v, user, "override") is None
+    ]
+    own = [(r, v) for r, v in pending if r.requester == user]
+    client.views_publish(
+        user_id=user, view=cards.home_view(actionable, own, svc.decided(10), notice)
+    )
+
+
+def notice_channel(rt: Runtime, model: str) -> str | None:
+    monitor = rt.policy.for_model(model).monitor
+    return (monitor.channel if monitor else None) or rt.settings.mlops_bot_report_channel
+
+
+def post_notice(client: WebClient, rt: Runtime, notice: Notice) -> None:
+    """Post a registry event: out-of-band warning (Revert), tampering, new version (Promote)."""
+    from slack_sdk.models.blocks import ActionsBlock, Block, ButtonElement
+
+    from handlers import action_ids as ids
+    from handlers.blocks import section
+
+    channel = notice_channel(rt, notice.model)
+    if channel is None:
+        log.warning("no channel for %s notice on %s: %s", notice.kind, notice.model, notice.text)
+        return
+    blocks: list[Block] = [section(notice.text)]
+    value = f"{notice.model}|{notice.alias}|{notice.version}"
+    if notice.kind == "out_of_band" and notice.version and notice.alias:
+        blocks.append(
+            ActionsBlock(
+                elements=[
+                    ButtonElement(
+                        text=f"Revert to v{notice.version}",
+                        action_id=ids.REVERT,
+                        value=value[:2000],
+                        style="danger",
+                    )
+                ]
+            )
+        )
+    if notice.kind == "registered" and notice.alias and notice.version:
+        blocks.append(
+            ActionsBlock(
+                elements=[
+                    ButtonElement(
+                        text=f"Request promotion to @{notice.alias}"[:75],
+                        action_id=ids.REGISTERED_PROMOTE,
+                        value=value[:2000],
+                    )
+                ]
+            )
+        )
+    try:
+        client.chat_postMessage(
+            channel=channel, text=notice.text, blocks=[b.to_dict() for b in blocks]
+        )
+    except SLACK_FAILURES as exc:
+        log.warning("posting a %s notice failed: %s", notice.kind, slack_error(exc))

@@ -1,0 +1,174 @@
+"""Block Kit message builders (one module, Dispatch-style), built with slack_sdk.models.blocks.
+
+Every builder truncates to Slack's limits (SPEC §8) before slack_sdk validates them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    Block,
+    ContextBlock,
+    DividerBlock,
+    HeaderBlock,
+    MarkdownTextObject,
+    SectionBlock,
+)
+
+from bot.registry.gateway import ModelSummary, VersionInfo
+from handlers.router import parsing as commands
+
+MAX_BLOCKS = 50
+SECTION_TEXT = 3000
+FIELD_TEXT = 2000
+HEADER_TEXT = 150
+FALLBACK_TEXT = 3000
+
+
+@dataclass
+class Reply:
+    """A message: plain-text fallback plus blocks."""
+
+    text: str
+    blocks: list[Block] = field(default_factory=list)
+
+    def payload(self) -> dict[str, Any]:
+        blocks = self.blocks[:MAX_BLOCKS]
+        return {"text": clip(self.text, FALLBACK_TEXT), "blocks": [b.to_dict() for b in blocks]}
+
+
+def clip(text: str, limit: int) -> str:
+    """Cut text to `limit` characters, marking the cut with an ellipsis."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def esc(text: str) -> str:
+    """Escape &, <, > as Slack requires in mrkdwn (user text must not become mentions)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def section(text: str) -> SectionBlock:
+    return SectionBlock(text=MarkdownTextObject(text=clip(text, SECTION_TEXT)))
+
+
+def fields_section(items: Iterable[str], text: str | None = None) -> SectionBlock:
+    fields = [MarkdownTextObject(text=clip(t, FIELD_TEXT)) for t in list(items)[:10]]
+    kwargs: dict[str, Any] = {"fields": fields}
+    if text:
+        kwargs["text"] = MarkdownTextObject(text=clip(text, SECTION_TEXT))
+    return SectionBlock(**kwargs)
+
+
+def header(text: str) -> HeaderBlock:
+    return HeaderBlock(text=clip(text, HEADER_TEXT))
+
+
+def context(*texts: str) -> ContextBlock:
+    return ContextBlock(elements=[MarkdownTextObject(text=clip(t, FIELD_TEXT)) for t in texts[:10]])
+
+
+def error(message: str, usage_of: str | None = None) -> Reply:
+    """An ephemeral error: the problem, then the right usage."""
+    text = f":warning: {message}"
+    blocks: list[Block] = [section(text)]
+    if usage_of is not None:
+        blocks.append(context(f"Usage: {commands.usage(usage_of)}"))
+        text += f"\nUsage: {commands.USAGE.get(usage_of, '')}"
+    return Reply(text, blocks)
+
+
+def help_reply(sub: str | None = None, unknown: str | None = None) -> Reply:
+    lines = []
+    if unknown is not None:
+        lines.append(f":warning: Unknown subcommand `{esc(clip(unknown, 100))}`.")
+    known = sub if sub in commands.USAGE else None
+    lines.append(commands.usage(known))
+    text = "\n".join(lines)
+    return Reply(text, [section(text)])
+
+
+def _fmt_ts(ms: int | None) -> str:
+    if not ms:
+        return "unknown"
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def fmt_metric(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return f"{value:.4g}"
+
+
+def models_reply(models: list[ModelSummary], ui_url: str | None = None) -> Reply:
+    """`/mlops models`: each model with its aliases → versions."""
+    if not models:
+        text = "No registered models yet. Register one in MLflow, then try `/mlops models` again."
+        return Reply(text, [section(text)])
+    lines = []
+    for m in models:
+        aliases = ", ".join(f"`@{a}` → v{v}" for a, v in sorted(m.aliases.items())) or "no aliases"
+        latest = f"latest v{m.latest_version}" if m.latest_version else "no versions"
+        lines.append(f"• *{esc(m.name)}* — {aliases} ({latest})")
+    blocks: list[Block] = [header(f"Registered models ({len(models)})")]
+    chunk: list[str] = []
+    size = 0
+    for line in lines:  # pack lines into sections of ≤ 3,000 characters
+        if size + len(line) + 1 > SECTION_TEXT and chunk:
+            blocks.append(section("\n".join(chunk)))
+            chunk, size = [], 0
+        chunk.append(line)
+        size += len(line) + 1
+    if chunk:
+        blocks.append(section("\n".join(chunk)))
+    if len(blocks) > MAX_BLOCKS:
+        blocks = blocks[: MAX_BLOCKS - 1] + [context("List truncated: too many models.")]
+    return Reply("\n".join(lines), blocks)
+
+
+def version_reply(v: VersionInfo, version_url: str | None, run_url: str | None) -> Reply:
+    """`/mlops show`: version, aliases, source run, key metrics, params, links."""
+    aliases = ", ".join(f"`@{a}`" for a in v.aliases) or "none"
+    run = f"<{run_url}|{v.run_id}>" if run_url and v.run_id else f"`{v.run_id or 'none'}`"
+    title = f"{v.name} v{v.version}"
+    info = [
+        f"*Aliases*\n{aliases}",
+        f"*Status*\n{v.status or 'unknown'}",
+        f"*Source run*\n{run}",
+        f"*Registered*\n{_fmt_ts(v.created_ms)}",
+    ]
+    blocks: list[Block] = [header(title), fields_section(info)]
+    if v.metrics:
+        metric_lines = [f"`{esc(k)}` {fmt_metric(val)}" for k, val in sorted(v.metrics.items())]
+        blocks.append(section("*Metrics*\n" + "\n".join(metric_lines[:40])))
+    if v.params:
+        param_lines = [f"`{esc(k)}` = {esc(clip(val, 80))}" for k, val in sorted(v.params.items())]
+        blocks.append(section("*Params*\n" + "\n".join(param_lines[:40])))
+    if version_url:
+        blocks.append(context(f"<{version_url}|Open in MLflow>"))
+    metrics_text = ", ".join(f"{k}={fmt_metric(val)}" for k, val in sorted(v.metrics.items()))
+    text = f"{title} — aliases: {aliases}; run {v.run_id or 'none'}; {metrics_text}"
+    return Reply(text, blocks)
+
+
+@dataclass(frozen=True)
+class HealthItem:
+    name: str
+    ok: bool
+    detail: str
+
+
+def status_reply(items: list[HealthItem], next_runs: list[str]) -> Reply:
+    """`/mlops status`: health of each part, and the next scheduled runs."""
+    lines = [
+        f"{':white_check_mark:' if i.ok else ':x:'} *{i.name}*: {esc(i.detail)}" for i in items
+    ]
+    blocks: list[Block] = [header("mlops-bot status"), section("\n".join(lines))]
+    if next_runs:
+        blocks.append(DividerBlock())
+        blocks.append(section("*Next runs*\n" + "\n".join(next_runs[:20])))
+    text = "; ".join(f"{i.name}: {'ok' if i.ok else 'FAIL'} ({i.detail})" for i in items)
+    return Reply(text, blocks)

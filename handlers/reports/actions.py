@@ -1,0 +1,183 @@
+"""Buttons on posted reports: Show all features, Request promotion, Trigger retraining."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+
+from slack_bolt import Ack, App, BoltContext, Respond
+from slack_sdk import WebClient
+
+from bot import audit
+from bot.config import secret
+from bot.monitoring import retrain
+from bot.storage.tables import ReportRecord
+from handlers import action_ids as ids
+from handlers import blocks as render
+from handlers.app import approvals_of, runtime_of
+from handlers.approvals.messages import open_request
+from handlers.later import after_ack
+from handlers.reports.posting import CHALLENGER, features_reply, load_record
+from handlers.slack_client import SLACK_FAILURES
+
+_ID = re.compile(r"^[0-9a-f]{12}$")
+
+
+def register(app: App) -> None:
+    app.action(ids.REPORT_DETAILS)(handle_details)
+    app.action(ids.REPORT_PROMOTE)(handle_promote)
+    app.action(ids.REPORT_RETRAIN)(handle_retrain)
+
+
+def _say(respond: Respond, text: str) -> None:
+    respond(
+        **render.Reply(text, [render.section(text)]).payload(),
+        response_type="ephemeral",
+        replace_original=False,
+    )
+
+
+def _with_record(
+    action: dict,
+    context: BoltContext,
+    respond: Respond,
+    work: Callable[[ReportRecord], None],
+    *,
+    needs_model: bool = False,
+    urgent: bool = False,
+) -> None:
+    """After the ack: load the report the button belongs to and run `work` on it.
+
+    The button's value is only an ID; the record is re-read from the database.
+    """
+
+    def rest() -> None:
+        value = str(action.get("value") or "")
+        record = load_record(runtime_of(context), value) if _ID.match(value) else None
+        if record is None:
+            _say(respond, "This report is no longer available.")
+        elif record.model_name or not needs_model:
+            work(record)
+
+    after_ack(context, rest, lambda text: _say(respond, text), urgent=urgent)
+
+
+def handle_details(ack: Ack, action: dict, respond: Respond, context: BoltContext) -> None:
+    ack()
+
+    def show(record: ReportRecord) -> None:
+        respond(
+            **features_reply(json.loads(record.body)).payload(),
+            response_type="ephemeral",
+            replace_original=False,
+        )
+
+    _with_record(action, context, respond, show)
+
+
+def handle_promote(
+    ack: Ack, body: dict, action: dict, respond: Respond, client: WebClient, context: BoltContext
+) -> None:
+    """Open the approval flow: the challenger → the report's alias, requested by the clicker."""
+    ack()
+
+    def promote(record: ReportRecord) -> None:
+        model = str(record.model_name)
+        rt, svc = runtime_of(context), approvals_of(context)
+        report = json.loads(record.body)
+        challenger = rt.registry.get_model(model).aliases.get(CHALLENGER)
+        if challenger is None:
+            _say(respond, f"`{model}` has no `@{CHALLENGER}` any more.")
+            return
+        outcome = open_request(
+            client,
+            svc,
+            model,
+            challenger,
+            report.get("alias") or "champion",
+            body["user"]["id"],
+            f"Requested from the {record.kind} report of {report.get('generated_at', '')}",
+            record.channel or body["channel"]["id"],
+        )
+        if outcome.kind != "requested":
+            _say(respond, outcome.message)
+
+    _with_record(action, context, respond, promote, needs_model=True, urgent=True)
+
+
+def handle_retrain(
+    ack: Ack, body: dict, action: dict, respond: Respond, client: WebClient, context: BoltContext
+) -> None:
+    """Owners and approvers only: POST the signed retraining request, report the outcome."""
+    ack()
+
+    def trigger(record: ReportRecord) -> None:
+        model = str(record.model_name)
+        rt, svc = runtime_of(context), approvals_of(context)
+        user = body["user"]["id"]
+        policy = rt.policy.for_model(model)
+        monitor = policy.monitor
+        if monitor is None or not monitor.retrain_url:
+            _say(respond, f"`{model}` has no `retrain_url` in the policy file.")
+            return
+        if user not in policy.owners and not svc.is_approver(user, policy):
+            audit.record(
+                rt.engine,
+                "retrain_failed",
+                user,
+                model_name=model,
+                details={"reason": "not an owner or approver", "report_id": record.id},
+            )
+            _say(
+                respond,
+                f"Only owners and approvers of `{model}` can trigger retraining.",
+            )
+            return
+        report = json.loads(record.body)
+        payload = {
+            "model": model,
+            "version": report.get("version"),
+            "alias": report.get("alias"),
+            "run_id": report.get("run_id"),
+            "requested_by": user,
+            "report_id": record.id,
+            "report": _summary(record.kind, report),
+        }
+        result = retrain.trigger(
+            monitor.retrain_url, payload, secret(rt.settings.mlops_bot_outbound_secret)
+        )
+        audit.record(
+            rt.engine,
+            "retrain_triggered" if result.ok else "retrain_failed",
+            user,
+            model_name=model,
+            model_version=report.get("version"),
+            alias=report.get("alias"),
+            run_id=report.get("run_id"),
+            details={"status": result.status, "detail": result.detail, "report_id": record.id},
+        )
+        text = (
+            f":arrows_counterclockwise: <@{user}> triggered retraining of `{model}`: "
+            f"{result.detail}" + (f" (HTTP {result.status})" if result.status else "")
+        )
+        try:
+            client.chat_postMessage(
+                channel=record.channel or body["channel"]["id"], thread_ts=record.ts, text=text
+            )
+        except SLACK_FAILURES:
+            _say(respond, text)
+
+    _with_record(action, context, respond, trigger, needs_model=True, urgent=True)
+
+
+def _summary(kind: str, report: dict) -> dict:
+    if kind == "drift":
+        return {
+            "kind": kind,
+            "dataset_drift": report.get("dataset_drift"),
+            "drifted_share": report.get("drifted_share"),
+            "drifted_features": [f["name"] for f in report.get("features", []) if f.get("drifted")],
+        }
+    perf = report.get("performance", {})
+    return {"kind": kind, "degraded": perf.get("degraded"), "metrics": perf.get("metrics")}
