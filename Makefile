@@ -19,6 +19,7 @@ run: $(STAMP)
 	$(BIN)/mlops-bot run
 
 test: $(STAMP)
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)

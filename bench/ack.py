@@ -44,18 +44,19 @@ BARE_APP = """
 import sys, uvicorn
 from slack_bolt import App
 from slack_sdk import WebClient
-from bot.server import create_asgi
+from handlers.transport.http import create_asgi
 
 app = App(client=WebClient(token="xoxb-test", base_url=sys.argv[2]), signing_secret=sys.argv[3])
 @app.command("/mlops")
 def ack_only(ack):
     ack()
 
-class _Rt:  # create_asgi only needs .health and .settings for /healthz and the webhook route
-    settings = type("S", (), {"mlflow_webhook_secret": None})()
-    def health(self):
-        return []
-uvicorn.run(create_asgi(app, _Rt()), host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
+class _Services:  # create_asgi needs .health and .rt.settings for /healthz and the webhook route
+    rt = type("Rt", (), {"settings": type("S", (), {"mlflow_webhook_secret": None})()})()
+    health = type("H", (), {"check": staticmethod(lambda: [])})()
+uvicorn.run(
+    create_asgi(app, _Services()), host="127.0.0.1", port=int(sys.argv[1]), log_level="warning"
+)
 """
 
 

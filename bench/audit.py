@@ -59,7 +59,7 @@ from sqlalchemy import Engine, String, create_engine, func, literal_column, text
 from sqlalchemy import select as sa_select
 from sqlalchemy.engine import make_url
 
-from bot import audit
+from bot import audit, clock
 from bot.storage import db
 from bot.storage.tables import AuditEvent
 
@@ -293,7 +293,7 @@ def bulk_insert(engine: Engine, mix: EventMix, n: int, label: str = "") -> float
             sa_select(TABLE.c.id, TABLE.c.hash).order_by(TABLE.c.id.desc()).limit(1)
         ).first()
     prev_id, prev_hash = (int(head[0]), head[1]) if head else (0, audit.GENESIS)
-    at = audit.utcnow() - timedelta(days=365)
+    at = clock.utcnow() - timedelta(days=365)
     step = timedelta(seconds=30)
     done, t0, last_report = 0, time.perf_counter(), time.monotonic()
     while done < n:

@@ -22,6 +22,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
+from bot.clock import utcnow
 from bot.storage import db
 from bot.storage.tables import AuditEvent
 
@@ -63,15 +64,6 @@ FIELDS = (
     "prev_hash",
     "hash",
 )
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def as_utc(at: datetime) -> datetime:
-    """SQLite hands back naive datetimes; every stored time is UTC."""
-    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
 
 
 def fmt_at(at: datetime) -> str:

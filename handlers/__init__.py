@@ -1,19 +1,18 @@
-"""Bolt listeners, one module per Slack primitive (bolt-python starter template layout)."""
+"""Everything that speaks Slack: one package per feature, each with its own `register(app)`.
+
+The order of registration is the order `/mlops help` lists the subcommands in.
+"""
 
 from slack_bolt import App
 
-from handlers import middleware
-from handlers.approvals import actions, views
-from handlers.home import events
-from handlers.reports import actions as report_actions
-from handlers.router import command as commands
+from handlers import approvals, home, middleware, models, reports, router
 
 
 def register(app: App) -> None:
     """Register the middleware and every listener on the app."""
     middleware.register(app)
-    commands.register(app)
-    actions.register(app)
-    report_actions.register(app)
-    views.register(app)
-    events.register(app)
+    router.register(app)
+    models.register(app)
+    approvals.register(app)
+    reports.register(app)
+    home.register(app)

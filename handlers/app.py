@@ -1,45 +1,67 @@
-"""App factory: one function builds the Bolt `App` from the runtime."""
+"""App factory: the services listeners need, and the Bolt `App` with every listener registered."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
 
 from bot.approvals.service import ApprovalService
 from bot.config import secret
+from bot.health import Health
 from bot.logs import ContextExecutor, tag_records
 from bot.monitoring.runner import ReportRunner
 from bot.runtime import Runtime
 from handlers.approvals.messages import SlackDirectory
-from handlers.slack_client import make_client
+from handlers.context import SERVICES_KEY, SchedulerView, Services
+from handlers.reports.posting import SlackReportSink
 
-RUNTIME_KEY = "mlops_runtime"
 LISTENER_THREADS = 64
 
 
-def build_app(
-    rt: Runtime, client: WebClient | None = None, *, process_before_response: bool = False
-) -> App:
+def build_services(
+    rt: Runtime,
+    client: WebClient,
+    *,
+    inline_work: bool = False,
+    scheduler: Callable[[ApprovalService, ReportRunner], SchedulerView] | None = None,
+) -> Services:
+    """Build the approval service, report runner, scheduler and health checks of a process.
+
+    `inline_work` (the local shell) computes reports and after-ack work in the caller's thread.
+    `scheduler` builds the periodic jobs on the same services (serve does; tests and the
+    shell run none).
+    """
+    approvals = ApprovalService(rt, SlackDirectory(client))
+    reports = ReportRunner(rt, SlackReportSink(client, rt), in_process=inline_work)
+    jobs = scheduler(approvals, reports) if scheduler is not None else None
+    return Services(
+        rt=rt,
+        approvals=approvals,
+        reports=reports,
+        health=Health(rt.engine, rt.registry, jobs.state if jobs is not None else None),
+        scheduler=jobs,
+        inline_work=inline_work,
+    )
+
+
+def build_app(services: Services, client: WebClient) -> App:
     """The Bolt app with every listener of `handlers/` registered.
 
-    `process_before_response=True` (the local shell) runs each listener to its end before
+    With `services.inline_work` (the local shell) each listener runs to its end before
     `dispatch` returns, so the caller knows when all of its output has been produced.
     """
     import handlers
 
     tag_records()
-    signing_secret = secret(rt.settings.slack_signing_secret)
-    client = client or make_client(rt.settings)
-    rt.approvals = ApprovalService(rt, SlackDirectory(client))
-    rt.reports = ReportRunner(rt, client, in_process=process_before_response)
-    rt.inline_work = process_before_response
+    signing_secret = secret(services.rt.settings.slack_signing_secret)
     app = App(
         client=client,
         signing_secret=signing_secret or "",
         request_verification_enabled=signing_secret is not None,
-        process_before_response=process_before_response,
+        process_before_response=services.inline_work,
         # Bolt runs even the ack() part of a listener on this pool; with its default of 10
         # threads a burst of clicks queues behind slow listeners and acks late.
         listener_executor=ContextExecutor(
@@ -49,20 +71,9 @@ def build_app(
     )
 
     @app.middleware
-    def inject_runtime(context: BoltContext, next) -> None:  # type: ignore[no-untyped-def]  # noqa: A002
-        context[RUNTIME_KEY] = rt
+    def inject_services(context: BoltContext, next) -> None:  # type: ignore[no-untyped-def]  # noqa: A002
+        context[SERVICES_KEY] = services
         next()
 
     handlers.register(app)
     return app
-
-
-def runtime_of(context: BoltContext) -> Runtime:
-    """The runtime injected by the middleware above."""
-    rt: Runtime = context[RUNTIME_KEY]
-    return rt
-
-
-def approvals_of(context: BoltContext) -> ApprovalService:
-    """The approval service of the injected runtime."""
-    return runtime_of(context).require_approvals()

@@ -19,8 +19,8 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
+from bot.health import HealthItem
 from bot.registry.gateway import ModelSummary, VersionInfo
-from handlers.router import parsing as commands
 
 MAX_BLOCKS = 50
 SECTION_TEXT = 3000
@@ -71,24 +71,14 @@ def context(*texts: str) -> ContextBlock:
     return ContextBlock(elements=[MarkdownTextObject(text=clip(t, FIELD_TEXT)) for t in texts[:10]])
 
 
-def error(message: str, usage_of: str | None = None) -> Reply:
-    """An ephemeral error: the problem, then the right usage."""
+def error(message: str, usage: str | None = None) -> Reply:
+    """An ephemeral error: the problem, then the right usage (`/mlops …` with its help)."""
     text = f":warning: {message}"
     blocks: list[Block] = [section(text)]
-    if usage_of is not None:
-        blocks.append(context(f"Usage: {commands.usage(usage_of)}"))
-        text += f"\nUsage: {commands.USAGE.get(usage_of, '')}"
+    if usage is not None:
+        blocks.append(context(f"Usage: {usage}"))
+        text += f"\nUsage: {usage}"
     return Reply(text, blocks)
-
-
-def help_reply(sub: str | None = None, unknown: str | None = None) -> Reply:
-    lines = []
-    if unknown is not None:
-        lines.append(f":warning: Unknown subcommand `{esc(clip(unknown, 100))}`.")
-    known = sub if sub in commands.USAGE else None
-    lines.append(commands.usage(known))
-    text = "\n".join(lines)
-    return Reply(text, [section(text)])
 
 
 def _fmt_ts(ms: int | None) -> str:
@@ -152,13 +142,6 @@ def version_reply(v: VersionInfo, version_url: str | None, run_url: str | None) 
     metrics_text = ", ".join(f"{k}={fmt_metric(val)}" for k, val in sorted(v.metrics.items()))
     text = f"{title} — aliases: {aliases}; run {v.run_id or 'none'}; {metrics_text}"
     return Reply(text, blocks)
-
-
-@dataclass(frozen=True)
-class HealthItem:
-    name: str
-    ok: bool
-    detail: str
 
 
 def status_reply(items: list[HealthItem], next_runs: list[str]) -> Reply:

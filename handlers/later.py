@@ -22,7 +22,7 @@ from contextvars import Context, copy_context
 from slack_bolt import BoltContext
 
 from bot.failures import explain
-from handlers.app import runtime_of
+from handlers.context import services_of
 
 log = logging.getLogger(__name__)
 WORKERS = 2
@@ -85,7 +85,7 @@ def after_ack(
         except Exception as exc:
             tell(explain(exc, "work after ack"))
 
-    if runtime_of(context).inline_work:
+    if services_of(context).inline_work:
         run()
     elif not urgent and _pool.backlog() >= MAX_BACKLOG:
         log.warning("after-ack backlog at %d: refusing read-only work", _pool.backlog())

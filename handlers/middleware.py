@@ -10,7 +10,7 @@ from slack_bolt.request import BoltRequest
 
 from bot.logs import new_request_id
 from bot.storage.deliveries import first_delivery
-from handlers.app import runtime_of
+from handlers.context import runtime_of
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ def _first(context: BoltContext, event_id: str) -> bool:
     """Whether this event is new; when the database cannot say, handle it (the only event
     listener, App Home, is safe to run twice)."""
     try:
-        return first_delivery(runtime_of(context), f"slack-event:{event_id}")
+        return first_delivery(runtime_of(context).engine, f"slack-event:{event_id}")
     except Exception as exc:
         log.warning("could not record event %s: %s", event_id[:64], type(exc).__name__)
         return True

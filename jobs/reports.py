@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from bot.audit import as_utc, utcnow
+from bot.clock import as_utc, utcnow
 from bot.monitoring import schedules
 from bot.monitoring.runner import ReportJob, ReportRunner
 from bot.runtime import Runtime

@@ -14,6 +14,7 @@ from slack_sdk import WebClient
 
 from bot.approvals.service import ApprovalService
 from bot.monitoring import schedules
+from bot.monitoring.runner import ReportRunner
 from bot.runtime import Runtime
 from jobs import approvals as approval_jobs
 from jobs import reconcile as reconcile_job
@@ -25,7 +26,9 @@ log = logging.getLogger(__name__)
 class Scheduler:
     """Owns the APScheduler instance and the bot's jobs."""
 
-    def __init__(self, rt: Runtime, svc: ApprovalService, client: WebClient) -> None:
+    def __init__(
+        self, rt: Runtime, svc: ApprovalService, runner: ReportRunner, client: WebClient
+    ) -> None:
         from apscheduler.schedulers.background import BackgroundScheduler
 
         self.rt = rt
@@ -39,7 +42,6 @@ class Scheduler:
         self._add(
             "recover interrupted promotions", every, lambda: approval_jobs.recover(svc, client)
         )
-        runner = rt.require_reports()
         self._add(
             "scheduled reports", report_jobs.TICK_SECONDS, lambda: report_jobs.tick(rt, runner)
         )
@@ -68,7 +70,6 @@ class Scheduler:
 
     def start(self) -> None:
         self._sched.start()
-        self.rt.scheduler = self
 
     def shutdown(self, wait: bool = False) -> None:
         """Stop the jobs; `wait` also waits for the ones running now to finish."""

@@ -92,6 +92,7 @@ class BotServer:
     runtime: Any
     app: Any
     _stop: Callable[[], None]
+    services: Any = None  # handlers.context.Services of an in-process bot
     http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=10))
     _n: int = 0
 
@@ -154,9 +155,10 @@ def start_bot(
     """Build the real app from settings and serve it over HTTP on an ephemeral port."""
     import uvicorn
 
+    from bot.bootstrap import build_runtime
     from bot.config import Settings
-    from bot.runtime import build_runtime
-    from handlers.app import build_app
+    from handlers.app import build_app, build_services
+    from handlers.slack_client import make_client
     from handlers.transport.http import create_asgi
 
     tmp_path.mkdir(parents=True, exist_ok=True)
@@ -176,10 +178,12 @@ def start_bot(
         **settings,
     )
     rt = build_runtime(cfg)
-    app = build_app(rt)
+    client = make_client(cfg)
+    services = build_services(rt, client)
+    app = build_app(services, client)
     tls_options = {"ssl_certfile": str(tls[0]), "ssl_keyfile": str(tls[1])} if tls else {}
     config = uvicorn.Config(
-        create_asgi(app, rt),
+        create_asgi(app, services),
         host="127.0.0.1",
         port=0,
         log_level="warning",
@@ -199,12 +203,18 @@ def start_bot(
     def stop() -> None:
         server.should_exit = True
         thread.join(timeout=10)
-        if rt.reports is not None:
-            rt.reports.shutdown()
+        services.reports.shutdown()
         rt.engine.dispose()
 
     scheme = "https" if tls else "http"
-    return BotServer(url=f"{scheme}://127.0.0.1:{port}", fake=fake, runtime=rt, app=app, _stop=stop)
+    return BotServer(
+        url=f"{scheme}://127.0.0.1:{port}",
+        fake=fake,
+        runtime=rt,
+        app=app,
+        _stop=stop,
+        services=services,
+    )
 
 
 def create_database(server_url: str, name: str) -> str:

@@ -329,11 +329,11 @@ def test_duplicate_pending_request_is_refused(abot: BotServer) -> None:
 def test_expiry_job_updates_the_card(abot: BotServer) -> None:
     from datetime import timedelta
 
-    from bot.audit import utcnow
+    from bot.clock import utcnow
     from jobs.approvals import expire
 
     rid, card = request(abot, "promote churn 3 champion")
-    svc, client = abot.runtime.require_approvals(), abot.app.client
+    svc, client = abot.services.approvals, abot.app.client
     assert expire(svc, client, utcnow()) == 0
     assert expire(svc, client, utcnow() + timedelta(hours=73)) == 1
     assert expire(svc, client, utcnow() + timedelta(hours=73)) == 0  # never twice
@@ -442,7 +442,7 @@ def test_promotion_interrupted_after_the_decision_is_recovered(abot: BotServer) 
 
     from sqlalchemy import update
 
-    from bot.audit import utcnow
+    from bot.clock import utcnow
     from bot.storage import db
     from bot.storage.tables import ApprovalVote, PromotionRequest
     from jobs.approvals import recover
@@ -458,7 +458,7 @@ def test_promotion_interrupted_after_the_decision_is_recovered(abot: BotServer) 
             .values(status="applying")
         )
         s.commit()
-    svc, client = abot.runtime.require_approvals(), abot.app.client
+    svc, client = abot.services.approvals, abot.app.client
     assert recover(svc, client) == 1
     assert holder(abot) == "3"
     assert "Promoted" in everything(card_now(abot, card))

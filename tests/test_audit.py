@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import Engine, text
 
-from bot import audit
+from bot import audit, clock
 from bot.storage import db
 
 BIN = Path(sys.executable).parent
@@ -113,7 +113,7 @@ def test_export_formats(engine: Engine) -> None:
     assert len(rows) == 30 and json.loads(rows[5]["details"])["i"] == 5
 
     out = io.StringIO()
-    assert audit.export(engine, out, "jsonl", since=audit.utcnow()) == 0
+    assert audit.export(engine, out, "jsonl", since=clock.utcnow()) == 0
 
 
 @pytest.mark.slow
@@ -122,7 +122,7 @@ def test_concurrent_appends_from_processes_keep_one_chain(tmp_path: Path, pg_dat
         engine = db.make_engine(url)
         db.upgrade(engine)
         code = (
-            "import sys; from bot import audit, db; e = db.make_engine(sys.argv[1]); "
+            "import sys; from bot import audit; from bot.storage import db; e = db.make_engine(sys.argv[1]); "
             "[audit.record(e, 'report_posted', 'system', model_name='m', details={'n': i}) "
             "for i in range(40)]"
         )
@@ -214,4 +214,4 @@ def test_timestamps_format_like_strftime() -> None:
         datetime(2026, 1, 2, 3, 4, 5, 7),
         datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=timezone(timedelta(hours=2))),
     ):
-        assert audit.fmt_at(at) == audit.as_utc(at).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        assert audit.fmt_at(at) == clock.as_utc(at).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

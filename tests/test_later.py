@@ -9,7 +9,7 @@ import pytest
 from slack_bolt import BoltContext
 
 from handlers import later
-from handlers.app import RUNTIME_KEY
+from handlers.context import SERVICES_KEY
 
 
 def blocked_pool(workers: int) -> tuple[later.PriorityPool, threading.Event]:
@@ -44,7 +44,7 @@ def test_a_flood_of_read_only_work_is_refused_but_decisions_queue(
     monkeypatch.setattr(later, "_pool", pool)
     monkeypatch.setattr(later, "MAX_BACKLOG", 3)
     context = BoltContext()
-    context[RUNTIME_KEY] = SimpleNamespace(inline_work=False)
+    context[SERVICES_KEY] = SimpleNamespace(inline_work=False)
     told: list[str] = []
     ran: list[int] = []
     for i in range(5):

@@ -29,7 +29,7 @@ def test_status_on_postgres(
 @pytest.mark.slow
 def test_concurrent_migrations_on_postgres(pg_database: str) -> None:
     code = (
-        "from bot.db import make_engine, upgrade; import sys; "
+        "from bot.storage.db import make_engine, upgrade; import sys; "
         "upgrade(make_engine(sys.argv[1])); print('ok')"
     )
     procs = [

@@ -79,13 +79,13 @@ def in_dir(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 
 def shell_session(script: str, user: str | None = None) -> str:
     """An in-process shell session fed by `script`; returns what it printed."""
+    from bot.bootstrap import build_runtime
     from bot.config import Settings
-    from bot.runtime import build_runtime
     from handlers.shell import repl as shell
 
     shell.adopt_demo_policy()
     rt = build_runtime(Settings(_env_file=None))  # type: ignore[call-arg]
-    shell.prepare_runtime(rt)
+    rt, _ = shell.prepare_runtime(rt)
     out = io.StringIO()
     code = shell.open_shell(rt, user=user, stdin=io.StringIO(script), stdout=out)
     assert code == 0

@@ -209,7 +209,7 @@ def test_tick_fires_each_due_time_once_and_catches_up_once(rbot: BotServer) -> N
             .values(created_at=now - timedelta(days=2))
         )
         s.commit()
-    runner = rt.require_reports()
+    runner = rbot.services.reports
     assert sched.id in tick(rt, runner, now)  # a bot down for hours posts the latest fire once
     assert tick(rt, runner, now + timedelta(minutes=10)) == []  # same fire time: claimed
     assert sched.id in tick(rt, runner, now + timedelta(hours=1))  # the next hour's fire

@@ -144,7 +144,7 @@ def test_reconciliation_catches_a_direct_move_and_revert_opens_a_request(
 
 def test_the_bots_own_promotion_is_not_out_of_band(wbot: BotServer) -> None:
     reconcile(wbot.runtime, wbot.app.client)
-    svc = wbot.runtime.require_approvals()
+    svc = wbot.services.approvals
     outcome = svc.request_promotion("churn", "3", "champion", "U0REQ")
     assert outcome.request is not None
     svc.approve(outcome.request.id, "U0APPROVER1")

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from bot import audit
-from bot.audit import as_utc, utcnow
+from bot.clock import as_utc, utcnow
 from bot.policy.file import ModelPolicy
 from bot.policy.gates import evaluate
 from bot.registry.gateway import RegistryError, VersionInfo

@@ -50,9 +50,9 @@ def load_runtime() -> Runtime:
     """Settings + policy + database, or a one-line error and exit 2."""
     from pydantic import ValidationError
 
+    from bot.bootstrap import build_runtime
     from bot.config import Settings
     from bot.policy.file import PolicyError
-    from bot.runtime import build_runtime
 
     try:
         return build_runtime(Settings())
@@ -84,31 +84,35 @@ def serve(
     setup(logging.INFO, settings.mlops_bot_log_format)  # the value may come from .env
     if settings.slack_bot_token is None:
         fail(SLACK_SETUP, 1)
-    from handlers.app import build_app
+    from handlers.app import build_app, build_services
 
     if (http or not settings.socket_mode) and settings.slack_signing_secret is None:
         fail("HTTP mode needs SLACK_SIGNING_SECRET (Basic Information → Signing Secret).", 1)
     from slack_bolt.error import BoltError
 
-    from handlers.slack_client import SLACK_FAILURES, slack_error
+    from handlers.slack_client import SLACK_FAILURES, make_client, slack_error
+    from jobs.scheduler import Scheduler
 
+    client = make_client(settings)
+    services = build_services(
+        rt, client, scheduler=lambda approvals, reports: Scheduler(rt, approvals, reports, client)
+    )
     try:
-        app = build_app(rt)  # Bolt checks the token with auth.test here
+        app = build_app(services, client)  # Bolt checks the token with auth.test here
     except BoltError as exc:
         fail(f"Slack refused the bot token: {str(exc).splitlines()[0][:200]}", 1)
     except SLACK_FAILURES as exc:
         fail(f"cannot reach Slack at {settings.slack_api_url}: {slack_error(exc)}", 1)
-    from jobs.scheduler import Scheduler
-
+    scheduler = services.scheduler
+    assert isinstance(scheduler, Scheduler)
     rt.warm_up()  # before the scheduler's first jobs and the first request
-    scheduler = Scheduler(rt, rt.require_approvals(), app.client)
     scheduler.start()
     problem = None
     try:
         if http or not settings.socket_mode:
             from handlers.transport.http import serve_http
 
-            serve_http(app, rt, host, port)
+            serve_http(app, services, host, port)
         else:
             from slack_bolt.adapter.socket_mode import SocketModeHandler
 
@@ -177,7 +181,7 @@ def _open_shell(user: str | None, channel: str | None) -> int:
 
     local_shell.adopt_demo_policy()
     rt = load_runtime()
-    had_slack = local_shell.prepare_runtime(rt)
+    rt, had_slack = local_shell.prepare_runtime(rt)
     return local_shell.open_shell(rt, user=user, channel=channel, slack_configured=had_slack)
 
 
@@ -225,7 +229,9 @@ def audit_export(
         from datetime import datetime
 
         try:
-            since_at = audit.as_utc(datetime.fromisoformat(since))
+            from bot import clock
+
+            since_at = clock.as_utc(datetime.fromisoformat(since))
         except ValueError:
             fail(f"--since {since!r} is not an ISO date or time (e.g. 2026-11-01T00:00Z)")
     rt = load_runtime()

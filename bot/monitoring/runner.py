@@ -1,8 +1,8 @@
-"""Reports computed off the request path, in a worker process, then posted to Slack.
+"""Reports computed off the request path, in a worker process, then handed to a sink.
 
 Drift on large frames and matplotlib hold the CPU and the GIL for seconds; in a thread of the
 bot's process they would delay every ack. A one-process pool (spawned, so no forked locks)
-computes; the parent only posts the finished report.
+computes; the parent only hands the finished report to the sink (which posts it to Slack).
 """
 
 from __future__ import annotations
@@ -11,10 +11,9 @@ import logging
 import threading
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from slack_sdk import WebClient
-
+from bot import audit
 from bot.config import Settings
 
 if TYPE_CHECKING:
@@ -34,6 +33,18 @@ class ReportJob:
     schedule_id: str | None = None
 
 
+class ReportSink(Protocol):
+    """Where finished reports go (Slack, in handlers/reports/posting.py)."""
+
+    def publish(self, job: ReportJob, report: Report) -> str | None:
+        """Post the report; returns where it landed (a message ts), and audits it."""
+        ...
+
+    def failed(self, job: ReportJob, message: str) -> None:
+        """Tell the job's channel the report could not be made."""
+        ...
+
+
 def compute(settings: Settings, kind: Kind, model: str, alias: str | None) -> Report:
     """Runs in the worker process: load, compute, chart."""
     from bot.monitoring.report import make_report
@@ -45,11 +56,11 @@ def compute(settings: Settings, kind: Kind, model: str, alias: str | None) -> Re
 
 
 class ReportRunner:
-    """Submits report jobs to the worker process and posts their results."""
+    """Submits report jobs to the worker process and hands their results to the sink."""
 
-    def __init__(self, rt: Runtime, client: WebClient, *, in_process: bool = False) -> None:
+    def __init__(self, rt: Runtime, sink: ReportSink, *, in_process: bool = False) -> None:
         self.rt = rt
-        self.client = client
+        self.sink = sink
         self.in_process = in_process  # the local shell computes inline
         self._pool: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
@@ -65,21 +76,21 @@ class ReportRunner:
             return self._pool
 
     def submit(self, job: ReportJob) -> Future[Any]:
-        """Compute in the worker process; post when done. The future resolves to the ts."""
+        """Compute in the worker process; publish when done. The future resolves to the ts."""
         done: Future[Any] = Future()
         if self.in_process:
             try:
                 report = compute(self.rt.settings, job.kind, job.model, job.alias)
-                done.set_result(self._post(job, report, None))
+                done.set_result(self._finish(job, report, None))
             except Exception as exc:
-                done.set_result(self._post(job, None, exc))
+                done.set_result(self._finish(job, None, exc))
             return done
         work = self._executor().submit(compute, self.rt.settings, job.kind, job.model, job.alias)
 
         def finished(f: Future[Any]) -> None:
             exc = f.exception()
             try:
-                done.set_result(self._post(job, None if exc else f.result(), exc))
+                done.set_result(self._finish(job, None if exc else f.result(), exc))
             except Exception as post_exc:  # posting failed for good: recorded, never silent
                 log.exception("posting the %s report of %s failed", job.kind, job.model)
                 done.set_exception(post_exc)
@@ -87,36 +98,28 @@ class ReportRunner:
         work.add_done_callback(finished)
         return done
 
-    def _post(self, job: ReportJob, report: Report | None, exc: BaseException | None) -> str | None:
-        from bot import audit
-        from handlers.reports.posting import post_failure, post_report
-
-        if report is None:
-            message = _describe(exc)
-            log.warning("%s report of %s failed: %s", job.kind, job.model, message)
-            post_failure(self.client, job.channel, job.kind, job.model, message)
-            audit.record(
-                self.rt.engine,
-                "report_failed",
-                job.actor,
-                model_name=job.model,
-                alias=job.alias,
-                details={
-                    "kind": job.kind,
-                    "channel": job.channel,
-                    "error": message[:500],
-                    "schedule_id": job.schedule_id,
-                },
-            )
-            return None
-        return post_report(
-            self.client,
-            self.rt,
-            report,
-            job.channel,
-            actor=job.actor,
-            details={"schedule_id": job.schedule_id} if job.schedule_id else None,
+    def _finish(
+        self, job: ReportJob, report: Report | None, exc: BaseException | None
+    ) -> str | None:
+        if report is not None:
+            return self.sink.publish(job, report)
+        message = _describe(exc)
+        log.warning("%s report of %s failed: %s", job.kind, job.model, message)
+        self.sink.failed(job, message)
+        audit.record(
+            self.rt.engine,
+            "report_failed",
+            job.actor,
+            model_name=job.model,
+            alias=job.alias,
+            details={
+                "kind": job.kind,
+                "channel": job.channel,
+                "error": message[:500],
+                "schedule_id": job.schedule_id,
+            },
         )
+        return None
 
     def shutdown(self) -> None:
         with self._lock:

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from bot import audit
-from bot.audit import as_utc, utcnow
+from bot.clock import as_utc, utcnow
 from bot.policy.file import check_cron
 from bot.storage import db
 from bot.storage.tables import ReportSchedule, ScheduleFire

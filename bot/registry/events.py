@@ -23,7 +23,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
 from bot import audit
-from bot.audit import utcnow
+from bot.clock import utcnow
 from bot.storage import db
 from bot.storage.tables import AliasState
 

@@ -11,9 +11,9 @@ from bot.approvals.service import ApprovalService, Outcome
 from bot.failures import explain
 from handlers import action_ids as ids
 from handlers import blocks as render
-from handlers.app import approvals_of
 from handlers.approvals import blocks as cards
 from handlers.approvals.messages import announce, open_request, publish_home, refresh_card
+from handlers.context import approvals_of
 from handlers.later import after_ack
 from handlers.slack_client import SLACK_FAILURES, slack_error
 

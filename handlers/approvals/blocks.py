@@ -17,7 +17,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.approvals.service import APPLIED, PENDING, snapshot_of
-from bot.audit import as_utc
+from bot.clock import as_utc
 from bot.storage.tables import ApprovalVote, AuditEvent, PromotionRequest
 from handlers import action_ids as ids
 from handlers.blocks import Reply, clip, context, esc, fields_section, fmt_metric, header, section

@@ -8,10 +8,17 @@ from handlers.approvals import blocks as cards
 from handlers.approvals.messages import open_request
 from handlers.blocks import Reply
 from handlers.router.invocation import Invocation, UsageError
+from handlers.router.registry import subcommand
 
 MAX_AUDIT_LIMIT = 100
 
 
+@subcommand(
+    "promote",
+    "/mlops promote <model> <version> [to] <alias> [reason…]",
+    "ask approvers to move an alias to a version",
+    decision=True,
+)
 def promote(inv: Invocation) -> Reply:
     """`promote <model> <version> [to] <alias> [reason…]`: open a request and post its card."""
     words = inv.words
@@ -26,6 +33,12 @@ def promote(inv: Invocation) -> Reply:
     return _open(inv, model, version, alias, reason, "promote")
 
 
+@subcommand(
+    "rollback",
+    "/mlops rollback <model> <alias>",
+    "ask to move an alias back to its previous approved holder",
+    decision=True,
+)
 def rollback(inv: Invocation) -> Reply:
     """`rollback <model> <alias>`: a request back to the previous approved holder."""
     words = inv.words
@@ -46,6 +59,7 @@ def _open(inv: Invocation, model: str, version: str, alias: str, reason: str, ki
     return Reply(outcome.message, [render.section(mark + outcome.message)])
 
 
+@subcommand("pending", "/mlops pending", "open promotion requests and where you can act on them")
 def pending(inv: Invocation) -> Reply:
     """`pending`: open requests and whether the caller can act on each."""
     if inv.parsed.args:
@@ -63,6 +77,7 @@ def pending(inv: Invocation) -> Reply:
     return cards.pending_reply(items)
 
 
+@subcommand("audit", "/mlops audit [<model>] [<limit>]", "recent audit events")
 def audit_log(inv: Invocation) -> Reply:
     """`audit [<model>] [<limit>]`: recent audit events."""
     words = inv.words

@@ -7,8 +7,8 @@ from slack_sdk import WebClient
 
 from handlers import action_ids as ids
 from handlers import blocks as render
-from handlers.app import approvals_of
 from handlers.approvals.messages import announce, direct_message, refresh_card, tell
+from handlers.context import approvals_of
 from handlers.later import after_ack
 
 

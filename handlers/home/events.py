@@ -5,8 +5,8 @@ from __future__ import annotations
 from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
 
-from handlers.app import approvals_of
 from handlers.approvals.messages import publish_home
+from handlers.context import approvals_of
 
 
 def register(app: App) -> None:

@@ -15,10 +15,11 @@ from bot.monitoring import retrain
 from bot.storage.tables import ReportRecord
 from handlers import action_ids as ids
 from handlers import blocks as render
-from handlers.app import approvals_of, runtime_of
 from handlers.approvals.messages import open_request
+from handlers.context import approvals_of, runtime_of
 from handlers.later import after_ack
-from handlers.reports.posting import CHALLENGER, features_reply, load_record
+from handlers.reports.blocks import CHALLENGER, features_reply
+from handlers.reports.posting import load_record
 from handlers.slack_client import SLACK_FAILURES
 
 _ID = re.compile(r"^[0-9a-f]{12}$")

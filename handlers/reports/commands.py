@@ -9,12 +9,15 @@ from bot.monitoring.runner import ReportJob
 from handlers import blocks as render
 from handlers.blocks import Reply
 from handlers.router.invocation import Invocation, UsageError
+from handlers.router.registry import subcommand
 
 
+@subcommand("drift", "/mlops drift <model> [@alias]", "drift report now (posted when done)")
 def drift(inv: Invocation) -> Reply:
     return _on_demand(inv, "drift")
 
 
+@subcommand("perf", "/mlops perf <model> [@alias]", "performance report now (posted when done)")
 def perf(inv: Invocation) -> Reply:
     return _on_demand(inv, "perf")
 
@@ -39,7 +42,7 @@ def _on_demand(inv: Invocation, kind: str) -> Reply:
             kind,
         )
     job = ReportJob(kind, info.name, alias, inv.channel, inv.user)  # type: ignore[arg-type]
-    runner = inv.rt.require_reports()
+    runner = inv.services.reports
     inv.defer(lambda: runner.submit(job))
     text = (
         f":hourglass_flowing_sand: Working on the {kind} report for `{info.name}` "
@@ -48,6 +51,12 @@ def _on_demand(inv: Invocation, kind: str) -> Reply:
     return Reply(text, [render.section(text)])
 
 
+@subcommand(
+    "schedule",
+    '/mlops schedule list | add <drift|perf> <model> "<cron>" [#channel] | remove <id>',
+    "scheduled drift and performance reports",
+    decision=True,
+)
 def schedule(inv: Invocation) -> Reply:
     """`schedule list | add <drift|perf> <model> "<cron>" [#channel] | remove <id>`."""
     args = inv.parsed.args

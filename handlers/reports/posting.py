@@ -8,15 +8,14 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from slack_sdk import WebClient
-from slack_sdk.models.blocks import ActionsBlock, Block, ButtonElement
 
-from bot import audit
+from bot import audit, clock
 from bot.monitoring.report import json_safe
-from bot.registry.gateway import RegistryError
+from bot.monitoring.runner import ReportJob
 from bot.storage import db
 from bot.storage.tables import ReportRecord
-from handlers import action_ids as ids
-from handlers.blocks import Reply, clip, context, esc, fields_section, header, section
+from handlers.blocks import clip, esc, section
+from handlers.reports.blocks import report_buttons, report_reply
 from handlers.slack_client import SLACK_FAILURES, make_client, slack_error
 
 if TYPE_CHECKING:
@@ -24,145 +23,21 @@ if TYPE_CHECKING:
     from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
-TOP_FEATURES = 10
-CHALLENGER = "challenger"
 
 
-def _fmt(value: Any) -> str:
-    return "—" if value is None else f"{value:.3g}" if isinstance(value, float) else str(value)
+class SlackReportSink:
+    """The report runner's sink: posts finished reports and failures to their channel."""
 
+    def __init__(self, client: WebClient, rt: Runtime) -> None:
+        self.client = client
+        self.rt = rt
 
-def report_reply(report: Report, rt: Runtime) -> Reply:
-    """Summary blocks: verdict, top drifted features or degraded metrics, quality, links."""
-    body = report.body
-    model = body.get("model")
-    owners = rt.policy.for_model(model).owners if model else ()
-    mention = " ".join(f"<@{o}>" for o in owners) if report.alert and owners else ""
-    blocks: list[Block] = [header(report.title)]
-    if report.kind == "drift":
-        verdict = (
-            ":red_circle: *Dataset drift*"
-            if body["dataset_drift"]
-            else (
-                ":large_orange_circle: *Some features drifted*"
-                if report.alert
-                else ":large_green_circle: *No drift*"
-            )
-        )
-        blocks.append(
-            section(
-                f"{verdict} — {body['drifted_share']:.0%} of features drifted · reference "
-                f"{body['reference']['rows']:,} rows · current {body['current']['rows']:,} rows"
-                + (f"\n{mention}" if mention else "")
-            )
-        )
-        drifted = [f for f in body["features"] if f.get("drifted")]
-        if drifted:
-            lines = [
-                f"• `{esc(clip(f['name'], 60))}` {f['method']} {_fmt(f['statistic'])}"
-                f"{' (p ' + _fmt(f['p_value']) + ')' if f.get('p_value') is not None else ''}"
-                f" vs {_fmt(f['threshold'])} · PSI {_fmt(f.get('psi'))}"
-                for f in drifted[:TOP_FEATURES]
-            ]
-            more = len(drifted) - TOP_FEATURES
-            blocks.append(
-                section(
-                    "*Drifted features*\n"
-                    + "\n".join(lines)
-                    + (f"\n…and {more} more" if more > 0 else "")
-                )
-            )
-        quality = body.get("quality") or {}
-        notes = _quality_notes(quality)
-        if notes:
-            blocks.append(section("*Data quality*\n" + "\n".join(notes)))
-    else:
-        perf = body["performance"]
-        verdict = ":red_circle: *Degraded*" if perf["degraded"] else ":large_green_circle: *OK*"
-        blocks.append(
-            section(
-                f"{verdict} — {perf['rows']:,} labelled rows ({perf['task']})"
-                + (f"\n{mention}" if mention else "")
-            )
-        )
-        fields = [
-            f"*{esc(m)}*\n{_fmt(v)} (training {_fmt(perf['baseline'].get(m))})"
-            + (" :warning:" if m in perf["degraded"] else "")
-            for m, v in perf["metrics"].items()
-            if v is not None
-        ]
-        if fields:
-            blocks.append(fields_section(fields))
-    link = (
-        rt.registry.version_url(model, body["version"]) if model and body.get("version") else None
-    )
-    ctx = [f"run `{body['run_id']}`"] if body.get("run_id") else []
-    if link:
-        ctx.append(f"<{link}|MLflow version>")
-    if ctx:
-        blocks.append(context(" · ".join(ctx)))
-    text = (
-        f"{report.title}: "
-        + (
-            f"drifted share {body['drifted_share']:.0%}"
-            if report.kind == "drift"
-            else f"degraded: {', '.join(body['performance']['degraded']) or 'none'}"
-        )
-        + (f" {mention}" if mention else "")
-    )
-    return Reply(text, blocks)
+    def publish(self, job: ReportJob, report: Report) -> str | None:
+        details = {"schedule_id": job.schedule_id} if job.schedule_id else None
+        return post_report(self.client, self.rt, report, job.channel, job.actor, details)
 
-
-def _quality_notes(quality: dict[str, Any]) -> list[str]:
-    notes = []
-    for key, label in (
-        ("missing_columns", "missing in current"),
-        ("extra_columns", "new in current"),
-    ):
-        cols = quality.get(key) or []
-        if cols:
-            shown = ", ".join(f"`{esc(clip(str(c), 40))}`" for c in cols[:10])
-            notes.append(f"• {label}: {shown}")
-    changed = quality.get("changed_types") or {}
-    if changed:
-        notes.append(f"• changed types: {len(changed)} column(s)")
-    return notes
-
-
-def report_buttons(report: Report, rt: Runtime, record_id: str) -> ActionsBlock | None:
-    """Show all features; Request promotion (a challenger exists); Trigger retraining (alert)."""
-    body = report.body
-    elements = []
-    if report.kind == "drift":
-        elements.append(
-            ButtonElement(text="Show all features", action_id=ids.REPORT_DETAILS, value=record_id)
-        )
-    model = body.get("model")
-    if model:
-        try:
-            aliases = rt.registry.get_model(model).aliases
-        except RegistryError:
-            aliases = {}
-        challenger = aliases.get(CHALLENGER)
-        if challenger and challenger != body.get("version"):
-            elements.append(
-                ButtonElement(
-                    text=f"Request promotion of v{challenger}",
-                    action_id=ids.REPORT_PROMOTE,
-                    value=record_id,
-                )
-            )
-        monitor = rt.policy.for_model(model).monitor
-        if report.alert and monitor is not None and monitor.retrain_url:
-            elements.append(
-                ButtonElement(
-                    text="Trigger retraining",
-                    action_id=ids.REPORT_RETRAIN,
-                    value=record_id,
-                    style="danger",
-                )
-            )
-    return ActionsBlock(block_id=f"report:{record_id}", elements=elements) if elements else None
+    def failed(self, job: ReportJob, message: str) -> None:
+        post_failure(self.client, job.channel, job.kind, job.model, message)
 
 
 def post_report(
@@ -188,7 +63,7 @@ def post_report(
                 model_name=report.model,
                 body=json.dumps(json_safe(report.body), allow_nan=False),
                 channel=channel,
-                created_at=audit.utcnow(),
+                created_at=clock.utcnow(),
             )
         )
         s.commit()
@@ -252,28 +127,6 @@ def post_report_cli(rt: Runtime, report: Report, channel: str) -> None:
 
     ts = post_report(make_client(rt.settings), rt, report, channel, actor="cli")
     print(f"posted to {channel} (ts {ts})")
-
-
-def features_reply(body: dict[str, Any]) -> Reply:
-    """Every feature of a drift report, 20 per section (ephemeral "Show all features")."""
-    lines = []
-    for f in body.get("features", []):
-        mark = {True: ":red_circle:", False: ":large_green_circle:"}.get(
-            f.get("drifted"), ":grey_question:"
-        )
-        extra = f" — {esc(f['reason'])}" if f.get("reason") else ""
-        lines.append(
-            f"{mark} `{esc(clip(f['name'], 60))}` {f['type']} {f.get('method') or '—'} "
-            f"{_fmt(f.get('statistic'))} vs {_fmt(f.get('threshold'))} · PSI {_fmt(f.get('psi'))}"
-            f" · missing {f['missing_reference']}/{f['missing_current']}{extra}"
-        )
-    if not lines:
-        return Reply("No features in this report.", [section("No features in this report.")])
-    blocks: list[Block] = [header(f"All features ({len(lines)})")]
-    blocks += [section("\n".join(lines[i : i + 20])) for i in range(0, len(lines), 20)]
-    if len(blocks) > 50:
-        blocks = blocks[:49] + [context("Truncated: see report.json from `mlops-bot report`.")]
-    return Reply("\n".join(lines)[:3000], blocks)
 
 
 def load_record(rt: Runtime, record_id: str) -> ReportRecord | None:

@@ -9,13 +9,13 @@ from slack_sdk import WebClient
 
 from bot.failures import explain
 from handlers import blocks as render
-from handlers.app import approvals_of, runtime_of
-from handlers.approvals import commands as ac
-from handlers.blocks import Reply
+from handlers.blocks import Reply, clip, esc, section
+from handlers.context import services_of
 from handlers.later import after_ack
-from handlers.reports import commands as rc
-from handlers.router.invocation import Invocation, Subcommand, UsageError
+from handlers.router import registry
+from handlers.router.invocation import Invocation, UsageError
 from handlers.router.parsing import parse
+from handlers.router.registry import Subcommand
 
 log = logging.getLogger(__name__)
 
@@ -31,16 +31,15 @@ def handle_mlops(
     parsed = parse(command.get("text") or "")
     if parsed.sub == "help":
         topic = parsed.args[0].text.lower() if parsed.args else None
-        ack(**render.help_reply(topic).payload(), response_type="ephemeral")
+        ack(**help_reply(topic).payload(), response_type="ephemeral")
         return
-    sub = SUBCOMMANDS.get(parsed.sub)
+    sub = registry.find(parsed.sub)
     if sub is None:
-        ack(**render.help_reply(unknown=parsed.sub).payload(), response_type="ephemeral")
+        ack(**help_reply(unknown=parsed.sub).payload(), response_type="ephemeral")
         return
     ack()
     inv = Invocation(
-        rt=runtime_of(context),
-        svc=approvals_of(context),
+        services=services_of(context),
         parsed=parsed,
         user=str(command.get("user_id", "")),
         channel=str(command.get("channel_id", "")),
@@ -56,61 +55,24 @@ def handle_mlops(
     def failed(text: str) -> None:
         respond(**render.error(text).payload(), response_type="ephemeral", replace_original=False)
 
-    after_ack(context, rest, failed, urgent=parsed.sub in DECISIONS)
+    after_ack(context, rest, failed, urgent=sub.decision)
 
 
-# Subcommands that change something: queued ahead of read-only work (handlers.later).
-DECISIONS = frozenset({"promote", "rollback", "schedule"})
+def help_reply(topic: str | None = None, unknown: str | None = None) -> Reply:
+    """`/mlops help [subcommand]`, or the answer to an unknown subcommand."""
+    lines = []
+    if unknown is not None:
+        lines.append(f":warning: Unknown subcommand `{esc(clip(unknown, 100))}`.")
+    lines.append(registry.usage(topic))
+    text = "\n".join(lines)
+    return Reply(text, [section(text)])
 
 
 def run_subcommand(sub: Subcommand, inv: Invocation) -> Reply:
     """Run one subcommand; every failure becomes a clear reply, never a stack trace."""
     try:
-        return sub(inv)
+        return sub.run(inv)
     except UsageError as exc:
-        return render.error(str(exc), exc.sub)
+        return render.error(str(exc), registry.usage(exc.sub))
     except Exception as exc:
         return render.error(explain(exc, f"/mlops {inv.parsed.sub}"))
-
-
-def _models(inv: Invocation) -> Reply:
-    if inv.parsed.args:
-        raise UsageError("`models` takes no arguments.", "models")
-    return render.models_reply(inv.rt.registry.list_models())
-
-
-def _show(inv: Invocation) -> Reply:
-    words = inv.words
-    if not 1 <= len(words) <= 2:
-        raise UsageError("`show` needs a model name and optionally a version or @alias.", "show")
-    name = words[0]
-    ref = words[1] if len(words) == 2 else None
-    if ref is not None and not ref.startswith("@") and not ref.isdigit():
-        raise UsageError(
-            f"`{render.esc(ref[:50])}` is neither a version number nor an @alias.", "show"
-        )
-    registry = inv.rt.registry
-    v = registry.get_version(name, ref)
-    return render.version_reply(
-        v, registry.version_url(v.name, v.version), registry.run_url(v.run_id or "")
-    )
-
-
-def _status(inv: Invocation) -> Reply:
-    scheduler = inv.rt.scheduler
-    next_runs = scheduler.next_runs() if scheduler is not None else []
-    return render.status_reply(inv.rt.health(), next_runs)
-
-
-SUBCOMMANDS: dict[str, Subcommand] = {
-    "models": _models,
-    "show": _show,
-    "status": _status,
-    "promote": ac.promote,
-    "rollback": ac.rollback,
-    "pending": ac.pending,
-    "audit": ac.audit_log,
-    "drift": rc.drift,
-    "perf": rc.perf,
-    "schedule": rc.schedule,
-}

@@ -10,6 +10,7 @@ from slack_sdk import WebClient
 from bot.approvals.service import ApprovalService
 from bot.runtime import Runtime
 from handlers.blocks import Reply
+from handlers.context import Services
 from handlers.router.parsing import Parsed
 
 
@@ -25,8 +26,7 @@ class UsageError(Exception):
 class Invocation:
     """One `/mlops` call: who, where, what, and the parts to act with."""
 
-    rt: Runtime
-    svc: ApprovalService
+    services: Services
     parsed: Parsed
     user: str
     channel: str
@@ -36,6 +36,14 @@ class Invocation:
     def defer(self, fn: Callable[[], object]) -> None:
         """Run `fn` after the reply was sent (slow work that reports on its own)."""
         self.deferred.append(fn)
+
+    @property
+    def rt(self) -> Runtime:
+        return self.services.rt
+
+    @property
+    def svc(self) -> ApprovalService:
+        return self.services.approvals
 
     @property
     def words(self) -> list[str]:

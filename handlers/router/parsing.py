@@ -31,34 +31,6 @@ class Parsed:
         return [t.text for t in self.args]
 
 
-USAGE: dict[str, str] = {
-    "help": "/mlops help [subcommand]",
-    "models": "/mlops models",
-    "show": "/mlops show <model> [<version>|@<alias>]",
-    "promote": "/mlops promote <model> <version> [to] <alias> [reason…]",
-    "rollback": "/mlops rollback <model> <alias>",
-    "pending": "/mlops pending",
-    "drift": "/mlops drift <model> [@alias]",
-    "perf": "/mlops perf <model> [@alias]",
-    "audit": "/mlops audit [<model>] [<limit>]",
-    "schedule": '/mlops schedule list | add <drift|perf> <model> "<cron>" [#channel] | remove <id>',
-    "status": "/mlops status",
-}
-DESCRIPTION: dict[str, str] = {
-    "help": "usage of every subcommand, or of one",
-    "models": "registered models with their aliases → versions",
-    "show": "a version: aliases, source run, key metrics, params, links",
-    "promote": "ask approvers to move an alias to a version",
-    "rollback": "ask to move an alias back to its previous approved holder",
-    "pending": "open promotion requests and where you can act on them",
-    "drift": "drift report now (posted when done)",
-    "perf": "performance report now (posted when done)",
-    "audit": "recent audit events",
-    "schedule": "scheduled drift and performance reports",
-    "status": "bot, database, MLflow and scheduler health",
-}
-
-
 def tokenize(text: str) -> list[Token]:
     """Split on whitespace, honour straight and curly quotes, decode Slack escapes.
 
@@ -111,10 +83,3 @@ def parse(text: str) -> Parsed:
     if not tokens:
         return Parsed("help")
     return Parsed(tokens[0].text.lower(), tokens[1:])
-
-
-def usage(sub: str | None = None) -> str:
-    """Usage lines: of one subcommand, or of all of them."""
-    if sub and sub in USAGE:
-        return f"`{USAGE[sub]}` — {DESCRIPTION[sub]}"
-    return "\n".join(f"`{USAGE[s]}` — {DESCRIPTION[s]}" for s in USAGE)

@@ -21,6 +21,7 @@ same (each line is echoed after the prompt), and end of input exits 0.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import itertools
 import json
 import logging
@@ -202,7 +203,7 @@ class Shell:
         stdout: TextIO,
         interactive: bool = False,
     ) -> None:
-        from handlers.app import build_app
+        from handlers.app import build_app, build_services
 
         self.rt = rt
         self.user = user
@@ -223,7 +224,7 @@ class Shell:
         self.uploads: dict[str, dict[str, Any]] = {}
         self._warm: threading.Thread | None = None
         self.client = ShellClient(self)
-        self.app = build_app(rt, self.client, process_before_response=True)
+        self.app = build_app(build_services(rt, self.client, inline_work=True), self.client)
 
         def to_terminal(context: BoltContext, next: Callable[[], None]) -> None:  # noqa: A002
             # Bolt gives each request a fresh WebClient on the app client's base_url; the shell's
@@ -880,14 +881,13 @@ def adopt_demo_policy() -> Path | None:
     return path
 
 
-def prepare_runtime(rt: Runtime) -> bool:
-    """The shell answers in the terminal: the runtime forgets any Slack credentials (so no
-    request verification either). Returns whether Slack credentials were configured."""
-    had_slack = rt.settings.has_slack_tokens
-    rt.settings = rt.settings.model_copy(
+def prepare_runtime(rt: Runtime) -> tuple[Runtime, bool]:
+    """The shell answers in the terminal: a runtime without any Slack credentials (so no
+    request verification either), and whether Slack credentials were configured."""
+    settings = rt.settings.model_copy(
         update={"slack_bot_token": None, "slack_signing_secret": None, "slack_app_token": None}
     )
-    return had_slack
+    return dataclasses.replace(rt, settings=settings), rt.settings.has_slack_tokens
 
 
 def default_user(rt: Runtime) -> str:

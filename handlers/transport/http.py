@@ -23,9 +23,9 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from bot.registry import events as registry_events
-from bot.runtime import Runtime
 from bot.storage.deliveries import first_delivery
 from handlers.approvals.messages import post_notice
+from handlers.context import Services
 
 log = logging.getLogger(__name__)
 MAX_BODY = 1 << 20  # Slack payloads are a few kB; refuse anything over 1 MiB
@@ -109,8 +109,9 @@ async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
     return b"".join(chunks)
 
 
-def create_asgi(app: App, rt: Runtime) -> Starlette:
+def create_asgi(app: App, services: Services) -> Starlette:
     """The ASGI app: `POST /slack/events`, `GET /healthz`, `POST /mlflow/webhook`."""
+    rt = services.rt
     limiter = anyio.CapacityLimiter(_THREADS)
 
     async def slack_events(request: Request) -> Response:
@@ -127,7 +128,7 @@ def create_asgi(app: App, rt: Runtime) -> Starlette:
         return to_starlette_response(bolt_resp)
 
     async def healthz(request: Request) -> Response:
-        items = await anyio.to_thread.run_sync(rt.health, limiter=limiter)
+        items = await anyio.to_thread.run_sync(services.health.check, limiter=limiter)
         parts: dict[str, Any] = {i.name: ("ok" if i.ok else i.detail) for i in items}
         ok = all(i.ok for i in items if i.name in ("database", "mlflow"))
         body = {
@@ -169,7 +170,7 @@ def create_asgi(app: App, rt: Runtime) -> Starlette:
         return JSONResponse({"status": outcome})
 
     def _handle_webhook(delivery: str, payload: dict[str, Any]) -> str:
-        if not first_delivery(rt, delivery):
+        if not first_delivery(rt.engine, delivery):
             return "duplicate"
         try:
             notices = registry_events.handle_event(rt, payload)
@@ -189,7 +190,7 @@ def create_asgi(app: App, rt: Runtime) -> Starlette:
     )
 
 
-def serve_http(app: App, rt: Runtime, host: str, port: int) -> None:
+def serve_http(app: App, services: Services, host: str, port: int) -> None:
     """Run uvicorn until SIGTERM/SIGINT; in-flight requests finish (graceful shutdown)."""
     import signal
     import sys
@@ -200,7 +201,7 @@ def serve_http(app: App, rt: Runtime, host: str, port: int) -> None:
     # handler in place; this handler turns that into a clean exit status 0.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     uvicorn.run(
-        create_asgi(app, rt),
+        create_asgi(app, services),
         host=host,
         port=port,
         log_level="info",

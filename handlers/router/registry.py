@@ -1,0 +1,80 @@
+"""The `/mlops` subcommands: each declared once, where its handler lives.
+
+A feature module declares its subcommands with `@subcommand(name, usage, help)`; the router
+finds them here, `/mlops help` lists them, and an error shows the right usage line. Nothing
+else needs editing to add one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from handlers.blocks import Reply
+from handlers.router.invocation import Invocation
+
+Handler = Callable[[Invocation], Reply]
+
+
+@dataclass(frozen=True)
+class Subcommand:
+    """One `/mlops` subcommand."""
+
+    name: str
+    usage: str  # e.g. "/mlops show <model> [<version>|@<alias>]"
+    help: str  # one line: what it does
+    run: Handler
+    # Changes something: queued ahead of read-only work and never refused as busy.
+    decision: bool = False
+
+    def usage_line(self) -> str:
+        return f"`{self.usage}` — {self.help}"
+
+
+_SUBCOMMANDS: dict[str, Subcommand] = {}
+HELP = Subcommand(
+    "help",
+    "/mlops help [subcommand]",
+    "usage of every subcommand, or of one",
+    lambda inv: Reply(""),
+)
+
+
+def subcommand(
+    name: str, usage: str, help: str, *, decision: bool = False
+) -> Callable[[Handler], Handler]:  # noqa: A002
+    """Declare the decorated function as the handler of `/mlops <name>`."""
+
+    def declare(fn: Handler) -> Handler:
+        if name in _SUBCOMMANDS or name == HELP.name:
+            raise ValueError(f"/mlops {name} is declared twice")
+        _SUBCOMMANDS[name] = Subcommand(name, usage, help, fn, decision)
+        return fn
+
+    return declare
+
+
+def find(name: str) -> Subcommand | None:
+    """The subcommand called `name` (help is answered by the router itself)."""
+    return _SUBCOMMANDS.get(name)
+
+
+def all_subcommands() -> list[Subcommand]:
+    """Help first, then the others in the order their modules declared them."""
+    return [HELP, *_SUBCOMMANDS.values()]
+
+
+def usage(name: str | None = None) -> str:
+    """Usage lines: of one subcommand, or of all of them."""
+    if name == HELP.name:
+        return HELP.usage_line()
+    sub = find(name) if name else None
+    if sub is not None:
+        return sub.usage_line()
+    return "\n".join(s.usage_line() for s in all_subcommands())
+
+
+def usage_of(name: str) -> str | None:
+    """The bare usage of one subcommand, for an error reply."""
+    sub = HELP if name == HELP.name else find(name)
+    return sub.usage if sub is not None else None
