@@ -122,7 +122,8 @@ def test_concurrent_appends_from_processes_keep_one_chain(tmp_path: Path, pg_dat
         engine = db.make_engine(url)
         db.upgrade(engine)
         code = (
-            "import sys; from bot import audit; from bot.storage import db; e = db.make_engine(sys.argv[1]); "
+            "import sys; from bot import audit; from bot.storage import db; "
+            "e = db.make_engine(sys.argv[1]); "
             "[audit.record(e, 'report_posted', 'system', model_name='m', details={'n': i}) "
             "for i in range(40)]"
         )
