@@ -21,7 +21,7 @@ def explain(exc: Exception, what: str = "that") -> str:
     """The sentence for `exc`; anything unexpected is logged with a reference to quote."""
     if isinstance(exc, EXPECTED):
         return str(exc)
-    ref = uuid.uuid4().hex[:8]
+    ref = "e" + uuid.uuid4().hex[:7]  # an error reference, never a trace or request ID
     if isinstance(exc, DBAPIError):
         # Locked (SQLite busy past its timeout) or unreachable: the transaction rolled back.
         log.warning("%s: database error (ref %s): %s", what, ref, type(exc.orig).__name__)

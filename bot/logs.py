@@ -1,8 +1,16 @@
 """Logging: one line per record, text or JSON, each tagged with the Slack request it serves.
 
-The request ID is a context variable set when a request arrives (handlers.middleware);
-`ContextExecutor` carries it into Bolt's listener threads and the after-ack pool, which a
-plain ThreadPoolExecutor would not.
+Three IDs appear in what the bot shows, each named so it cannot be taken for another:
+
+* trace ID (`trace t…`): one per Slack request or webhook delivery, on every log line it
+  causes. A context variable set when a request arrives (handlers.middleware);
+  `ContextExecutor` carries it into Bolt's listener threads and the after-ack pool, which a
+  plain ThreadPoolExecutor would not.
+* error reference (`ref e…`): one per unexpected failure, told to the user and logged with
+  the failure (bot.failures), so a quoted reference finds the log line and its trace.
+* promotion request ID (12 hex digits, on the card as "request `…`"): stored with the
+  request and its audit events; the log line of every click on a card names it
+  ("action … request …").
 """
 
 from __future__ import annotations
@@ -17,40 +25,40 @@ from contextvars import ContextVar, copy_context
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-REQUEST_ID: ContextVar[str] = ContextVar("mlops_bot_request_id", default="-")
+TRACE_ID: ContextVar[str] = ContextVar("mlops_bot_trace_id", default="-")
 LogFormat = Literal["text", "json"]
 
 
-def new_request_id() -> str:
-    """A short random ID for one Slack request (quoted in logs and error messages)."""
-    rid = uuid.uuid4().hex[:12]
-    REQUEST_ID.set(rid)
-    return rid
+def new_trace_id() -> str:
+    """A short random ID for one Slack request, on every log line it causes."""
+    tid = "t" + uuid.uuid4().hex[:11]
+    TRACE_ID.set(tid)
+    return tid
 
 
 _base_factory = logging.getLogRecordFactory()
 
 
-def _record_with_request_id(*args: Any, **kwargs: Any) -> logging.LogRecord:
+def _record_with_trace_id(*args: Any, **kwargs: Any) -> logging.LogRecord:
     record = _base_factory(*args, **kwargs)
-    record.request_id = REQUEST_ID.get()
+    record.trace_id = TRACE_ID.get()
     return record
 
 
 def tag_records() -> None:
-    """Every log record gets `request_id` ("-" outside a request), whatever its handler."""
-    logging.setLogRecordFactory(_record_with_request_id)
+    """Every log record gets `trace_id` ("-" outside a request), whatever its handler."""
+    logging.setLogRecordFactory(_record_with_trace_id)
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: at, level, logger, request_id, message[, exception]."""
+    """One JSON object per line: at, level, logger, trace_id, message[, exception]."""
 
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
             "at": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
-            "request_id": getattr(record, "request_id", "-"),
+            "trace_id": getattr(record, "trace_id", "-"),
             "message": record.getMessage(),
         }
         if record.exc_info:
@@ -65,7 +73,9 @@ def setup(level: int = logging.INFO, fmt: LogFormat = "text") -> None:
     handler.setFormatter(
         JsonFormatter()
         if fmt == "json"
-        else logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s")
+        else logging.Formatter(
+            "%(asctime)s %(levelname)s %(name)s [trace %(trace_id)s] %(message)s"
+        )
     )
     logging.basicConfig(level=level, handlers=[handler], force=True)
 

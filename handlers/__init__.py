@@ -5,12 +5,13 @@ The order of registration is the order `/mlops help` lists the subcommands in.
 
 from slack_bolt import App
 
-from handlers import approvals, home, middleware, models, reports, router
+from handlers import approvals, errors, home, middleware, models, reports, router
 
 
 def register(app: App) -> None:
     """Register the middleware and every listener on the app."""
     middleware.register(app)
+    errors.register(app)
     router.register(app)
     models.register(app)
     approvals.register(app)

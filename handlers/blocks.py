@@ -1,6 +1,9 @@
-"""Block Kit message builders (one module, Dispatch-style), built with slack_sdk.models.blocks.
+"""Block Kit pieces every feature shares (Reply, sections, escaping, limits) and the replies of
+`/mlops models`, `show` and `status`; each feature keeps its own builders beside its listeners
+(handlers/approvals/blocks.py, handlers/reports/blocks.py). Built with slack_sdk.models.blocks.
 
-Every builder truncates to Slack's limits (SPEC §8) before slack_sdk validates them.
+Every builder truncates to Slack's limits (50 blocks, 3,000 characters a section, 150 a
+header) before slack_sdk validates them.
 """
 
 from __future__ import annotations

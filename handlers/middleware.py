@@ -8,8 +8,9 @@ from collections.abc import Callable
 from slack_bolt import App, BoltContext, BoltResponse
 from slack_bolt.request import BoltRequest
 
-from bot.logs import new_request_id
+from bot.logs import new_trace_id
 from bot.storage.deliveries import first_delivery
+from handlers.action_ids import REQUEST_ACTIONS
 from handlers.context import runtime_of
 
 log = logging.getLogger(__name__)
@@ -25,9 +26,8 @@ def tag_request(
     context: BoltContext,
     next: Callable[[], BoltResponse],  # noqa: A002
 ) -> BoltResponse | None:
-    """Give the request an ID that every log line it causes carries; log what it is."""
-    rid = new_request_id()
-    context["request_id"] = rid
+    """Give the request a trace ID that every log line it causes carries; log what it is."""
+    context["trace_id"] = new_trace_id()
     log.info("%s from %s", describe(body), context.user_id or "-")
     return next()
 
@@ -45,7 +45,11 @@ def describe(body: dict) -> str:
     if kind == "block_actions":
         actions = body.get("actions")
         first = actions[0] if isinstance(actions, list) and actions else None
-        return f"action {part(first, 'action_id')}"
+        action = f"action {part(first, 'action_id')}"
+        block = str(first.get("block_id") or "") if isinstance(first, dict) else ""
+        if block.startswith(f"{REQUEST_ACTIONS}:"):  # a card's button: name its request
+            action += f" request {block.split(':', 1)[1][:32]}"
+        return action
     if kind in ("view_submission", "view_closed"):
         return f"{kind} {part(body.get('view'), 'callback_id')}"
     if kind == "event_callback":

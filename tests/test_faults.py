@@ -166,16 +166,18 @@ def test_locked_sqlite_gets_a_clear_answer_and_changes_nothing(
         assert alias_of(mlflow_store) == "3"
         assert audit.verify(engine).ok
 
-        # Each failure is logged under the ID of the request that met it.
+        # Each failure is logged under the trace ID of the Slack request that met it.
         requests = {
-            r.request_id: r.getMessage() for r in caplog.records if r.name == "handlers.middleware"
+            r.trace_id: r.getMessage() for r in caplog.records if r.name == "handlers.middleware"
         }
         failures = {
-            r.getMessage().split(":")[0]: requests.get(r.request_id, "")
+            r.getMessage().split(":")[0]: requests.get(r.trace_id, "")
             for r in caplog.records
             if "database error" in r.getMessage()
         }
-        assert failures["work after ack"].startswith(f"action {ids.APPROVE} from U0APPROVER1")
+        assert failures["work after ack"].startswith(
+            f"action {ids.APPROVE} request {rid} from U0APPROVER1"
+        )
         assert failures["/mlops promote"].startswith("command /mlops promote from U0REQ")
     finally:
         bot.stop()

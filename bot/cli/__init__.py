@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import logging
-import os
 import sys
-from typing import TYPE_CHECKING, NoReturn
 
 import typer
 
-if TYPE_CHECKING:
-    from bot.runtime import Runtime
+from bot.cli.common import fail, load_runtime, setup_logging
+from bot.cli.report import report
+from bot.cli.webhook import webhook_cli
 
 cli = typer.Typer(
     help="mlops-bot: promote models with approval, watch drift, keep an audit log — in Slack.",
@@ -30,41 +29,6 @@ No Slack credentials are configured. Set these (in the environment or in .env):
 or, for HTTP mode instead of Socket Mode:
   SLACK_SIGNING_SECRET=…        signing secret (Basic Information), and run `mlops-bot serve --http`
 See .env.example and README.md ("Create the Slack app")."""
-
-
-def fail(message: str, code: int = 2) -> NoReturn:
-    typer.echo(f"mlops-bot: {message}", err=True)
-    raise typer.Exit(code)
-
-
-def setup_logging(level: int = logging.INFO) -> None:
-    """Log to stderr in MLOPS_BOT_LOG_FORMAT (text or json; read before the rest of the
-    settings, so that a bad setting is itself logged in the right format)."""
-    from bot.logs import setup
-
-    fmt = os.environ.get("MLOPS_BOT_LOG_FORMAT", "text").strip().lower()
-    setup(level, "json" if fmt == "json" else "text")
-
-
-def load_runtime() -> Runtime:
-    """Settings + policy + database, or a one-line error and exit 2."""
-    from pydantic import ValidationError
-
-    from bot.bootstrap import build_runtime
-    from bot.config import Settings
-    from bot.policy.file import PolicyError
-
-    try:
-        return build_runtime(Settings())
-    except ValidationError as exc:
-        errors = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors()
-        )
-        fail(f"invalid configuration: {errors}")
-    except PolicyError as exc:
-        fail(f"invalid policy file:\n{exc}")
-    except Exception as exc:  # database unreachable, bad URL…
-        fail(f"cannot start: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}")
 
 
 @cli.command()
@@ -114,17 +78,10 @@ def serve(
 
             serve_http(app, services, host, port)
         else:
-            from slack_bolt.adapter.socket_mode import SocketModeHandler
-
             from bot.config import secret
+            from handlers.transport.socket import serve_socket_mode
 
-            try:
-                SocketModeHandler(app, secret(settings.slack_app_token)).start()
-            except SLACK_FAILURES as exc:
-                problem = (
-                    f"Socket Mode could not connect ({slack_error(exc)}): check SLACK_APP_TOKEN "
-                    "(an xapp-… token with connections:write) and that Socket Mode is enabled."
-                )
+            problem = serve_socket_mode(app, secret(settings.slack_app_token))
     finally:
         scheduler.shutdown(wait=problem is not None)
     if problem:
@@ -256,15 +213,8 @@ def audit_verify() -> None:
     raise typer.Exit(1)
 
 
-def _register_report() -> None:
-    from bot.cli.report import report
-    from bot.cli.webhook import webhook_cli
-
-    cli.command("report")(report)
-    cli.add_typer(webhook_cli, name="webhook")
-
-
-_register_report()
+cli.command("report")(report)
+cli.add_typer(webhook_cli, name="webhook")
 
 
 def main() -> None:

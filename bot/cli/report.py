@@ -22,7 +22,7 @@ def report(
     channel: str | None = typer.Option(None, "--channel", help="also post to this Slack channel"),
 ) -> None:
     """Write DIR/report.json and PNG charts; exit 1 with a one-line reason on bad input."""
-    from bot.cli import fail, load_runtime
+    from bot.cli.common import fail, load_runtime
     from bot.monitoring.datasets import DatasetError
     from bot.monitoring.report import ReportError, make_report, write_report
     from bot.registry.gateway import RegistryError

@@ -23,7 +23,7 @@ def register(
     name: str = typer.Option("mlops-bot", "--name", help="webhook name in MLflow"),
 ) -> None:
     """Create the webhook in MLflow (≥ 3.3) with MLFLOW_WEBHOOK_SECRET as its secret."""
-    from bot.cli import fail
+    from bot.cli.common import fail
     from bot.config import Settings, secret
 
     settings = Settings()

@@ -3,7 +3,8 @@
 Bolt's own Starlette adapter calls `app.dispatch` on the event loop, which serialises every
 request behind the slowest listener. Here each dispatch runs in a worker thread
 (`anyio.to_thread`), so the loop keeps accepting and acking while listeners wait on MLflow,
-the database or Slack; listeners themselves ack first and finish in Bolt's thread pool.
+the database or Slack; listeners ack first and hand the slow part to the after-ack pool
+(handlers.later).
 """
 
 from __future__ import annotations
