@@ -1,1 +1,4 @@
-"""mlops-bot domain: config, MLflow gateway, approvals, audit, reports, rendering."""
+"""mlops-bot domain and infrastructure: approvals, audit, policy, MLflow, monitoring, storage.
+
+No Slack library here (import-linter checks it); `bot.cli` is the composition root.
+"""

@@ -1,1 +1,1 @@
-"""Scheduled jobs (APScheduler); thin wrappers around `bot/`."""
+"""Periodic jobs (APScheduler): the same domain services the commands call, on a timer."""

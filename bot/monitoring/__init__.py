@@ -1,1 +1,1 @@
-"""bot/monitoring."""
+"""Watching models: data sources, drift and performance statistics, charts, reports, schedules."""

@@ -1,1 +1,1 @@
-"""bot/policy."""
+"""The policy file (who approves what, gates, monitors) and the rules built on it."""

@@ -1,1 +1,1 @@
-"""bot/registry."""
+"""MLflow: the registry gateway, and the registry events (webhooks, reconciliation)."""

@@ -1,1 +1,1 @@
-"""bot/storage."""
+"""The database: engine and sessions, tables, migrations, delivery IDs already handled."""

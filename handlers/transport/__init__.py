@@ -1,1 +1,1 @@
-"""handlers/transport."""
+"""How Slack reaches the bot: HTTP (Starlette + uvicorn) and Socket Mode."""
