@@ -9,12 +9,10 @@ Per backend, on a fresh database migrated with bot.db.upgrade, it measures at N 
   against a read-only baseline that runs the same keyset-paginated query without hashing;
 * the `/mlops audit` queries `audit.recent(engine, model="m7", limit=20)` and
   `audit.recent(engine, limit=20)`, median of 50 runs;
-* prototypes of a faster verify (NOT in bot/audit.py): `verify_fast`, portable Python that
-  hashes the stored text directly; `verify_sql`, which lets the database assemble the
-  canonical JSON (and, on PostgreSQL, hash it); `verify_parallel`, verify_fast over id
-  ranges in one process per CPU. All fall back to the current per-row code on any mismatch,
-  and the script checks that they return the same VerifyResult as `audit.verify` on the
-  intact chain and on a set of tampered rows.
+* against a second baseline, `reference`: every row checked by the definition (typed
+  columns, `details` parsed, canonical JSON re-encoded, hashed), which is how verify worked
+  before it hashed the stored text; the script checks that it returns the same VerifyResult
+  as `audit.verify` on the intact chain and on a set of tampered rows.
 
 Run from the repository root:
 
@@ -50,7 +48,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
@@ -327,7 +325,7 @@ def append_single(engine: Engine, mix: EventMix, n: int) -> tuple[float, float]:
     return n / (time.perf_counter() - t0), (time.process_time() - c0) / n * 1e6
 
 
-# -- verify: the baseline and the prototypes --------------------------------------------------
+# -- verify: the baselines -------------------------------------------------------------------
 
 
 def _pages(engine: Engine, cols: Sequence[Any], batch: int = BATCH) -> Iterator[Sequence[Any]]:
@@ -373,227 +371,6 @@ def _slow_row(row: Sequence[Any], prev_hash: str, expected_id: int, n: int) -> a
     return audit.VerifyResult(True, n)
 
 
-def _slow_by_id(
-    engine: Engine, ev_id: int, prev_hash: str, expected_id: int, n: int
-) -> audit.VerifyResult:
-    """Re-read one row with the normal column types and run the current checks on it."""
-    with engine.connect() as conn:
-        row = conn.execute(
-            sa_select(*[TABLE.c[f] for f in audit.FIELDS]).where(TABLE.c.id == ev_id)
-        ).one()
-    return _slow_row(row, prev_hash, expected_id, n)
-
-
-_ENC = json.encoder.encode_basestring  # the str encoder of json.dumps(..., ensure_ascii=False)
-
-
-def _fast_at(at: Any) -> str | None:
-    """fmt_at without strftime: SQLite's stored text, or an aware/naive datetime."""
-    if isinstance(at, str):  # SQLAlchemy's SQLite storage format 'YYYY-MM-DD HH:MM:SS.ffffff'
-        return f"{at[:10]}T{at[11:]}Z" if len(at) == 26 and at[10] == " " else None
-    if isinstance(at, datetime):
-        if at.tzinfo is not None:
-            at = at.astimezone(UTC)
-        return at.isoformat(timespec="microseconds")[:26] + "Z"
-    return None
-
-
-def _fast_text(row: Sequence[Any]) -> str | None:
-    """prev_hash + canonical JSON of a row as append wrote it, or None if the row is odd.
-
-    `details` is stored as canonical(details), so the canonical JSON of the row is the other
-    fields, JSON-encoded with the encoder json.dumps uses, around the stored details text,
-    in sorted-key order. For every row append wrote this is byte-identical to what
-    audit.compute_hash hashes; for anything else it is a string whose hash does not match.
-    """
-    ev_id, at, actor, action, model, version, alias, run_id, req, details, ph, _ = row
-    at_s = _fast_at(at)
-    if at_s is None or not isinstance(details, str):
-        return None
-    enc = _ENC
-    try:
-        return (
-            f'{ph}{{"action":{enc(action)},"actor":{enc(actor)},'
-            f'"alias":{"null" if alias is None else enc(alias)},'
-            f'"at":"{at_s}","details":{details},"id":{ev_id},'
-            f'"model_name":{"null" if model is None else enc(model)},'
-            f'"model_version":{"null" if version is None else enc(version)},'
-            f'"request_id":{"null" if req is None else enc(req)},'
-            f'"run_id":{"null" if run_id is None else enc(run_id)}}}'
-        )
-    except TypeError:  # a column of another type than append writes
-        return None
-
-
-_FAST_COLS = [TABLE.c[f] for f in audit.FIELDS]
-_FAST_COLS[1] = type_coerce(TABLE.c.at, String).label("at")  # SQLite: no datetime parsing
-
-
-def _fast_ok(row: Sequence[Any]) -> bool:
-    """Whether the row's stored text hashes to its stored hash."""
-    payload = _fast_text(row)
-    if payload is None:
-        return False
-    try:
-        return hashlib.sha256(payload.encode("utf-8")).hexdigest() == row[11]
-    except UnicodeEncodeError:  # lone surrogates: let the current code raise
-        return False
-
-
-def verify_fast(engine: Engine, batch: int = BATCH) -> audit.VerifyResult:
-    """Prototype: hash the stored text directly, fall back to the current checks on a mismatch.
-
-    `at` is read as stored (SQLite; PostgreSQL still returns a datetime) and formatted
-    without strftime, `details` is not parsed and re-serialised. A row whose hash does not
-    match this way (reformatted details, odd types, a changed row) goes through the
-    unchanged per-row code, so the results are the same as audit.verify's.
-    """
-    prev_hash, expected_id, n = audit.GENESIS, 1, 0
-    for rows in _pages(engine, _FAST_COLS, batch):
-        for row in rows:
-            ev_id, ph, h = row[0], row[10], row[11]
-            if not (ev_id == expected_id and ph == prev_hash and _fast_ok(row)):
-                res = _slow_by_id(engine, ev_id, prev_hash, expected_id, n)
-                if not res.ok:
-                    return res
-            prev_hash, expected_id, n = h, expected_id + 1, n + 1
-    return audit.VerifyResult(True, n)
-
-
-@dataclass
-class Chunk:
-    """What a worker of verify_parallel found in its id range."""
-
-    count: int = 0  # rows that passed
-    first_id: int | None = None
-    first_prev: str = ""  # the first row's prev_hash: the link the caller checks
-    last_id: int = 0
-    last_hash: str = ""
-    bad: audit.VerifyResult | None = None  # the first failure, count relative to the range
-
-
-def _verify_chunk(url: str, lo: int, hi: int) -> Chunk:
-    """verify_fast over ids lo..hi; the first row's id and link are left to the caller."""
-    engine = db.make_engine(url)
-    c, prev_hash, expected_id, last_id = Chunk(), "", 0, lo - 1
-    try:
-        with engine.connect() as conn:
-            while True:
-                rows = conn.execute(
-                    sa_select(*_FAST_COLS)
-                    .where(TABLE.c.id > last_id, TABLE.c.id <= hi)
-                    .order_by(TABLE.c.id)
-                    .limit(BATCH)
-                ).all()
-                if not rows:
-                    return c
-                for row in rows:
-                    ev_id, ph, h = row[0], row[10], row[11]
-                    if c.first_id is None:
-                        c.first_id, c.first_prev, prev_hash, expected_id = ev_id, ph, ph, ev_id
-                    if not (ev_id == expected_id and ph == prev_hash and _fast_ok(row)):
-                        res = _slow_by_id(engine, ev_id, prev_hash, expected_id, c.count)
-                        if not res.ok:
-                            c.bad = res
-                            return c
-                    prev_hash, expected_id, c.count = h, expected_id + 1, c.count + 1
-                    c.last_id, c.last_hash = ev_id, h
-                last_id = rows[-1][0]
-    finally:
-        engine.dispose()
-
-
-def verify_parallel(engine: Engine, workers: int | None = None) -> audit.VerifyResult:
-    """Prototype: verify_fast over `workers` id ranges in forked processes, joined in order.
-
-    A row's hash depends only on its own columns (prev_hash included), so ranges verify
-    independently; the joins (first id and prev_hash of each range against the end of the
-    previous one) are checked here, in chain order, so the first failure and its count are
-    those audit.verify reports.
-    """
-    k = workers or os.cpu_count() or 1
-    with engine.connect() as conn:
-        lo, hi = conn.execute(sa_select(func.min(TABLE.c.id), func.max(TABLE.c.id))).one()
-    if lo is None:
-        return audit.VerifyResult(True, 0)
-    engine.dispose()  # no pooled connection may cross the fork
-    url = engine.url.render_as_string(hide_password=False)
-    step = (hi - lo) // k + 1
-    starts = [lo + i * step for i in range(k)]
-    with ProcessPoolExecutor(max_workers=k, mp_context=get_context("fork")) as pool:
-        chunks = list(pool.map(_verify_chunk, [url] * k, starts, [a + step - 1 for a in starts]))
-    n, last_id, last_hash = 0, 0, audit.GENESIS
-    for c in chunks:
-        if c.first_id is None:
-            continue
-        if c.first_id != last_id + 1:
-            return audit.VerifyResult(
-                False, n, c.first_id, f"row {last_id + 1} is missing before row {c.first_id}"
-            )
-        if c.first_prev != last_hash:
-            return audit.VerifyResult(
-                False, n, c.first_id, "prev_hash does not match the row before"
-            )
-        if c.bad is not None:
-            return audit.VerifyResult(False, n + c.bad.count, c.bad.bad_id, c.bad.reason)
-        n, last_id, last_hash = n + c.count, c.last_id, c.last_hash
-    return audit.VerifyResult(True, n)
-
-
-_SQL_PAYLOAD = {
-    # The canonical JSON of a row minus details' re-encoding, assembled by the database;
-    # json_quote / to_json escape exactly like json.dumps(ensure_ascii=False). A NULL (odd `at`
-    # text) or any difference just sends the row to the per-row fallback.
-    "sqlite": """'{"action":' || json_quote(action) || ',"actor":' || json_quote(actor)
- || ',"alias":' || json_quote(alias) || ',"at":"'
- || CASE WHEN length(at) = 26 AND substr(at, 11, 1) = ' '
-    THEN substr(at, 1, 10) || 'T' || substr(at, 12) || 'Z' END
- || '","details":' || details || ',"id":' || CAST(id AS TEXT)
- || ',"model_name":' || json_quote(model_name) || ',"model_version":' || json_quote(model_version)
- || ',"request_id":' || json_quote(request_id) || ',"run_id":' || json_quote(run_id) || '}'""",
-    "postgresql": """'{"action":' || coalesce(to_json(action)::text, 'null')
- || ',"actor":' || coalesce(to_json(actor)::text, 'null')
- || ',"alias":' || coalesce(to_json(alias)::text, 'null')
- || ',"at":"' || to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
- || '","details":' || details || ',"id":' || id::text
- || ',"model_name":' || coalesce(to_json(model_name)::text, 'null')
- || ',"model_version":' || coalesce(to_json(model_version)::text, 'null')
- || ',"request_id":' || coalesce(to_json(request_id)::text, 'null')
- || ',"run_id":' || coalesce(to_json(run_id)::text, 'null') || '}'""",
-}
-
-
-def verify_sql(engine: Engine, batch: int = BATCH) -> audit.VerifyResult:
-    """Prototype: as verify_fast, but the database assembles the text to hash.
-
-    SQLite returns the text and Python hashes it; PostgreSQL (sha256() since 11) also hashes
-    it and returns only whether the row's hash matches. id, link and fallback as verify_fast.
-    """
-    sha = hashlib.sha256
-    payload = _SQL_PAYLOAD[engine.dialect.name]
-    server = engine.dialect.name == "postgresql"
-    if server:
-        payload = (
-            f"coalesce(encode(sha256(convert_to(prev_hash || {payload}, 'UTF8')), 'hex') = hash,"
-            " false)"
-        )
-    cols = [TABLE.c.id, TABLE.c.prev_hash, TABLE.c.hash, literal_column(payload)]
-    prev_hash, expected_id, n = audit.GENESIS, 1, 0
-    for rows in _pages(engine, cols, batch):
-        for ev_id, ph, h, x in rows:
-            ok = ev_id == expected_id and ph == prev_hash
-            if ok and server:
-                ok = x is True
-            elif ok:
-                ok = x is not None and sha((ph + x).encode("utf-8")).hexdigest() == h
-            if not ok:
-                res = _slow_by_id(engine, ev_id, prev_hash, expected_id, n)
-                if not res.ok:
-                    return res
-            prev_hash, expected_id, n = h, expected_id + 1, n + 1
-    return audit.VerifyResult(True, n)
-
-
 def verify_reference(engine: Engine) -> audit.VerifyResult:
     """The baseline the speed-up is measured against: every row checked by the definition
     (typed columns, `details` parsed, the canonical JSON re-encoded and hashed), which is how
@@ -612,11 +389,8 @@ VERIFIERS: dict[str, Callable[[Engine], audit.VerifyResult]] = {
     "read": read_only,
     "reference": verify_reference,
     "verify": audit.verify,
-    "verify_fast": verify_fast,
-    "verify_sql": verify_sql,
-    "verify_parallel": verify_parallel,
 }
-PROTOTYPES = ("reference", "verify_fast", "verify_sql", "verify_parallel")
+COMPARED = ("reference",)  # the variants whose verdict must equal audit.verify's
 
 
 @dataclass
@@ -630,7 +404,7 @@ class Run:
 
 
 def _cpu() -> float:
-    """CPU seconds of this process and its finished children (verify_parallel's workers)."""
+    """CPU seconds of this process and its finished children."""
     me, kids = (resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
     return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
@@ -657,7 +431,7 @@ def run_isolated(kind: str, url: str) -> Run:
         return pool.submit(_isolated, kind, url).result()
 
 
-# -- tampering: the prototypes must agree with audit.verify -----------------------------------
+# -- tampering: the reference must agree with audit.verify -----------------------------------
 
 
 def tamper_cases(dialect: str) -> dict[str, Callable[[dict[str, Any]], dict[str, Any] | None]]:
@@ -691,9 +465,9 @@ def tamper_cases(dialect: str) -> dict[str, Callable[[dict[str, Any]], dict[str,
 
 
 def tamper_check(engine: Engine, targets: Sequence[int]) -> list[tuple[str, int, str, bool]]:
-    """Change each target row in each way, compare every prototype with audit.verify, restore.
+    """Change each target row in each way, compare the reference with audit.verify, restore.
 
-    (change, row, audit.verify's answer, whether all prototypes returned the same result)
+    (change, row, audit.verify's answer, whether the reference returned the same result)
     """
     cols = [TABLE.c[f] for f in audit.FIELDS]
     out = []
@@ -713,7 +487,7 @@ def tamper_check(engine: Engine, targets: Sequence[int]) -> list[tuple[str, int,
                 # the same verdict and row (the reference words a non-JSON `details` its own way)
                 same = all(
                     (r.ok, r.bad_id) == (want.ok, want.bad_id)
-                    for r in (VERIFIERS[k](engine) for k in PROTOTYPES)
+                    for r in (VERIFIERS[k](engine) for k in COMPARED)
                 )
                 desc = "ok" if want.ok else f"fails at {want.bad_id}: {want.reason}"
                 out.append((name, target, desc, same))
@@ -749,8 +523,8 @@ def _read_dbapi(engine: Engine, sample: int) -> float:
 
 
 def breakdown(engine: Engine, sample: int) -> dict[str, float]:
-    """µs per row of each step of audit.verify (and of verify_fast), over the first `sample`
-    rows held in memory; the garbage collector is off so the big lists do not tax the steps."""
+    """µs per row of each step of the reference verify, over the first `sample` rows held in
+    memory; the garbage collector is off so the big lists do not tax the steps."""
     cols = [TABLE.c[f] for f in audit.FIELDS]
     raw_cols = list(cols)
     raw_cols[1] = type_coerce(TABLE.c.at, String).label("at")
@@ -768,7 +542,7 @@ def breakdown(engine: Engine, sample: int) -> dict[str, float]:
     gc.disable()
     try:
         rows, t_read = read(cols)
-        raw, t_raw = read(raw_cols)
+        _, t_raw = read(raw_cols)
         t_dbapi = _read_dbapi(engine, sample)
         n = len(rows)
         keys = audit.FIELDS[:10]
@@ -797,11 +571,8 @@ def breakdown(engine: Engine, sample: int) -> dict[str, float]:
             "sha256(prev_hash + text).hexdigest()": per_row(
                 lambda: [hashlib.sha256(t.encode("utf-8")).hexdigest() for t in texts]
             ),
-            "verify_fast: read, `at` as stored text": t_raw / n * 1e6,
+            "read the rows, `at` as stored text (no datetime parsing)": t_raw / n * 1e6,
             "(read the same through the DBAPI cursor, no SQLAlchemy rows)": t_dbapi / n * 1e6,
-            "verify_fast: _fast_text(row) (f-string, stored details)": per_row(
-                lambda: [_fast_text(r) for r in raw]
-            ),
         }
     finally:
         gc.enable()
@@ -866,7 +637,7 @@ def fill(engine: Engine, name: str, args: argparse.Namespace) -> dict[str, Any]:
     head = min(3000, args.events)
     log(f"{name}: {head:,} events, then tampering checks")
     append_batched(engine, mix, head, args.batch)
-    # the middle rows: with 2 or 4 CPUs, the last of one verify_parallel range, first of the next
+    # two neighbouring rows in the middle of the head
     tamper = tamper_check(engine, targets=[head // 2, head // 2 + 1])
     single = min(args.single, args.events - head)
     batched = min(args.batched, args.events - head - single)
@@ -920,7 +691,7 @@ def bench_backend(b: Backend, args: argparse.Namespace) -> Result:
             if kind not in res.runs or run.wall < res.runs[kind].wall:
                 res.runs[kind] = run
     want = res.runs["verify"].result
-    for kind in PROTOTYPES:
+    for kind in COMPARED:
         got = res.runs[kind].result
         assert (got["ok"], got["count"]) == (want["ok"], want["count"]), f"{kind}: {got}"
     log(f"{b.name}: breakdown over {min(res.n, args.sample):,} rows")
@@ -1024,8 +795,8 @@ def report(results: list[Result], args: argparse.Namespace) -> str:
         if r.fill.get("tamper"):
             lines += [
                 "",
-                f"Tampered row checks on {r.backend} (audit.verify's answer; do all the "
-                "prototypes return the same VerifyResult?):",
+                f"Tampered row checks on {r.backend} (audit.verify's answer; does the "
+                "reference return the same VerifyResult?):",
                 "",
                 "| change | row | audit.verify | same |",
                 "|---|--:|---|---|",

@@ -20,7 +20,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.monitoring import charts
-from bot.monitoring.drift import compute_drift
+from bot.monitoring.drift.engine import compute_drift
 
 
 def timed(fn, runs: int = 5) -> float:  # type: ignore[no-untyped-def]

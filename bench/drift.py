@@ -41,7 +41,11 @@ from scipy.stats import chi2_contingency, ks_2samp, wasserstein_distance
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.monitoring.drift import DEFAULT_WORKERS, compute_drift, profile_reference  # noqa: E402
+from bot.monitoring.drift.engine import (  # noqa: E402
+    DEFAULT_WORKERS,
+    compute_drift,
+    profile_reference,
+)
 
 CACHE = ROOT / "bench" / ".cache"
 README = ROOT / "bench" / "README.md"

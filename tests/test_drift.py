@@ -13,14 +13,9 @@ from hypothesis import strategies as st
 from scipy.spatial.distance import jensenshannon
 from scipy.stats import chi2_contingency, ks_2samp, kstwo, wasserstein_distance
 
-from bot.monitoring import drift
-from bot.monitoring.drift import (
-    DriftResult,
-    FeatureDrift,
-    FeatureOverride,
-    compute_drift,
-    profile_reference,
-)
+from bot.monitoring.drift import numeric, verdicts
+from bot.monitoring.drift.engine import compute_drift, profile_reference
+from bot.monitoring.drift.results import DriftResult, FeatureDrift, FeatureOverride
 from tests.test_reports import FEATURE_KEYS
 
 TOL = 1e-9
@@ -77,7 +72,7 @@ def test_ks_statistic_and_p_value_match_scipy(n: int, m: int, decimals: int | No
 
 @pytest.mark.parametrize(("n", "m"), [(50_000, 50_000), (40_000, 70_000)])
 def test_ks_asymptotic_p_within_one_percent_of_scipy(n: int, m: int):
-    assert n * m / (n + m) >= drift.KS_ASYMPTOTIC_MIN_EN
+    assert n * m / (n + m) >= numeric.KS_ASYMPTOTIC_MIN_EN
     rng = np.random.default_rng(7)
     ref = rng.normal(size=n)
     for shift in (0.0, 0.01, 0.02):
@@ -90,10 +85,10 @@ def test_ks_asymptotic_p_within_one_percent_of_scipy(n: int, m: int):
 
 def test_kolmogorov_within_one_percent_where_used():
     """kolmogorov(sqrt(en) D) vs scipy's asymptotic kstwo.sf(D, round(en)), p >= 1e-3."""
-    for en in (drift.KS_ASYMPTOTIC_MIN_EN, 50_000):
+    for en in (numeric.KS_ASYMPTOTIC_MIN_EN, 50_000):
         for z in np.linspace(0.4, 1.94, 12):
             d = z / math.sqrt(en)
-            ours = drift._ks_pvalue(d, np.zeros(2 * en), np.zeros(2 * en))
+            ours = numeric._ks_pvalue(d, np.zeros(2 * en), np.zeros(2 * en))
             assert ours == pytest.approx(kstwo.sf(d, en), rel=0.01)
 
 
@@ -106,7 +101,7 @@ def test_wasserstein_matches_scipy(n: int, m: int, decimals: int | None):
     ref, cur = rng.gamma(2.0, size=n), rng.gamma(2.3, size=m) + 0.1
     if decimals is not None:
         ref, cur = ref.round(decimals), cur.round(decimals)
-    assert drift._wasserstein(np.sort(ref), np.sort(cur)) == pytest.approx(
+    assert numeric._wasserstein(np.sort(ref), np.sort(cur)) == pytest.approx(
         wasserstein_distance(ref, cur), rel=TOL, abs=TOL
     )
     f = one(ref, cur)
@@ -122,9 +117,9 @@ def test_ks_statistic_kernel_matches_scipy_with_heavy_ties():
     for _ in range(20):
         ref = rng.integers(0, 12, size=rng.integers(1, 60)).astype(float)
         cur = rng.integers(0, 12, size=rng.integers(1, 60)).astype(float)
-        ours = drift._ks_statistic(np.sort(ref), np.sort(cur))
+        ours = numeric._ks_statistic(np.sort(ref), np.sort(cur))
         assert ours == pytest.approx(ks_2samp(ref, cur).statistic, abs=TOL)
-        assert drift._wasserstein(np.sort(ref), np.sort(cur)) == pytest.approx(
+        assert numeric._wasserstein(np.sort(ref), np.sort(cur)) == pytest.approx(
             wasserstein_distance(ref, cur), abs=TOL
         )
 
@@ -183,7 +178,7 @@ def test_psi_bins_merge_duplicate_edges():
     cur = np.r_[np.zeros(100), np.arange(1, 1501.0)]
     f = one(ref, cur)
     assert f.psi == pytest.approx(psi_reference(ref, cur), abs=TOL)
-    assert drift._quantile_edges(np.sort(ref)).size < 9
+    assert numeric._quantile_edges(np.sort(ref)).size < 9
 
 
 def test_quantile_edges_equal_numpy():
@@ -191,7 +186,7 @@ def test_quantile_edges_equal_numpy():
     for size in (1, 2, 7, 10, 11, 999, 12_345):
         s = np.sort(rng.normal(size=size))
         expected = np.unique(np.quantile(s, np.arange(1, 10) / 10))
-        np.testing.assert_array_equal(drift._quantile_edges(s), expected)
+        np.testing.assert_array_equal(numeric._quantile_edges(s), expected)
 
 
 # --------------------------------------------------------------------------- edge cases
@@ -355,7 +350,7 @@ def test_columns_and_exclude():
 def test_benjamini_hochberg_against_hand_computation():
     p = np.array([0.01, 0.04, 0.03, 0.005, 0.2])
     # sorted: 0.005, 0.01, 0.03, 0.04, 0.2 -> *5/rank: 0.025, 0.025, 0.05, 0.05, 0.2
-    np.testing.assert_allclose(drift._benjamini_hochberg(p), [0.025, 0.05, 0.05, 0.025, 0.2])
+    np.testing.assert_allclose(verdicts._benjamini_hochberg(p), [0.025, 0.05, 0.05, 0.025, 0.2])
 
     rng = np.random.default_rng(8)
     ref = pd.DataFrame({f"c{i}": rng.normal(size=400) for i in range(4)})

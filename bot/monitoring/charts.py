@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.figure import Figure
 
-    from bot.monitoring.drift import DriftResult, FeatureDrift
+    from bot.monitoring.drift.results import DriftResult, FeatureDrift
 
 BLUE, ORANGE, GREEN, VERMILION, GREY = "#0072B2", "#E69F00", "#009E73", "#D55E00", "#999999"
 SIZE = (8.0, 4.5)

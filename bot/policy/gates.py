@@ -21,7 +21,6 @@ _GATE = re.compile(
 _NUMBER = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
 _RHS_NUMBER = re.compile(rf"^{_NUMBER}$")
 _RHS_CHAMPION = re.compile(rf"^champion(?:\s*(?P<arith>[-+*])\s*(?P<num>{_NUMBER}))?$")
-_REFERENCE = "champion"
 
 
 class GateSyntaxError(ValueError):

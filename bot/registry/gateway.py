@@ -200,10 +200,6 @@ class Registry:
         with _errors(f"set `@{alias}` on `{name}` v{version}"):
             self.client.set_registered_model_alias(name, alias, version)
 
-    def delete_alias(self, name: str, alias: str) -> None:
-        with _errors(f"delete `@{alias}` of `{name}`"):
-            self.client.delete_registered_model_alias(name, alias)
-
     def set_version_tags(self, name: str, version: str, tags: dict[str, str]) -> None:
         with _errors(f"tag `{name}` v{version}"):
             for key, value in tags.items():

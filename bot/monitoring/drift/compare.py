@@ -1,0 +1,135 @@
+"""One column of the reference against the same column of the current frame: its type,
+the method, the statistic, the verdict and the column's data-quality entry."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from bot.monitoring.drift.categorical import (
+    _category_table,
+    _chi2,
+    _jensenshannon,
+    _union_distinct,
+)
+from bot.monitoring.drift.numeric import (
+    _bin_counts,
+    _ks_pvalue,
+    _ks_statistic,
+    _psi,
+    _wasserstein,
+)
+from bot.monitoring.drift.profiles import CATEGORICAL_MAX_DISTINCT, ColumnProfile, _Kind
+from bot.monitoring.drift.quality import _new_categories, _out_of_range, _rate
+from bot.monitoring.drift.results import FeatureDrift, FeatureOverride, FeatureType, Method
+from bot.monitoring.drift.verdicts import DEFAULT_THRESHOLDS, P_VALUE_METHODS, _verdict
+
+SMALL_REFERENCE_ROWS = 1000
+STD_FLOOR = 1e-3
+
+
+def _resolve_kind(ref: ColumnProfile, cur: ColumnProfile) -> tuple[_Kind | None, str | None]:
+    rk = ref.kind if ref.kind is not None else cur.kind
+    ck = cur.kind if cur.kind is not None else rk
+    if rk == ck:
+        return rk, None
+    if "unsupported" in (rk, ck):
+        return "unsupported", None
+    return rk, f"type changed from {ref.dtype} to {cur.dtype}"
+
+
+def _compare(
+    ref: ColumnProfile, cur: ColumnProfile, override: FeatureOverride | None
+) -> tuple[FeatureDrift | None, dict[str, Any]]:
+    """Drift verdict (None for unsupported dtypes) and quality entry of one common column."""
+    quality: dict[str, Any] = {
+        "name": ref.name,
+        "missing_rate_reference": _rate(ref.missing, ref.rows),
+        "missing_rate_current": _rate(cur.missing, cur.rows),
+    }
+    kind, reason = _resolve_kind(ref, cur)
+    if kind == "unsupported":
+        return None, quality
+    if kind is None:  # all-null object columns on both sides
+        kind = "categorical"
+    numeric_values = ref.values is not None and cur.values is not None
+    if kind == "numeric" and not numeric_values and reason is None and ref.n and cur.n:
+        reason = "values could not be converted to float"
+    if kind == "numeric" and numeric_values:
+        quality["out_of_range_share"] = _out_of_range(ref, cur)
+    # with no values at all the dtype decides; "<= 5 distinct" needs something to count
+    categorical = kind != "numeric" or (
+        numeric_values and 0 < _union_distinct(ref, cur) <= CATEGORICAL_MAX_DISTINCT
+    )
+    ftype: FeatureType = "categorical" if categorical else "numeric"
+
+    method: Method | None = override.method if override else None
+    threshold: float | None = override.threshold if override else None
+    feature = FeatureDrift(
+        name=ref.name,
+        type=ftype,
+        method=method,
+        statistic=None,
+        p_value=None,
+        threshold=threshold,
+        drifted=None,
+        psi=None,
+        missing_reference=ref.missing,
+        missing_current=cur.missing,
+    )
+    if reason is None:
+        if ref.n == 0 and cur.n == 0:
+            reason = "no values in reference or current"
+        elif ref.n == 0:
+            reason = "no values in reference"
+        elif cur.n == 0:
+            reason = "no values in current"
+    if reason is not None:
+        feature.reason = reason
+        return feature, quality
+
+    if method is None:
+        if ref.n <= SMALL_REFERENCE_ROWS:
+            method = "chisquare" if categorical else "ks"
+        else:
+            method = "jensenshannon" if categorical else "wasserstein"
+    feature.method = method
+    feature.threshold = threshold if threshold is not None else DEFAULT_THRESHOLDS[method]
+
+    if method in ("ks", "wasserstein") and not numeric_values:
+        feature.reason = f"method {method} needs numeric values"
+        return feature, quality
+
+    if categorical:
+        cats, r_counts, c_counts = _category_table(ref, cur)
+        quality["new_categories"] = _new_categories(cats, r_counts, c_counts)
+    else:
+        assert ref.edges is not None and ref.bin_counts is not None and cur.values is not None
+        r_counts = ref.bin_counts
+        c_counts = _bin_counts(cur.values, ref.edges)
+    feature.psi = _psi(r_counts, c_counts)
+
+    if method == "psi":
+        feature.statistic = feature.psi
+    elif method == "jensenshannon":
+        feature.statistic = _jensenshannon(r_counts, c_counts)
+    elif method == "chisquare":
+        feature.statistic, feature.p_value = _chi2(r_counts, c_counts)
+    else:
+        assert ref.values is not None and cur.values is not None
+        if method == "ks":
+            d = _ks_statistic(ref.values, cur.values)
+            feature.statistic, feature.p_value = d, _ks_pvalue(d, ref.values, cur.values)
+        else:
+            w = _wasserstein(ref.values, cur.values)
+            feature.statistic = w / max(ref.std, STD_FLOOR)
+    feature.drifted = _verdict(method, feature.statistic, feature.p_value, feature.threshold)
+    for attr in ("statistic", "p_value", "psi"):
+        value = getattr(feature, attr)
+        if value is not None and not math.isfinite(value):
+            setattr(feature, attr, None)
+    if feature.drifted is not None and (
+        feature.statistic is None or (method in P_VALUE_METHODS and feature.p_value is None)
+    ):
+        feature.drifted, feature.reason = None, "statistic is not finite"
+    return feature, quality

@@ -1,0 +1,171 @@
+"""The drift engine's entry points: profile a reference once, compare a current frame with it.
+
+``compute_drift`` loops over the columns (in a thread pool), then applies the correction and
+the dataset verdict and assembles the schema part of the quality section.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from bot.monitoring.drift.compare import _compare
+from bot.monitoring.drift.numeric import _quantile_grid
+from bot.monitoring.drift.profiles import (
+    ReferenceProfile,
+    _add_reference_stats,
+    _positions,
+    _profile_column,
+)
+from bot.monitoring.drift.results import DriftResult, FeatureDrift, FeatureOverride
+from bot.monitoring.drift.verdicts import DATASET_DRIFT_SHARE, _apply_bh
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_WORKERS = min(4, os.cpu_count() or 1)
+
+
+def profile_reference(
+    reference: pd.DataFrame,
+    *,
+    columns: Sequence[str] | None = None,
+    exclude: Collection[str] = frozenset(),
+) -> ReferenceProfile:
+    """Profile ``reference`` once; pass the result to :func:`compute_drift` as ``reference``."""
+    positions = _positions(reference)
+    excluded = {str(c) for c in exclude}
+    names = [str(c) for c in (columns if columns is not None else positions)]
+    profile = ReferenceProfile(rows=len(reference))
+    for name in dict.fromkeys(names):
+        if name in positions and name not in excluded:
+            col = _profile_column(name, reference.iloc[:, positions[name]])
+            with np.errstate(all="ignore"):
+                _add_reference_stats(col)
+            profile.columns[name] = col
+    return profile
+
+
+def compute_drift(
+    reference: pd.DataFrame | ReferenceProfile,
+    current: pd.DataFrame,
+    *,
+    features: Mapping[str, FeatureOverride] | None = None,
+    correction: Literal["bh"] | None = None,
+    columns: Sequence[str] | None = None,
+    exclude: Collection[str] = frozenset(),
+    workers: int | None = None,
+) -> DriftResult:
+    """Compare ``current`` with ``reference`` per SPEC §7; never raises on odd data.
+
+    ``columns`` restricts the analysis (default: every column of either side), ``exclude``
+    removes columns (targets, predictions, timestamps), ``features`` overrides method and
+    threshold per column. Column names are compared as strings. ``workers`` threads process
+    columns concurrently (default: up to 4, one per CPU); results do not depend on it.
+    """
+    if correction not in (None, "bh"):
+        raise ValueError(f"unknown correction {correction!r}; use 'bh' or None")
+    overrides = dict(features or {})
+    excluded = {str(c) for c in exclude}
+
+    cur_pos = _positions(current)
+    ref_pos: dict[str, int] = {}
+    if isinstance(reference, ReferenceProfile):
+        ref_names = list(reference.columns)
+    else:
+        ref_pos = _positions(reference)
+        ref_names = list(ref_pos)
+    ref_set = set(ref_names)
+
+    if columns is not None:
+        wanted = [str(c) for c in columns]
+        unknown = [c for c in wanted if c not in ref_set and c not in cur_pos]
+    else:
+        wanted = ref_names + [c for c in cur_pos if c not in ref_set]
+        unknown = []
+    wanted = [c for c in dict.fromkeys(wanted) if c not in excluded]
+
+    def one_column(name: str) -> tuple[str, str, FeatureDrift | None, dict[str, Any]]:
+        # returns no arrays, so a finished column's memory is freed at once
+        ref_dtype = cur_dtype = "?"
+        try:
+            if isinstance(reference, ReferenceProfile):
+                ref = reference.columns[name]
+            else:
+                ref = _profile_column(name, reference.iloc[:, ref_pos[name]])
+            ref_dtype = ref.dtype
+            cur = _profile_column(name, current.iloc[:, cur_pos[name]])
+            cur_dtype = cur.dtype
+            with np.errstate(all="ignore"):  # overflow on ±1e308 data ends up as a null statistic
+                if not isinstance(reference, ReferenceProfile):
+                    _add_reference_stats(ref)
+                feature, quality = _compare(ref, cur, overrides.get(name))
+        except Exception as exc:  # a bug on one column must not sink the whole report
+            logger.exception("drift: column %r could not be analysed", name)
+            feature = FeatureDrift(
+                name=name,
+                type="numeric",
+                method=None,
+                statistic=None,
+                p_value=None,
+                threshold=None,
+                drifted=None,
+                psi=None,
+                missing_reference=0,
+                missing_current=0,
+                reason=f"could not be analysed ({type(exc).__name__})",
+            )
+            quality = {"name": name}
+        return ref_dtype, cur_dtype, feature, quality
+
+    common = [c for c in wanted if c in ref_set and c in cur_pos]
+    n_workers = max(1, min(workers if workers is not None else DEFAULT_WORKERS, len(common)))
+    done: Iterator[tuple[str, str, FeatureDrift | None, dict[str, Any]]]
+    if n_workers == 1:
+        done = map(one_column, common)
+    else:  # sorting and the array passes release the GIL, so columns overlap on cores
+        pool = ThreadPoolExecutor(n_workers, thread_name_prefix="drift")
+        done = pool.map(one_column, common)
+    results: list[FeatureDrift] = []
+    quality_columns: list[dict[str, Any]] = []
+    changed_types: list[dict[str, str]] = []
+    unsupported: list[dict[str, str]] = []
+    try:
+        for name, (ref_dtype, cur_dtype, feature, quality) in zip(common, done, strict=True):
+            if ref_dtype != cur_dtype:
+                changed_types.append({"name": name, "reference": ref_dtype, "current": cur_dtype})
+            if feature is None:
+                unsupported.append({"name": name, "dtype": ref_dtype})
+            else:
+                results.append(feature)
+            quality_columns.append(quality)
+    finally:
+        if n_workers > 1:
+            pool.shutdown(cancel_futures=True)
+
+    _quantile_grid.cache_clear()  # up to ~32 bytes per value; not worth keeping across calls
+    if correction == "bh":
+        _apply_bh(results)
+
+    verdicts = [f.drifted for f in results if f.drifted is not None]
+    share = sum(verdicts) / len(verdicts) if verdicts else 0.0
+    summary: dict[str, Any] = {
+        "missing_columns": [c for c in wanted if c in ref_set and c not in cur_pos],
+        "extra_columns": [c for c in wanted if c in cur_pos and c not in ref_set],
+        "unknown_columns": unknown,
+        "changed_types": changed_types,
+        "unsupported_columns": unsupported,
+        "columns": quality_columns,
+    }
+    return DriftResult(
+        features=results,
+        drifted_share=float(share),
+        dataset_drift=bool(verdicts) and share >= DATASET_DRIFT_SHARE,
+        quality=summary,
+        correction=correction,
+    )
