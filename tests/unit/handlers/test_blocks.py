@@ -10,7 +10,9 @@ from tests.slack_fake import validate_blocks
 
 def test_models_reply_stays_within_slack_limits_for_many_models() -> None:
     models = [
-        ModelSummary(name=f"model-{i:04d}-" + "x" * 80, aliases={"champion": "1"}, latest_version="3")
+        ModelSummary(
+            name=f"model-{i:04d}-" + "x" * 80, aliases={"champion": "1"}, latest_version="3"
+        )
         for i in range(2000)
     ]
     payload = blocks.models_reply(models).payload()
