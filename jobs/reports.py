@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from bot.clock import as_utc, utcnow
+from bot.clock import as_utc
 from bot.monitoring import schedules
 from bot.monitoring.runner import ReportJob, ReportRunner
 from bot.runtime import Runtime
@@ -35,7 +35,7 @@ def due_fire(sched: ReportSchedule, timezone: str, now: datetime) -> datetime | 
 
 def tick(rt: Runtime, runner: ReportRunner, now: datetime | None = None) -> list[str]:
     """Claim and submit every due fire; returns the schedule ids submitted by this replica."""
-    now = now or utcnow()
+    now = now or rt.clock.now()
     tz = rt.settings.mlops_bot_timezone
     submitted = []
     for sched in schedules.all_schedules(rt):
@@ -68,7 +68,7 @@ def tick(rt: Runtime, runner: ReportRunner, now: datetime | None = None) -> list
 
 
 def next_runs(rt: Runtime, now: datetime | None = None) -> list[str]:
-    now = now or utcnow()
+    now = now or rt.clock.now()
     lines = []
     for sched in schedules.all_schedules(rt):
         nxt = trigger_of(sched, rt.settings.mlops_bot_timezone).get_next_fire_time(None, now)

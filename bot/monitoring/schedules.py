@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from bot import audit
-from bot.clock import as_utc, utcnow
+from bot.clock import as_utc
 from bot.policy.file import check_cron
 from bot.storage import db
 from bot.storage.tables import ReportSchedule, ScheduleFire
@@ -60,7 +60,7 @@ def add(
         channel=channel,
         source="slack",
         created_by=user,
-        created_at=utcnow(),
+        created_at=rt.clock.now(),
     )
     with db.session(rt.engine, write=True) as s:
         s.add(sched)
@@ -117,7 +117,7 @@ def sync_file_monitors(rt: Runtime) -> None:
                 channel=channel,
                 source="file",
                 created_by="system",
-                created_at=utcnow(),
+                created_at=rt.clock.now(),
             )
     with db.session(rt.engine, write=True) as s:
         current = {
@@ -152,7 +152,7 @@ def claim(rt: Runtime, schedule_id: str, fire_time: datetime) -> bool:
                     schedule_id=schedule_id,
                     fire_time=as_utc(fire_time),
                     claimed_by=_WHO,
-                    claimed_at=utcnow(),
+                    claimed_at=rt.clock.now(),
                 )
             )
             s.commit()
@@ -173,5 +173,7 @@ def last_fire(trigger: Any, now: datetime, lookback: timedelta = CATCH_UP) -> da
 
 def prune_fires(rt: Runtime, older_than: timedelta = timedelta(days=30)) -> None:
     with db.session(rt.engine, write=True) as s:
-        s.execute(delete(ScheduleFire).where(col(ScheduleFire.fire_time) < utcnow() - older_than))
+        s.execute(
+            delete(ScheduleFire).where(col(ScheduleFire.fire_time) < rt.clock.now() - older_than)
+        )
         s.commit()
