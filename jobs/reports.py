@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from bot.clock import as_utc
 from bot.monitoring import schedules
+from bot.monitoring.document import ReportKind
 from bot.monitoring.runner import ReportJob, ReportRunner
 from bot.runtime import Runtime
 from bot.storage.tables import ReportSchedule
@@ -55,7 +56,7 @@ def tick(rt: Runtime, runner: ReportRunner, now: datetime | None = None) -> list
         )
         runner.submit(
             ReportJob(
-                "perf" if sched.kind == "perf" else "drift",
+                ReportKind.PERF if sched.kind == ReportKind.PERF else ReportKind.DRIFT,
                 sched.model_name,
                 sched.alias,
                 sched.channel,

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from bot.config import Settings
+from bot.monitoring.document import DriftDocument, PerfDocument
 from bot.monitoring.report import ReportError, make_report, write_report
 from bot.policy.file import load_policy
 from bot.registry.gateway import Registry
@@ -153,18 +154,21 @@ income = {{ method = "psi", threshold = 0.3 }}
     )
     registry, pol = Registry(mlflow_store), load_policy(settings)
     rep = make_report("drift", registry, pol, model="churn")
-    assert (rep.body["model"], rep.body["alias"], rep.body["version"]) == ("churn", "champion", "1")
-    assert rep.body["run_id"] == run_id and rep.alert
-    names = {f["name"]: f for f in rep.body["features"]}
+    doc = rep.document
+    assert isinstance(doc, DriftDocument)
+    assert (doc.model, doc.alias, doc.version) == ("churn", "champion", "1")
+    assert doc.run_id == run_id and rep.alert
+    names = {f.name: f for f in doc.features}
     assert "label" not in names and "prediction" not in names  # target columns excluded
-    assert names["income"]["method"] == "psi" and names["income"]["threshold"] == 0.3
+    assert names["income"].method == "psi" and names["income"].threshold == 0.3
     written = write_report(rep, tmp_path / "out")
     assert json.loads(written[0].read_text())["kind"] == "drift"
 
     perf = make_report("perf", registry, pol, model="churn")
-    body = perf.body["performance"]
-    assert body["task"] == "classification" and body["windows"]
-    assert body["baseline"]["roc_auc"] == pytest.approx(0.80)  # logged on the v1 run
+    assert isinstance(perf.document, PerfDocument)
+    body = perf.document.performance
+    assert body.task == "classification" and body.windows
+    assert body.baseline["roc_auc"] == pytest.approx(0.80)  # logged on the v1 run
     assert any(name.startswith("metric_") for name, _ in perf.charts)
 
 

@@ -290,6 +290,38 @@ def test_show_all_features_is_ephemeral(rbot: BotServer) -> None:
     assert "All features (2)" in text_of(reply) and "`plan`" in text_of(reply)
 
 
+def test_buttons_read_old_stored_bodies_and_refuse_unreadable_ones(rbot: BotServer) -> None:
+    """A record stored before the document was typed still answers; a corrupt one is gone."""
+    from bot.storage import db
+    from bot.storage.tables import ReportRecord
+    from handlers import action_ids as ids
+    from tests.unit.monitoring.stored_bodies import OLD_DRIFT_BODY
+
+    bodies = {"0123456789ab": OLD_DRIFT_BODY, "ba9876543210": '{"kind": "drift", "features": ['}
+    with db.session(rbot.runtime.engine, write=True) as s:
+        for record_id, text in bodies.items():
+            s.add(
+                ReportRecord(
+                    id=record_id,
+                    kind="drift",
+                    body=text,
+                    channel=CHANNEL,
+                    ts="1.1",
+                    created_at=datetime.now(UTC),
+                )
+            )
+        s.commit()
+    message = {"ts": "1.1"}
+    old = {"action_id": ids.REPORT_DETAILS, "value": "0123456789ab"}
+    reply = rbot.reply_to(_press(rbot, message, old, "U0OLD"))
+    assert reply["response_type"] == "ephemeral" and "All features (5)" in text_of(reply)
+    assert "type changed from int64 to str" in text_of(reply)
+    corrupt = {"action_id": ids.REPORT_DETAILS, "value": "ba9876543210"}
+    reply = rbot.reply_to(_press(rbot, message, corrupt, "U0CORRUPT"))
+    assert "This report is no longer available." in text_of(reply)
+    assert "Traceback" not in text_of(reply)
+
+
 def test_request_promotion_from_a_report_opens_the_approval_flow(rbot: BotServer) -> None:
     from handlers import action_ids as ids
 

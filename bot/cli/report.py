@@ -24,10 +24,11 @@ def report(
     """Write DIR/report.json and PNG charts; exit 1 with a one-line reason on bad input."""
     from bot.cli.common import fail, load_runtime
     from bot.monitoring.datasets import DatasetError
+    from bot.monitoring.document import ReportKind
     from bot.monitoring.report import ReportError, make_report, write_report
     from bot.registry.gateway import RegistryError
 
-    if kind != "drift" and kind != "perf":
+    if kind not in set(ReportKind):
         fail(f"report kind must be drift or perf, not {kind!r}", 1)
     rt = load_runtime()
 
@@ -36,7 +37,7 @@ def report(
 
     try:
         rep = make_report(
-            "drift" if kind == "drift" else "perf",
+            ReportKind(kind),
             rt.registry,
             rt.policy,
             model=model,

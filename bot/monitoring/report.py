@@ -6,19 +6,17 @@ all call it, and `write_report` puts `report.json` and the PNGs in a directory.
 
 from __future__ import annotations
 
-import json
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from bot.monitoring import datasets
+from bot.monitoring.document import ReportDocument, ReportKind, build_document
 from bot.policy.file import MonitorConfig, Policy
 from bot.registry.gateway import Registry
 
-Kind = Literal["drift", "perf"]
 TOP_FEATURE_CHARTS = 10
 Progress = Callable[[str], None]
 
@@ -29,20 +27,22 @@ class ReportError(Exception):
 
 @dataclass
 class Report:
-    kind: Kind
-    body: dict[str, Any]  # report.json
+    document: ReportDocument  # report.json
     title: str
     alert: bool  # drift or degradation crossed its threshold
     charts: list[tuple[str, bytes]] = field(default_factory=list)
 
     @property
+    def kind(self) -> ReportKind:
+        return self.document.kind
+
+    @property
     def model(self) -> str | None:
-        value = self.body.get("model")
-        return str(value) if value is not None else None
+        return self.document.model
 
 
 def make_report(
-    kind: Kind,
+    kind: ReportKind,
     registry: Registry,
     policy: Policy,
     *,
@@ -54,6 +54,7 @@ def make_report(
     progress: Progress | None = None,
 ) -> Report:
     """Load both data sets, compute the report, render its charts."""
+    kind = ReportKind(kind)  # callers may pass "drift" or "perf"
     say = progress or (lambda _m: None)
     monitor: MonitorConfig | None = None
     version = run_id = None
@@ -66,8 +67,8 @@ def make_report(
         version, run_id, baseline = info.version, info.run_id, info.metrics
         reference = reference or (monitor.reference if monitor else None)
         current = current or (monitor.current if monitor else None)
-    if current is None or (kind == "drift" and reference is None):
-        needs = "--reference and --current" if kind == "drift" else "--current"
+    if current is None or (kind == ReportKind.DRIFT and reference is None):
+        needs = "--reference and --current" if kind == ReportKind.DRIFT else "--current"
         where = f"a [models.{model}.monitor] section" if model else "a model with a monitor"
         raise ReportError(f"no data to compare: give {needs}, or {where}")
     head: dict[str, Any] = {
@@ -79,7 +80,7 @@ def make_report(
     }
     cur = datasets.load(current, registry=registry, model=model, alias=alias, progress=say)
     stamp = f"{model} @{alias} v{version}" if model else "ad-hoc data"
-    if kind == "drift":
+    if kind == ReportKind.DRIFT:
         assert reference is not None
         ref = datasets.load(reference, registry=registry, model=model, alias=alias, progress=say)
         return _drift(head, ref, cur, monitor, stamp, charts, say)
@@ -115,17 +116,18 @@ def _drift(
         correction=monitor.correction if monitor else None,
     )
     generated = _now()
-    body = {
-        **head,
-        "reference": {"uri": ref.uri, "rows": ref.rows},
-        "current": {"uri": cur.uri, "rows": cur.rows},
-        **result.to_dict(),
-        "generated_at": generated,
-    }
+    document = build_document(
+        {
+            **head,
+            "reference": {"uri": ref.uri, "rows": ref.rows},
+            "current": {"uri": cur.uri, "rows": cur.rows},
+            **result.to_dict(),
+            "generated_at": generated,
+        }
+    )
     title = f"{stamp} — drift, {generated[:16].replace('T', ' ')} UTC"
     report = Report(
-        "drift",
-        body,
+        document,
         title,
         alert=bool(result.dataset_drift) or any(f.drifted for f in result.features),
     )
@@ -182,14 +184,16 @@ def _perf(
     except performance.PerformanceError as exc:
         raise ReportError(str(exc)) from None
     generated = _now()
-    body = {
-        **head,
-        "current": {"uri": cur.uri, "rows": cur.rows},
-        "performance": result.to_dict(),
-        "generated_at": generated,
-    }
+    document = build_document(
+        {
+            **head,
+            "current": {"uri": cur.uri, "rows": cur.rows},
+            "performance": result.to_dict(),
+            "generated_at": generated,
+        }
+    )
     title = f"{stamp} — performance, {generated[:16].replace('T', ' ')} UTC"
-    report = Report("perf", body, title, alert=bool(result.degraded))
+    report = Report(document, title, alert=bool(result.degraded))
     if charts and result.windows:
         from bot.monitoring import charts as ch
 
@@ -205,22 +209,12 @@ def write_report(report: Report, out_dir: Path) -> list[Path]:
     """Write report.json and the charts; returns the paths written."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written = [out_dir / "report.json"]
-    written[0].write_text(json.dumps(json_safe(report.body), indent=2, allow_nan=False) + "\n")
+    written[0].write_text(report.document.to_json(indent=2) + "\n", encoding="utf-8")
     for name, png in report.charts:
         path = out_dir / name
         path.write_bytes(png)
         written.append(path)
     return written
-
-
-def json_safe(value: Any) -> Any:
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_safe(v) for v in value]
-    return value
 
 
 def _now() -> str:

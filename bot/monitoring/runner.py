@@ -17,7 +17,8 @@ from bot import audit
 from bot.config import Settings
 
 if TYPE_CHECKING:
-    from bot.monitoring.report import Kind, Report
+    from bot.monitoring.document import ReportKind
+    from bot.monitoring.report import Report
     from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -25,7 +26,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class ReportJob:
-    kind: Kind
+    kind: ReportKind
     model: str
     alias: str | None
     channel: str
@@ -45,7 +46,7 @@ class ReportSink(Protocol):
         ...
 
 
-def compute(settings: Settings, kind: Kind, model: str, alias: str | None) -> Report:
+def compute(settings: Settings, kind: ReportKind, model: str, alias: str | None) -> Report:
     """Runs in the worker process: load, compute, chart."""
     from bot.monitoring.report import make_report
     from bot.policy.file import load_policy

@@ -19,6 +19,7 @@ from sqlmodel import col, select
 
 from bot import audit
 from bot.clock import as_utc
+from bot.monitoring.document import ReportKind
 from bot.policy.file import check_cron
 from bot.storage import db
 from bot.storage.tables import ReportSchedule, ScheduleFire
@@ -26,7 +27,7 @@ from bot.storage.tables import ReportSchedule, ScheduleFire
 if TYPE_CHECKING:
     from bot.runtime import Runtime
 
-KINDS = ("drift", "perf")
+KINDS = tuple(ReportKind)
 CATCH_UP = timedelta(hours=24)  # after downtime, the latest missed fire in this window runs once
 _WHO = f"{socket.gethostname()}:{os.getpid()}"
 
@@ -46,6 +47,7 @@ def add(
     """Validate and store a Slack-made schedule; audited as `schedule_changed`."""
     if kind not in KINDS:
         raise ScheduleError(f"the report kind must be drift or perf, not `{kind[:20]}`")
+    kind = ReportKind(kind)
     try:
         check_cron(cron)
     except ValueError as exc:
@@ -105,7 +107,9 @@ def sync_file_monitors(rt: Runtime) -> None:
         channel = monitor.channel or rt.settings.mlops_bot_report_channel
         if not monitor.schedule or not channel:
             continue
-        kinds = ["drift"] + (["perf"] if monitor.target and monitor.prediction else [])
+        kinds = [ReportKind.DRIFT]
+        if monitor.target and monitor.prediction:
+            kinds.append(ReportKind.PERF)
         for kind in kinds:
             sid = f"file-{model}-{kind}"[:64]
             wanted[sid] = ReportSchedule(

@@ -15,6 +15,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import update
@@ -39,11 +40,19 @@ class SignatureError(Exception):
     """A delivery whose signature, timestamp or headers do not check out."""
 
 
+class NoticeKind(StrEnum):
+    """What a registry event notice says (and which button, if any, it carries)."""
+
+    OUT_OF_BAND = "out_of_band"  # a protected alias moved without the bot: Revert
+    TAMPERING = "tampering"  # an mlops_bot.* tag changed without the bot
+    REGISTERED = "registered"  # a new version: Request promotion
+
+
 @dataclass(frozen=True)
 class Notice:
     """Something to post: text, and the (model, alias, version) a Revert/Promote button acts on."""
 
-    kind: str  # out_of_band | tampering | registered
+    kind: NoticeKind
     text: str
     model: str
     alias: str | None = None
@@ -182,7 +191,7 @@ def observe(rt: Runtime, model: str, alias: str, holder: str | None, source: str
         f"the last approved holder is {was}. It was changed outside mlops-bot (seen by "
         f"{source}; MLflow OSS does not record who or exactly when)."
     )
-    return Notice("out_of_band", text, model, alias, expected)
+    return Notice(NoticeKind.OUT_OF_BAND, text, model, alias, expected)
 
 
 def handle_event(rt: Runtime, payload: dict[str, Any]) -> list[Notice]:
@@ -217,7 +226,7 @@ def handle_event(rt: Runtime, payload: dict[str, Any]) -> list[Notice]:
         )
         return [
             Notice(
-                "tampering",
+                NoticeKind.TAMPERING,
                 f":warning: *Tag tampering*: `{key[:200]}` on `{model}` "
                 f"v{version} was {action or 'changed'} outside mlops-bot.",
                 model,
@@ -236,7 +245,7 @@ def handle_event(rt: Runtime, payload: dict[str, Any]) -> list[Notice]:
         text = f":package: `{model}` v{version} registered from run `{info.run_id}`" + (
             f" — {metrics}" if metrics else ""
         )
-        return [Notice("registered", text, model, target, version)]
+        return [Notice(NoticeKind.REGISTERED, text, model, target, version)]
     return []
 
 

@@ -80,7 +80,7 @@ class ReportSchedule(SQLModel, table=True):
     __tablename__ = "report_schedule"
 
     id: str = Field(primary_key=True, max_length=64)
-    kind: str = Field(max_length=8)  # drift | perf
+    kind: str = Field(max_length=8)  # a ReportKind: drift | perf
     model_name: str = Field(max_length=256)
     alias: str | None = Field(default=None, max_length=256)
     cron: str = Field(max_length=128)
@@ -109,9 +109,9 @@ class ReportRecord(SQLModel, table=True):
     __tablename__ = "report_record"
 
     id: str = Field(primary_key=True, max_length=32)
-    kind: str = Field(max_length=8)
+    kind: str = Field(max_length=8)  # a ReportKind: drift | perf
     model_name: str | None = Field(default=None, max_length=256)
-    body: str = Field(sa_column=Column(Text, nullable=False))
+    body: str = Field(sa_column=Column(Text, nullable=False))  # a report document's JSON
     channel: str | None = Field(default=None, max_length=32)
     ts: str | None = Field(default=None, max_length=32)
     created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))

@@ -7,7 +7,7 @@ import logging
 from slack_sdk import WebClient
 
 from bot.approvals.service import ApprovalService, Outcome
-from bot.registry.events import Notice
+from bot.registry.events import Notice, NoticeKind
 from bot.runtime import Runtime
 from handlers.approvals import blocks as cards
 from handlers.blocks import Reply
@@ -177,7 +177,7 @@ def post_notice(client: WebClient, rt: Runtime, notice: Notice) -> None:
         return
     blocks: list[Block] = [section(notice.text)]
     value = f"{notice.model}|{notice.alias}|{notice.version}"
-    if notice.kind == "out_of_band" and notice.version and notice.alias:
+    if notice.kind == NoticeKind.OUT_OF_BAND and notice.version and notice.alias:
         blocks.append(
             ActionsBlock(
                 elements=[
@@ -190,7 +190,7 @@ def post_notice(client: WebClient, rt: Runtime, notice: Notice) -> None:
                 ]
             )
         )
-    if notice.kind == "registered" and notice.alias and notice.version:
+    if notice.kind == NoticeKind.REGISTERED and notice.alias and notice.version:
         blocks.append(
             ActionsBlock(
                 elements=[

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import json
+import logging
 import re
 from collections.abc import Callable
+from typing import Any
 
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
@@ -12,6 +13,12 @@ from slack_sdk import WebClient
 from bot import audit
 from bot.config import secret
 from bot.monitoring import retrain
+from bot.monitoring.document import (
+    DocumentError,
+    DriftDocument,
+    ReportDocument,
+    parse_document,
+)
 from bot.storage.tables import ReportRecord
 from handlers import action_ids as ids
 from handlers import blocks as render
@@ -23,6 +30,7 @@ from handlers.reports.posting import load_record
 from handlers.slack_client import SLACK_FAILURES
 
 _ID = re.compile(r"^[0-9a-f]{12}$")
+log = logging.getLogger(__name__)
 
 
 def register(app: App) -> None:
@@ -43,23 +51,30 @@ def _with_record(
     action: dict,
     context: BoltContext,
     respond: Respond,
-    work: Callable[[ReportRecord], None],
+    work: Callable[[ReportRecord, ReportDocument], None],
     *,
     needs_model: bool = False,
     urgent: bool = False,
 ) -> None:
     """After the ack: load the report the button belongs to and run `work` on it.
 
-    The button's value is only an ID; the record is re-read from the database.
+    The button's value is only an ID; the record is re-read from the database. A record whose
+    body is not a report document is treated as gone (and logged).
     """
 
     def rest() -> None:
         value = str(action.get("value") or "")
         record = load_record(runtime_of(context), value) if _ID.match(value) else None
-        if record is None:
+        doc = None
+        if record is not None:
+            try:
+                doc = parse_document(record.body)
+            except DocumentError as exc:
+                log.warning("report record %s cannot be read: %s", record.id, exc)
+        if record is None or doc is None:
             _say(respond, "This report is no longer available.")
         elif record.model_name or not needs_model:
-            work(record)
+            work(record, doc)
 
     after_ack(context, rest, lambda text: _say(respond, text), urgent=urgent)
 
@@ -67,9 +82,9 @@ def _with_record(
 def handle_details(ack: Ack, action: dict, respond: Respond, context: BoltContext) -> None:
     ack()
 
-    def show(record: ReportRecord) -> None:
+    def show(record: ReportRecord, doc: ReportDocument) -> None:
         respond(
-            **features_reply(json.loads(record.body)).payload(),
+            **features_reply(doc).payload(),
             response_type="ephemeral",
             replace_original=False,
         )
@@ -83,10 +98,9 @@ def handle_promote(
     """Open the approval flow: the challenger → the report's alias, requested by the clicker."""
     ack()
 
-    def promote(record: ReportRecord) -> None:
+    def promote(record: ReportRecord, doc: ReportDocument) -> None:
         model = str(record.model_name)
         rt, svc = runtime_of(context), approvals_of(context)
-        report = json.loads(record.body)
         challenger = rt.registry.get_model(model).aliases.get(CHALLENGER)
         if challenger is None:
             _say(respond, f"`{model}` has no `@{CHALLENGER}` any more.")
@@ -96,9 +110,9 @@ def handle_promote(
             svc,
             model,
             challenger,
-            report.get("alias") or "champion",
+            doc.alias or "champion",
             body["user"]["id"],
-            f"Requested from the {record.kind} report of {report.get('generated_at', '')}",
+            f"Requested from the {doc.kind} report of {doc.generated_at}",
             record.channel or body["channel"]["id"],
         )
         if outcome.kind != "requested":
@@ -113,7 +127,7 @@ def handle_retrain(
     """Owners and approvers only: POST the signed retraining request, report the outcome."""
     ack()
 
-    def trigger(record: ReportRecord) -> None:
+    def trigger(record: ReportRecord, doc: ReportDocument) -> None:
         model = str(record.model_name)
         rt, svc = runtime_of(context), approvals_of(context)
         user = body["user"]["id"]
@@ -135,15 +149,14 @@ def handle_retrain(
                 f"Only owners and approvers of `{model}` can trigger retraining.",
             )
             return
-        report = json.loads(record.body)
         payload = {
             "model": model,
-            "version": report.get("version"),
-            "alias": report.get("alias"),
-            "run_id": report.get("run_id"),
+            "version": doc.version,
+            "alias": doc.alias,
+            "run_id": doc.run_id,
             "requested_by": user,
             "report_id": record.id,
-            "report": _summary(record.kind, report),
+            "report": _summary(doc),
         }
         result = retrain.trigger(
             monitor.retrain_url, payload, secret(rt.settings.mlops_bot_outbound_secret)
@@ -153,9 +166,9 @@ def handle_retrain(
             "retrain_triggered" if result.ok else "retrain_failed",
             user,
             model_name=model,
-            model_version=report.get("version"),
-            alias=report.get("alias"),
-            run_id=report.get("run_id"),
+            model_version=doc.version,
+            alias=doc.alias,
+            run_id=doc.run_id,
             details={"status": result.status, "detail": result.detail, "report_id": record.id},
         )
         text = (
@@ -172,13 +185,14 @@ def handle_retrain(
     _with_record(action, context, respond, trigger, needs_model=True, urgent=True)
 
 
-def _summary(kind: str, report: dict) -> dict:
-    if kind == "drift":
+def _summary(doc: ReportDocument) -> dict[str, Any]:
+    """The report part of the retraining payload."""
+    if isinstance(doc, DriftDocument):
         return {
-            "kind": kind,
-            "dataset_drift": report.get("dataset_drift"),
-            "drifted_share": report.get("drifted_share"),
-            "drifted_features": [f["name"] for f in report.get("features", []) if f.get("drifted")],
+            "kind": doc.kind,
+            "dataset_drift": doc.dataset_drift,
+            "drifted_share": doc.drifted_share,
+            "drifted_features": [f.name for f in doc.features if f.drifted],
         }
-    perf = report.get("performance", {})
-    return {"kind": kind, "degraded": perf.get("degraded"), "metrics": perf.get("metrics")}
+    perf = doc.performance
+    return {"kind": doc.kind, "degraded": perf.degraded, "metrics": perf.metrics}

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from slack_sdk.models.blocks import ActionsBlock, Block, ButtonElement
 
+from bot.monitoring.document import DataQuality, DriftDocument, ReportDocument
 from bot.registry.gateway import RegistryError
 from handlers import action_ids as ids
 from handlers.blocks import Reply, clip, context, esc, fields_section, header, section
@@ -16,6 +17,11 @@ if TYPE_CHECKING:
 
 TOP_FEATURES = 10
 CHALLENGER = "challenger"
+_MARKS: dict[bool | None, str] = {
+    True: ":red_circle:",
+    False: ":large_green_circle:",
+    None: ":grey_question:",  # could not be tested
+}
 
 
 def _fmt(value: Any) -> str:
@@ -24,15 +30,15 @@ def _fmt(value: Any) -> str:
 
 def report_reply(report: Report, rt: Runtime) -> Reply:
     """Summary blocks: verdict, top drifted features or degraded metrics, quality, links."""
-    body = report.body
-    model = body.get("model")
+    doc = report.document
+    model = doc.model
     owners = rt.policy.for_model(model).owners if model else ()
     mention = " ".join(f"<@{o}>" for o in owners) if report.alert and owners else ""
     blocks: list[Block] = [header(report.title)]
-    if report.kind == "drift":
+    if isinstance(doc, DriftDocument):
         verdict = (
             ":red_circle: *Dataset drift*"
-            if body["dataset_drift"]
+            if doc.dataset_drift
             else (
                 ":large_orange_circle: *Some features drifted*"
                 if report.alert
@@ -41,17 +47,17 @@ def report_reply(report: Report, rt: Runtime) -> Reply:
         )
         blocks.append(
             section(
-                f"{verdict} — {body['drifted_share']:.0%} of features drifted · reference "
-                f"{body['reference']['rows']:,} rows · current {body['current']['rows']:,} rows"
+                f"{verdict} — {doc.drifted_share:.0%} of features drifted · reference "
+                f"{doc.reference.rows:,} rows · current {doc.current.rows:,} rows"
                 + (f"\n{mention}" if mention else "")
             )
         )
-        drifted = [f for f in body["features"] if f.get("drifted")]
+        drifted = [f for f in doc.features if f.drifted]
         if drifted:
             lines = [
-                f"• `{esc(clip(f['name'], 60))}` {f['method']} {_fmt(f['statistic'])}"
-                f"{' (p ' + _fmt(f['p_value']) + ')' if f.get('p_value') is not None else ''}"
-                f" vs {_fmt(f['threshold'])} · PSI {_fmt(f.get('psi'))}"
+                f"• `{esc(clip(f.name, 60))}` {f.method} {_fmt(f.statistic)}"
+                f"{' (p ' + _fmt(f.p_value) + ')' if f.p_value is not None else ''}"
+                f" vs {_fmt(f.threshold)} · PSI {_fmt(f.psi)}"
                 for f in drifted[:TOP_FEATURES]
             ]
             more = len(drifted) - TOP_FEATURES
@@ -62,79 +68,68 @@ def report_reply(report: Report, rt: Runtime) -> Reply:
                     + (f"\n…and {more} more" if more > 0 else "")
                 )
             )
-        quality = body.get("quality") or {}
-        notes = _quality_notes(quality)
+        notes = _quality_notes(doc.quality)
         if notes:
             blocks.append(section("*Data quality*\n" + "\n".join(notes)))
+        summary = f"drifted share {doc.drifted_share:.0%}"
     else:
-        perf = body["performance"]
-        verdict = ":red_circle: *Degraded*" if perf["degraded"] else ":large_green_circle: *OK*"
+        perf = doc.performance
+        verdict = ":red_circle: *Degraded*" if perf.degraded else ":large_green_circle: *OK*"
         blocks.append(
             section(
-                f"{verdict} — {perf['rows']:,} labelled rows ({perf['task']})"
+                f"{verdict} — {perf.rows:,} labelled rows ({perf.task})"
                 + (f"\n{mention}" if mention else "")
             )
         )
         fields = [
-            f"*{esc(m)}*\n{_fmt(v)} (training {_fmt(perf['baseline'].get(m))})"
-            + (" :warning:" if m in perf["degraded"] else "")
-            for m, v in perf["metrics"].items()
+            f"*{esc(m)}*\n{_fmt(v)} (training {_fmt(perf.baseline.get(m))})"
+            + (" :warning:" if m in perf.degraded else "")
+            for m, v in perf.metrics.items()
             if v is not None
         ]
         if fields:
             blocks.append(fields_section(fields))
-    link = (
-        rt.registry.version_url(model, body["version"]) if model and body.get("version") else None
-    )
-    ctx = [f"run `{body['run_id']}`"] if body.get("run_id") else []
+        summary = f"degraded: {', '.join(perf.degraded) or 'none'}"
+    link = rt.registry.version_url(model, doc.version) if model and doc.version else None
+    ctx = [f"run `{doc.run_id}`"] if doc.run_id else []
     if link:
         ctx.append(f"<{link}|MLflow version>")
     if ctx:
         blocks.append(context(" · ".join(ctx)))
-    text = (
-        f"{report.title}: "
-        + (
-            f"drifted share {body['drifted_share']:.0%}"
-            if report.kind == "drift"
-            else f"degraded: {', '.join(body['performance']['degraded']) or 'none'}"
-        )
-        + (f" {mention}" if mention else "")
-    )
+    text = f"{report.title}: {summary}" + (f" {mention}" if mention else "")
     return Reply(text, blocks)
 
 
-def _quality_notes(quality: dict[str, Any]) -> list[str]:
+def _quality_notes(quality: DataQuality) -> list[str]:
     notes = []
-    for key, label in (
-        ("missing_columns", "missing in current"),
-        ("extra_columns", "new in current"),
+    for cols, label in (
+        (quality.missing_columns, "missing in current"),
+        (quality.extra_columns, "new in current"),
     ):
-        cols = quality.get(key) or []
         if cols:
-            shown = ", ".join(f"`{esc(clip(str(c), 40))}`" for c in cols[:10])
+            shown = ", ".join(f"`{esc(clip(c, 40))}`" for c in cols[:10])
             notes.append(f"• {label}: {shown}")
-    changed = quality.get("changed_types") or {}
-    if changed:
-        notes.append(f"• changed types: {len(changed)} column(s)")
+    if quality.changed_types:
+        notes.append(f"• changed types: {len(quality.changed_types)} column(s)")
     return notes
 
 
 def report_buttons(report: Report, rt: Runtime, record_id: str) -> ActionsBlock | None:
     """Show all features; Request promotion (a challenger exists); Trigger retraining (alert)."""
-    body = report.body
+    doc = report.document
     elements = []
-    if report.kind == "drift":
+    if isinstance(doc, DriftDocument):
         elements.append(
             ButtonElement(text="Show all features", action_id=ids.REPORT_DETAILS, value=record_id)
         )
-    model = body.get("model")
+    model = doc.model
     if model:
         try:
             aliases = rt.registry.get_model(model).aliases
         except RegistryError:
             aliases = {}
         challenger = aliases.get(CHALLENGER)
-        if challenger and challenger != body.get("version"):
+        if challenger and challenger != doc.version:
             elements.append(
                 ButtonElement(
                     text=f"Request promotion of v{challenger}",
@@ -155,18 +150,16 @@ def report_buttons(report: Report, rt: Runtime, record_id: str) -> ActionsBlock 
     return ActionsBlock(block_id=f"report:{record_id}", elements=elements) if elements else None
 
 
-def features_reply(body: dict[str, Any]) -> Reply:
+def features_reply(doc: ReportDocument) -> Reply:
     """Every feature of a drift report, 20 per section (ephemeral "Show all features")."""
     lines = []
-    for f in body.get("features", []):
-        mark = {True: ":red_circle:", False: ":large_green_circle:"}.get(
-            f.get("drifted"), ":grey_question:"
-        )
-        extra = f" — {esc(f['reason'])}" if f.get("reason") else ""
+    for f in doc.features if isinstance(doc, DriftDocument) else []:
+        mark = _MARKS[f.drifted]
+        extra = f" — {esc(f.reason)}" if f.reason else ""
         lines.append(
-            f"{mark} `{esc(clip(f['name'], 60))}` {f['type']} {f.get('method') or '—'} "
-            f"{_fmt(f.get('statistic'))} vs {_fmt(f.get('threshold'))} · PSI {_fmt(f.get('psi'))}"
-            f" · missing {f['missing_reference']}/{f['missing_current']}{extra}"
+            f"{mark} `{esc(clip(f.name, 60))}` {f.type} {f.method or '—'} "
+            f"{_fmt(f.statistic)} vs {_fmt(f.threshold)} · PSI {_fmt(f.psi)}"
+            f" · missing {f.missing_reference}/{f.missing_current}{extra}"
         )
     if not lines:
         return Reply("No features in this report.", [section("No features in this report.")])

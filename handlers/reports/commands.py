@@ -5,6 +5,7 @@ from __future__ import annotations
 from slack_sdk.models.blocks import Block
 
 from bot.monitoring import schedules
+from bot.monitoring.document import ReportKind
 from bot.monitoring.runner import ReportJob
 from handlers import blocks as render
 from handlers.blocks import Reply
@@ -14,15 +15,15 @@ from handlers.router.registry import subcommand
 
 @subcommand("drift", "/mlops drift <model> [@alias]", "drift report now (posted when done)")
 def drift(inv: Invocation) -> Reply:
-    return _on_demand(inv, "drift")
+    return _on_demand(inv, ReportKind.DRIFT)
 
 
 @subcommand("perf", "/mlops perf <model> [@alias]", "performance report now (posted when done)")
 def perf(inv: Invocation) -> Reply:
-    return _on_demand(inv, "perf")
+    return _on_demand(inv, ReportKind.PERF)
 
 
-def _on_demand(inv: Invocation, kind: str) -> Reply:
+def _on_demand(inv: Invocation, kind: ReportKind) -> Reply:
     """Acknowledge now; the worker computes and the report is posted in this channel."""
     words = inv.words
     if not 1 <= len(words) <= 2 or (len(words) == 2 and not words[1].startswith("@")):
@@ -41,7 +42,7 @@ def _on_demand(inv: Invocation, kind: str) -> Reply:
             "(and `reference`) to the policy file.",
             kind,
         )
-    job = ReportJob(kind, info.name, alias, inv.channel, inv.user)  # type: ignore[arg-type]
+    job = ReportJob(kind, info.name, alias, inv.channel, inv.user)
     runner = inv.services.reports
     inv.defer(lambda: runner.submit(job))
     text = (

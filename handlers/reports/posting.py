@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from typing import TYPE_CHECKING, Any
@@ -10,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 from slack_sdk import WebClient
 
 from bot import audit, clock
-from bot.monitoring.report import json_safe
 from bot.monitoring.runner import ReportJob
 from bot.storage import db
 from bot.storage.tables import ReportRecord
@@ -61,7 +59,7 @@ def post_report(
                 id=record_id,
                 kind=report.kind,
                 model_name=report.model,
-                body=json.dumps(json_safe(report.body), allow_nan=False),
+                body=report.document.to_json(),
                 channel=channel,
                 created_at=clock.utcnow(),
             )
@@ -91,15 +89,15 @@ def post_report(
             client.chat_postMessage(
                 channel=channel_id, thread_ts=ts, text=":warning: The charts could not be uploaded."
             )
-    body = report.body
+    doc = report.document
     audit.record(
         rt.engine,
         "report_posted",
         actor,
-        model_name=body.get("model"),
-        model_version=body.get("version"),
-        alias=body.get("alias"),
-        run_id=body.get("run_id"),
+        model_name=doc.model,
+        model_version=doc.version,
+        alias=doc.alias,
+        run_id=doc.run_id,
         details={
             "kind": report.kind,
             "channel": channel_id,
