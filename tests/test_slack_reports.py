@@ -295,7 +295,7 @@ def test_buttons_read_old_stored_bodies_and_refuse_unreadable_ones(rbot: BotServ
     from bot.storage import db
     from bot.storage.tables import ReportRecord
     from handlers import action_ids as ids
-    from tests.unit.monitoring.stored_bodies import OLD_DRIFT_BODY
+    from tests.unit.bot.monitoring.stored_bodies import OLD_DRIFT_BODY
 
     bodies = {"0123456789ab": OLD_DRIFT_BODY, "ba9876543210": '{"kind": "drift", "features": ['}
     with db.session(rbot.runtime.engine, write=True) as s:

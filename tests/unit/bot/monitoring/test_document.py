@@ -24,7 +24,7 @@ from bot.monitoring.report import Report, make_report, write_report
 from bot.policy.file import load_policy
 from bot.registry.events import NoticeKind
 from bot.registry.gateway import Registry
-from tests.unit.monitoring.stored_bodies import OLD_DRIFT_BODY, OLD_PERF_BODY
+from tests.unit.bot.monitoring.stored_bodies import OLD_DRIFT_BODY, OLD_PERF_BODY
 
 
 def fresh_report(kind: ReportKind, tmp_path: Path) -> ReportDocument:
