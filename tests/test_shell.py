@@ -81,7 +81,7 @@ def shell_session(script: str, user: str | None = None) -> str:
     """An in-process shell session fed by `script`; returns what it printed."""
     from bot.bootstrap import build_runtime
     from bot.config import Settings
-    from handlers.shell import repl as shell
+    from handlers.shell import startup as shell
 
     shell.adopt_demo_policy()
     rt = build_runtime(Settings(_env_file=None))  # type: ignore[call-arg]

@@ -134,7 +134,7 @@ def _open_shell(user: str | None, channel: str | None) -> int:
     if channel is not None and not re.fullmatch(r"[CGD][A-Z0-9_]{2,}", channel.upper()):
         fail(f"--channel {channel!r} is not a Slack channel ID (C…)")
     setup_logging(logging.WARNING)
-    from handlers.shell import repl as local_shell
+    from handlers.shell import startup as local_shell
 
     local_shell.adopt_demo_policy()
     rt = load_runtime()

@@ -1,15 +1,15 @@
 """Local shell mode (SPEC §2): a terminal REPL over the same Bolt listeners as Slack.
 
 Typed lines become real Slack payloads (slash commands, `block_actions`, `view_submission`,
-`app_home_opened`) that are dispatched to the Bolt app built by `bot.app.build_app`, exactly as
-Socket Mode hands them over: no second implementation of any command. What the listeners send
-back comes to the terminal instead of Slack:
+`app_home_opened`; see `interactions`) that are dispatched to the Bolt app built by
+`handlers.app.build_app`, exactly as Socket Mode hands them over: no second implementation of
+any command. What the listeners send back comes to the terminal instead of Slack:
 
-* Web API calls go to `ShellClient`, a `WebClient` whose `api_call` answers in-process like
-  Slack would (`auth.test`, `chat.postMessage/update/postEphemeral/delete`, `views.open/push/
-  update/publish`, the three steps of `files_upload_v2`, …) and renders messages as text.
-* `respond()` (the response_url) is a `Respond` whose delivery is in-process too, so a proxy
-  set in the environment (HTTPS_PROXY) or a firewall never gets in the way.
+* Web API calls go to `ShellClient`, whose `api_call` is answered in-process by the project's
+  Slack emulator (`handlers/slack_emulator`, the one the tests serve over HTTP); each change to
+  the emulated workspace (a message posted or updated, an ephemeral message, a modal, an App
+  Home tab, uploaded files) is printed as text.
+* `respond()` (the response_url) is a `ShellRespond` delivered in-process too.
 * The app runs with `process_before_response=True`: `dispatch` returns when the listener has
   finished, so the prompt comes back after all of a command's output (deterministic order).
 
@@ -21,40 +21,25 @@ same (each line is echoed after the prompt), and end of input exits 0.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import itertools
 import json
 import logging
-import os
 import re
-import sys
 import threading
-import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any, TextIO
 
-from slack_bolt import BoltContext, BoltRequest, Respond
-from slack_sdk import WebClient
-from slack_sdk.web.file_upload_v2_result import FileUploadV2Result
-from slack_sdk.web.slack_response import SlackResponse
-from slack_sdk.webhook import WebhookResponse
+from slack_bolt import BoltContext, BoltRequest
 
 from bot.runtime import Runtime
+from handlers.shell.client import ShellClient, ShellRespond
+from handlers.shell.interactions import TEAM, Origin, Payloads
 from handlers.shell.render import Button, boxed, render_blocks, render_message, text_of
+from handlers.slack_emulator.web_api import WebAPI
+from handlers.slack_emulator.workspace import CHANNEL_ID, USER_ID, Change, Workspace
 
 log = logging.getLogger(__name__)
 
-TEAM_ID = "T0LOCAL"
-APP_ID = "A0LOCAL"
-BOT_USER_ID = "U0BOT"
-BOT_ID = "B0BOT"
-DEFAULT_USER = "U0YOU"
-DEFAULT_CHANNEL = "C0SHELL"
-_USER_ID = re.compile(r"^[UW][A-Z0-9_]{2,}$")
-_CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9_]{2,}$")
-_JSON_ARGS = ("blocks", "attachments", "view", "files", "metadata")
 _FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 HELP = """\
@@ -70,128 +55,8 @@ Shell commands (everything else goes to the bot as in Slack):
 A modal (Reject…, Override…) asks for its fields on the next lines; a blank line cancels it."""
 
 
-NO_SLACK = "No Slack app: set SLACK_BOT_TOKEN and SLACK_APP_TOKEN to serve Slack (README, .env)."
-SLACK_SET = "Slack credentials are set, but this shell does not use them (`mlops-bot serve` does)."
-
-
-@dataclass
-class Origin:
-    """Where a message lives, so a button press or a response_url can refer back to it."""
-
-    kind: str  # message | ephemeral | home | modal | command
-    channel: str | None = None
-    ts: str | None = None
-    user: str | None = None  # who typed the command / who sees the ephemeral or the Home tab
-    view: dict[str, Any] | None = None
-
-
-class ShellClient(WebClient):
-    """A Web API client that answers in-process, like Slack would, and renders to the terminal."""
-
-    def __init__(self, shell: Shell) -> None:
-        super().__init__(token="xoxb-local-shell", base_url="https://slack.invalid/api/")
-        self.shell = shell
-
-    def api_call(  # type: ignore[override]
-        self,
-        api_method: str,
-        *,
-        http_verb: str = "POST",
-        files: dict | None = None,
-        data: dict | None = None,
-        params: dict | None = None,
-        json: dict | None = None,  # noqa: A002  (the name WebClient uses)
-        headers: dict | None = None,
-        auth: dict | None = None,
-    ) -> SlackResponse:
-        args: dict[str, Any] = {}
-        for part in (params, data, json):
-            if part:
-                args.update(part)
-        args = {k: _decoded(k, v) for k, v in args.items() if v is not None}
-        body = self.shell.web_api(api_method, args)
-        return SlackResponse(
-            client=self,
-            http_verb=http_verb,
-            api_url=f"{self.base_url}{api_method}",
-            req_args={"params": args},
-            data=body,
-            headers={},
-            status_code=200,
-        ).validate()
-
-    def _upload_file(  # type: ignore[override]
-        self, *, url: str, data: bytes, logger: Any, timeout: int, proxy: Any, ssl: Any
-    ) -> FileUploadV2Result:
-        """Step 2 of files_upload_v2: the bytes go to the shell instead of files.slack.com."""
-        ok = self.shell.receive_upload(url, data)
-        return FileUploadV2Result(status=200 if ok else 404, body="OK" if ok else "not found")
-
-
-def _decoded(key: str, value: Any) -> Any:
-    """Form fields that Slack takes as JSON strings (blocks, view, files…), decoded."""
-    if key in _JSON_ARGS and isinstance(value, str):
-        try:
-            return json.loads(value)
-        except ValueError:
-            return value
-    return value
-
-
-class ShellRespond(Respond):
-    """`respond()` delivered in-process to the shell (the response_url names the origin)."""
-
-    def __init__(self, shell: Shell, response_url: str | None) -> None:
-        super().__init__(response_url=response_url)
-        self.shell = shell
-
-    def __call__(  # type: ignore[override]
-        self,
-        text: str | dict = "",
-        blocks: Sequence[Any] | None = None,
-        attachments: Sequence[Any] | None = None,
-        response_type: str | None = None,
-        replace_original: bool | None = None,
-        delete_original: bool | None = None,
-        unfurl_links: bool | None = None,
-        unfurl_media: bool | None = None,
-        thread_ts: str | None = None,
-        metadata: dict[str, Any] | None = None,
-    ) -> WebhookResponse:
-        if self.response_url is None:
-            raise ValueError("respond is unsupported here as there is no response_url")
-        if isinstance(text, dict):
-            message = dict(text)
-        else:
-            message = {
-                "text": text,
-                "blocks": blocks,
-                "attachments": attachments,
-                "response_type": response_type,
-                "replace_original": replace_original,
-                "delete_original": delete_original,
-                "thread_ts": thread_ts,
-            }
-        message = {k: _as_dicts(v) for k, v in message.items() if v is not None}
-        status = self.shell.on_response(self.response_url, message)
-        return WebhookResponse(
-            url=self.response_url,
-            status_code=status,
-            body="ok" if status == 200 else "",
-            headers={},
-        )
-
-
-def _as_dicts(value: Any) -> Any:
-    """Block Kit objects (slack_sdk.models) as plain dicts."""
-    if isinstance(value, list | tuple):
-        return [_as_dicts(v) for v in value]
-    to_dict = getattr(value, "to_dict", None)
-    return to_dict() if callable(to_dict) else value
-
-
 class Shell:
-    """The REPL, and the in-process Slack workspace the listeners talk to."""
+    """The REPL, over an emulated Slack workspace that the listeners talk to."""
 
     def __init__(
         self,
@@ -212,25 +77,27 @@ class Shell:
         self.stdout = stdout
         self.interactive = interactive
         self.files_dir = rt.settings.mlops_bot_data_dir / "shell-files"
-        self._lock = threading.RLock()
+        self.workspace = Workspace(TEAM)
+        self.workspace.observers.append(self._on_change)
+        self._lock = self.workspace.lock
+        self.payloads = Payloads()
         self._counter = itertools.count(1)
-        self._ts_base = int(time.time())
-        self.messages: dict[str, dict[str, Any]] = {}  # ts -> {"channel", "message", "number"}
+        self.numbers: dict[str, int] = {}  # ts -> number, of the top-level messages shown
         self._numbers = itertools.count(1)
         self.buttons: list[Button] = []
         self.button_origin: Origin | None = None
         self.opened_views: list[dict[str, Any]] = []
         self.responses: dict[str, Origin] = {}
-        self.uploads: dict[str, dict[str, Any]] = {}
+        self.api = WebAPI(self.workspace)
         self._warm: threading.Thread | None = None
-        self.client = ShellClient(self)
+        self.client = ShellClient(self.api)
         self.app = build_app(build_services(rt, self.client, inline_work=True), self.client)
 
         def to_terminal(context: BoltContext, next: Callable[[], None]) -> None:  # noqa: A002
             # Bolt gives each request a fresh WebClient on the app client's base_url; the shell's
             # listeners must talk to the shell's client, and respond() to the shell.
             context["client"] = self.client
-            context["respond"] = ShellRespond(self, context.response_url)
+            context["respond"] = ShellRespond(self.on_response, context.response_url)
             next()
 
         self.app.middleware(to_terminal)
@@ -260,235 +127,63 @@ class Shell:
             return a.user == b.user
         return a.ts is not None and a.ts == b.ts
 
-    # -- the in-process Web API --------------------------------------------------------------
+    @staticmethod
+    def _where(channel: str) -> str:
+        return f"DM with @{channel}" if USER_ID.fullmatch(channel) else f"#{channel}"
 
-    def _next_ts(self) -> str:
-        return f"{self._ts_base}.{next(self._counter):06d}"
-
-    def web_api(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
-        handler = getattr(self, "_api_" + method.replace(".", "_"), None)
-        if handler is None:
-            log.debug("shell: Web API method %s answered with ok", method)
-            return {"ok": True}
-        with self._lock:
-            result: dict[str, Any] = handler(args)
-            return result
-
-    def _api_auth_test(self, args: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "ok": True,
-            "url": "https://local-shell.invalid/",
-            "team": "Local shell",
-            "user": "mlops-bot",
-            "team_id": TEAM_ID,
-            "user_id": BOT_USER_ID,
-            "bot_id": BOT_ID,
-            "is_enterprise_install": False,
-        }
-
-    def _where(self, channel: str) -> str:
-        return f"DM with @{channel}" if _USER_ID.match(channel) else f"#{channel}"
-
-    def _api_chat_postMessage(self, args: dict[str, Any]) -> dict[str, Any]:
-        channel = str(args.get("channel") or "")
-        if not channel:
-            return {"ok": False, "error": "channel_not_found"}
-        if not args.get("text") and not args.get("blocks"):
-            return {"ok": False, "error": "no_text"}
-        ts = self._next_ts()
-        message = {
-            "type": "message",
-            "user": BOT_USER_ID,
-            "bot_id": BOT_ID,
-            "ts": ts,
-            "text": args.get("text", ""),
-            "blocks": args.get("blocks") or [],
-            "attachments": args.get("attachments") or [],
-        }
-        thread = args.get("thread_ts")
-        number = None if thread else next(self._numbers)  # top-level messages are numbered
-        self.messages[ts] = {"channel": channel, "message": message, "number": number}
-        if thread:
-            message["thread_ts"] = thread
-            title = f"{self._where(channel)} · reply in the thread of {self._label(thread)}"
-        else:
-            title = f"{self._where(channel)} · message {number} from mlops-bot"
-        self._show(title, message, Origin("message", channel=channel, ts=ts))
-        return {"ok": True, "channel": channel, "ts": ts, "message": message}
-
-    def _label(self, ts: str) -> str:
-        known = self.messages.get(ts)
-        if known and known["number"] is None:
-            return f"a reply in the thread of {self._label(known['message'].get('thread_ts', ''))}"
-        return f"message {known['number']}" if known else f"message {ts}"
-
-    def _api_chat_update(self, args: dict[str, Any]) -> dict[str, Any]:
-        channel, ts = str(args.get("channel") or ""), str(args.get("ts") or "")
-        known = self.messages.get(ts)
-        if known is None or known["channel"] != channel:
-            return {"ok": False, "error": "message_not_found"}
-        message = dict(known["message"])
-        for key in ("text", "blocks", "attachments"):
-            if key in args:
-                message[key] = args[key]
-        if message != known["message"]:  # Slack shows nothing for an identical update either
-            known["message"] = message
-            title = f"{self._where(channel)} · {self._label(ts)} updated"
-            self._show(title, message, Origin("message", channel=channel, ts=ts))
-        return {
-            "ok": True,
-            "channel": channel,
-            "ts": ts,
-            "text": message["text"],
-            "message": message,
-        }
-
-    def _api_chat_postEphemeral(self, args: dict[str, Any]) -> dict[str, Any]:
-        channel, user = str(args.get("channel") or ""), str(args.get("user") or "")
-        if not channel or not user:
-            return {"ok": False, "error": "channel_not_found" if not channel else "user_not_found"}
-        self._ephemeral(channel, user, args)
-        return {"ok": True, "message_ts": self._next_ts()}
-
-    def _ephemeral(self, channel: str, user: str, message: dict[str, Any]) -> None:
-        ts = self._next_ts()
-        title = f"{self._where(channel)} · only @{user} sees this"
-        self._show(title, message, Origin("ephemeral", channel=channel, ts=ts, user=user))
-
-    def _api_chat_delete(self, args: dict[str, Any]) -> dict[str, Any]:
-        known = self.messages.pop(str(args.get("ts") or ""), None)
+    def _label(self, channel: str, ts: str) -> str:
+        known = self.workspace.messages.get((channel, ts))
         if known is None:
-            return {"ok": False, "error": "message_not_found"}
-        self.emit(f"({self._where(known['channel'])} · message {known['number']} was deleted)")
-        return {"ok": True, "channel": known["channel"], "ts": args.get("ts")}
+            return f"message {ts}"
+        if ts not in self.numbers:
+            return f"a reply in the thread of {self._label(channel, known.get('thread_ts') or '')}"
+        return f"message {self.numbers[ts]}"
 
-    def _api_chat_getPermalink(self, args: dict[str, Any]) -> dict[str, Any]:
-        ts = str(args.get("message_ts") or "").replace(".", "")
-        return {
-            "ok": True,
-            "channel": args.get("channel"),
-            "permalink": f"https://local-shell.invalid/archives/{args.get('channel')}/p{ts}",
-        }
+    def _on_change(self, change: Change) -> None:
+        """What a Web API call changed in the workspace, printed (modals are asked for later)."""
+        where, message = self._where(change.channel), change.message
+        origin = Origin("message", channel=change.channel, ts=change.ts)
+        if change.kind == "posted":
+            thread = message.get("thread_ts")
+            if thread:
+                title = f"{where} · reply in the thread of {self._label(change.channel, thread)}"
+            else:  # top-level messages are numbered
+                self.numbers[change.ts] = next(self._numbers)
+                title = f"{where} · message {self.numbers[change.ts]} from mlops-bot"
+            self._show(title, message, origin)
+        elif change.kind == "updated":
+            title = f"{where} · {self._label(change.channel, change.ts)} updated"
+            self._show(title, message, origin)
+        elif change.kind == "deleted":
+            self.emit(f"({where} · message {self.numbers.get(change.ts)} was deleted)")
+        elif change.kind == "ephemeral":
+            origin = Origin("ephemeral", channel=change.channel, ts=change.ts, user=change.user)
+            self._show(f"{where} · only @{change.user} sees this", message, origin)
+        elif change.kind == "modal":
+            self.opened_views.append(change.view)  # asked for after the listener returns
+        elif change.kind == "home":
+            origin = Origin("home", user=change.user, view=change.view)
+            self._show(f"App Home of @{change.user}", change.view, origin)
+        elif change.kind == "files":
+            self._save_files(change)
 
-    def _api_views_open(self, args: dict[str, Any]) -> dict[str, Any]:
-        if not args.get("trigger_id"):
-            return {"ok": False, "error": "invalid_trigger_id"}
-        view = args.get("view")
-        if not isinstance(view, dict):
-            return {"ok": False, "error": "invalid_arguments"}
-        opened = self._stored_view(view)
-        self.opened_views.append(opened)  # asked for after the listener returns
-        return {"ok": True, "view": opened}
-
-    _api_views_push = _api_views_open
-
-    def _stored_view(self, view: dict[str, Any], view_id: str | None = None) -> dict[str, Any]:
-        view_id = view_id or f"V{next(self._counter):06d}"
-        return {
-            **view,
-            "id": view_id,
-            "team_id": TEAM_ID,
-            "app_id": APP_ID,
-            "bot_id": BOT_ID,
-            "hash": self._next_ts(),
-            "root_view_id": view_id,
-            "previous_view_id": None,
-            "state": {"values": {}},
-        }
-
-    def _api_views_update(self, args: dict[str, Any]) -> dict[str, Any]:
-        view = args.get("view")
-        view_id = str(args.get("view_id") or "")
-        if not isinstance(view, dict) or not view_id:
-            return {"ok": False, "error": "invalid_arguments"}
-        for i, pending in enumerate(self.opened_views):
-            if pending["id"] == view_id:
-                self.opened_views[i] = self._stored_view(view, view_id)
-                return {"ok": True, "view": self.opened_views[i]}
-        return {"ok": True, "view": self._stored_view(view, view_id)}
-
-    def _api_views_publish(self, args: dict[str, Any]) -> dict[str, Any]:
-        user, view = str(args.get("user_id") or ""), args.get("view")
-        if not user or not isinstance(view, dict):
-            return {"ok": False, "error": "invalid_arguments"}
-        stored = self._stored_view(view, f"VHOME{user}")
-        self._show(
-            f"App Home of @{user}",
-            {"blocks": view.get("blocks") or []},
-            Origin("home", user=user, view=stored),
-        )
-        return {"ok": True, "view": stored}
-
-    def _api_users_info(self, args: dict[str, Any]) -> dict[str, Any]:
-        user = str(args.get("user") or "")
-        profile = {"real_name": user, "display_name": user.lower()}
-        return {
-            "ok": True,
-            "user": {"id": user, "name": user.lower(), "real_name": user, "tz": "UTC",
-                     "is_bot": False, "is_admin": False, "profile": profile},
-        }  # fmt: skip
-
-    def _api_usergroups_users_list(self, args: dict[str, Any]) -> dict[str, Any]:
-        return {"ok": True, "users": []}  # no user groups in the shell: use user IDs
-
-    def _api_conversations_info(self, args: dict[str, Any]) -> dict[str, Any]:
-        channel = str(args.get("channel") or "")
-        return {"ok": True, "channel": {"id": channel, "name": channel.lower(), "is_member": True}}
-
-    def _api_conversations_members(self, args: dict[str, Any]) -> dict[str, Any]:
-        return {"ok": True, "members": [self.user], "response_metadata": {"next_cursor": ""}}
-
-    def _api_files_getUploadURLExternal(self, args: dict[str, Any]) -> dict[str, Any]:
-        file_id = f"F{next(self._counter):06d}"
-        self.uploads[file_id] = {"filename": str(args.get("filename") or "file"), "data": None}
-        return {
-            "ok": True,
-            "upload_url": f"https://files.slack.invalid/upload/{file_id}",
-            "file_id": file_id,
-        }
-
-    def receive_upload(self, url: str, data: bytes) -> bool:
-        with self._lock:
-            upload = self.uploads.get(url.rsplit("/", 1)[-1])
-            if upload is None:
-                return False
-            upload["data"] = data
-            return True
-
-    def _api_files_completeUploadExternal(self, args: dict[str, Any]) -> dict[str, Any]:
-        files = args.get("files")
-        if not isinstance(files, list) or not files:
-            return {"ok": False, "error": "invalid_arguments"}
-        channel = args.get("channel_id") or (args.get("channels") or "").split(",")[0] or None
-        thread = args.get("thread_ts")
-        lines = [] if not args.get("initial_comment") else [text_of(args["initial_comment"])]
-        done = []
+    def _save_files(self, change: Change) -> None:
+        """Uploaded files go to `.mlops-bot/shell-files/`; their paths are printed."""
+        comment = change.files[0].get("initial_comment") if change.files else None
+        lines = [text_of(comment)] if comment else []
         self.files_dir.mkdir(parents=True, exist_ok=True)
-        for f in files:
-            upload = self.uploads.pop(str(f.get("id")), None)
-            if upload is None or upload["data"] is None:
-                return {"ok": False, "error": "file_not_found"}
-            name = _FILENAME.sub("_", upload["filename"]).strip("._") or "file"
-            path = self.files_dir / f"{f['id']}-{name}"
-            path.write_bytes(upload["data"])
-            title = f.get("title") or upload["filename"]
-            lines.append(f"📎 {title} → saved to {path}")
-            done.append(
-                {
-                    "id": f["id"],
-                    "name": upload["filename"],
-                    "title": title,
-                    "permalink": path.resolve().as_uri(),
-                    "url_private": path.resolve().as_uri(),
-                }
-            )
-        if channel:
-            where = self._where(str(channel))
-            where += f" · in the thread of {self._label(str(thread))}" if thread else ""
+        for info in change.files:
+            name = _FILENAME.sub("_", info["filename"]).strip("._") or "file"
+            path = self.files_dir / f"{info['id']}-{name}"
+            path.write_bytes(info["data"] or b"")
+            lines.append(f"📎 {info['title']} → saved to {path}")
+        if change.channel:
+            where = self._where(change.channel)
+            if change.ts:
+                where += f" · in the thread of {self._label(change.channel, change.ts)}"
         else:
             where = "file upload (not shared in a channel)"
         self.emit(boxed(where, lines))
-        return {"ok": True, "files": done}
 
     # -- response_url ------------------------------------------------------------------------
 
@@ -503,28 +198,30 @@ class Shell:
             origin = self.responses.get(url)
             if origin is None:
                 return 404
+            status, _ = self.api.post_to_response_url(url, message)
+            if status != 200:
+                return status
             channel = origin.channel or self.channel
             user = origin.user or self.user
-            target = self.messages.get(origin.ts or "") if origin.kind == "message" else None
+            ts = origin.ts or ""
+            target = (
+                self.workspace.messages.get((channel, ts)) if origin.kind == "message" else None
+            )
             if message.get("delete_original"):
                 if target is not None:
-                    self._api_chat_delete({"ts": origin.ts})
+                    self.workspace.delete(channel, ts)
                 else:
                     self.emit(f"({self._where(channel)} · the message was deleted)")
-                return 200
-            if message.get("replace_original") and origin.kind in ("message", "ephemeral"):
+            elif message.get("replace_original") and origin.kind in ("message", "ephemeral"):
                 if target is not None:
-                    self._api_chat_update(
-                        {"channel": target["channel"], "ts": origin.ts, **message}
-                    )
+                    self.workspace.update(channel, ts, message)
                 else:
                     title = f"{self._where(channel)} · only @{user} sees this (replaced)"
                     self._show(title, message, origin)
-                return 200
-            if message.get("response_type") == "in_channel":
-                self._api_chat_postMessage({"channel": channel, **message})
+            elif message.get("response_type") == "in_channel":
+                self.workspace.post(channel, message)
             else:
-                self._ephemeral(channel, user, message)
+                self.workspace.post_ephemeral(channel, user, message)
             return 200
 
     # -- dispatching -------------------------------------------------------------------------
@@ -541,9 +238,6 @@ class Shell:
                 payload = json.loads(payload)
         return resp.status, payload
 
-    def _trigger(self) -> str:
-        return f"{next(self._counter)}.{int(time.time())}.shell"
-
     def _problem(self, status: int, payload: Any) -> None:
         if status == 404:
             self.emit("(no listener of the bot handles this)")
@@ -558,29 +252,16 @@ class Shell:
             )
             return
         origin = Origin("command", channel=self.channel, user=self.user)
-        body = {
-            "token": "local-shell",
-            "team_id": TEAM_ID,
-            "team_domain": "local",
-            "channel_id": self.channel,
-            "channel_name": self.channel.lower(),
-            "user_id": self.user,
-            "user_name": self.user.lower(),
-            "command": "/mlops",
-            "text": text.strip(),
-            "api_app_id": APP_ID,
-            "is_enterprise_install": "false",
-            "response_url": self._response_url(origin),
-            "trigger_id": self._trigger(),
-        }
-        status, ack = self.dispatch(body)
+        url = self._response_url(origin)
+        status, ack = self.dispatch(self.payloads.slash_command(self.user, self.channel, text, url))
         if status != 200:
             self._problem(status, ack)
         elif isinstance(ack, dict) and (ack.get("text") or ack.get("blocks")):
             url = self._response_url(origin)
             self.on_response(url, ack)  # the ack's message: shown like a response
         elif isinstance(ack, str) and ack:
-            self._ephemeral(self.channel, self.user, {"text": ack})
+            with self._lock:
+                self.workspace.post_ephemeral(self.channel, self.user, {"text": ack})
         self._open_modals()
 
     def press(self, arg: str) -> None:
@@ -604,49 +285,19 @@ class Shell:
                 f"(confirmation “{text_of(c.get('title'))}”: {text_of(c.get('text'))} → "
                 f"{text_of(c.get('confirm')) or 'Confirm'})"
             )
-        status, ack = self.dispatch(self._block_actions(button, origin))
+        message = None  # the clicked message as Slack holds it
+        with self._lock:
+            stored = self.workspace.messages.get((origin.channel or "", origin.ts or ""))
+            if stored is not None and origin.kind == "message":
+                fields = {k: v for k, v in stored.items() if k != "channel" and v is not None}
+                message = {"type": "message", **fields}
+        payload = self.payloads.block_actions(
+            self.user, self.channel, button, origin, message, self._response_url
+        )
+        status, ack = self.dispatch(payload)
         if status != 200:
             self._problem(status, ack)
         self._open_modals()
-
-    def _block_actions(self, button: Button, origin: Origin) -> dict[str, Any]:
-        element = button.element
-        action = {
-            "action_id": element.get("action_id"),
-            "block_id": button.block_id,
-            "text": {"type": "plain_text", "text": button.label, "emoji": True},
-            "type": "button",
-            "action_ts": f"{time.time():.6f}",
-        }
-        for key in ("value", "style"):
-            if element.get(key) is not None:
-                action[key] = element[key]
-        payload: dict[str, Any] = {
-            **self._interaction("block_actions"),
-            "enterprise": None,
-            "state": {"values": {}},
-            "actions": [action],
-        }
-        if origin.kind in ("home", "modal"):
-            view = origin.view or {}
-            payload["container"] = {"type": "view", "view_id": view.get("id")}
-            payload["view"] = view
-            return payload
-        channel = origin.channel or self.channel
-        payload["container"] = {
-            "type": "message",
-            "message_ts": origin.ts,
-            "channel_id": channel,
-            "is_ephemeral": origin.kind == "ephemeral",
-        }
-        payload["channel"] = {"id": channel, "name": channel.lower()}
-        known = self.messages.get(origin.ts or "")
-        if known is not None:
-            payload["message"] = known["message"]
-        payload["response_url"] = self._response_url(
-            Origin(origin.kind, channel=channel, ts=origin.ts, user=self.user)
-        )
-        return payload
 
     def _open_modals(self) -> None:
         while True:
@@ -684,7 +335,7 @@ class Shell:
                     "value": answer,
                 }
             submitted = {**view, "state": {"values": values}}
-            status, ack = self.dispatch(self._view_submission(submitted))
+            status, ack = self.dispatch(self.payloads.view_submission(self.user, submitted))
             if status != 200:
                 self._problem(status, ack)
                 return
@@ -694,52 +345,15 @@ class Shell:
                     self.emit(f"⚠️ {message}")
                 continue  # the modal stays open: ask again
             if action in ("update", "push") and isinstance(ack.get("view"), dict):
-                view, shown = self._stored_view(ack["view"]), False
+                with self._lock:  # Slack keeps the view's ID for an update, not for a push
+                    keep = view.get("id") if action == "update" else None
+                    view, shown = self.workspace.store_view(ack["view"], keep), False
                 continue
             self._open_modals()
             return
 
-    def _interaction(self, kind: str) -> dict[str, Any]:
-        """The fields every interaction payload from the current user carries."""
-        return {
-            "type": kind,
-            "team": {"id": TEAM_ID, "domain": "local"},
-            "user": {
-                "id": self.user,
-                "username": self.user.lower(),
-                "name": self.user.lower(),
-                "team_id": TEAM_ID,
-            },
-            "api_app_id": APP_ID,
-            "token": "local-shell",
-            "trigger_id": self._trigger(),
-            "is_enterprise_install": False,
-        }
-
-    def _view_submission(self, view: dict[str, Any]) -> dict[str, Any]:
-        return {**self._interaction("view_submission"), "view": view, "response_urls": []}
-
     def home(self) -> None:
-        now = time.time()
-        body = {
-            "token": "local-shell",
-            "team_id": TEAM_ID,
-            "api_app_id": APP_ID,
-            "event": {
-                "type": "app_home_opened",
-                "user": self.user,
-                "channel": f"D{self.user[1:]}",
-                "tab": "home",
-                "event_ts": f"{now:.6f}",
-            },
-            "type": "event_callback",
-            "event_id": f"Ev{next(self._counter):06d}",
-            "event_time": int(now),
-            "authorizations": [
-                {"team_id": TEAM_ID, "user_id": BOT_USER_ID, "is_bot": True}
-            ],
-        }  # fmt: skip
-        status, ack = self.dispatch(body)
+        status, ack = self.dispatch(self.payloads.app_home_opened(self.user))
         if status != 200:
             self._problem(status, ack)
         self._open_modals()
@@ -816,7 +430,7 @@ class Shell:
         user = arg.removeprefix("@").upper()
         if not user:
             self.emit(f"You are @{self.user}. Usage: as U0BOB")
-        elif not _USER_ID.match(user):
+        elif not USER_ID.fullmatch(user):
             self.emit(f"`{arg}` is not a Slack user ID (U… or W…, e.g. as U0BOB)")
         else:
             self.user = user
@@ -826,7 +440,7 @@ class Shell:
         channel = arg.removeprefix("#").upper()
         if not channel:
             self.emit(f"You are in #{self.channel}. Usage: in C0OTHER")
-        elif not _CHANNEL_ID.match(channel):
+        elif not CHANNEL_ID.fullmatch(channel):
             self.emit(f"`{arg}` is not a Slack channel ID (C…, e.g. in C0OTHER)")
         else:
             self.channel = channel
@@ -854,131 +468,3 @@ class Shell:
         thread.start()
         self._warm = thread
         return thread
-
-
-# -- set-up helpers used by the CLI -----------------------------------------------------------
-
-
-def adopt_demo_policy() -> Path | None:
-    """Point MLOPS_BOT_CONFIG at the demo's policy file when no policy is configured.
-
-    Call before the runtime is built (it loads the policy and syncs its monitors). Returns
-    the file adopted, or None.
-    """
-    from pydantic import ValidationError
-
-    from bot import demo
-    from bot.config import Settings
-
-    try:
-        settings = Settings()
-    except ValidationError:  # reported by whoever builds the runtime next
-        return None
-    path = demo.policy_file(settings)
-    if settings.policy_path is not None or not path.exists():
-        return None
-    os.environ["MLOPS_BOT_CONFIG"] = str(path)
-    return path
-
-
-def prepare_runtime(rt: Runtime) -> tuple[Runtime, bool]:
-    """The shell answers in the terminal: a runtime without any Slack credentials (so no
-    request verification either), and whether Slack credentials were configured."""
-    settings = rt.settings.model_copy(
-        update={"slack_bot_token": None, "slack_signing_secret": None, "slack_app_token": None}
-    )
-    return dataclasses.replace(rt, settings=settings), rt.settings.has_slack_tokens
-
-
-def default_user(rt: Runtime) -> str:
-    """The first model owner of the policy (the demo's U0ALICE), else U0YOU."""
-    for model in rt.policy.file.models.values():
-        for owner in model.owners:
-            if _USER_ID.match(owner):
-                return owner
-    return DEFAULT_USER
-
-
-def default_channel(rt: Runtime) -> str:
-    """The first monitor channel of the policy (the demo's C0DEMO), else C0SHELL."""
-    for monitor in rt.policy.monitors().values():
-        if monitor.channel:
-            return monitor.channel
-    return DEFAULT_CHANNEL
-
-
-def welcome(
-    rt: Runtime, user: str, channel: str, *, demo_model: bool, slack_configured: bool = False
-) -> str:
-    """One screen: what this is, where the data is, who you are, what to type."""
-    from bot import demo
-
-    model = demo.MODEL if demo_model else "<model>"
-    approvers = [a for a in rt.policy.for_model(model).approvers if _USER_ID.match(a)]
-    approver = next((a for a in approvers if a != user), "U0BOB")
-    policy = str(rt.policy.source) if rt.policy.source else "none (set MLOPS_BOT_CONFIG)"
-    if approvers:
-        policy += f" (approvers: {', '.join(approvers)})"
-    tour = [
-        ("/mlops models", "registered models and their aliases"),
-        (f"/mlops show {model} @challenger", "a version: metrics, params, source run"),
-        (f"/mlops promote {model} 3 champion", "ask for approval: a card with buttons"),
-        ("press 1", "click Approve (refused: it is your own request)"),
-        (f"as {approver}", "become an approver, then: press 1"),
-        (f"/mlops drift {model}", "drift of the current data vs. the training data"),
-        ("help", "shell commands; quit or Ctrl-D leaves"),
-    ]
-    width = max(len(cmd) for cmd, _ in tour) + 3
-    lines = [
-        "mlops-bot local shell: the bot's own /mlops listeners, answered in this terminal.",
-        SLACK_SET if slack_configured else NO_SLACK,
-        f"  MLflow  {rt.settings.mlflow_tracking_uri}",
-        f"  policy  {policy}",
-    ]
-    if not demo_model:
-        lines.append("No demo model here: `mlops-bot demo` seeds one (model churn).")
-    lines.append(f"You are @{user} in #{channel}. Try:")
-    lines += [f"  {cmd:<{width}}{what}" for cmd, what in tour]
-    return "\n".join(lines)
-
-
-def open_shell(
-    rt: Runtime,
-    *,
-    user: str | None = None,
-    channel: str | None = None,
-    stdin: TextIO | None = None,
-    stdout: TextIO | None = None,
-    show_welcome: bool = True,
-    slack_configured: bool = False,
-) -> int:
-    """Run the shell on a prepared runtime until quit / end of input; returns the exit status."""
-    from bot import demo
-
-    stdin = stdin or sys.stdin
-    stdout = stdout or sys.stdout
-    interactive = stdin is sys.stdin and sys.stdin.isatty()
-    if interactive:
-        with contextlib.suppress(ImportError):
-            import readline  # noqa: F401  (line editing and history for input())
-    reconfigure = getattr(stdout, "reconfigure", None)
-    if callable(reconfigure):
-        reconfigure(errors="replace")  # emoji and box lines on a terminal that can't show them
-    user = (user or default_user(rt)).upper()
-    channel = (channel or default_channel(rt)).upper()
-    shell = Shell(
-        rt, user=user, channel=channel, stdin=stdin, stdout=stdout, interactive=interactive
-    )
-    warm = shell.warm_up()
-    if show_welcome:
-        has_demo = demo.policy_file(rt.settings).exists() or demo.MODEL in {
-            m for m in rt.policy.file.models
-        }
-        shell.emit(
-            welcome(rt, user, channel, demo_model=has_demo, slack_configured=slack_configured)
-        )
-    try:
-        return shell.run()
-    finally:
-        warm.join(timeout=60)
-        rt.engine.dispose()
