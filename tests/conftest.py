@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import platform
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -96,6 +97,11 @@ def pg_database(pg_url: str) -> Iterator[str]:
     reset_postgres(pg_url)
     yield pg_url
     reset_postgres(pg_url)
+
+
+# The standard library runs `uname -p` once, on the first call that asks for the processor
+# (libraries do, lazily): asked here, so no test is blamed for that process.
+platform.processor()
 
 
 @pytest.fixture(autouse=True)
