@@ -406,3 +406,15 @@ class MlflowServer:
                 self.proc.kill()
                 self.proc.wait()
         self.proc = None
+
+
+def alias_of(uri: str, model: str = "churn", alias: str = "champion") -> str | None:
+    """The version an alias of a model points to in the MLflow store at `uri`, or None."""
+    from mlflow.tracking import MlflowClient
+
+    version = (
+        MlflowClient(tracking_uri=uri, registry_uri=uri)
+        .get_registered_model(model)
+        .aliases.get(alias)
+    )
+    return None if version is None else str(version)

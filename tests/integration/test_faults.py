@@ -20,16 +20,16 @@ from handlers import action_ids as ids
 from tests.helpers import (
     BotServer,
     MlflowServer,
+    alias_of,
     app_home_opened,
     serve_process,
     signed_headers,
     start_bot,
     wait_until,
 )
+from tests.integration.test_approvals import CHANNEL, POLICY, click, everything, request
 from tests.proxies import HoldingProxy, TcpProxy
 from tests.slack_fake import FakeSlack
-from tests.test_approvals import CHANNEL, POLICY, click, everything, request
-from tests.test_e2e_approvals import alias_of
 
 ONE_APPROVAL = POLICY.replace("required_approvals = 2", "required_approvals = 1")
 LOCKED = "database is unavailable or locked"

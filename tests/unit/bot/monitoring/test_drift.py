@@ -16,7 +16,7 @@ from scipy.stats import chi2_contingency, ks_2samp, kstwo, wasserstein_distance
 from bot.monitoring.drift import numeric, verdicts
 from bot.monitoring.drift.engine import compute_drift, profile_reference
 from bot.monitoring.drift.results import DriftResult, FeatureDrift, FeatureOverride
-from tests.test_reports import FEATURE_KEYS
+from tests.integration.test_reports import FEATURE_KEYS
 
 TOL = 1e-9
 

@@ -17,23 +17,15 @@ from handlers import action_ids as ids
 from tests.helpers import (
     BotServer,
     MlflowServer,
+    alias_of,
     serve_process,
     start_bot,
     wait_until,
 )
+from tests.integration.test_approvals import CHANNEL, POLICY, click, everything, request
 from tests.slack_fake import FakeSlack
-from tests.test_approvals import CHANNEL, POLICY, click, everything, request
 
 pytestmark = pytest.mark.slow
-
-
-def alias_of(uri: str, model: str = "churn", alias: str = "champion") -> str | None:
-    version = (
-        MlflowClient(tracking_uri=uri, registry_uri=uri)
-        .get_registered_model(model)
-        .aliases.get(alias)
-    )
-    return None if version is None else str(version)
 
 
 def test_mlflow_down_during_approval_then_back(
