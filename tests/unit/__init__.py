@@ -1,0 +1,1 @@
+"""Unit tests: the domain in-process, without Slack or HTTP."""
