@@ -37,7 +37,6 @@ class Voted:
 
     request: PromotionRequest
     votes: list[ApprovalVote]
-    recorded: bool  # this call added the vote
     claimed: bool  # this call moved the request pending → applying (enough votes)
 
 
@@ -148,7 +147,6 @@ class ApprovalStore:
             locked = s.exec(
                 select(PromotionRequest).where(PromotionRequest.id == req.id).with_for_update()
             ).one()
-            recorded = False
             if add:
                 recorded = self._add_vote(s, locked, user, override_reason is not None)
                 if override_reason is not None and not recorded:
@@ -161,7 +159,7 @@ class ApprovalStore:
             s.commit()
         if claimed:  # the session is closed: the copy is detached, this changes only the copy
             locked.status = RequestStatus.APPLYING
-        return Voted(locked, votes, recorded, claimed)
+        return Voted(locked, votes, claimed)
 
     def _add_vote(self, s: Session, locked: PromotionRequest, user: str, override: bool) -> bool:
         """Add a vote unless the request left `pending` or has its N votes already."""
