@@ -7,7 +7,7 @@ import uuid
 
 from sqlalchemy.exc import DBAPIError
 
-from bot.approvals.service import ApprovalError
+from bot.approvals.outcomes import ApprovalError
 from bot.registry.gateway import RegistryError
 from bot.storage.db import DatabaseError
 

@@ -13,6 +13,7 @@ from bot.config import secret
 from bot.health import Health
 from bot.logs import ContextExecutor, tag_records
 from bot.monitoring.runner import ReportRunner
+from bot.policy.permissions import Permissions
 from bot.runtime import Runtime
 from handlers.approvals.messages import SlackDirectory
 from handlers.context import SERVICES_KEY, SchedulerView, Services
@@ -34,12 +35,14 @@ def build_services(
     `scheduler` builds the periodic jobs on the same services (serve does; tests and the
     shell run none).
     """
-    approvals = ApprovalService(rt, SlackDirectory(client))
+    permissions = Permissions(rt.policy, SlackDirectory(client))
+    approvals = ApprovalService(rt, permissions)
     reports = ReportRunner(rt, SlackReportSink(client, rt), in_process=inline_work)
     jobs = scheduler(approvals, reports) if scheduler is not None else None
     return Services(
         rt=rt,
         approvals=approvals,
+        permissions=permissions,
         reports=reports,
         health=Health(rt.engine, rt.registry, jobs.state if jobs is not None else None),
         scheduler=jobs,

@@ -10,6 +10,7 @@ from slack_bolt import BoltContext
 from bot.approvals.service import ApprovalService
 from bot.health import Health
 from bot.monitoring.runner import ReportRunner
+from bot.policy.permissions import Permissions
 from bot.runtime import Runtime
 
 SERVICES_KEY = "mlops_services"
@@ -29,6 +30,8 @@ class Services:
 
     rt: Runtime
     approvals: ApprovalService
+    # Every authorisation decision (approvals, retraining, schedules) asks this.
+    permissions: Permissions
     reports: ReportRunner
     health: Health
     # The periodic jobs, where this process runs them.
@@ -51,3 +54,8 @@ def runtime_of(context: BoltContext) -> Runtime:
 def approvals_of(context: BoltContext) -> ApprovalService:
     """The approval service of the injected services."""
     return services_of(context).approvals
+
+
+def permissions_of(context: BoltContext) -> Permissions:
+    """Who may do what (bot.policy.permissions), for the injected services."""
+    return services_of(context).permissions

@@ -7,7 +7,8 @@ from datetime import datetime, timedelta
 
 from slack_sdk import WebClient
 
-from bot.approvals.service import ApprovalService, Outcome
+from bot.approvals.outcomes import Outcome, OutcomeKind
+from bot.approvals.service import ApprovalService
 from handlers.approvals.messages import announce, refresh_card
 
 log = logging.getLogger(__name__)
@@ -18,7 +19,10 @@ def expire(svc: ApprovalService, client: WebClient, now: datetime | None = None)
     expired = svc.expire_due(now)
     for req in expired:
         refresh_card(client, svc, req.id)
-        announce(client, Outcome("expired", "Your request expired without enough approvals.", req))
+        expired_outcome = Outcome(
+            OutcomeKind.EXPIRED, "Your request expired without enough approvals.", req
+        )
+        announce(client, expired_outcome)
     return len(expired)
 
 

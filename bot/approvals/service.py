@@ -1,7 +1,10 @@
 """Promotion requests, votes and the compare-and-set that moves an alias exactly once (SPEC §5).
 
-Plain Python: handlers, jobs and the shell call it; rendering and Slack calls live elsewhere.
-Every decision is committed (with its audit event) before anything is reported to Slack.
+The rules: who may decide (bot.policy.permissions), when a request is open, what a vote, an
+override, a rejection, expiry and recovery do. The SQL lives in ApprovalStore; each step
+carries the request and its votes forward instead of reading them again. Plain Python:
+handlers, jobs and the shell call it; rendering and Slack calls live elsewhere. Every decision
+is committed (with its audit event) before anything is reported to Slack.
 """
 
 from __future__ import annotations
@@ -10,68 +13,43 @@ import json
 import logging
 import re
 import uuid
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
-from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
 
 from bot import audit
-from bot.clock import as_utc, utcnow
+from bot.approvals.outcomes import (
+    ApprovalError,
+    Outcome,
+    OutcomeKind,
+    RequestKind,
+    RequestStatus,
+)
+from bot.approvals.store import ApprovalStore, DuplicateRequestError, ids
+from bot.clock import as_utc
 from bot.policy.file import ModelPolicy
 from bot.policy.gates import evaluate
+from bot.policy.permissions import Action, Permissions
 from bot.registry.gateway import RegistryError, VersionInfo
 from bot.runtime import Runtime
-from bot.storage import db
 from bot.storage.tables import ApprovalVote, PromotionRequest
 
 log = logging.getLogger(__name__)
 
-PENDING, APPLYING, APPLIED = "pending", "applying", "applied"
-REJECTED, EXPIRED, STALE = "rejected", "expired", "stale"
-FINAL = {APPLIED, REJECTED, EXPIRED, STALE}
 _ALIAS = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]{0,254}$")
 _RESERVED_ALIAS = re.compile(r"^(latest|v\d+)$", re.IGNORECASE)
-
-
-class ApprovalError(Exception):
-    """A request that cannot be made; the message is shown to the user."""
-
-
-class Directory(Protocol):
-    """Resolves Slack user groups to their members."""
-
-    def group_members(self, group_id: str) -> set[str]: ...
-
-
-@dataclass
-class Outcome:
-    """What happened; `kind` tells the handler what to render."""
-
-    kind: str  # requested|applied_now|denied|voted|applied|stale|failed|rejected|busy
-    message: str
-    request: PromotionRequest | None = None
-    votes: list[ApprovalVote] = field(default_factory=list)
-    audit_id: int | None = None
-
-    @property
-    def denied(self) -> bool:
-        return self.kind == "denied"
-
-
-def snapshot_of(req: PromotionRequest) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(req.snapshot or "{}")
-    return data
+_FIRST = "Someone else decided on this request first."
+Votes = list[ApprovalVote]
 
 
 class ApprovalService:
-    """The approval workflow over the runtime's database, MLflow gateway and policy."""
+    """The approval workflow over the runtime's database, MLflow gateway, policy and clock."""
 
-    def __init__(self, rt: Runtime, directory: Directory) -> None:
+    def __init__(self, rt: Runtime, permissions: Permissions) -> None:
         self.rt = rt
-        self.directory = directory
+        self.permissions = permissions
+        self.store = ApprovalStore(rt.engine, rt.clock)
 
     # -- requesting --------------------------------------------------------------------------
 
@@ -83,13 +61,17 @@ class ApprovalService:
         requester: str,
         reason: str = "",
         channel: str | None = None,
-        kind: str = "promote",
+        kind: RequestKind = RequestKind.PROMOTE,
     ) -> Outcome:
         """Validate and open a request; unprotected aliases are set at once."""
         check_alias(alias)
+        action = Action.ROLLBACK if kind == RequestKind.ROLLBACK else Action.PROMOTE
+        refusal = self.permissions.can(requester, action, model, channel)
+        if refusal is not None:
+            raise ApprovalError(refusal.reason)
         registry = self.rt.registry
-        candidate = registry.get_version(model, version)
-        model_info = registry.get_model(model)
+        model_info = registry.get_model(model)  # read once: aliases, then the versions
+        candidate = registry.version_of(model_info, version)
         holder_version = model_info.aliases.get(alias)
         if holder_version == candidate.version:
             raise ApprovalError(f"`{model}` v{candidate.version} already holds `@{alias}`.")
@@ -101,9 +83,9 @@ class ApprovalService:
                 f"No approvers are configured for `{model}`: set MLOPS_BOT_APPROVERS or "
                 f"`approvers` under [models.{model}] in the policy file."
             )
-        holder = registry.get_version(model, holder_version) if holder_version else None
-        gates = [] if kind == "rollback" else _gate_results(policy, candidate, holder)
-        now = utcnow()
+        holder = registry.version_of(model_info, holder_version) if holder_version else None
+        gates = [] if kind == RequestKind.ROLLBACK else _gate_results(policy, candidate, holder)
+        now = self.rt.clock.now()
         req = PromotionRequest(
             id=uuid.uuid4().hex[:12],
             kind=kind,
@@ -117,45 +99,27 @@ class ApprovalService:
             required_approvals=policy.required_approvals,
             gates_passed=all(g["passed"] for g in gates),
             snapshot=json.dumps(_snapshot(self.rt, candidate, holder, gates)),
-            status=PENDING,
+            status=RequestStatus.PENDING,
             channel=channel,
             created_at=now,
             expires_at=now + timedelta(hours=policy.request_ttl_hours),
         )
-        with db.session(self.rt.engine, write=True) as s:
-            dup = s.exec(
-                select(PromotionRequest.id).where(
-                    PromotionRequest.model_name == model,
-                    PromotionRequest.alias == alias,
-                    PromotionRequest.version == req.version,
-                    PromotionRequest.status == PENDING,
-                )
-            ).first()
-            if dup:
-                raise ApprovalError(
-                    f"Request `{dup}` for `{model}` v{req.version} → `@{alias}` is already pending."
-                )
-            s.add(req)
-            ev = audit.append(
-                s,
-                "rollback_requested" if kind == "rollback" else "promotion_requested",
-                requester,
-                model_name=model,
-                model_version=req.version,
-                alias=alias,
-                run_id=req.run_id,
-                request_id=req.id,
-                details={
-                    "reason": req.reason,
-                    "previous_version": holder_version,
-                    "required_approvals": req.required_approvals,
-                    "gates_passed": req.gates_passed,
-                    "channel": channel,
-                },
-            )
-            s.commit()
-            s.refresh(req)
-        return Outcome("requested", "Request opened.", req, [], ev.id)
+        details = {
+            "reason": req.reason,
+            "previous_version": holder_version,
+            "required_approvals": req.required_approvals,
+            "gates_passed": req.gates_passed,
+            "channel": channel,
+        }
+        event = "rollback_requested" if kind == RequestKind.ROLLBACK else "promotion_requested"
+        try:
+            ev = self.store.insert(req, event, details)
+        except DuplicateRequestError as dup:
+            raise ApprovalError(
+                f"Request `{dup.request_id}` for `{model}` v{req.version} → `@{alias}` "
+                "is already pending."
+            ) from None
+        return Outcome(OutcomeKind.REQUESTED, "Request opened.", req, [], ev.id)
 
     def _set_unprotected(
         self, candidate: VersionInfo, alias: str, holder: str | None, requester: str, reason: str
@@ -163,21 +127,18 @@ class ApprovalService:
         # The record is written in the transaction that is open while MLflow moves the alias:
         # a database that is down or locked stops the move, and a failed move is rolled back,
         # so there is never a move without its record.
-        with db.session(self.rt.engine, write=True) as s:
-            ev = audit.append(
-                s,
-                "promotion_applied",
-                requester,
-                model_name=candidate.name,
-                model_version=candidate.version,
-                alias=alias,
-                run_id=candidate.run_id,
-                details={"protected": False, "previous_version": holder, "reason": reason[:2000]},
-            )
-            self.rt.registry.set_alias(candidate.name, alias, candidate.version)
-            s.commit()
+        ev = self.store.record_while(
+            "promotion_applied",
+            requester,
+            lambda: self.rt.registry.set_alias(candidate.name, alias, candidate.version),
+            model_name=candidate.name,
+            model_version=candidate.version,
+            alias=alias,
+            run_id=candidate.run_id,
+            details={"protected": False, "previous_version": holder, "reason": reason[:2000]},
+        )
         return Outcome(
-            "applied_now",
+            OutcomeKind.APPLIED_NOW,
             f"`@{alias}` is not protected: set to `{candidate.name}` v{candidate.version} "
             f"(was {'v' + holder if holder else 'unset'}).",
             audit_id=ev.id,
@@ -205,62 +166,41 @@ class ApprovalService:
 
     # -- reading -----------------------------------------------------------------------------
 
-    def get(self, request_id: str) -> tuple[PromotionRequest | None, list[ApprovalVote]]:
-        with db.session(self.rt.engine) as s:
-            return s.get(PromotionRequest, request_id), _votes(s, request_id)
+    def get(self, request_id: str) -> tuple[PromotionRequest | None, Votes]:
+        return self.store.get(request_id)
 
-    def pending(self) -> list[tuple[PromotionRequest, list[ApprovalVote]]]:
-        with db.session(self.rt.engine) as s:
-            reqs = s.exec(
-                select(PromotionRequest)
-                .where(col(PromotionRequest.status).in_([PENDING, APPLYING]))
-                .order_by(col(PromotionRequest.created_at))
-                .limit(50)
-            ).all()
-            return [(r, _votes(s, r.id)) for r in reqs]
+    def pending(self) -> list[tuple[PromotionRequest, Votes]]:
+        return self.store.pending()
 
     def decided(self, limit: int = 10) -> list[PromotionRequest]:
-        with db.session(self.rt.engine) as s:
-            return list(
-                s.exec(
-                    select(PromotionRequest)
-                    .where(col(PromotionRequest.status).in_(sorted(FINAL)))
-                    .order_by(col(PromotionRequest.decided_at).desc())
-                    .limit(limit)
-                ).all()
-            )
+        return self.store.decided(limit)
 
-    def is_approver(self, user: str, policy: ModelPolicy) -> bool:
-        if user in policy.approvers:
-            return True
-        for principal in policy.approvers:
-            if principal.startswith("S") and user in self.directory.group_members(principal):
-                return True
-        return False
+    def attach_message(self, request_id: str, channel: str, ts: str) -> None:
+        self.store.attach_message(request_id, channel, ts)
 
     def refusal(
-        self, req: PromotionRequest | None, votes: list[ApprovalVote], user: str, action: str
+        self, req: PromotionRequest | None, votes: Votes, user: str, action: Action
     ) -> str | None:
         """Why `user` may not take `action` (approve|reject|override) now, or None."""
         if req is None:
             return "This request does not exist."
-        if req.status != PENDING:
+        if req.status != RequestStatus.PENDING:
             return f"This request is already {req.status}."
-        if utcnow() > as_utc(req.expires_at):
+        if self.rt.clock.now() > as_utc(req.expires_at):
             return "This request has expired."
-        if user == req.requester:
-            return "You can't approve or reject your own request."
-        policy = self.rt.policy.for_model(req.model_name)
-        if not self.is_approver(user, policy):
-            return f"You are not an approver of `{req.model_name}`."
+        refused = self.permissions.can(
+            user, action, req.model_name, req.channel, requester=req.requester
+        )
+        if refused is not None:
+            return refused.reason
         voters = {v.voter for v in votes}
         enough = len(votes) >= req.required_approvals
-        if action == "approve":
+        if action == Action.APPROVE:
             if not req.gates_passed and req.overridden_by is None:
                 return "Gates failed: an approver must press Override and give a reason."
             if user in voters and not enough:
                 return f"You already approved this request ({len(votes)}/{req.required_approvals})."
-        if action == "override":
+        if action == Action.OVERRIDE:
             if req.gates_passed or req.overridden_by is not None:
                 return "There is nothing to override: the gates pass or were overridden."
             if user in voters:
@@ -272,155 +212,86 @@ class ApprovalService:
     def approve(self, request_id: str, user: str) -> Outcome:
         """One approval click: refuse, record the vote, or apply when enough votes."""
         req, votes = self.get(request_id)
-        why = self.refusal(req, votes, user, "approve")
+        why = self.refusal(req, votes, user, Action.APPROVE)
         if why is not None:
-            return self.deny(req, request_id, user, "approve", why)
+            return self.deny(req, request_id, user, Action.APPROVE, why)
         assert req is not None
-        if len(votes) < req.required_approvals:
-            try:
-                self._vote(req, user, override=False)
-            except IntegrityError:
-                return self.deny(
-                    req, request_id, user, "approve", "You already approved this request."
-                )
-        return self._after_vote(request_id)
+        try:
+            voted = self.store.vote(req, user, add=len(votes) < req.required_approvals)
+        except IntegrityError:
+            return self.deny(
+                req, request_id, user, Action.APPROVE, "You already approved this request."
+            )
+        assert voted is not None  # only an override vote can be undone
+        return self._after_vote(voted.request, voted.votes, voted.claimed)
 
     def override(self, request_id: str, user: str, reason: str) -> Outcome:
         """Override failed gates (reason required); counts as the approver's approval."""
         reason = reason.strip()
-        req, refused = self._check_reasoned(request_id, user, "override", reason)
+        req, _, refused = self._check_reasoned(request_id, user, Action.OVERRIDE, reason)
         if refused is not None:
             return refused
         assert req is not None
-        with db.session(self.rt.engine, write=True) as s:
-            claimed = db.rowcount(
-                s.execute(
-                    update(PromotionRequest)
-                    .where(
-                        col(PromotionRequest.id) == request_id,
-                        col(PromotionRequest.status) == PENDING,
-                        col(PromotionRequest.overridden_by).is_(None),
-                    )
-                    .values(overridden_by=user)
-                )
-            )
-            if claimed != 1:
-                s.rollback()
-                return self.deny(
-                    req, request_id, user, "override", "Someone else decided on this request first."
-                )
-            audit.append(s, "override_used", user, **_ids(req), details={"reason": reason[:2000]})
-            if not self._add_vote(s, req, user, override=True):
-                s.rollback()
-                return self.deny(
-                    req, request_id, user, "override", "Someone else decided on this request first."
-                )
-            s.commit()
-        return self._after_vote(request_id)
+        voted = self.store.vote(req, user, override_reason=reason)
+        if voted is None:
+            return self.deny(req, request_id, user, Action.OVERRIDE, _FIRST)
+        return self._after_vote(voted.request, voted.votes, voted.claimed)
 
     def reject(self, request_id: str, user: str, reason: str) -> Outcome:
         reason = reason.strip()
-        req, refused = self._check_reasoned(request_id, user, "reject", reason)
+        req, votes, refused = self._check_reasoned(request_id, user, Action.REJECT, reason)
         if refused is not None:
             return refused
         assert req is not None
-        with db.session(self.rt.engine, write=True) as s:
-            if not _cas(
-                s, request_id, PENDING, REJECTED, decided_by=user, status_detail=reason[:2000]
-            ):
-                s.rollback()
-                return self.deny(
-                    req, request_id, user, "reject", "Someone else decided on this request first."
-                )
-            ev = audit.append(
-                s, "promotion_rejected", user, **_ids(req), details={"reason": reason[:2000]}
-            )
-            s.commit()
-        req, votes = self.get(request_id)
-        return Outcome("rejected", f"Rejected by <@{user}>: {reason}", req, votes, ev.id)
+        ev = self.store.transition(
+            req,
+            RequestStatus.PENDING,
+            RequestStatus.REJECTED,
+            "promotion_rejected",
+            user,
+            {"reason": reason[:2000]},
+            decided_by=user,
+            status_detail=reason[:2000],
+        )
+        if ev is None:
+            return self.deny(req, request_id, user, Action.REJECT, _FIRST)
+        return Outcome(OutcomeKind.REJECTED, f"Rejected by <@{user}>: {reason}", req, votes, ev.id)
 
     def _check_reasoned(
-        self, request_id: str, user: str, action: str, reason: str
-    ) -> tuple[PromotionRequest | None, Outcome | None]:
+        self, request_id: str, user: str, action: Action, reason: str
+    ) -> tuple[PromotionRequest | None, Votes, Outcome | None]:
         """Eligibility for reject/override, which also need a reason; a refusal is recorded."""
         req, votes = self.get(request_id)
         why = self.refusal(req, votes, user, action)
         if why is None and not reason:
-            why = f"{'A rejection' if action == 'reject' else 'An override'} needs a reason."
+            why = f"{'A rejection' if action == Action.REJECT else 'An override'} needs a reason."
         if why is not None:
-            return req, self.deny(req, request_id, user, action, why)
-        return req, None
+            return req, votes, self.deny(req, request_id, user, action, why)
+        return req, votes, None
 
     def deny(
-        self, req: PromotionRequest | None, request_id: str, user: str, action: str, why: str
+        self, req: PromotionRequest | None, request_id: str, user: str, action: Action, why: str
     ) -> Outcome:
         """Record a refused click (approval_denied) and return the reason."""
-        ids = _ids(req) if req is not None else {"request_id": request_id[:32]}
-        ev = audit.record(
-            self.rt.engine,
-            "approval_denied",
-            user,
-            **ids,
-            details={"action": action, "reason": why},
+        fields = ids(req) if req is not None else {"request_id": request_id[:32]}
+        ev = self.store.record(
+            "approval_denied", user, **fields, details={"action": str(action), "reason": why}
         )
-        return Outcome("denied", why, req, audit_id=ev.id)
+        return Outcome(OutcomeKind.DENIED, why, req, audit_id=ev.id)
 
-    def _vote(self, req: PromotionRequest, user: str, override: bool) -> bool:
-        with db.session(self.rt.engine, write=True) as s:
-            recorded = self._add_vote(s, req, user, override)
-            s.commit()
-        return recorded
-
-    def _add_vote(self, s: Session, req: PromotionRequest, user: str, override: bool) -> bool:
-        """Add a vote unless the request left `pending` or has its N votes already.
-
-        The row lock (PostgreSQL; SQLite holds the database write lock) makes the count and
-        the insert one step, so concurrent clicks never record more than N approvals.
-        """
-        locked = s.exec(
-            select(PromotionRequest).where(PromotionRequest.id == req.id).with_for_update()
-        ).one()
-        count = s.exec(
-            select(func.count()).select_from(ApprovalVote).where(ApprovalVote.request_id == req.id)
-        ).one()
-        if locked.status != PENDING or count >= locked.required_approvals:
-            return False
-        s.add(ApprovalVote(request_id=req.id, voter=user, at=utcnow(), override=override))
-        s.flush()  # the primary key refuses a second vote here
-        audit.append(
-            s,
-            "approval_granted",
-            user,
-            **_ids(req),
-            details={
-                "approvals": count + 1,
-                "required": req.required_approvals,
-                "override": override,
-            },
-        )
-        return True
-
-    def _after_vote(self, request_id: str) -> Outcome:
-        req, votes = self.get(request_id)
-        assert req is not None
+    def _after_vote(self, req: PromotionRequest, votes: Votes, claimed: bool) -> Outcome:
         if len(votes) < req.required_approvals:
             return Outcome(
-                "voted", f"Approval recorded ({len(votes)}/{req.required_approvals}).", req, votes
+                OutcomeKind.VOTED,
+                f"Approval recorded ({len(votes)}/{req.required_approvals}).",
+                req,
+                votes,
             )
-        return self.apply(request_id)
-
-    def apply(self, request_id: str) -> Outcome:
-        """Move the alias once: claim by compare-and-set, re-check the holder, set, record."""
-        with db.session(self.rt.engine, write=True) as s:
-            claimed = _cas(s, request_id, PENDING, APPLYING)
-            s.commit()
-        req, votes = self.get(request_id)
-        assert req is not None
         if not claimed:
-            return Outcome("busy", f"This request is already {req.status}.", req, votes)
+            return Outcome(OutcomeKind.BUSY, f"This request is already {req.status}.", req, votes)
         return self._complete(req, votes)
 
-    def _complete(self, req: PromotionRequest, votes: list[ApprovalVote]) -> Outcome:
+    def _complete(self, req: PromotionRequest, votes: Votes) -> Outcome:
         """Finish a claimed (`applying`) request; also used to recover after a crash."""
         registry = self.rt.registry
         try:
@@ -428,35 +299,29 @@ class ApprovalService:
             if holder == req.version:
                 pass  # a crash after the alias move: only the record is missing
             elif holder != req.previous_version:
-                return self._finish_stale(req, holder)
+                return self._finish_stale(req, votes, holder)
             else:
                 registry.set_alias(req.model_name, req.alias, req.version)
         except RegistryError as exc:
-            return self._finish_failed(req, str(exc))
+            return self._finish_failed(req, votes, str(exc))
         approved_by = sorted(v.voter for v in votes)
-        with db.session(self.rt.engine, write=True) as s:
-            if not _cas(
-                s,
-                req.id,
-                APPLYING,
-                APPLIED,
-                decided_by=approved_by[-1] if approved_by else None,
-                status_detail="",
-            ):
-                return self._finished_elsewhere(req.id)
-            ev = audit.append(
-                s,
-                "promotion_applied",
-                "system",
-                **_ids(req),
-                details={
-                    "approved_by": approved_by,
-                    "previous_version": req.previous_version,
-                    "requester": req.requester,
-                    "overridden_by": req.overridden_by,
-                },
-            )
-            s.commit()
+        ev = self.store.transition(
+            req,
+            RequestStatus.APPLYING,
+            RequestStatus.APPLIED,
+            "promotion_applied",
+            "system",
+            {
+                "approved_by": approved_by,
+                "previous_version": req.previous_version,
+                "requester": req.requester,
+                "overridden_by": req.overridden_by,
+            },
+            decided_by=approved_by[-1] if approved_by else None,
+            status_detail="",
+        )
+        if ev is None:
+            return self._finished_elsewhere(req.id)
         note = ""
         try:
             registry.set_version_tags(
@@ -471,108 +336,72 @@ class ApprovalService:
         except RegistryError as exc:
             log.warning("tagging %s v%s failed: %s", req.model_name, req.version, exc)
             note = " (tagging the version failed; the alias did move)"
-        fresh, votes = self.get(req.id)
         prev = f"v{req.previous_version}" if req.previous_version else "unset"
         return Outcome(
-            "applied",
+            OutcomeKind.APPLIED,
             f"`@{req.alias}` of `{req.model_name}` moved to v{req.version} (was {prev}){note}.",
-            fresh,
+            req,
             votes,
             ev.id,
         )
 
-    def _finish_stale(self, req: PromotionRequest, holder: str | None) -> Outcome:
+    def _finish_stale(self, req: PromotionRequest, votes: Votes, holder: str | None) -> Outcome:
         found = f"v{holder}" if holder else "unset"
         expected = f"v{req.previous_version}" if req.previous_version else "unset"
         detail = (
             f"`@{req.alias}` moved to {found} since the request (was {expected}); nothing moved."
         )
-        with db.session(self.rt.engine, write=True) as s:
-            if not _cas(s, req.id, APPLYING, STALE, status_detail=detail):
-                return self._finished_elsewhere(req.id)
-            ev = audit.append(
-                s,
-                "request_stale",
-                "system",
-                **_ids(req),
-                details={"expected": req.previous_version, "found": holder},
-            )
-            s.commit()
-        fresh, votes = self.get(req.id)
-        return Outcome("stale", detail, fresh, votes, ev.id)
+        ev = self.store.transition(
+            req,
+            RequestStatus.APPLYING,
+            RequestStatus.STALE,
+            "request_stale",
+            "system",
+            {"expected": req.previous_version, "found": holder},
+            status_detail=detail,
+        )
+        if ev is None:
+            return self._finished_elsewhere(req.id)
+        return Outcome(OutcomeKind.STALE, detail, req, votes, ev.id)
 
-    def _finish_failed(self, req: PromotionRequest, error: str) -> Outcome:
+    def _finish_failed(self, req: PromotionRequest, votes: Votes, error: str) -> Outcome:
         detail = f"MLflow failed: {error}. Nothing moved; press Approve to try again."
-        with db.session(self.rt.engine, write=True) as s:
-            if not _cas(s, req.id, APPLYING, PENDING, status_detail=detail):
-                return self._finished_elsewhere(req.id)
-            ev = audit.append(
-                s, "promotion_failed", "system", **_ids(req), details={"error": error[:500]}
-            )
-            s.commit()
-        fresh, votes = self.get(req.id)
-        return Outcome("failed", detail, fresh, votes, ev.id)
+        ev = self.store.transition(
+            req,
+            RequestStatus.APPLYING,
+            RequestStatus.PENDING,
+            "promotion_failed",
+            "system",
+            {"error": error[:500]},
+            status_detail=detail,
+        )
+        if ev is None:
+            return self._finished_elsewhere(req.id)
+        return Outcome(OutcomeKind.FAILED, detail, req, votes, ev.id)
 
     def _finished_elsewhere(self, request_id: str) -> Outcome:
         """Another process (a live one, or recovery) finished this request first."""
         fresh, votes = self.get(request_id)
         status = fresh.status if fresh else "gone"
-        return Outcome("busy", f"This request is already {status}.", fresh, votes)
+        return Outcome(OutcomeKind.BUSY, f"This request is already {status}.", fresh, votes)
 
     # -- housekeeping ------------------------------------------------------------------------
 
     def expire_due(self, now: datetime | None = None) -> list[PromotionRequest]:
         """Expire pending requests past their TTL; returns the ones this call expired."""
-        now = now or utcnow()
-        with db.session(self.rt.engine) as s:
-            due = s.exec(
-                select(PromotionRequest).where(
-                    PromotionRequest.status == PENDING, col(PromotionRequest.expires_at) < now
-                )
-            ).all()
-        expired = []
-        for req in due:
-            with db.session(self.rt.engine, write=True) as s:
-                if not _cas(s, req.id, PENDING, EXPIRED, status_detail="expired"):
-                    continue
-                audit.append(
-                    s,
-                    "request_expired",
-                    "system",
-                    **_ids(req),
-                    details={"expires_at": audit.fmt_at(req.expires_at)},
-                )
-                s.commit()
-            fresh, _ = self.get(req.id)
-            if fresh is not None:
-                expired.append(fresh)
-        return expired
+        return self.store.expire(now or self.rt.clock.now(), "expired")
 
     def recover(self, older_than: timedelta = timedelta(seconds=60)) -> list[Outcome]:
         """Complete requests left `applying` by a process that died mid-way."""
-        cutoff = utcnow() - older_than
-        with db.session(self.rt.engine) as s:
-            stuck = s.exec(
-                select(PromotionRequest).where(PromotionRequest.status == APPLYING)
-            ).all()
+        cutoff = self.rt.clock.now() - older_than
         outcomes = []
-        for req in stuck:
-            votes = self.get(req.id)[1]
+        for req, votes in self.store.applying():
             last_vote = max((as_utc(v.at) for v in votes), default=as_utc(req.created_at))
             if last_vote < cutoff:
                 outcome = self._complete(req, votes)
-                if outcome.kind != "busy":
+                if outcome.kind != OutcomeKind.BUSY:
                     outcomes.append(outcome)
         return outcomes
-
-    def attach_message(self, request_id: str, channel: str, ts: str) -> None:
-        with db.session(self.rt.engine, write=True) as s:
-            s.execute(
-                update(PromotionRequest)
-                .where(col(PromotionRequest.id) == request_id)
-                .values(channel=channel, message_ts=ts)
-            )
-            s.commit()
 
 
 def check_alias(alias: str) -> None:
@@ -581,38 +410,6 @@ def check_alias(alias: str) -> None:
             f"`{alias[:60]}` is not a valid alias: letters, digits, `_` and `-`, "
             "not `latest` or `v<number>`."
         )
-
-
-def _ids(req: PromotionRequest) -> dict[str, Any]:
-    return {
-        "model_name": req.model_name,
-        "model_version": req.version,
-        "alias": req.alias,
-        "run_id": req.run_id,
-        "request_id": req.id,
-    }
-
-
-def _votes(s: Session, request_id: str) -> list[ApprovalVote]:
-    return list(
-        s.exec(
-            select(ApprovalVote)
-            .where(ApprovalVote.request_id == request_id)
-            .order_by(col(ApprovalVote.at))
-        ).all()
-    )
-
-
-def _cas(s: Session, request_id: str, old: str, new: str, **values: Any) -> bool:
-    """Compare-and-set the status; True when this transaction made the change."""
-    if new in FINAL:
-        values.setdefault("decided_at", utcnow())
-    result = s.execute(
-        update(PromotionRequest)
-        .where(col(PromotionRequest.id) == request_id, col(PromotionRequest.status) == old)
-        .values(status=new, **values)
-    )
-    return db.rowcount(result) == 1
 
 
 def _gate_results(

@@ -21,6 +21,7 @@ from bot import audit
 from bot.clock import as_utc
 from bot.monitoring.document import ReportKind
 from bot.policy.file import check_cron
+from bot.policy.permissions import Action, Permissions
 from bot.storage import db
 from bot.storage.tables import ReportSchedule, ScheduleFire
 
@@ -42,9 +43,20 @@ def all_schedules(rt: Runtime) -> list[ReportSchedule]:
 
 
 def add(
-    rt: Runtime, kind: str, model: str, cron: str, channel: str, user: str, alias: str | None = None
+    rt: Runtime,
+    kind: str,
+    model: str,
+    cron: str,
+    channel: str,
+    user: str,
+    alias: str | None = None,
+    *,
+    permissions: Permissions,
 ) -> ReportSchedule:
     """Validate and store a Slack-made schedule; audited as `schedule_changed`."""
+    refusal = permissions.can(user, Action.SCHEDULE_ADD, model, channel)
+    if refusal is not None:
+        raise ScheduleError(refusal.reason)
     if kind not in KINDS:
         raise ScheduleError(f"the report kind must be drift or perf, not `{kind[:20]}`")
     kind = ReportKind(kind)
@@ -78,11 +90,14 @@ def add(
     return sched
 
 
-def remove(rt: Runtime, schedule_id: str, user: str) -> ReportSchedule:
+def remove(rt: Runtime, schedule_id: str, user: str, *, permissions: Permissions) -> ReportSchedule:
     with db.session(rt.engine, write=True) as s:
         sched = s.get(ReportSchedule, schedule_id[:64])
         if sched is None:
             raise ScheduleError(f"no schedule `{schedule_id[:64]}`; see `/mlops schedule list`")
+        refusal = permissions.can(user, Action.SCHEDULE_REMOVE, sched.model_name, sched.channel)
+        if refusal is not None:
+            raise ScheduleError(refusal.reason)
         if sched.source == "file":
             raise ScheduleError(
                 f"`{sched.id}` comes from the policy file; change it there, not in Slack"

@@ -149,7 +149,7 @@ def _being_applied(rt: Runtime, model: str, alias: str, holder: str | None) -> b
     """The bot itself is moving the alias right now (its record follows the MLflow call)."""
     from sqlmodel import select
 
-    from bot.storage.tables import PromotionRequest
+    from bot.storage.tables import PromotionRequest, RequestStatus
 
     with db.session(rt.engine) as s:
         return (
@@ -158,7 +158,7 @@ def _being_applied(rt: Runtime, model: str, alias: str, holder: str | None) -> b
                     PromotionRequest.model_name == model,
                     PromotionRequest.alias == alias,
                     PromotionRequest.version == holder,
-                    PromotionRequest.status == "applying",
+                    PromotionRequest.status == RequestStatus.APPLYING,
                 )
             ).first()
             is not None

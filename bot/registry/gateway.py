@@ -136,7 +136,12 @@ class Registry:
 
     def get_version(self, name: str, ref: str | None = None) -> VersionInfo:
         """A version by number, by `@alias`, or (ref None) the latest one."""
-        model = self.get_model(name)
+        return self.version_of(self.get_model(name), ref)
+
+    def version_of(self, model: ModelSummary, ref: str | None = None) -> VersionInfo:
+        """`get_version` for a model already read with `get_model`: the model is not read again
+        (a promotion request needs the model's aliases, the candidate and the holder)."""
+        name = model.name
         with _errors(f"read `{name}`"):
             from mlflow.exceptions import MlflowException
 

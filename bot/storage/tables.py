@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import Column, DateTime, Index, Text
 from sqlmodel import Field, SQLModel
@@ -31,6 +32,22 @@ class AuditEvent(SQLModel, table=True):
     hash: str = Field(max_length=64, unique=True)
 
 
+class RequestStatus(StrEnum):
+    """A promotion request's status; it changes only by compare-and-set (ApprovalStore)."""
+
+    PENDING = "pending"
+    APPLYING = "applying"  # claimed: the alias is being moved
+    APPLIED = "applied"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+    STALE = "stale"  # the alias moved elsewhere since the request: nothing moved
+
+
+class RequestKind(StrEnum):
+    PROMOTE = "promote"
+    ROLLBACK = "rollback"
+
+
 class PromotionRequest(SQLModel, table=True):
     """A request to move an alias to a version; its status changes only by compare-and-set."""
 
@@ -38,7 +55,7 @@ class PromotionRequest(SQLModel, table=True):
     __table_args__ = (Index("ix_promotion_request_status", "status", "expires_at"),)
 
     id: str = Field(primary_key=True, max_length=32)
-    kind: str = Field(default="promote", max_length=16)  # promote | rollback
+    kind: str = Field(default=RequestKind.PROMOTE, max_length=16)
     model_name: str = Field(max_length=256)
     version: str = Field(max_length=32)
     alias: str = Field(max_length=256)
@@ -51,7 +68,7 @@ class PromotionRequest(SQLModel, table=True):
     overridden_by: str | None = Field(default=None, max_length=64)
     # candidate/holder metrics and gate results at request time, so cards render without MLflow
     snapshot: str = Field(default="{}", sa_column=Column(Text, nullable=False))
-    status: str = Field(default="pending", max_length=16)
+    status: str = Field(default=RequestStatus.PENDING, max_length=16)
     status_detail: str = Field(default="", sa_column=Column(Text, nullable=False))
     channel: str | None = Field(default=None, max_length=32)
     message_ts: str | None = Field(default=None, max_length=32)

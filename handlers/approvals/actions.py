@@ -7,8 +7,10 @@ import re
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
-from bot.approvals.service import ApprovalService, Outcome
+from bot.approvals.outcomes import TOLD_TO_CLICKER, Outcome, OutcomeKind
+from bot.approvals.service import ApprovalService
 from bot.failures import explain
+from bot.policy.permissions import Action
 from handlers import action_ids as ids
 from handlers import blocks as render
 from handlers.approvals import blocks as cards
@@ -59,7 +61,7 @@ def report(
     if outcome.request is not None:
         refresh_card(client, svc, outcome.request.id)
     announce(client, outcome)
-    if outcome.kind in ("denied", "failed", "busy", "stale"):
+    if outcome.kind in TOLD_TO_CLICKER:
         reply_to_clicker(body, respond, client, svc, outcome.message)
     elif _from_home(body):
         publish_home(client, svc, body["user"]["id"], notice=outcome.message)
@@ -86,7 +88,7 @@ def handle_reason_button(
     """Reject / Override: refuse at once, or open the reason modal within the trigger window."""
     ack()
     svc = approvals_of(context)
-    kind = "reject" if action.get("action_id") == ids.REJECT else "override"
+    kind = Action.REJECT if action.get("action_id") == ids.REJECT else Action.OVERRIDE
     request_id = _request_id(action)
     user = body["user"]["id"]
     try:  # here, not after the ack: views.open must follow the click within 3 seconds
@@ -138,7 +140,7 @@ def handle_registry_button(
             reason,
             (body.get("channel") or {}).get("id"),
         )
-        if outcome.kind != "requested":
+        if outcome.kind != OutcomeKind.REQUESTED:
             reply_to_clicker(body, respond, client, svc, outcome.message)
 
     after_ack(

@@ -16,18 +16,19 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.approvals.service import APPLIED, PENDING, snapshot_of
+from bot.approvals.outcomes import RequestKind, RequestStatus, snapshot_of
 from bot.clock import as_utc
+from bot.policy.permissions import Action
 from bot.storage.tables import ApprovalVote, AuditEvent, PromotionRequest
 from handlers import action_ids as ids
 from handlers.blocks import Reply, clip, context, esc, fields_section, fmt_metric, header, section
 
-STATUS_LINE = {
-    "applied": ":white_check_mark: *Promoted*",
-    "rejected": ":no_entry: *Rejected*",
-    "expired": ":hourglass: *Expired*",
-    "stale": ":warning: *Stale*",
-    "applying": ":gear: *Applying…*",
+STATUS_LINE: dict[str, str] = {
+    RequestStatus.APPLIED: ":white_check_mark: *Promoted*",
+    RequestStatus.REJECTED: ":no_entry: *Rejected*",
+    RequestStatus.EXPIRED: ":hourglass: *Expired*",
+    RequestStatus.STALE: ":warning: *Stale*",
+    RequestStatus.APPLYING: ":gear: *Applying…*",
 }
 
 
@@ -66,7 +67,7 @@ def metrics_table(req: PromotionRequest) -> str:
 
 def gates_text(req: PromotionRequest) -> str:
     gates = snapshot_of(req).get("gates", [])
-    if req.kind == "rollback":
+    if req.kind == RequestKind.ROLLBACK:
         return "*Gates*: not applied to a rollback"
     if not gates:
         return "*Gates*: none configured"
@@ -114,7 +115,7 @@ def buttons(req: PromotionRequest) -> ActionsBlock:
 def approval_card(req: PromotionRequest, votes: list[ApprovalVote], note: str = "") -> Reply:
     """The request card: candidate vs holder, gates, who asked and why, k/N, expiry, buttons."""
     snap = snapshot_of(req)
-    verb = "Rollback" if req.kind == "rollback" else "Promotion"
+    verb = "Rollback" if req.kind == RequestKind.ROLLBACK else "Promotion"
     title = f"{verb} request: {req.model_name} v{req.version} → @{req.alias}"
     run_url = snap.get("run_url")
     run = f"<{run_url}|{req.run_id}>" if run_url and req.run_id else f"`{req.run_id or 'none'}`"
@@ -135,14 +136,18 @@ def approval_card(req: PromotionRequest, votes: list[ApprovalVote], note: str = 
         blocks.append(section(f"*Reason*\n>{esc(clip(req.reason, 1500))}"))
     blocks.append(section(metrics_table(req)))
     blocks.append(section(gates_text(req)))
-    if req.status == PENDING:
+    if req.status == RequestStatus.PENDING:
         if req.status_detail:
             blocks.append(section(f":warning: {esc(req.status_detail)}"))
         blocks.append(buttons(req))
         blocks.append(context(f"Expires {fmt_time(req.expires_at)} · request `{req.id}`"))
     else:
         outcome = STATUS_LINE.get(req.status, req.status)
-        who = f" by <@{req.decided_by}>" if req.decided_by and req.status != APPLIED else ""
+        who = (
+            f" by <@{req.decided_by}>"
+            if req.decided_by and req.status != RequestStatus.APPLIED
+            else ""
+        )
         detail = f" — {esc(req.status_detail)}" if req.status_detail else ""
         blocks.append(DividerBlock())
         blocks.append(section(f"{outcome}{who} {fmt_time(req.decided_at)}{detail}"))
@@ -156,9 +161,9 @@ def approval_card(req: PromotionRequest, votes: list[ApprovalVote], note: str = 
     return Reply(text, blocks)
 
 
-def reason_modal(kind: str, req: PromotionRequest) -> dict[str, Any]:
+def reason_modal(kind: Action, req: PromotionRequest) -> dict[str, Any]:
     """The Reject / Override modal; `private_metadata` holds only the request id."""
-    reject = kind == "reject"
+    reject = kind == Action.REJECT
     title = "Reject promotion" if reject else "Override gates"
     label = "Why reject?" if reject else "Why override the failing gates?"
     return View(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from bot import audit
+from bot.approvals.outcomes import OutcomeKind, RequestKind
+from bot.policy.permissions import Action
 from handlers import blocks as render
 from handlers.approvals import blocks as cards
 from handlers.approvals.messages import open_request
@@ -30,7 +32,7 @@ def promote(inv: Invocation) -> Reply:
     if not version.isdigit():
         raise UsageError(f"`{render.esc(words[1][:50])}` is not a version number.", "promote")
     reason = " ".join(words[3:])
-    return _open(inv, model, version, alias, reason, "promote")
+    return _open(inv, model, version, alias, reason, RequestKind.PROMOTE)
 
 
 @subcommand(
@@ -46,16 +48,18 @@ def rollback(inv: Invocation) -> Reply:
         raise UsageError("`rollback` needs a model and an alias.", "rollback")
     model, alias = words[0], words[1].removeprefix("@")
     target = inv.svc.rollback_target(model, alias)
-    return _open(inv, model, target, alias, f"Rollback to v{target}", "rollback")
+    return _open(inv, model, target, alias, f"Rollback to v{target}", RequestKind.ROLLBACK)
 
 
-def _open(inv: Invocation, model: str, version: str, alias: str, reason: str, kind: str) -> Reply:
+def _open(
+    inv: Invocation, model: str, version: str, alias: str, reason: str, kind: RequestKind
+) -> Reply:
     outcome = open_request(
         inv.client, inv.svc, model, version, alias, inv.user, reason, inv.channel, kind
     )
-    if outcome.kind == "unposted":
+    if outcome.kind == OutcomeKind.UNPOSTED:
         return render.error(outcome.message)
-    mark = ":white_check_mark: " if outcome.kind == "applied_now" else ""
+    mark = ":white_check_mark: " if outcome.kind == OutcomeKind.APPLIED_NOW else ""
     return Reply(outcome.message, [render.section(mark + outcome.message)])
 
 
@@ -66,8 +70,8 @@ def pending(inv: Invocation) -> Reply:
         raise UsageError("`pending` takes no arguments.", "pending")
     items = []
     for req, votes in inv.svc.pending():
-        why = inv.svc.refusal(req, votes, inv.user, "approve")
-        if why is None or inv.svc.refusal(req, votes, inv.user, "override") is None:
+        why = inv.svc.refusal(req, votes, inv.user, Action.APPROVE)
+        if why is None or inv.svc.refusal(req, votes, inv.user, Action.OVERRIDE) is None:
             can = ":point_right: you can approve"
         elif req.requester == inv.user:
             can = "your request"

@@ -6,7 +6,9 @@ import logging
 
 from slack_sdk import WebClient
 
-from bot.approvals.service import ApprovalService, Outcome
+from bot.approvals.outcomes import ANNOUNCED, Outcome, OutcomeKind, RequestKind
+from bot.approvals.service import ApprovalService
+from bot.policy.permissions import Action
 from bot.registry.events import Notice, NoticeKind
 from bot.runtime import Runtime
 from handlers.approvals import blocks as cards
@@ -17,7 +19,8 @@ log = logging.getLogger(__name__)
 
 
 class SlackDirectory:
-    """User-group members via `usergroups.users.list`, cached for `ttl` seconds."""
+    """User-group members via `usergroups.users.list`, cached for `ttl` seconds (the
+    `Directory` of bot.policy.permissions)."""
 
     def __init__(self, client: WebClient, ttl: float = 60.0) -> None:
         self.client = client
@@ -74,17 +77,17 @@ def open_request(
     user: str,
     reason: str,
     channel: str | None,
-    kind: str = "promote",
+    kind: RequestKind = RequestKind.PROMOTE,
 ) -> Outcome:
     """Open a promotion request and post its card; the outcome's message says what happened.
 
     ApprovalError and RegistryError propagate: the caller shows them to the user.
     """
     outcome = svc.request_promotion(model, version, alias, user, reason, channel, kind)
-    if outcome.kind == "requested" and outcome.request is not None:
+    if outcome.kind == OutcomeKind.REQUESTED and outcome.request is not None:
         problem = post_card(client, svc, outcome, channel) if channel else "no channel to post in"
         if problem:
-            return Outcome("unposted", problem, outcome.request)
+            return Outcome(OutcomeKind.UNPOSTED, problem, outcome.request)
         req = outcome.request
         outcome.message = (
             f"Request `{req.id}` posted: {req.required_approvals} approval(s) needed"
@@ -113,7 +116,7 @@ def announce(client: WebClient, outcome: Outcome) -> None:
     req = outcome.request
     if req is None or not req.channel or not req.message_ts:
         return
-    if outcome.kind not in ("applied", "rejected", "stale", "expired"):
+    if outcome.kind not in ANNOUNCED:
         return
     try:
         client.chat_postMessage(
@@ -151,7 +154,8 @@ def publish_home(
     actionable = [
         (r, v)
         for r, v in pending
-        if svc.refusal(r, v, user, "approve") is None or svc.refusal(r, v, user, "override") is None
+        if svc.refusal(r, v, user, Action.APPROVE) is None
+        or svc.refusal(r, v, user, Action.OVERRIDE) is None
     ]
     own = [(r, v) for r, v in pending if r.requester == user]
     client.views_publish(

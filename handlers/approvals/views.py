@@ -5,6 +5,7 @@ from __future__ import annotations
 from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 
+from bot.approvals.outcomes import TOLD_TO_CLICKER
 from handlers import action_ids as ids
 from handlers import blocks as render
 from handlers.approvals.messages import announce, direct_message, refresh_card, tell
@@ -47,7 +48,7 @@ def handle_reason_submit(
         if outcome.request is not None:
             refresh_card(client, svc, outcome.request.id)
         announce(client, outcome)
-        if outcome.kind in ("denied", "failed", "busy", "stale") and outcome.request is not None:
+        if outcome.kind in TOLD_TO_CLICKER and outcome.request is not None:
             reply = render.Reply(outcome.message, [render.section(outcome.message)])
             tell(client, outcome.request.channel, user, reply)
 

@@ -11,6 +11,7 @@ from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
 from bot import audit
+from bot.approvals.outcomes import OutcomeKind
 from bot.config import secret
 from bot.monitoring import retrain
 from bot.monitoring.document import (
@@ -19,11 +20,12 @@ from bot.monitoring.document import (
     ReportDocument,
     parse_document,
 )
+from bot.policy.permissions import Action
 from bot.storage.tables import ReportRecord
 from handlers import action_ids as ids
 from handlers import blocks as render
 from handlers.approvals.messages import open_request
-from handlers.context import approvals_of, runtime_of
+from handlers.context import approvals_of, permissions_of, runtime_of
 from handlers.later import after_ack
 from handlers.reports.blocks import CHALLENGER, features_reply
 from handlers.reports.posting import load_record
@@ -115,7 +117,7 @@ def handle_promote(
             f"Requested from the {doc.kind} report of {doc.generated_at}",
             record.channel or body["channel"]["id"],
         )
-        if outcome.kind != "requested":
+        if outcome.kind != OutcomeKind.REQUESTED:
             _say(respond, outcome.message)
 
     _with_record(action, context, respond, promote, needs_model=True, urgent=True)
@@ -129,14 +131,14 @@ def handle_retrain(
 
     def trigger(record: ReportRecord, doc: ReportDocument) -> None:
         model = str(record.model_name)
-        rt, svc = runtime_of(context), approvals_of(context)
+        rt = runtime_of(context)
         user = body["user"]["id"]
-        policy = rt.policy.for_model(model)
-        monitor = policy.monitor
+        monitor = rt.policy.for_model(model).monitor
         if monitor is None or not monitor.retrain_url:
             _say(respond, f"`{model}` has no `retrain_url` in the policy file.")
             return
-        if user not in policy.owners and not svc.is_approver(user, policy):
+        refusal = permissions_of(context).can(user, Action.RETRAIN, model)
+        if refusal is not None:
             audit.record(
                 rt.engine,
                 "retrain_failed",
@@ -144,10 +146,7 @@ def handle_retrain(
                 model_name=model,
                 details={"reason": "not an owner or approver", "report_id": record.id},
             )
-            _say(
-                respond,
-                f"Only owners and approvers of `{model}` can trigger retraining.",
-            )
+            _say(respond, refusal.reason)
             return
         payload = {
             "model": model,

@@ -72,7 +72,9 @@ def schedule(inv: Invocation) -> Reply:
                 raise UsageError("the last argument must be a #channel.", "schedule")
             channel = args[4].id
         try:
-            sched = schedules.add(inv.rt, kind, model, cron, channel, inv.user)
+            sched = schedules.add(
+                inv.rt, kind, model, cron, channel, inv.user, permissions=inv.services.permissions
+            )
         except schedules.ScheduleError as exc:
             raise UsageError(str(exc), "schedule") from None
         text = (
@@ -82,7 +84,9 @@ def schedule(inv: Invocation) -> Reply:
         return Reply(text, [render.section(text)])
     if op == "remove" and len(args) == 2:
         try:
-            sched = schedules.remove(inv.rt, args[1].text, inv.user)
+            sched = schedules.remove(
+                inv.rt, args[1].text, inv.user, permissions=inv.services.permissions
+            )
         except schedules.ScheduleError as exc:
             raise UsageError(str(exc), "schedule") from None
         text = f"Removed schedule `{sched.id}` ({sched.kind} `{sched.model_name}`)."

@@ -195,7 +195,9 @@ def test_schedule_add_list_remove_is_audited(rbot: BotServer) -> None:
 
 def test_tick_fires_each_due_time_once_and_catches_up_once(rbot: BotServer) -> None:
     rt = rbot.runtime
-    sched = schedules.add(rt, "drift", "churn", "0 * * * *", CHANNEL, "U0REQ")
+    sched = schedules.add(
+        rt, "drift", "churn", "0 * * * *", CHANNEL, "U0REQ", permissions=rbot.services.permissions
+    )
     from sqlalchemy import update
 
     from bot.storage import db

@@ -1,0 +1,1 @@
+"""Module tests: one package per code package (tests/unit/bot/…, handlers/…, jobs/…)."""

@@ -1,0 +1,1 @@
+"""Approval service and store."""
