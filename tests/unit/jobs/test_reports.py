@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from bot.clock import FixedClock
 from bot.monitoring import schedules
 from bot.monitoring.runner import ReportJob
+from bot.policy.permissions import Permissions
 from bot.runtime import Runtime
 from jobs.reports import next_runs, tick
 
@@ -25,6 +26,19 @@ class CollectingRunner:
         self.jobs.append(job)
 
 
+class NoGroups:
+    """A user-group directory with no groups."""
+
+    def group_members(self, group_id: str) -> set[str]:
+        return set()
+
+
+def add(rt: Runtime, kind: str, cron: str) -> str:
+    permissions = Permissions(rt.policy, NoGroups())
+    sched = schedules.add(rt, kind, "churn", cron, "C0MLOPS", "U0REQ", permissions=permissions)
+    return sched.id
+
+
 def on_clock(runtime: Runtime) -> tuple[Runtime, FixedClock]:
     clock = FixedClock(START)
     return dataclasses.replace(runtime, clock=clock), clock
@@ -32,29 +46,29 @@ def on_clock(runtime: Runtime) -> tuple[Runtime, FixedClock]:
 
 def test_each_hourly_fire_is_submitted_once(runtime: Runtime) -> None:
     rt, clock = on_clock(runtime)
-    sched = schedules.add(rt, "drift", "churn", "0 * * * *", "C0MLOPS", "U0REQ")
+    sched = add(rt, "drift", "0 * * * *")
     runner = CollectingRunner()
     assert tick(rt, runner) == []  # created at 9:10: the 9:00 fire came before it existed
     clock.advance(timedelta(minutes=50))  # 10:00
-    assert tick(rt, runner) == [sched.id]
+    assert tick(rt, runner) == [sched]
     clock.advance(timedelta(minutes=5))
     assert tick(rt, runner) == []  # 10:00 was claimed
     clock.advance(timedelta(hours=1))
-    assert tick(rt, runner) == [sched.id]
+    assert tick(rt, runner) == [sched]
     assert [(j.kind, j.model, j.channel, j.schedule_id) for j in runner.jobs] == [
-        ("drift", "churn", "C0MLOPS", sched.id)
+        ("drift", "churn", "C0MLOPS", sched)
     ] * 2
 
 
 def test_after_downtime_only_the_latest_missed_fire_runs(runtime: Runtime) -> None:
     rt, clock = on_clock(runtime)
-    sched = schedules.add(rt, "perf", "churn", "0 * * * *", "C0MLOPS", "U0REQ")
+    sched = add(rt, "perf", "0 * * * *")
     clock.advance(timedelta(hours=7))  # seven fires missed
     runner = CollectingRunner()
-    assert tick(rt, runner) == [sched.id] and len(runner.jobs) == 1
+    assert tick(rt, runner) == [sched] and len(runner.jobs) == 1
 
 
 def test_next_runs_name_each_schedule(runtime: Runtime) -> None:
     rt, _ = on_clock(runtime)
-    sched = schedules.add(rt, "drift", "churn", "30 6 * * *", "C0MLOPS", "U0REQ")
-    assert next_runs(rt) == [f"• `{sched.id}` drift churn: 2026-03-03 06:30 UTC"]
+    sched = add(rt, "drift", "30 6 * * *")
+    assert next_runs(rt) == [f"• `{sched}` drift churn: 2026-03-03 06:30 UTC"]
