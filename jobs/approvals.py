@@ -9,7 +9,7 @@ from slack_sdk import WebClient
 
 from bot.approvals.outcomes import Outcome, OutcomeKind
 from bot.approvals.service import ApprovalService
-from handlers.approvals.messages import announce, refresh_card
+from handlers.approvals.messages import announce, refresh_card, show_outcome
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +32,6 @@ def recover(svc: ApprovalService, client: WebClient) -> int:
     for outcome in outcomes:
         if outcome.request is not None:
             log.warning("recovered request %s: %s", outcome.request.id, outcome.kind)
-            refresh_card(client, svc, outcome.request.id)
+            show_outcome(client, svc, outcome)
             announce(client, outcome)
     return len(outcomes)

@@ -17,6 +17,7 @@ from bot.storage.tables import ApprovalVote, PromotionRequest, RequestKind, Requ
 
 __all__ = [
     "ANNOUNCED",
+    "COMMITTED",
     "FINAL",
     "TOLD_TO_CLICKER",
     "ApprovalError",
@@ -56,6 +57,18 @@ class OutcomeKind(StrEnum):
 # Outcomes the requester hears about in the card's thread.
 ANNOUNCED = frozenset(
     {OutcomeKind.APPLIED, OutcomeKind.REJECTED, OutcomeKind.STALE, OutcomeKind.EXPIRED}
+)
+# Outcomes whose request and votes are what this call committed: the card can be drawn from
+# them without reading the database again.
+COMMITTED = frozenset(
+    {
+        OutcomeKind.VOTED,
+        OutcomeKind.APPLIED,
+        OutcomeKind.REJECTED,
+        OutcomeKind.STALE,
+        OutcomeKind.FAILED,
+        OutcomeKind.EXPIRED,
+    }
 )
 # Outcomes only the clicker is told about.
 TOLD_TO_CLICKER = frozenset(

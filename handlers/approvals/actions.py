@@ -14,7 +14,7 @@ from bot.policy.permissions import Action
 from handlers import action_ids as ids
 from handlers import blocks as render
 from handlers.approvals import blocks as cards
-from handlers.approvals.messages import announce, open_request, publish_home, refresh_card
+from handlers.approvals.messages import announce, open_request, publish_home, show_outcome
 from handlers.context import approvals_of
 from handlers.later import after_ack
 from handlers.slack_client import SLACK_FAILURES, slack_error
@@ -58,8 +58,7 @@ def report(
     body: dict, respond: Respond, client: WebClient, svc: ApprovalService, outcome: Outcome
 ) -> None:
     """Show a decision: refresh the card, thread reply, tell the clicker when refused/failed."""
-    if outcome.request is not None:
-        refresh_card(client, svc, outcome.request.id)
+    show_outcome(client, svc, outcome)
     announce(client, outcome)
     if outcome.kind in TOLD_TO_CLICKER:
         reply_to_clicker(body, respond, client, svc, outcome.message)

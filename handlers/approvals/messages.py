@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from slack_sdk import WebClient
 
-from bot.approvals.outcomes import ANNOUNCED, Outcome, OutcomeKind, RequestKind
+from bot.approvals.outcomes import ANNOUNCED, COMMITTED, Outcome, OutcomeKind, RequestKind
 from bot.approvals.service import ApprovalService
 from bot.policy.permissions import Action
 from bot.registry.events import Notice, NoticeKind
 from bot.runtime import Runtime
+from bot.storage.tables import ApprovalVote, PromotionRequest
 from handlers.approvals import blocks as cards
 from handlers.blocks import Reply
 from handlers.slack_client import SLACK_FAILURES, slack_error
@@ -99,16 +101,35 @@ def open_request(
 def refresh_card(client: WebClient, svc: ApprovalService, request_id: str, note: str = "") -> None:
     """Re-render the card from the database (the single source of truth)."""
     req, votes = svc.get(request_id)
-    if req is None or not req.channel or not req.message_ts:
+    if req is not None:
+        update_card(client, req, votes, note)
+
+
+def show_outcome(client: WebClient, svc: ApprovalService, outcome: Outcome) -> None:
+    """Re-render the card after a decision: from the outcome when it holds what the decision
+    committed, else (refused, or decided elsewhere) from the database."""
+    if outcome.request is None:
+        return
+    if outcome.kind in COMMITTED:
+        update_card(client, outcome.request, outcome.votes)
+    else:
+        refresh_card(client, svc, outcome.request.id)
+
+
+def update_card(
+    client: WebClient, req: PromotionRequest, votes: Sequence[ApprovalVote], note: str = ""
+) -> None:
+    """Draw the card of `req` with `votes` over its message (best effort)."""
+    if not req.channel or not req.message_ts:
         return
     try:
         client.chat_update(
             channel=req.channel,
             ts=req.message_ts,
-            **cards.approval_card(req, votes, note).payload(),
+            **cards.approval_card(req, list(votes), note).payload(),
         )
     except SLACK_FAILURES as exc:
-        log.warning("updating the card of %s failed: %s", request_id, slack_error(exc))
+        log.warning("updating the card of %s failed: %s", req.id, slack_error(exc))
 
 
 def announce(client: WebClient, outcome: Outcome) -> None:

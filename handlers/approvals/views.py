@@ -8,7 +8,7 @@ from slack_sdk import WebClient
 from bot.approvals.outcomes import TOLD_TO_CLICKER
 from handlers import action_ids as ids
 from handlers import blocks as render
-from handlers.approvals.messages import announce, direct_message, refresh_card, tell
+from handlers.approvals.messages import announce, direct_message, show_outcome, tell
 from handlers.context import approvals_of
 from handlers.later import after_ack
 
@@ -45,8 +45,7 @@ def handle_reason_submit(
             outcome = svc.reject(request_id, user, reason)
         else:
             outcome = svc.override(request_id, user, reason)
-        if outcome.request is not None:
-            refresh_card(client, svc, outcome.request.id)
+        show_outcome(client, svc, outcome)
         announce(client, outcome)
         if outcome.kind in TOLD_TO_CLICKER and outcome.request is not None:
             reply = render.Reply(outcome.message, [render.section(outcome.message)])

@@ -464,3 +464,27 @@ def test_promotion_interrupted_after_the_decision_is_recovered(abot: BotServer) 
     assert "Promoted" in everything(card_now(abot, card))
     assert recover(svc, client) == 0
     assert [e.action for e in events(abot)].count("promotion_applied") == 1
+
+
+def test_the_final_approve_click_opens_at_most_three_database_sessions(abot: BotServer) -> None:
+    """The whole click, over signed HTTP: vote + claim, the alias move's record, and the card
+    drawn from what the decision committed (no re-read)."""
+    from sqlalchemy import event
+
+    rid, card = request(abot, "promote churn 3 champion")
+    click(abot, ids.APPROVE, rid, "U0APPROVER1", card)
+    wait_until(lambda: "1/2" in everything(card_now(abot, card)))
+    replies_before = len(abot.fake.calls_to("chat.postMessage"))
+    sessions: list[int] = []
+
+    def count(*_: Any) -> None:
+        sessions.append(1)
+
+    event.listen(abot.runtime.engine, "checkout", count)
+    try:
+        click(abot, ids.APPROVE, rid, "U0APPROVER2", card, n=1)
+        wait_until(lambda: len(abot.fake.calls_to("chat.postMessage")) > replies_before)
+    finally:
+        event.remove(abot.runtime.engine, "checkout", count)
+    assert holder(abot) == "3" and "Promoted" in everything(card_now(abot, card))
+    assert len(sessions) <= 3, f"{len(sessions)} database sessions for the final click"
