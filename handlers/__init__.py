@@ -5,7 +5,7 @@ The order of registration is the order `/mlops help` lists the subcommands in.
 
 from slack_bolt import App
 
-from handlers import approvals, errors, home, middleware, models, reports, router
+from handlers import approvals, errors, home, middleware, models, notices, reports, router
 
 
 def register(app: App) -> None:
@@ -16,4 +16,5 @@ def register(app: App) -> None:
     models.register(app)
     approvals.register(app)
     reports.register(app)
+    notices.register(app)
     home.register(app)

@@ -6,7 +6,7 @@ from slack_sdk import WebClient
 
 from bot.registry.events import reconcile
 from bot.runtime import Runtime
-from handlers.approvals.messages import post_notice
+from handlers.notices.posting import post_notice
 
 
 def run(rt: Runtime, client: WebClient) -> int:

@@ -7,14 +7,14 @@ import re
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
-from bot.approvals.outcomes import TOLD_TO_CLICKER, Outcome, OutcomeKind
+from bot.approvals.outcomes import TOLD_TO_CLICKER, Outcome
 from bot.approvals.service import ApprovalService
 from bot.failures import explain
 from bot.policy.permissions import Action
 from handlers import action_ids as ids
 from handlers import blocks as render
 from handlers.approvals import blocks as cards
-from handlers.approvals.messages import announce, open_request, publish_home, show_outcome
+from handlers.approvals.messages import announce, publish_home, show_outcome
 from handlers.context import approvals_of
 from handlers.later import after_ack
 from handlers.slack_client import SLACK_FAILURES, slack_error
@@ -26,8 +26,6 @@ def register(app: App) -> None:
     app.action(ids.APPROVE)(handle_approve)
     app.action(ids.REJECT)(handle_reason_button)
     app.action(ids.OVERRIDE)(handle_reason_button)
-    app.action(ids.REVERT)(handle_registry_button)
-    app.action(ids.REGISTERED_PROMOTE)(handle_registry_button)
 
 
 def _request_id(action: dict) -> str:
@@ -111,37 +109,3 @@ def handle_reason_button(
             svc,
             f"Could not open the form ({slack_error(exc)}); try again.",
         )
-
-
-def handle_registry_button(
-    ack: Ack, body: dict, action: dict, respond: Respond, client: WebClient, context: BoltContext
-) -> None:
-    """Revert (out-of-band change) or Request promotion (new version): an approval request.
-
-    The value names model, alias and version; everything is re-checked by request_promotion,
-    and the requester is the person who clicked.
-    """
-    ack()
-    svc = approvals_of(context)
-    model, _, rest = str(action.get("value") or "").partition("|")
-    alias, _, version = rest.partition("|")
-    revert = action.get("action_id") == ids.REVERT
-    reason = "Revert an out-of-band change" if revert else "Promote a newly registered version"
-
-    def run() -> None:
-        outcome = open_request(
-            client,
-            svc,
-            model[:256],
-            version[:32],
-            alias[:256],
-            body["user"]["id"],
-            reason,
-            (body.get("channel") or {}).get("id"),
-        )
-        if outcome.kind != OutcomeKind.REQUESTED:
-            reply_to_clicker(body, respond, client, svc, outcome.message)
-
-    after_ack(
-        context, run, lambda text: reply_to_clicker(body, respond, client, svc, text), urgent=True
-    )

@@ -10,8 +10,6 @@ from slack_sdk import WebClient
 from bot.approvals.outcomes import ANNOUNCED, COMMITTED, Outcome, OutcomeKind, RequestKind
 from bot.approvals.service import ApprovalService
 from bot.policy.permissions import Action
-from bot.registry.events import Notice, NoticeKind
-from bot.runtime import Runtime
 from bot.storage.tables import ApprovalVote, PromotionRequest
 from handlers.approvals import blocks as cards
 from handlers.blocks import Reply
@@ -182,54 +180,3 @@ def publish_home(
     client.views_publish(
         user_id=user, view=cards.home_view(actionable, own, svc.decided(10), notice)
     )
-
-
-def notice_channel(rt: Runtime, model: str) -> str | None:
-    monitor = rt.policy.for_model(model).monitor
-    return (monitor.channel if monitor else None) or rt.settings.mlops_bot_report_channel
-
-
-def post_notice(client: WebClient, rt: Runtime, notice: Notice) -> None:
-    """Post a registry event: out-of-band warning (Revert), tampering, new version (Promote)."""
-    from slack_sdk.models.blocks import ActionsBlock, Block, ButtonElement
-
-    from handlers import action_ids as ids
-    from handlers.blocks import section
-
-    channel = notice_channel(rt, notice.model)
-    if channel is None:
-        log.warning("no channel for %s notice on %s: %s", notice.kind, notice.model, notice.text)
-        return
-    blocks: list[Block] = [section(notice.text)]
-    value = f"{notice.model}|{notice.alias}|{notice.version}"
-    if notice.kind == NoticeKind.OUT_OF_BAND and notice.version and notice.alias:
-        blocks.append(
-            ActionsBlock(
-                elements=[
-                    ButtonElement(
-                        text=f"Revert to v{notice.version}",
-                        action_id=ids.REVERT,
-                        value=value[:2000],
-                        style="danger",
-                    )
-                ]
-            )
-        )
-    if notice.kind == NoticeKind.REGISTERED and notice.alias and notice.version:
-        blocks.append(
-            ActionsBlock(
-                elements=[
-                    ButtonElement(
-                        text=f"Request promotion to @{notice.alias}"[:75],
-                        action_id=ids.REGISTERED_PROMOTE,
-                        value=value[:2000],
-                    )
-                ]
-            )
-        )
-    try:
-        client.chat_postMessage(
-            channel=channel, text=notice.text, blocks=[b.to_dict() for b in blocks]
-        )
-    except SLACK_FAILURES as exc:
-        log.warning("posting a %s notice failed: %s", notice.kind, slack_error(exc))

@@ -25,8 +25,8 @@ from starlette.routing import Route
 
 from bot.registry import events as registry_events
 from bot.storage.deliveries import first_delivery
-from handlers.approvals.messages import post_notice
 from handlers.context import Services
+from handlers.notices.posting import post_notice
 
 log = logging.getLogger(__name__)
 MAX_BODY = 1 << 20  # Slack payloads are a few kB; refuse anything over 1 MiB
