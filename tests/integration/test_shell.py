@@ -85,7 +85,6 @@ def shell_session(script: str, user: str | None = None) -> str:
 
     shell.adopt_demo_policy()
     rt = build_runtime(Settings(_env_file=None))  # type: ignore[call-arg]
-    rt, _ = shell.prepare_runtime(rt)
     out = io.StringIO()
     code = shell.open_shell(rt, user=user, stdin=io.StringIO(script), stdout=out)
     assert code == 0
