@@ -12,7 +12,14 @@ from mlflow.tracking import MlflowClient
 
 from bot import audit
 from handlers import action_ids as ids
-from tests.helpers import BotServer, app_home_opened, signed_headers, start_bot, wait_until
+from tests.helpers import (
+    BotServer,
+    app_home_opened,
+    serving,
+    signed_headers,
+    start_bot,
+    wait_until,
+)
 from tests.slack_fake import FakeSlack
 
 POLICY = """
@@ -35,17 +42,14 @@ CHANNEL = "C0MLOPS"
 @pytest.fixture
 def abot(mlflow_store: str, fake_slack: FakeSlack, tmp_path: Path) -> Iterator[BotServer]:
     fake_slack.usergroups["S0LEADS"] = ["U0LEAD"]
-    server = start_bot(
+    with serving(
         tmp_path,
         fake_slack,
         mlflow_uri=mlflow_store,
         database_url=f"sqlite:///{tmp_path / 'bot.db'}",
         policy=POLICY,
-    )
-    try:
+    ) as server:
         yield server
-    finally:
-        server.stop()
 
 
 def mlflow(bot: BotServer) -> MlflowClient:
@@ -313,8 +317,7 @@ def test_unprotected_alias_is_set_at_once_and_audited(abot: BotServer) -> None:
     ],
 )
 def test_bad_requests_are_refused_clearly(abot: BotServer, text: str, expected: str) -> None:
-    _, url = abot.command(text)
-    reply = abot.reply_to(url)
+    reply = abot.ask(text)
     assert reply["response_type"] == "ephemeral"
     assert expected in everything(reply)
     assert not [e for e in events(abot) if e.action == "promotion_requested"]
