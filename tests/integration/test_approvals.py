@@ -294,8 +294,7 @@ def test_failing_gates_need_an_override_with_a_reason(abot: BotServer) -> None:
 
 
 def test_unprotected_alias_is_set_at_once_and_audited(abot: BotServer) -> None:
-    _, url = abot.command("promote churn 2 staging")
-    assert "not protected" in everything(abot.reply_to(url))
+    assert "not protected" in everything(abot.ask("promote churn 2 staging"))
     assert holder(abot, alias="staging") == "2"
     ev = events(abot)[-1]
     assert (ev.action, ev.model_version, ev.alias) == ("promotion_applied", "2", "staging")
@@ -325,8 +324,7 @@ def test_bad_requests_are_refused_clearly(abot: BotServer, text: str, expected: 
 
 def test_duplicate_pending_request_is_refused(abot: BotServer) -> None:
     request(abot, "promote churn 3 champion")
-    _, url = abot.command("promote churn 3 champion")
-    assert "already pending" in everything(abot.reply_to(url))
+    assert "already pending" in everything(abot.ask("promote churn 3 champion"))
 
 
 def test_expiry_job_updates_the_card(abot: BotServer) -> None:
@@ -368,16 +366,12 @@ def test_rollback_goes_back_to_the_previous_approved_holder(abot: BotServer) -> 
 
 def test_pending_and_audit_commands(abot: BotServer) -> None:
     rid, _ = request(abot, "promote churn 3 champion")
-    _, url = abot.command("pending", user="U0APPROVER1")
-    text = everything(abot.reply_to(url))
+    text = everything(abot.ask("pending", user="U0APPROVER1"))
     assert rid in text and "you can approve" in text
-    _, url = abot.command("pending", user=REQUESTER)
-    assert "your request" in everything(abot.reply_to(url))
-    _, url = abot.command("audit churn 5")
-    text = everything(abot.reply_to(url))
+    assert "your request" in everything(abot.ask("pending", user=REQUESTER))
+    text = everything(abot.ask("audit churn 5"))
     assert "promotion_requested" in text and "churn" in text
-    _, url = abot.command("audit")
-    assert "promotion_requested" in everything(abot.reply_to(url))
+    assert "promotion_requested" in everything(abot.ask("audit"))
 
 
 def test_app_home_lists_what_the_viewer_can_act_on(abot: BotServer) -> None:

@@ -110,8 +110,7 @@ def text_of(call_params: dict) -> str:
 
 def test_on_demand_drift_posts_summary_then_charts_in_its_thread(rbot: BotServer) -> None:
     fake = rbot.fake
-    _, url = rbot.command("drift churn")
-    assert "Working on the drift report" in text_of(rbot.reply_to(url))
+    assert "Working on the drift report" in text_of(rbot.ask("drift churn"))
     post = fake.wait_for(
         "chat.postMessage", lambda c: c.params.get("channel") == CHANNEL, timeout=90
     )[0]
@@ -163,14 +162,11 @@ def test_bad_report_commands(rbot: BotServer, text: str, expected: str) -> None:
 
 
 def test_schedule_add_list_remove_is_audited(rbot: BotServer) -> None:
-    _, url = rbot.command('schedule add perf churn "*/5 * * * *" <#C0OTHER|other>')
-    reply = text_of(rbot.reply_to(url))
+    reply = text_of(rbot.ask('schedule add perf churn "*/5 * * * *" <#C0OTHER|other>'))
     sid = reply.split("`")[1]
-    _, url = rbot.command("schedule list")
-    listing = text_of(rbot.reply_to(url))
+    listing = text_of(rbot.ask("schedule list"))
     assert sid in listing and "policy file" in listing and "file-churn-drift" in listing
-    _, url = rbot.command(f"schedule remove {sid}")
-    assert "Removed" in text_of(rbot.reply_to(url))
+    assert "Removed" in text_of(rbot.ask(f"schedule remove {sid}"))
     changes = [json.loads(e.details)["op"] for e in rbot.audited("schedule_changed")]
     assert changes == ["remove", "add"]
 
