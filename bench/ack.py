@@ -26,11 +26,9 @@ from urllib.parse import urlencode
 import httpx
 import numpy as np
 import pandas as pd
+from _common import ROOT  # puts the repository root on sys.path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from tests.helpers import (  # noqa: E402
+from tests.helpers import (
     SIGNING_SECRET,
     free_port,
     seed_mlflow,
@@ -38,7 +36,7 @@ from tests.helpers import (  # noqa: E402
     signed_headers,
     wait_http,
 )
-from tests.slack_fake import FakeSlack  # noqa: E402
+from tests.slack_fake import FakeSlack
 
 BARE_APP = """
 import sys, uvicorn

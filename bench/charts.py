@@ -10,14 +10,11 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
-from pathlib import Path
 
+import _common  # noqa: F401  (puts the repository root on sys.path)
 import numpy as np
 import pandas as pd
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.monitoring import charts
 from bot.monitoring.drift.engine import compute_drift

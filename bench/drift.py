@@ -35,13 +35,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import scipy
+from _common import ROOT  # puts the repository root on sys.path
 from scipy.spatial.distance import jensenshannon
 from scipy.stats import chi2_contingency, ks_2samp, wasserstein_distance
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from bot.monitoring.drift.engine import (  # noqa: E402
+from bot.monitoring.drift.engine import (
     DEFAULT_WORKERS,
     compute_drift,
     profile_reference,

@@ -69,22 +69,20 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import _common  # noqa: F401  (puts the repository root on sys.path)
 import httpx
 import numpy as np
 import pandas as pd
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from handlers import action_ids as ids  # noqa: E402
-from tests.helpers import (  # noqa: E402
+from handlers import action_ids as ids
+from tests.helpers import (
     BotServer,
     reset_postgres,
     seed_mlflow,
     serve_process,
     wait_until,
 )
-from tests.slack_fake import Call, FakeSlack  # noqa: E402
+from tests.slack_fake import Call, FakeSlack
 
 DEFAULT_DB = "postgresql+psycopg://postgres@127.0.0.1:5432/mlops_bot_bench_replicas"
 REQUESTER = "U0REQ"
@@ -869,14 +867,26 @@ def pct(values: list[float], p: float) -> float:
     return values[max(0, math.ceil(p * len(values)) - 1)]
 
 
+def by_kind(samples: list[Sample]) -> dict[str, list[Sample]]:
+    groups: dict[str, list[Sample]] = defaultdict(list)
+    for s in samples:
+        groups[s.kind].append(s)
+    return groups
+
+
+def ms_row(name: str, ms: list[float], last: object) -> str:
+    """A table row: name, count, p50, p99 and max of the sorted `ms`, then `last`."""
+    return (
+        f"| {name} | {len(ms)} | {pct(ms, 0.5):.0f} | {pct(ms, 0.99):.0f} | {ms[-1]:.0f} | {last} |"
+    )
+
+
 def latency_table(samples: list[Sample]) -> list[str]:
     rows = [
         "| kind | n | p50 ms | p99 ms | max ms | non-200 |",
         "|---|---|---|---|---|---|",
     ]
-    groups: dict[str, list[Sample]] = defaultdict(list)
-    for s in samples:
-        groups[s.kind].append(s)
+    groups = by_kind(samples)
     order = [k for k in KIND_ORDER if k in groups] + sorted(set(groups) - set(KIND_ORDER))
     labelled = [(k, groups[k]) for k in order]
     labelled += [(f"all, replica {r + 1}", [s for s in samples if s.replica == r]) for r in (0, 1)]
@@ -884,13 +894,9 @@ def latency_table(samples: list[Sample]) -> list[str]:
     for name, group in labelled:
         if not group:
             continue
-        ms = sorted(s.ms for s in group)
         bad = Counter(str(s.status) for s in group if s.status != 200)
         shown = ", ".join(f"{n}×{k}" for k, n in bad.items()) if bad else "0"
-        rows.append(
-            f"| {name} | {len(ms)} | {pct(ms, 0.5):.0f} | {pct(ms, 0.99):.0f} "
-            f"| {ms[-1]:.0f} | {shown} |"
-        )
+        rows.append(ms_row(name, sorted(s.ms for s in group), shown))
     return rows
 
 
@@ -899,9 +905,7 @@ def reply_table(samples: list[Sample], replies: dict[str, float]) -> list[str]:
         "| kind | replies | p50 ms | p99 ms | max ms | expected, missing |",
         "|---|---|---|---|---|---|",
     ]
-    groups: dict[str, list[Sample]] = defaultdict(list)
-    for s in samples:
-        groups[s.kind].append(s)
+    groups = by_kind(samples)
     for kind in [k for k in KIND_ORDER if k in groups]:
         group = groups[kind]
         ms = sorted(
@@ -911,10 +915,7 @@ def reply_table(samples: list[Sample], replies: dict[str, float]) -> list[str]:
             continue
         always = kind.startswith("/mlops") or kind in ("Approve: requester", "Approve: outsider")
         missing = sum(1 for s in group if s.reply_name not in replies) if always else "-"
-        rows.append(
-            f"| {kind} | {len(ms)} | {pct(ms, 0.5):.0f} | {pct(ms, 0.99):.0f} | {ms[-1]:.0f} "
-            f"| {missing} |"
-        )
+        rows.append(ms_row(kind, ms, missing))
     return rows
 
 

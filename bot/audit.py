@@ -13,7 +13,7 @@ import csv
 import hashlib
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, TypedDict, Unpack
@@ -327,54 +327,30 @@ def verify(engine: Engine, batch: int = 20000) -> VerifyResult:
                         ph, ev_id, at, actor, action, model, version, alias, run_id, req, details
                     )
                     != h
-                ) and not _row_verifies(conn, ev_id, ph, h):
+                ) and not _row_verifies(conn, ev_id):
                     return VerifyResult(False, n, ev_id, "hash does not match the row's content")
                 prev_hash, expected_id, n = h, expected_id + 1, n + 1
             last_id = rows[-1][0]
     return VerifyResult(True, n)
 
 
-def _row_verifies(conn: Any, ev_id: int, ph: str, h: str) -> bool:
+def _row_verifies(conn: Any, ev_id: int) -> bool:
     """The slow path for one row, read back through the ORM types."""
     table = AuditEvent.__table__  # type: ignore[attr-defined]
     row = conn.execute(sa_select(*[table.c[f] for f in FIELDS]).where(table.c.id == ev_id)).one()
-    _, at, actor, action, model, version, alias, run_id, req, details, _, _ = row
-    if not isinstance(at, datetime):
+    return _same_after_parsing(row)
+
+
+def _same_after_parsing(row: Sequence[Any]) -> bool:
+    """A stored row (the columns of FIELDS, typed) hashed by the definition: `details` may be
+    valid but not byte-canonical (e.g. re-serialised)."""
+    fields = dict(zip(FIELDS, row, strict=True))
+    prev_hash, stored_hash = fields.pop("prev_hash"), fields.pop("hash")
+    if not isinstance(fields["at"], datetime):
         return False
-    return _same_after_parsing(
-        ph, h, ev_id, at, actor, action, model, version, alias, run_id, req, details
-    )
-
-
-def _same_after_parsing(
-    ph: str,
-    h: str,
-    ev_id: int,
-    at: datetime,
-    actor: str,
-    action: str,
-    model: str | None,
-    version: str | None,
-    alias: str | None,
-    run_id: str | None,
-    req: str | None,
-    details: str,
-) -> bool:
-    """The slow path: `details` may be valid but not byte-canonical (e.g. re-serialised)."""
     try:
-        parsed = json.loads(details)
+        fields["details"] = json.loads(fields["details"])
     except ValueError:
         return False
-    fields = {
-        "id": ev_id,
-        "at": fmt_at(at),
-        "actor": actor,
-        "action": action,
-        "model_name": model,
-        "model_version": version,
-        "alias": alias,
-        "run_id": run_id,
-        "request_id": req,
-        "details": parsed,
-    }
-    return compute_hash(ph, fields) == h
+    fields["at"] = fmt_at(fields["at"])
+    return compute_hash(prev_hash, fields) == stored_hash

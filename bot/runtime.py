@@ -9,16 +9,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+
+from sqlalchemy import Engine
 
 from bot.clock import SYSTEM, Clock
-
-if TYPE_CHECKING:
-    from sqlalchemy import Engine
-
-    from bot.config import Settings
-    from bot.policy.file import Policy
-    from bot.registry.gateway import Registry
+from bot.config import Settings
+from bot.policy.file import Policy
+from bot.registry.gateway import Registry
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import BotServer, seed_mlflow, start_bot
+from tests.helpers import BotServer, seed_mlflow, serving
 from tests.slack_fake import FakeSlack
 
 PG_URL_ENV = "MLOPS_BOT_TEST_DATABASE_URL"
@@ -44,16 +44,9 @@ def fake_slack() -> Iterator[FakeSlack]:
 @pytest.fixture
 def bot(mlflow_store: str, fake_slack: FakeSlack, tmp_path: Path) -> Iterator[BotServer]:
     """The bot served over HTTP in this process (uvicorn thread) on a fresh SQLite database."""
-    server = start_bot(
-        tmp_path,
-        fake_slack,
-        mlflow_uri=mlflow_store,
-        database_url=f"sqlite:///{tmp_path / 'bot.db'}",
-    )
-    try:
+    db_url = f"sqlite:///{tmp_path / 'bot.db'}"
+    with serving(tmp_path, fake_slack, mlflow_uri=mlflow_store, database_url=db_url) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="session")

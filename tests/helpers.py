@@ -11,7 +11,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,10 +20,11 @@ from urllib.parse import urlencode
 
 import httpx
 
-from tests.slack_fake import FakeSlack
+from tests.slack_fake import Call, FakeSlack
 
 SIGNING_SECRET = "test-signing-secret-0123456789"
 BOT_TOKEN = "xoxb-test"
+MLOPS_BOT = str(Path(sys.executable).parent / "mlops-bot")
 
 # name -> list of (metrics, params) per version; aliases set after
 SEED_MODELS: dict[str, list[dict[str, float]]] = {
@@ -141,6 +143,23 @@ class BotServer:
         body: dict[str, Any] = calls[0].params
         return body
 
+    def ask(self, text: str, **command: str) -> dict[str, Any]:
+        """The reply to a `/mlops` command (`command`: as for `command()`)."""
+        _, response_url = self.command(text, **command)
+        return self.reply_to(response_url)
+
+    def posted_in(self, channel: str, timeout: float = 30) -> Call:
+        """The first message the bot posted in `channel` (waits with a deadline)."""
+        return self.fake.wait_for(
+            "chat.postMessage", lambda c: c.params.get("channel") == channel, timeout=timeout
+        )[0]
+
+    def audited(self, action: str, limit: int = 20) -> list[Any]:
+        """The `action` events among the newest `limit` of the audit log, newest first."""
+        from bot import audit
+
+        return [e for e in audit.recent(self.runtime.engine, limit=limit) if e.action == action]
+
 
 def start_bot(
     tmp_path: Path,
@@ -206,15 +225,18 @@ def start_bot(
         services.reports.shutdown()
         rt.engine.dispose()
 
-    scheme = "https" if tls else "http"
-    return BotServer(
-        url=f"{scheme}://127.0.0.1:{port}",
-        fake=fake,
-        runtime=rt,
-        app=app,
-        _stop=stop,
-        services=services,
-    )
+    url = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
+    return BotServer(url=url, fake=fake, runtime=rt, app=app, _stop=stop, services=services)
+
+
+@contextmanager
+def serving(tmp_path: Path, fake: FakeSlack, **options: Any) -> Iterator[BotServer]:
+    """start_bot(tmp_path, fake, **options) for the length of a `with` block."""
+    server = start_bot(tmp_path, fake, **options)
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 def create_database(server_url: str, name: str) -> str:
@@ -252,6 +274,32 @@ def reset_postgres(url: str) -> None:
     engine.dispose()
 
 
+def cli_env(tmp: Path, **env: str) -> dict[str, str]:
+    """The environment of a `mlops-bot` process working in `tmp`: this one's, with the data
+    directory and a SQLite database in `tmp`, and `env` on top."""
+    return {
+        **os.environ,
+        "MLOPS_BOT_DATA_DIR": str(tmp / "data"),
+        "DATABASE_URL": f"sqlite:///{tmp / 'bot.db'}",
+        **env,
+    }
+
+
+def run_mlops_bot(
+    cwd: Path, *args: str, env: dict[str, str], timeout: float, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`mlops-bot ARGS` in `cwd` until it exits, its output captured as text."""
+    return subprocess.run(
+        [MLOPS_BOT, *args],
+        env=env,
+        cwd=cwd,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
 def serve_process(
     tmp: Path,
     fake: FakeSlack,
@@ -265,22 +313,20 @@ def serve_process(
     Its stdout and stderr go to `tmp / "log"`.
     """
     port = free_port()
-    environ = {
-        **os.environ,
+    ours = {
         "SLACK_BOT_TOKEN": BOT_TOKEN,
         "SLACK_SIGNING_SECRET": SIGNING_SECRET,
         "SLACK_API_URL": fake.api_url,
         "MLFLOW_TRACKING_URI": mlflow_uri,
         "DATABASE_URL": db_url,
-        "MLOPS_BOT_DATA_DIR": str(tmp / "data"),
         **({"MLOPS_BOT_CONFIG": str(policy)} if policy is not None else {}),
-        **env,
     }
+    environ = cli_env(tmp, **{**ours, **env})
     environ.pop("SLACK_APP_TOKEN", None)
     tmp.mkdir(parents=True, exist_ok=True)
     proc = subprocess.Popen(
         [
-            str(Path(sys.executable).parent / "mlops-bot"),
+            MLOPS_BOT,
             "serve",
             "--http",
             "--host",

@@ -13,6 +13,7 @@ import json
 import logging
 import re
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -227,22 +228,45 @@ class ApprovalService:
 
     def override(self, request_id: str, user: str, reason: str) -> Outcome:
         """Override failed gates (reason required); counts as the approver's approval."""
-        reason = reason.strip()
-        req, _, refused = self._check_reasoned(request_id, user, Action.OVERRIDE, reason)
-        if refused is not None:
-            return refused
-        assert req is not None
-        voted = self.store.vote(req, user, override_reason=reason)
-        if voted is None:
-            return self.deny(req, request_id, user, Action.OVERRIDE, _FIRST)
-        return self._after_vote(voted.request, voted.votes, voted.claimed)
+        return self._decide_reasoned(request_id, user, Action.OVERRIDE, reason, self._overridden)
 
     def reject(self, request_id: str, user: str, reason: str) -> Outcome:
+        return self._decide_reasoned(request_id, user, Action.REJECT, reason, self._rejected)
+
+    def _decide_reasoned(
+        self,
+        request_id: str,
+        user: str,
+        action: Action,
+        reason: str,
+        apply: Callable[[PromotionRequest, Votes, str, str], Outcome | None],
+    ) -> Outcome:
+        """Reject/override, which also need a reason: a refusal is recorded; else `apply` the
+        decision, which returns None when someone else decided first (recorded as a refusal)."""
         reason = reason.strip()
-        req, votes, refused = self._check_reasoned(request_id, user, Action.REJECT, reason)
-        if refused is not None:
-            return refused
+        req, votes = self.get(request_id)
+        why = self.refusal(req, votes, user, action)
+        if why is None and not reason:
+            why = f"{'A rejection' if action == Action.REJECT else 'An override'} needs a reason."
+        if why is not None:
+            return self.deny(req, request_id, user, action, why)
         assert req is not None
+        outcome = apply(req, votes, user, reason)
+        if outcome is None:
+            return self.deny(req, request_id, user, action, _FIRST)
+        return outcome
+
+    def _overridden(
+        self, req: PromotionRequest, votes: Votes, user: str, reason: str
+    ) -> Outcome | None:
+        voted = self.store.vote(req, user, override_reason=reason)
+        if voted is None:
+            return None
+        return self._after_vote(voted.request, voted.votes, voted.claimed)
+
+    def _rejected(
+        self, req: PromotionRequest, votes: Votes, user: str, reason: str
+    ) -> Outcome | None:
         ev = self.store.transition(
             req,
             RequestStatus.PENDING,
@@ -254,20 +278,8 @@ class ApprovalService:
             status_detail=reason[:2000],
         )
         if ev is None:
-            return self.deny(req, request_id, user, Action.REJECT, _FIRST)
+            return None
         return Outcome(OutcomeKind.REJECTED, f"Rejected by <@{user}>: {reason}", req, votes, ev.id)
-
-    def _check_reasoned(
-        self, request_id: str, user: str, action: Action, reason: str
-    ) -> tuple[PromotionRequest | None, Votes, Outcome | None]:
-        """Eligibility for reject/override, which also need a reason; a refusal is recorded."""
-        req, votes = self.get(request_id)
-        why = self.refusal(req, votes, user, action)
-        if why is None and not reason:
-            why = f"{'A rejection' if action == Action.REJECT else 'An override'} needs a reason."
-        if why is not None:
-            return req, votes, self.deny(req, request_id, user, action, why)
-        return req, votes, None
 
     def deny(
         self, req: PromotionRequest | None, request_id: str, user: str, action: Action, why: str

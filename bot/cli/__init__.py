@@ -137,9 +137,7 @@ def _open_shell(user: str | None, channel: str | None) -> int:
     from handlers.shell import startup as local_shell
 
     local_shell.adopt_demo_policy()
-    rt = load_runtime()
-    rt, had_slack = local_shell.prepare_runtime(rt)
-    return local_shell.open_shell(rt, user=user, channel=channel, slack_configured=had_slack)
+    return local_shell.open_shell(load_runtime(), user=user, channel=channel)
 
 
 @cli.command()

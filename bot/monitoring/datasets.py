@@ -31,6 +31,15 @@ class DatasetError(Exception):
     """A data source that cannot be read; the message names it and says why."""
 
 
+@dataclass(frozen=True)
+class Holder:
+    """The version an alias points to: `mlflow-artifact:` sources are files of its source run."""
+
+    registry: Registry
+    model: str
+    alias: str
+
+
 @dataclass
 class Dataset:
     uri: str
@@ -44,9 +53,7 @@ class Dataset:
 def load(
     uri: str,
     *,
-    registry: Registry | None = None,
-    model: str | None = None,
-    alias: str | None = None,
+    holder: Holder | None = None,
     progress: Progress | None = None,
     max_bytes: int = MAX_DOWNLOAD_BYTES,
 ) -> Dataset:
@@ -63,7 +70,7 @@ def load(
     if uri.startswith(ARTIFACT_SCHEME):
         say(f"fetching {uri}")
         with tempfile.TemporaryDirectory(prefix="mlops-bot-") as tmp:
-            path = _artifact(uri[len(ARTIFACT_SCHEME) :], registry, model, alias, Path(tmp))
+            path = _artifact(uri[len(ARTIFACT_SCHEME) :], holder, Path(tmp))
             return Dataset(uri, _read_file(path, label=uri))
     return Dataset(uri, _read_local(uri, say))
 
@@ -172,15 +179,14 @@ def _download(url: str, dest_dir: Path, max_bytes: int) -> Path:
     return dest
 
 
-def _artifact(
-    path: str, registry: Registry | None, model: str | None, alias: str | None, dest: Path
-) -> Path:
+def _artifact(path: str, holder: Holder | None, dest: Path) -> Path:
     """Download an artifact of the alias holder's source run."""
-    if registry is None or model is None or alias is None:
+    if holder is None:
         raise DatasetError(
             f"`{ARTIFACT_SCHEME}{path}` needs a model and an alias (the holder's run has the file)"
         )
-    version = registry.get_version(model, f"@{alias}")
+    registry, model = holder.registry, holder.model
+    version = registry.get_version(model, f"@{holder.alias}")
     if not version.run_id:
         raise DatasetError(f"`{model}` v{version.version} has no source run to read `{path}` from")
     try:

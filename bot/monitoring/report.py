@@ -59,12 +59,14 @@ def make_report(
     monitor: MonitorConfig | None = None
     version = run_id = None
     baseline: dict[str, float] = {}
+    holder: datasets.Holder | None = None
     if model is not None:
         registry.get_model(model)  # unknown model → NotFoundError with suggestions
         monitor = policy.for_model(model).monitor
         alias = alias or (monitor.alias if monitor else "champion")
         info = registry.get_version(model, f"@{alias}")
         version, run_id, baseline = info.version, info.run_id, info.metrics
+        holder = datasets.Holder(registry, model, alias)
         reference = reference or (monitor.reference if monitor else None)
         current = current or (monitor.current if monitor else None)
     if current is None or (kind == ReportKind.DRIFT and reference is None):
@@ -78,11 +80,11 @@ def make_report(
         "version": version,
         "run_id": run_id,
     }
-    cur = datasets.load(current, registry=registry, model=model, alias=alias, progress=say)
+    cur = datasets.load(current, holder=holder, progress=say)
     stamp = f"{model} @{alias} v{version}" if model else "ad-hoc data"
     if kind == ReportKind.DRIFT:
         assert reference is not None
-        ref = datasets.load(reference, registry=registry, model=model, alias=alias, progress=say)
+        ref = datasets.load(reference, holder=holder, progress=say)
         return _drift(head, ref, cur, monitor, stamp, charts, say)
     return _perf(head, cur, monitor, baseline, stamp, charts, say)
 

@@ -82,34 +82,23 @@ def gates_text(req: PromotionRequest) -> str:
 
 def buttons(req: PromotionRequest) -> ActionsBlock:
     """Approve / Reject (and Override when gates fail). Values carry only the request id."""
-    elements = []
-    gated = not req.gates_passed and req.overridden_by is None
-    if gated:
-        elements.append(
-            ButtonElement(
-                text="Override…",
-                action_id=ids.OVERRIDE,
-                value=req.id,
-                style="danger",
-            )
-        )
+    if not req.gates_passed and req.overridden_by is None:
+        vote = ButtonElement(text="Override…", action_id=ids.OVERRIDE, value=req.id, style="danger")
     else:
-        elements.append(
-            ButtonElement(
-                text="Approve",
-                action_id=ids.APPROVE,
-                value=req.id,
-                style="primary",
-                confirm=ConfirmObject(
-                    title="Approve promotion?",
-                    text=f"Move @{req.alias} of {req.model_name} to v{req.version}.",
-                    confirm="Approve",
-                    deny="Cancel",
-                ),
-            )
+        vote = ButtonElement(
+            text="Approve",
+            action_id=ids.APPROVE,
+            value=req.id,
+            style="primary",
+            confirm=ConfirmObject(
+                title="Approve promotion?",
+                text=f"Move @{req.alias} of {req.model_name} to v{req.version}.",
+                confirm="Approve",
+                deny="Cancel",
+            ),
         )
-    elements.append(ButtonElement(text="Reject…", action_id=ids.REJECT, value=req.id))
-    return ActionsBlock(block_id=f"{ids.REQUEST_ACTIONS}:{req.id}", elements=elements)
+    reject = ButtonElement(text="Reject…", action_id=ids.REJECT, value=req.id)
+    return ActionsBlock(block_id=f"{ids.REQUEST_ACTIONS}:{req.id}", elements=[vote, reject])
 
 
 def approval_card(req: PromotionRequest, votes: list[ApprovalVote], note: str = "") -> Reply:

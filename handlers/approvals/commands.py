@@ -16,14 +16,19 @@ MAX_AUDIT_LIMIT = 100
 
 
 @subcommand(
-    "promote",
     "/mlops promote <model> <version> [to] <alias> [reason…]",
     "ask approvers to move an alias to a version",
     decision=True,
 )
 def promote(inv: Invocation) -> Reply:
     """`promote <model> <version> [to] <alias> [reason…]`: open a request and post its card."""
-    words = inv.words
+    model, version, alias, reason = _promotion(inv.words)
+    return _open(inv, model, version, alias, reason, RequestKind.PROMOTE)
+
+
+def _promotion(words: list[str]) -> tuple[str, str, str, str]:
+    """`<model> <version> [to] <alias> [reason…]` as model, version (without `v`), alias
+    (without `@`) and reason."""
     if len(words) >= 3 and words[2].lower() == "to":
         words = words[:2] + words[3:]
     if len(words) < 3:
@@ -31,12 +36,10 @@ def promote(inv: Invocation) -> Reply:
     model, version, alias = words[0], words[1].removeprefix("v"), words[2].removeprefix("@")
     if not version.isdigit():
         raise UsageError(f"`{render.esc(words[1][:50])}` is not a version number.", "promote")
-    reason = " ".join(words[3:])
-    return _open(inv, model, version, alias, reason, RequestKind.PROMOTE)
+    return model, version, alias, " ".join(words[3:])
 
 
 @subcommand(
-    "rollback",
     "/mlops rollback <model> <alias>",
     "ask to move an alias back to its previous approved holder",
     decision=True,
@@ -63,7 +66,7 @@ def _open(
     return Reply(outcome.message, [render.section(mark + outcome.message)])
 
 
-@subcommand("pending", "/mlops pending", "open promotion requests and where you can act on them")
+@subcommand("/mlops pending", "open promotion requests and where you can act on them")
 def pending(inv: Invocation) -> Reply:
     """`pending`: open requests and whether the caller can act on each."""
     if inv.parsed.args:
@@ -81,7 +84,7 @@ def pending(inv: Invocation) -> Reply:
     return cards.pending_reply(items)
 
 
-@subcommand("audit", "/mlops audit [<model>] [<limit>]", "recent audit events")
+@subcommand("/mlops audit [<model>] [<limit>]", "recent audit events")
 def audit_log(inv: Invocation) -> Reply:
     """`audit [<model>] [<limit>]`: recent audit events."""
     words = inv.words

@@ -8,7 +8,7 @@ from handlers.router.invocation import Invocation, UsageError
 from handlers.router.registry import subcommand
 
 
-@subcommand("models", "/mlops models", "registered models with their aliases → versions")
+@subcommand("/mlops models", "registered models with their aliases → versions")
 def models(inv: Invocation) -> Reply:
     if inv.parsed.args:
         raise UsageError("`models` takes no arguments.", "models")
@@ -16,7 +16,6 @@ def models(inv: Invocation) -> Reply:
 
 
 @subcommand(
-    "show",
     "/mlops show <model> [<version>|@<alias>]",
     "a version: aliases, source run, key metrics, params, links",
 )
@@ -37,7 +36,7 @@ def show(inv: Invocation) -> Reply:
     )
 
 
-@subcommand("status", "/mlops status", "bot, database, MLflow and scheduler health")
+@subcommand("/mlops status", "bot, database, MLflow and scheduler health")
 def status(inv: Invocation) -> Reply:
     scheduler = inv.services.scheduler
     next_runs = scheduler.next_runs() if scheduler is not None else []

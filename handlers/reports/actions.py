@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext, Respond
@@ -94,94 +95,130 @@ def handle_details(ack: Ack, action: dict, respond: Respond, context: BoltContex
     _with_record(action, context, respond, show)
 
 
-def handle_promote(
-    ack: Ack, body: dict, action: dict, respond: Respond, client: WebClient, context: BoltContext
-) -> None:
+@dataclass(frozen=True)
+class _ModelClick:
+    """A click on a Request promotion or Trigger retraining button, once its report was read
+    back: the report's model, record and document, and the click's Bolt arguments."""
+
+    model: str
+    record: ReportRecord
+    doc: ReportDocument
+    body: dict
+    respond: Respond
+    client: WebClient
+    context: BoltContext
+
+    @property
+    def user(self) -> str:
+        return str(self.body["user"]["id"])
+
+    @property
+    def channel(self) -> str:
+        """Where the report was posted (else where the click came from)."""
+        return self.record.channel or self.body["channel"]["id"]
+
+    def say(self, text: str) -> None:
+        _say(self.respond, text)
+
+
+def _on_model_report(work: Callable[[_ModelClick], None]) -> Callable[..., None]:
+    """The listener of a button that acts on the report's model: ack, then (urgent: it changes
+    something) `work` on the report read back. A report of no model is left alone."""
+
+    def listener(
+        ack: Ack,
+        body: dict,
+        action: dict,
+        respond: Respond,
+        client: WebClient,
+        context: BoltContext,
+    ) -> None:
+        ack()
+
+        def on_record(record: ReportRecord, doc: ReportDocument) -> None:
+            model = str(record.model_name)
+            work(_ModelClick(model, record, doc, body, respond, client, context))
+
+        _with_record(action, context, respond, on_record, needs_model=True, urgent=True)
+
+    return listener
+
+
+def _promote(click: _ModelClick) -> None:
     """Open the approval flow: the challenger → the report's alias, requested by the clicker."""
-    ack()
-
-    def promote(record: ReportRecord, doc: ReportDocument) -> None:
-        model = str(record.model_name)
-        rt, svc = runtime_of(context), approvals_of(context)
-        challenger = rt.registry.get_model(model).aliases.get(CHALLENGER)
-        if challenger is None:
-            _say(respond, f"`{model}` has no `@{CHALLENGER}` any more.")
-            return
-        outcome = open_request(
-            client,
-            svc,
-            model,
-            challenger,
-            doc.alias or "champion",
-            body["user"]["id"],
-            f"Requested from the {doc.kind} report of {doc.generated_at}",
-            record.channel or body["channel"]["id"],
-        )
-        if outcome.kind != OutcomeKind.REQUESTED:
-            _say(respond, outcome.message)
-
-    _with_record(action, context, respond, promote, needs_model=True, urgent=True)
+    rt, svc = runtime_of(click.context), approvals_of(click.context)
+    challenger = rt.registry.get_model(click.model).aliases.get(CHALLENGER)
+    if challenger is None:
+        click.say(f"`{click.model}` has no `@{CHALLENGER}` any more.")
+        return
+    doc = click.doc
+    outcome = open_request(
+        click.client,
+        svc,
+        click.model,
+        challenger,
+        doc.alias or "champion",
+        click.user,
+        f"Requested from the {doc.kind} report of {doc.generated_at}",
+        click.channel,
+    )
+    if outcome.kind != OutcomeKind.REQUESTED:
+        click.say(outcome.message)
 
 
-def handle_retrain(
-    ack: Ack, body: dict, action: dict, respond: Respond, client: WebClient, context: BoltContext
-) -> None:
+def _retrain(click: _ModelClick) -> None:
     """Owners and approvers only: POST the signed retraining request, report the outcome."""
-    ack()
-
-    def trigger(record: ReportRecord, doc: ReportDocument) -> None:
-        model = str(record.model_name)
-        rt = runtime_of(context)
-        user = body["user"]["id"]
-        monitor = rt.policy.for_model(model).monitor
-        if monitor is None or not monitor.retrain_url:
-            _say(respond, f"`{model}` has no `retrain_url` in the policy file.")
-            return
-        refusal = permissions_of(context).can(user, Action.RETRAIN, model)
-        if refusal is not None:
-            audit.record(
-                rt.engine,
-                "retrain_failed",
-                user,
-                model_name=model,
-                details={"reason": "not an owner or approver", "report_id": record.id},
-            )
-            _say(respond, refusal.reason)
-            return
-        payload = {
-            "model": model,
-            "version": doc.version,
-            "alias": doc.alias,
-            "run_id": doc.run_id,
-            "requested_by": user,
-            "report_id": record.id,
-            "report": _summary(doc),
-        }
-        result = retrain.trigger(
-            monitor.retrain_url, payload, secret(rt.settings.mlops_bot_outbound_secret)
-        )
+    model, record, doc, user = click.model, click.record, click.doc, click.user
+    rt = runtime_of(click.context)
+    monitor = rt.policy.for_model(model).monitor
+    if monitor is None or not monitor.retrain_url:
+        click.say(f"`{model}` has no `retrain_url` in the policy file.")
+        return
+    refusal = permissions_of(click.context).can(user, Action.RETRAIN, model)
+    if refusal is not None:
         audit.record(
             rt.engine,
-            "retrain_triggered" if result.ok else "retrain_failed",
+            "retrain_failed",
             user,
             model_name=model,
-            model_version=doc.version,
-            alias=doc.alias,
-            run_id=doc.run_id,
-            details={"status": result.status, "detail": result.detail, "report_id": record.id},
+            details={"reason": "not an owner or approver", "report_id": record.id},
         )
-        text = (
-            f":arrows_counterclockwise: <@{user}> triggered retraining of `{model}`: "
-            f"{result.detail}" + (f" (HTTP {result.status})" if result.status else "")
-        )
-        try:
-            client.chat_postMessage(
-                channel=record.channel or body["channel"]["id"], thread_ts=record.ts, text=text
-            )
-        except SLACK_FAILURES:
-            _say(respond, text)
+        click.say(refusal.reason)
+        return
+    payload = {
+        "model": model,
+        "version": doc.version,
+        "alias": doc.alias,
+        "run_id": doc.run_id,
+        "requested_by": user,
+        "report_id": record.id,
+        "report": _summary(doc),
+    }
+    result = retrain.trigger(
+        monitor.retrain_url, payload, secret(rt.settings.mlops_bot_outbound_secret)
+    )
+    audit.record(
+        rt.engine,
+        "retrain_triggered" if result.ok else "retrain_failed",
+        user,
+        model_name=model,
+        model_version=doc.version,
+        alias=doc.alias,
+        run_id=doc.run_id,
+        details={"status": result.status, "detail": result.detail, "report_id": record.id},
+    )
+    text = (
+        f":arrows_counterclockwise: <@{user}> triggered retraining of `{model}`: "
+        f"{result.detail}" + (f" (HTTP {result.status})" if result.status else "")
+    )
+    try:
+        click.client.chat_postMessage(channel=click.channel, thread_ts=record.ts, text=text)
+    except SLACK_FAILURES:
+        click.say(text)
 
-    _with_record(action, context, respond, trigger, needs_model=True, urgent=True)
+
+handle_promote = _on_model_report(_promote)
+handle_retrain = _on_model_report(_retrain)
 
 
 def _summary(doc: ReportDocument) -> dict[str, Any]:

@@ -13,12 +13,12 @@ from handlers.router.invocation import Invocation, UsageError
 from handlers.router.registry import subcommand
 
 
-@subcommand("drift", "/mlops drift <model> [@alias]", "drift report now (posted when done)")
+@subcommand("/mlops drift <model> [@alias]", "drift report now (posted when done)")
 def drift(inv: Invocation) -> Reply:
     return _on_demand(inv, ReportKind.DRIFT)
 
 
-@subcommand("perf", "/mlops perf <model> [@alias]", "performance report now (posted when done)")
+@subcommand("/mlops perf <model> [@alias]", "performance report now (posted when done)")
 def perf(inv: Invocation) -> Reply:
     return _on_demand(inv, ReportKind.PERF)
 
@@ -53,7 +53,6 @@ def _on_demand(inv: Invocation, kind: ReportKind) -> Reply:
 
 
 @subcommand(
-    "schedule",
     '/mlops schedule list | add <drift|perf> <model> "<cron>" [#channel] | remove <id>',
     "scheduled drift and performance reports",
     decision=True,

@@ -1,8 +1,9 @@
 """The `/mlops` subcommands: each declared once, where its handler lives.
 
-A feature module declares its subcommands with `@subcommand(name, usage, help)`; the router
-finds them here, `/mlops help` lists them, and an error shows the right usage line. Nothing
-else needs editing to add one.
+A feature module declares its subcommands with `@subcommand(usage, help)` (the name is the
+word after `/mlops` in the usage, so the two cannot disagree); the router finds them here,
+`/mlops help` lists them, and an error shows the right usage line. Nothing else needs editing
+to add one.
 """
 
 from __future__ import annotations
@@ -40,10 +41,13 @@ HELP = Subcommand(
 )
 
 
-def subcommand(
-    name: str, usage: str, help: str, *, decision: bool = False
-) -> Callable[[Handler], Handler]:  # noqa: A002
-    """Declare the decorated function as the handler of `/mlops <name>`."""
+def subcommand(usage: str, help: str, *, decision: bool = False) -> Callable[[Handler], Handler]:  # noqa: A002
+    """Declare the decorated function as the handler of `/mlops <name>`, `usage` being
+    `/mlops <name> …`."""
+    prefix, _, rest = usage.partition(" ")
+    name = rest.partition(" ")[0]
+    if prefix != "/mlops" or not name:
+        raise ValueError(f"a usage starts with `/mlops <name>`, not {usage!r}")
 
     def declare(fn: Handler) -> Handler:
         if name in _SUBCOMMANDS or name == HELP.name:

@@ -27,6 +27,7 @@ import logging
 import re
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TextIO
 
 from slack_bolt import BoltContext, BoltRequest
@@ -53,6 +54,22 @@ Shell commands (everything else goes to the bot as in Slack):
   help                     this list (`/mlops help` lists the bot's subcommands)
   quit                     leave (end of input / Ctrl-D too)
 A modal (Reject…, Override…) asks for its fields on the next lines; a blank line cancels it."""
+
+
+@dataclass(frozen=True)
+class Switch:
+    """What `as` (the user the shell acts as) or `in` (the channel it types in) accepts."""
+
+    sigil: str  # may stand before the ID
+    pattern: re.Pattern[str]  # a valid ID
+    place: str  # "You are {place}{ID}."
+    what: str  # "… is not a Slack {what} ({forms}, e.g. {example})"
+    forms: str
+    example: str
+
+
+AS_USER = Switch("@", USER_ID, "@", "user ID", "U… or W…", "as U0BOB")
+IN_CHANNEL = Switch("#", CHANNEL_ID, "in #", "channel ID", "C…", "in C0OTHER")
 
 
 class Shell:
@@ -411,9 +428,9 @@ class Shell:
         elif word == "press":
             self.press(rest)
         elif word == "as":
-            self.switch_user(rest)
+            self.user = self.switched(rest, AS_USER, self.user)
         elif word == "in":
-            self.switch_channel(rest)
+            self.channel = self.switched(rest, IN_CHANNEL, self.channel)
         elif word == "home":
             self.home()
         elif word == "buttons":
@@ -426,25 +443,18 @@ class Shell:
             self.emit(f"Unknown shell command `{word}`: type `help`, or /mlops help for the bot.")
         return True
 
-    def switch_user(self, arg: str) -> None:
-        user = arg.removeprefix("@").upper()
-        if not user:
-            self.emit(f"You are @{self.user}. Usage: as U0BOB")
-        elif not USER_ID.fullmatch(user):
-            self.emit(f"`{arg}` is not a Slack user ID (U… or W…, e.g. as U0BOB)")
-        else:
-            self.user = user
-            self.emit(f"You are now @{user}.")
-
-    def switch_channel(self, arg: str) -> None:
-        channel = arg.removeprefix("#").upper()
-        if not channel:
-            self.emit(f"You are in #{self.channel}. Usage: in C0OTHER")
-        elif not CHANNEL_ID.fullmatch(channel):
-            self.emit(f"`{arg}` is not a Slack channel ID (C…, e.g. in C0OTHER)")
-        else:
-            self.channel = channel
-            self.emit(f"You are now in #{channel}.")
+    def switched(self, arg: str, to: Switch, current: str) -> str:
+        """`as` / `in`: the user or channel ID in `arg`; `current` when there is none (then
+        says which it is) or it is not a valid ID (then says why)."""
+        value = arg.removeprefix(to.sigil).upper()
+        if not value:
+            self.emit(f"You are {to.place}{current}. Usage: {to.example}")
+            return current
+        if not to.pattern.fullmatch(value):
+            self.emit(f"`{arg}` is not a Slack {to.what} ({to.forms}, e.g. {to.example})")
+            return current
+        self.emit(f"You are now {to.place}{value}.")
+        return value
 
     def show_buttons(self) -> None:
         if not self.buttons:

@@ -111,12 +111,12 @@ def open_shell(
     channel: str | None = None,
     stdin: TextIO | None = None,
     stdout: TextIO | None = None,
-    show_welcome: bool = True,
-    slack_configured: bool = False,
 ) -> int:
-    """Run the shell on a prepared runtime until quit / end of input; returns the exit status."""
+    """Run the shell until quit / end of input, on `rt` without its Slack credentials (the
+    welcome says whether there were any); returns the exit status."""
     from bot import demo
 
+    rt, slack_configured = prepare_runtime(rt)
     stdin = stdin or sys.stdin
     stdout = stdout or sys.stdout
     interactive = stdin is sys.stdin and sys.stdin.isatty()
@@ -132,13 +132,10 @@ def open_shell(
         rt, user=user, channel=channel, stdin=stdin, stdout=stdout, interactive=interactive
     )
     warm = shell.warm_up()
-    if show_welcome:
-        has_demo = demo.policy_file(rt.settings).exists() or demo.MODEL in {
-            m for m in rt.policy.file.models
-        }
-        shell.emit(
-            welcome(rt, user, channel, demo_model=has_demo, slack_configured=slack_configured)
-        )
+    has_demo = demo.policy_file(rt.settings).exists() or demo.MODEL in {
+        m for m in rt.policy.file.models
+    }
+    shell.emit(welcome(rt, user, channel, demo_model=has_demo, slack_configured=slack_configured))
     try:
         return shell.run()
     finally:

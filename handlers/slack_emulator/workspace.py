@@ -81,12 +81,15 @@ class Workspace:
     def reset(self) -> None:
         """Forget messages, views, files and response_url uses (users, groups, channels stay)."""
         with self.lock:
-            self.messages.clear()
-            self.ephemerals.clear()
-            self.views.clear()
-            self.home_views.clear()
-            self.files.clear()
-            self.response_url_uses.clear()
+            for state in (
+                self.messages,
+                self.ephemerals,
+                self.views,
+                self.home_views,
+                self.files,
+                self.response_url_uses,
+            ):
+                state.clear()
 
     def next_ts(self) -> str:
         """A message timestamp, later than every one before: `<seconds>.<6 digits>`."""

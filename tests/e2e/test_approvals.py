@@ -57,9 +57,7 @@ def test_mlflow_down_during_approval_then_back(
         click(bot, ids.APPROVE, rid, "U0APPROVER2", card)
         wait_until(lambda: alias_of(server.url) == "3", timeout=30)
         wait_until(lambda: "Promoted" in everything(bot.fake.message(CHANNEL, card["ts"]) or {}))
-        applied = [
-            e for e in audit.recent(bot.runtime.engine, limit=50) if e.action == "promotion_applied"
-        ]
+        applied = bot.audited("promotion_applied", limit=50)
         assert len(applied) == 1
     finally:
         bot.stop()

@@ -6,7 +6,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,12 +18,12 @@ from tests.helpers import (
     SIGNING_SECRET,
     BotServer,
     MlflowServer,
+    cli_env,
     free_port,
+    run_mlops_bot,
     serve_process,
 )
 from tests.slack_fake import FakeSlack
-
-BIN = Path(sys.executable).parent
 
 
 @pytest.fixture(scope="module")
@@ -98,15 +97,7 @@ def test_run_without_tokens_opens_the_shell_and_says_what_to_set(
     env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
     env["MLOPS_BOT_DATA_DIR"] = str(tmp_path / "data")
     env["MLFLOW_TRACKING_URI"] = mlflow_store
-    res = subprocess.run(
-        [str(BIN / "mlops-bot"), "run"],
-        env=env,
-        cwd=tmp_path,
-        input="/mlops models\n",
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    res = run_mlops_bot(tmp_path, "run", env=env, timeout=120, stdin="/mlops models\n")
     assert res.returncode == 0, res.stderr
     assert "SLACK_BOT_TOKEN" in res.stdout and "SLACK_APP_TOKEN" in res.stdout
     assert "`@champion` → v1" in res.stdout
@@ -115,44 +106,18 @@ def test_run_without_tokens_opens_the_shell_and_says_what_to_set(
 @pytest.mark.slow
 def test_bad_policy_file_stops_start_with_one_clear_error(tmp_path: Path) -> None:
     (tmp_path / "mlops-bot.toml").write_text('[models.churn]\ngates = ["auc >>= 1"]\n')
-    env = {
-        **os.environ,
-        "SLACK_BOT_TOKEN": "xoxb-x",
-        "SLACK_SIGNING_SECRET": "s",
-        "MLOPS_BOT_DATA_DIR": str(tmp_path / "data"),
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}",
-    }
-    res = subprocess.run(
-        [str(BIN / "mlops-bot"), "serve", "--http"],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    env = cli_env(tmp_path, SLACK_BOT_TOKEN="xoxb-x", SLACK_SIGNING_SECRET="s")
+    res = run_mlops_bot(tmp_path, "serve", "--http", env=env, timeout=60)
     assert res.returncode == 2
     assert "mlops-bot.toml: models.churn.gates" in res.stderr and "Traceback" not in res.stderr
 
 
 def serve_until_exit(tmp_path: Path, *args: str, **env: str) -> str:
     """Run `mlops-bot serve ARGS` with ENV until it exits 1; its last line of stderr."""
-    environ = {
-        **os.environ,
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "MLOPS_BOT_DATA_DIR": str(tmp_path / "data"),
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}",
-        **env,
-    }
+    environ = cli_env(tmp_path, **{"SLACK_SIGNING_SECRET": SIGNING_SECRET, **env})
     if "SLACK_APP_TOKEN" not in env:
         environ.pop("SLACK_APP_TOKEN", None)
-    res = subprocess.run(
-        [str(BIN / "mlops-bot"), "serve", *args],
-        env=environ,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=90,
-    )
+    res = run_mlops_bot(tmp_path, "serve", *args, env=environ, timeout=90)
     assert res.returncode == 1 and "Traceback" not in res.stderr
     assert "not-the-token" not in res.stderr and "not-valid" not in res.stderr
     return res.stderr.strip().splitlines()[-1]

@@ -15,7 +15,6 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from mlflow.tracking import MlflowClient
 
-from bot import audit
 from jobs.reconcile import run as reconcile
 from tests.helpers import MlflowServer, start_bot, wait_until
 from tests.slack_fake import FakeSlack
@@ -109,17 +108,9 @@ def test_mlflow_server_delivers_an_alias_change(
             secret=SECRET,
         )
         client.set_registered_model_alias("churn", "champion", "2")  # behind the bot's back
-        post = bot.fake.wait_for(
-            "chat.postMessage", lambda c: c.params.get("channel") == ALERTS, timeout=60
-        )[0]
+        post = bot.posted_in(ALERTS, timeout=60)
         assert "Out-of-band change" in post.params["text"] and "now v2" in post.params["text"]
-        events = wait_until(
-            lambda: [
-                e
-                for e in audit.recent(bot.runtime.engine, limit=20)
-                if e.action == "out_of_band_change"
-            ]
-        )
+        events = wait_until(lambda: bot.audited("out_of_band_change"))
         assert "MLflow webhook" in events[0].details
     finally:
         bot.stop()

@@ -12,7 +12,14 @@ from mlflow.tracking import MlflowClient
 
 from bot import audit
 from handlers import action_ids as ids
-from tests.helpers import BotServer, app_home_opened, signed_headers, start_bot, wait_until
+from tests.helpers import (
+    BotServer,
+    app_home_opened,
+    serving,
+    signed_headers,
+    start_bot,
+    wait_until,
+)
 from tests.slack_fake import FakeSlack
 
 POLICY = """
@@ -35,17 +42,14 @@ CHANNEL = "C0MLOPS"
 @pytest.fixture
 def abot(mlflow_store: str, fake_slack: FakeSlack, tmp_path: Path) -> Iterator[BotServer]:
     fake_slack.usergroups["S0LEADS"] = ["U0LEAD"]
-    server = start_bot(
+    with serving(
         tmp_path,
         fake_slack,
         mlflow_uri=mlflow_store,
         database_url=f"sqlite:///{tmp_path / 'bot.db'}",
         policy=POLICY,
-    )
-    try:
+    ) as server:
         yield server
-    finally:
-        server.stop()
 
 
 def mlflow(bot: BotServer) -> MlflowClient:
@@ -290,8 +294,7 @@ def test_failing_gates_need_an_override_with_a_reason(abot: BotServer) -> None:
 
 
 def test_unprotected_alias_is_set_at_once_and_audited(abot: BotServer) -> None:
-    _, url = abot.command("promote churn 2 staging")
-    assert "not protected" in everything(abot.reply_to(url))
+    assert "not protected" in everything(abot.ask("promote churn 2 staging"))
     assert holder(abot, alias="staging") == "2"
     ev = events(abot)[-1]
     assert (ev.action, ev.model_version, ev.alias) == ("promotion_applied", "2", "staging")
@@ -313,8 +316,7 @@ def test_unprotected_alias_is_set_at_once_and_audited(abot: BotServer) -> None:
     ],
 )
 def test_bad_requests_are_refused_clearly(abot: BotServer, text: str, expected: str) -> None:
-    _, url = abot.command(text)
-    reply = abot.reply_to(url)
+    reply = abot.ask(text)
     assert reply["response_type"] == "ephemeral"
     assert expected in everything(reply)
     assert not [e for e in events(abot) if e.action == "promotion_requested"]
@@ -322,8 +324,7 @@ def test_bad_requests_are_refused_clearly(abot: BotServer, text: str, expected: 
 
 def test_duplicate_pending_request_is_refused(abot: BotServer) -> None:
     request(abot, "promote churn 3 champion")
-    _, url = abot.command("promote churn 3 champion")
-    assert "already pending" in everything(abot.reply_to(url))
+    assert "already pending" in everything(abot.ask("promote churn 3 champion"))
 
 
 def test_expiry_job_updates_the_card(abot: BotServer) -> None:
@@ -365,16 +366,12 @@ def test_rollback_goes_back_to_the_previous_approved_holder(abot: BotServer) -> 
 
 def test_pending_and_audit_commands(abot: BotServer) -> None:
     rid, _ = request(abot, "promote churn 3 champion")
-    _, url = abot.command("pending", user="U0APPROVER1")
-    text = everything(abot.reply_to(url))
+    text = everything(abot.ask("pending", user="U0APPROVER1"))
     assert rid in text and "you can approve" in text
-    _, url = abot.command("pending", user=REQUESTER)
-    assert "your request" in everything(abot.reply_to(url))
-    _, url = abot.command("audit churn 5")
-    text = everything(abot.reply_to(url))
+    assert "your request" in everything(abot.ask("pending", user=REQUESTER))
+    text = everything(abot.ask("audit churn 5"))
     assert "promotion_requested" in text and "churn" in text
-    _, url = abot.command("audit")
-    assert "promotion_requested" in everything(abot.reply_to(url))
+    assert "promotion_requested" in everything(abot.ask("audit"))
 
 
 def test_app_home_lists_what_the_viewer_can_act_on(abot: BotServer) -> None:

@@ -145,10 +145,9 @@ def test_locked_sqlite_gets_a_clear_answer_and_changes_nothing(
         try:
             url = click(bot, ids.APPROVE, rid, "U0APPROVER1", card)
             assert LOCKED in everything(bot.reply_to(url))
-            _, url = bot.command("promote churn 2 staging")  # unprotected: would move at once
-            assert LOCKED in bot.reply_to(url)["text"]
-            _, url = bot.command("promote fraud-detector 1 champion")
-            assert LOCKED in bot.reply_to(url)["text"]
+            # unprotected: would move at once
+            assert LOCKED in bot.ask("promote churn 2 staging")["text"]
+            assert LOCKED in bot.ask("promote fraud-detector 1 champion")["text"]
         finally:
             locker.execute("ROLLBACK")
             locker.close()
@@ -199,8 +198,7 @@ def test_postgres_going_away_gets_a_clear_answer_and_recovers(
         proxy.cut()
         url = click(bot, ids.APPROVE, rid, "U0APPROVER1", card)
         assert LOCKED in everything(bot.reply_to(url))
-        _, url = bot.command("promote churn 2 staging")
-        assert LOCKED in bot.reply_to(url)["text"]
+        assert LOCKED in bot.ask("promote churn 2 staging")["text"]
         assert alias_of(mlflow_store) == "1"
         assert alias_of(mlflow_store, alias="staging") is None
         assert actions_for(engine, rid) == ["promotion_requested"]
@@ -284,8 +282,7 @@ def test_slack_errors_and_timeouts_are_retried_where_safe_and_delivered_once(
         assert actions_for(bot.runtime.engine, rid).count("promotion_applied") == 1
 
         fake_slack.slow_next("chat.postMessage", seconds=3)  # a new card, answered late
-        _, url = bot.command("promote churn 2 champion")
-        assert "Slack did not confirm its card" in bot.reply_to(url)["text"]
+        assert "Slack did not confirm its card" in bot.ask("promote churn 2 champion")["text"]
         cards = [m for m in fake_slack.messages(CHANNEL) if not m.get("thread_ts")]
         assert len(cards) == 2  # posted once, not retried
     finally:

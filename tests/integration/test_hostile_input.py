@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot import audit
-from tests.helpers import BOT_TOKEN, SIGNING_SECRET, BotServer, signed_headers, start_bot
+from tests.helpers import BOT_TOKEN, SIGNING_SECRET, BotServer, serving, signed_headers
 from tests.slack_fake import FakeSlack
 
 SLOW = settings(
@@ -28,19 +28,18 @@ def hbot(mlflow_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
 
     root = tmp_path_factory.mktemp("hostile")
     shutil.copytree(mlflow_template, root / "mlflow")
-    with FakeSlack() as fake:
-        server = start_bot(
+    with (
+        FakeSlack() as fake,
+        serving(
             root / "bot",
             fake,
             mlflow_uri=f"sqlite:///{root / 'mlflow' / 'mlflow.db'}",
             database_url=f"sqlite:///{root / 'bot.db'}",
             policy='[defaults]\napprovers = ["U0APPROVER1"]\n',
             mlflow_webhook_secret="whsec",
-        )
-        try:
-            yield server
-        finally:
-            server.stop()
+        ) as server,
+    ):
+        yield server
 
 
 def _aliases(bot: BotServer) -> dict:

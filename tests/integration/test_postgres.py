@@ -19,8 +19,7 @@ def test_status_on_postgres(
 ) -> None:
     bot = start_bot(tmp_path, fake_slack, mlflow_uri=mlflow_store, database_url=pg_database)
     try:
-        _, url = bot.command("status")
-        text = str(bot.reply_to(url))
+        text = str(bot.ask("status"))
         assert "postgresql" in text and ":x:" not in text
     finally:
         bot.stop()

@@ -27,19 +27,16 @@ def test_models_lists_aliases_to_versions(bot: BotServer) -> None:
 
 
 def test_show_by_alias_and_by_version(bot: BotServer) -> None:
-    _, url = bot.command("show churn @challenger")
-    text = _text(bot.reply_to(url))
+    text = _text(bot.ask("show churn @challenger"))
     assert "churn v3" in text and "roc_auc" in text and "0.85" in text
     assert "n_estimators" in text
 
-    _, url = bot.command("show churn 2")
-    text = _text(bot.reply_to(url))
+    text = _text(bot.ask("show churn 2"))
     assert "churn v2" in text and "0.82" in text
 
 
 def test_show_latest_when_no_ref(bot: BotServer) -> None:
-    _, url = bot.command("show churn")
-    assert "churn v3" in _text(bot.reply_to(url))
+    assert "churn v3" in _text(bot.ask("show churn"))
 
 
 @pytest.mark.parametrize(
@@ -57,8 +54,7 @@ def test_show_latest_when_no_ref(bot: BotServer) -> None:
 def test_errors_are_ephemeral_and_name_the_problem(
     bot: BotServer, text: str, expected: str
 ) -> None:
-    _, url = bot.command(text)
-    reply = bot.reply_to(url)
+    reply = bot.ask(text)
     assert reply["response_type"] == "ephemeral"
     assert expected in _text(reply)
 
@@ -79,8 +75,7 @@ def test_help_and_unknown_subcommand_answer_in_the_ack(bot: BotServer) -> None:
 
 
 def test_status_reports_database_and_mlflow(bot: BotServer) -> None:
-    _, url = bot.command("status")
-    text = _text(bot.reply_to(url))
+    text = _text(bot.ask("status"))
     assert "database" in text and "sqlite" in text
     assert "mlflow" in text and ":white_check_mark:" in text
 

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -18,8 +16,8 @@ from bot.monitoring.document import DriftDocument, PerfDocument
 from bot.monitoring.report import ReportError, make_report, write_report
 from bot.policy.file import load_policy
 from bot.registry.gateway import Registry
+from tests.helpers import cli_env, run_mlops_bot
 
-BIN = Path(sys.executable).parent
 SPEC_KEYS = {
     "kind",
     "model",
@@ -67,19 +65,8 @@ def frames(n: int = 3000, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
 def run_cli(
     tmp_path: Path, *args: str, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    full_env = {
-        **os.environ,
-        "MLOPS_BOT_DATA_DIR": str(tmp_path / "data"),
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}",
-        **(env or {}),
-    }
-    return subprocess.run(
-        [str(BIN / "mlops-bot"), "report", *args],
-        env=full_env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
+    return run_mlops_bot(
+        tmp_path, "report", *args, env=cli_env(tmp_path, **(env or {})), timeout=120
     )
 
 

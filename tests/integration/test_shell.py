@@ -12,7 +12,6 @@ import re
 import shutil
 import sqlite3
 import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
@@ -20,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from handlers.shell.render import mrkdwn, render_blocks
+from tests.helpers import run_mlops_bot
 
-MLOPS_BOT = str(Path(sys.executable).parent / "mlops-bot")
 _OURS = re.compile(r"^(SLACK_|MLFLOW_|MLOPS_BOT_|DATABASE_URL$)")
 
 
@@ -35,15 +34,7 @@ def clean_env(**extra: str) -> dict[str, str]:
 def run_cli(
     cwd: Path, *args: str, stdin: str = "", timeout: float = 600
 ) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [MLOPS_BOT, *args],
-        input=stdin,
-        cwd=cwd,
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    return run_mlops_bot(cwd, *args, env=clean_env(), timeout=timeout, stdin=stdin)
 
 
 @pytest.fixture(scope="session")
@@ -85,7 +76,6 @@ def shell_session(script: str, user: str | None = None) -> str:
 
     shell.adopt_demo_policy()
     rt = build_runtime(Settings(_env_file=None))  # type: ignore[call-arg]
-    rt, _ = shell.prepare_runtime(rt)
     out = io.StringIO()
     code = shell.open_shell(rt, user=user, stdin=io.StringIO(script), stdout=out)
     assert code == 0

@@ -17,7 +17,7 @@ from mlflow.tracking import MlflowClient
 from bot import audit
 from bot.monitoring import schedules
 from jobs.reports import tick
-from tests.helpers import BotServer, start_bot, wait_until
+from tests.helpers import BotServer, serving, start_bot, wait_until
 from tests.slack_fake import FakeSlack
 
 CHANNEL = "C0MLOPS"
@@ -93,18 +93,15 @@ def rbot(
     client = MlflowClient(tracking_uri=mlflow_store, registry_uri=mlflow_store)
     run_id = client.get_model_version_by_alias("churn", "champion").run_id
     client.log_artifact(run_id, str(tmp_path / "reference.parquet"))
-    server = start_bot(
+    with serving(
         tmp_path / "bot",
         fake_slack,
         mlflow_uri=mlflow_store,
         database_url=f"sqlite:///{tmp_path / 'bot.db'}",
         policy=policy_for(tmp_path, str(tmp_path / "current.parquet"), receiver.url),
         mlops_bot_outbound_secret="outbound-secret",
-    )
-    try:
+    ) as server:
         yield server
-    finally:
-        server.stop()
 
 
 def text_of(call_params: dict) -> str:
@@ -113,8 +110,7 @@ def text_of(call_params: dict) -> str:
 
 def test_on_demand_drift_posts_summary_then_charts_in_its_thread(rbot: BotServer) -> None:
     fake = rbot.fake
-    _, url = rbot.command("drift churn")
-    assert "Working on the drift report" in text_of(rbot.reply_to(url))
+    assert "Working on the drift report" in text_of(rbot.ask("drift churn"))
     post = fake.wait_for(
         "chat.postMessage", lambda c: c.params.get("channel") == CHANNEL, timeout=90
     )[0]
@@ -125,26 +121,16 @@ def test_on_demand_drift_posts_summary_then_charts_in_its_thread(rbot: BotServer
     done = fake.wait_for("files.completeUploadExternal", timeout=60)[0]
     assert done.decoded["thread_ts"] == ts and done.decoded["channel_id"] == CHANNEL
     assert len(done.decoded["files"]) >= 2
-    posted = wait_until(
-        lambda: [
-            e for e in audit.recent(rbot.runtime.engine, limit=20) if e.action == "report_posted"
-        ]
-    )
+    posted = wait_until(lambda: rbot.audited("report_posted"))
     assert len(posted) == 1 and posted[0].model_version == "1" and posted[0].run_id
 
 
 def test_unreachable_data_is_posted_as_an_error(rbot: BotServer, tmp_path: Path) -> None:
     (tmp_path / "current.parquet").unlink()
     rbot.command("drift churn")
-    post = rbot.fake.wait_for(
-        "chat.postMessage", lambda c: c.params.get("channel") == CHANNEL, timeout=90
-    )[0]
+    post = rbot.posted_in(CHANNEL, timeout=90)
     assert "failed" in post.params["text"] and "does not exist" in post.params["text"]
-    failed = wait_until(
-        lambda: [
-            e for e in audit.recent(rbot.runtime.engine, limit=20) if e.action == "report_failed"
-        ]
-    )
+    failed = wait_until(lambda: rbot.audited("report_failed"))
     assert len(failed) == 1
 
 
@@ -172,24 +158,16 @@ def test_rate_limited_post_is_delivered_once(rbot: BotServer) -> None:
     ],
 )
 def test_bad_report_commands(rbot: BotServer, text: str, expected: str) -> None:
-    _, url = rbot.command(text)
-    assert expected in text_of(rbot.reply_to(url))
+    assert expected in text_of(rbot.ask(text))
 
 
 def test_schedule_add_list_remove_is_audited(rbot: BotServer) -> None:
-    _, url = rbot.command('schedule add perf churn "*/5 * * * *" <#C0OTHER|other>')
-    reply = text_of(rbot.reply_to(url))
+    reply = text_of(rbot.ask('schedule add perf churn "*/5 * * * *" <#C0OTHER|other>'))
     sid = reply.split("`")[1]
-    _, url = rbot.command("schedule list")
-    listing = text_of(rbot.reply_to(url))
+    listing = text_of(rbot.ask("schedule list"))
     assert sid in listing and "policy file" in listing and "file-churn-drift" in listing
-    _, url = rbot.command(f"schedule remove {sid}")
-    assert "Removed" in text_of(rbot.reply_to(url))
-    changes = [
-        json.loads(e.details)["op"]
-        for e in audit.recent(rbot.runtime.engine, limit=20)
-        if e.action == "schedule_changed"
-    ]
+    assert "Removed" in text_of(rbot.ask(f"schedule remove {sid}"))
+    changes = [json.loads(e.details)["op"] for e in rbot.audited("schedule_changed")]
     assert changes == ["remove", "add"]
 
 
@@ -243,9 +221,7 @@ def test_claims_are_exclusive_across_replicas_on_postgres(
 
 def _report_button(bot: BotServer, action_id: str) -> tuple[dict, dict]:
     bot.command("drift churn")
-    post = bot.fake.wait_for(
-        "chat.postMessage", lambda c: c.params.get("channel") == CHANNEL, timeout=90
-    )[0]
+    post = bot.posted_in(CHANNEL, timeout=90)
     for block in post.decoded["blocks"]:
         for el in block.get("elements", []):
             if el.get("action_id") == action_id:

@@ -17,7 +17,7 @@ from mlflow.tracking import MlflowClient
 from bot import audit
 from handlers import action_ids as ids
 from jobs.reconcile import run as reconcile
-from tests.helpers import BotServer, start_bot
+from tests.helpers import BotServer, serving, start_bot
 from tests.slack_fake import FakeSlack
 
 SECRET = "webhook-secret-123"
@@ -26,7 +26,7 @@ ALERTS = "C0ALERTS"
 
 @pytest.fixture
 def wbot(mlflow_store: str, fake_slack: FakeSlack, tmp_path: Path) -> Iterator[BotServer]:
-    server = start_bot(
+    with serving(
         tmp_path,
         fake_slack,
         mlflow_uri=mlflow_store,
@@ -34,11 +34,8 @@ def wbot(mlflow_store: str, fake_slack: FakeSlack, tmp_path: Path) -> Iterator[B
         policy='[defaults]\napprovers = ["U0APPROVER1"]\n',
         mlflow_webhook_secret=SECRET,
         mlops_bot_report_channel=ALERTS,
-    )
-    try:
+    ) as server:
         yield server
-    finally:
-        server.stop()
 
 
 def deliver(
@@ -87,7 +84,7 @@ def test_out_of_band_alias_change_via_webhook_warns_once(wbot: BotServer) -> Non
     client_of(wbot).set_registered_model_alias("churn", "champion", "2")
     status, body = deliver(wbot, alias_event(), delivery="d-1")
     assert (status, body["status"]) == (200, "ok")
-    post = wbot.fake.wait_for("chat.postMessage", lambda c: c.params.get("channel") == ALERTS)[0]
+    post = wbot.posted_in(ALERTS)
     text = post.params["text"]
     assert "Out-of-band change" in text and "now v2" in text and "v1" in text
     buttons = [el for b in post.decoded["blocks"] if b["type"] == "actions" for el in b["elements"]]
@@ -173,7 +170,7 @@ def test_new_version_is_announced_with_a_promotion_button(wbot: BotServer) -> No
         "data": {"name": "churn", "version": "3"},
     }
     assert deliver(wbot, event)[1]["status"] == "ok"
-    post = wbot.fake.wait_for("chat.postMessage", lambda c: c.params.get("channel") == ALERTS)[0]
+    post = wbot.posted_in(ALERTS)
     assert (
         "churn` v3 registered from run" in post.params["text"]
         and "roc_auc=0.85" in (post.params["text"])
@@ -194,9 +191,7 @@ def test_forged_and_stale_deliveries_are_refused(
         kwargs["ts"] = int(time.time()) + skew  # computed now, not when tests were collected
     assert deliver(wbot, alias_event(), **kwargs)[0] == expected
     assert warnings(wbot) == []
-    assert not [
-        e for e in audit.recent(wbot.runtime.engine, limit=20) if e.action == "out_of_band_change"
-    ]
+    assert not wbot.audited("out_of_band_change")
 
 
 def test_malformed_missing_and_oversize(wbot: BotServer) -> None:

@@ -69,11 +69,7 @@ def _compare(
         name=ref.name,
         type=ftype,
         method=method,
-        statistic=None,
-        p_value=None,
         threshold=threshold,
-        drifted=None,
-        psi=None,
         missing_reference=ref.missing,
         missing_current=cur.missing,
     )

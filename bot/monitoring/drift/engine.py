@@ -110,12 +110,6 @@ def compute_drift(
             feature = FeatureDrift(
                 name=name,
                 type="numeric",
-                method=None,
-                statistic=None,
-                p_value=None,
-                threshold=None,
-                drifted=None,
-                psi=None,
                 missing_reference=0,
                 missing_current=0,
                 reason=f"could not be analysed ({type(exc).__name__})",

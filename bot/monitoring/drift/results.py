@@ -29,18 +29,19 @@ class FeatureOverride:
             raise ValueError(f"drift threshold must be a finite number, got {self.threshold!r}")
 
 
-@dataclass
+@dataclass(kw_only=True)
 class FeatureDrift:
-    """Drift verdict for one feature. ``drifted`` is None when it could not be tested."""
+    """Drift verdict for one feature. ``drifted`` is None when it could not be tested; what
+    is not known (yet) is None."""
 
     name: str
     type: FeatureType
-    method: Method | None
-    statistic: float | None
-    p_value: float | None
-    threshold: float | None
-    drifted: bool | None
-    psi: float | None
+    method: Method | None = None
+    statistic: float | None = None
+    p_value: float | None = None
+    threshold: float | None = None
+    drifted: bool | None = None
+    psi: float | None = None
     missing_reference: int
     missing_current: int
     reason: str | None = None

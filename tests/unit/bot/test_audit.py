@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -17,8 +16,7 @@ from sqlalchemy import Engine, text
 
 from bot import audit, clock
 from bot.storage import db
-
-BIN = Path(sys.executable).parent
+from tests.helpers import cli_env, run_mlops_bot
 
 
 def seeded(url: str, n: int = 30) -> Engine:
@@ -138,17 +136,10 @@ def test_concurrent_appends_from_processes_keep_one_chain(tmp_path: Path, pg_dat
 def test_cli_export_and_verify(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'cli.db'}"
     engine = seeded(url, 5)
-    env = {**os.environ, "DATABASE_URL": url, "MLOPS_BOT_DATA_DIR": str(tmp_path / "d")}
+    env = cli_env(tmp_path, DATABASE_URL=url)
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [str(BIN / "mlops-bot"), "audit", *args],
-            env=env,
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        return run_mlops_bot(tmp_path, "audit", *args, env=env, timeout=60)
 
     ok = run("verify")
     assert ok.returncode == 0 and "5 events" in ok.stdout

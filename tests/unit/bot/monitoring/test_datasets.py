@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bot.monitoring.datasets import DatasetError, load
+from bot.monitoring.datasets import DatasetError, Holder, load
 from bot.registry.gateway import Registry
 
 
@@ -90,12 +90,10 @@ def test_mlflow_artifact_of_the_alias_holder(
     run_id = client.get_model_version_by_alias("churn", "champion").run_id
     frame.to_parquet(tmp_path / "reference.parquet")
     client.log_artifact(run_id, str(tmp_path / "reference.parquet"))
-    registry = Registry(mlflow_store)
-    ds = load(
-        "mlflow-artifact:reference.parquet", registry=registry, model="churn", alias="champion"
-    )
+    holder = Holder(Registry(mlflow_store), "churn", "champion")
+    ds = load("mlflow-artifact:reference.parquet", holder=holder)
     assert ds.rows == 200
     with pytest.raises(DatasetError, match="could not be fetched"):
-        load("mlflow-artifact:nope.parquet", registry=registry, model="churn", alias="champion")
+        load("mlflow-artifact:nope.parquet", holder=holder)
     with pytest.raises(DatasetError, match="needs a model and an alias"):
         load("mlflow-artifact:reference.parquet")
