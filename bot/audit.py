@@ -2,6 +2,10 @@
 
 `hash = sha256(prev_hash + canonical JSON of the other fields)`, the other fields being
 id, at, actor, action, model_name, model_version, alias, run_id, request_id and details.
+With MLOPS_BOT_AUDIT_KEY set (a key held outside the database, registered per engine with
+use_key) the hash is HMAC-SHA256 under that key instead, so someone who can write the database
+cannot re-hash an edited history. A log written before the key was set verifies with a
+warning; once a keyed row appears every later row must be keyed.
 Appends are serialised so the chain stays linear across processes: SQLite takes the write lock
 at BEGIN IMMEDIATE (see db.writer), PostgreSQL a table lock that only appends conflict with.
 There is no update or delete path in this module or anywhere else in the code.
@@ -11,11 +15,13 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import hmac
 import io
 import json
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any, Literal, TypedDict, Unpack
 
 from sqlalchemy import Engine, text
@@ -78,8 +84,28 @@ def canonical(fields: dict[str, Any]) -> str:
     return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def compute_hash(prev_hash: str, fields: dict[str, Any]) -> str:
-    return hashlib.sha256((prev_hash + canonical(fields)).encode("utf-8")).hexdigest()
+_KEY_OPTION = "mlops_bot_audit_key"  # an execution option: engine.execution_options() keep it
+
+
+def use_key(engine: Engine, key: str | None) -> None:
+    """Key the chain of `engine`'s log (MLOPS_BOT_AUDIT_KEY); None or "" leaves it plain."""
+    engine.update_execution_options(**{_KEY_OPTION: key.encode("utf-8") if key else None})
+
+
+def key_of(engine: Engine) -> bytes | None:
+    key: bytes | None = engine.get_execution_options().get(_KEY_OPTION)
+    return key
+
+
+def _digest(data: str, key: bytes | None) -> str:
+    raw = data.encode("utf-8")
+    if key is None:
+        return hashlib.sha256(raw).hexdigest()
+    return hmac.digest(key, raw, "sha256").hex()
+
+
+def compute_hash(prev_hash: str, fields: dict[str, Any], key: bytes | None = None) -> str:
+    return _digest(prev_hash + canonical(fields), key)
 
 
 def _js(value: str | None) -> str:
@@ -98,6 +124,7 @@ def row_hash(
     run_id: str | None,
     request_id: str | None,
     details: str,
+    key: bytes | None = None,
 ) -> str:
     """compute_hash for a stored row, built as text: `details` is stored canonical already.
 
@@ -109,7 +136,7 @@ def row_hash(
         f'"at":{_js(at)},"details":{details},"id":{ev_id},"model_name":{_js(model)},'
         f'"model_version":{_js(version)},"request_id":{_js(request_id)},"run_id":{_js(run_id)}}}'
     )
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return _digest(text, key)
 
 
 def _hashed_fields(ev: AuditEvent) -> dict[str, Any]:
@@ -144,6 +171,7 @@ def chained_event(
     action: str,
     actor: str,
     at: datetime,
+    key: bytes | None = None,
     **fields: Unpack[EventFields],
 ) -> AuditEvent:
     """The event that follows (prev_id, prev_hash), hashed; not added to any session."""
@@ -161,7 +189,7 @@ def chained_event(
         prev_hash=prev_hash,
         hash="",
     )
-    ev.hash = compute_hash(prev_hash, _hashed_fields(ev))
+    ev.hash = compute_hash(prev_hash, _hashed_fields(ev), key)
     return ev
 
 
@@ -179,7 +207,8 @@ def append(session: Session, action: str, actor: str, **fields: Unpack[EventFiel
         select(AuditEvent.id, AuditEvent.hash).order_by(col(AuditEvent.id).desc()).limit(1)
     ).first()
     prev_id, prev_hash = (int(head[0] or 0), head[1]) if head else (0, GENESIS)
-    ev = chained_event(prev_id, prev_hash, action, actor, utcnow(), **fields)
+    key = key_of(session.get_bind())  # type: ignore[arg-type]
+    ev = chained_event(prev_id, prev_hash, action, actor, utcnow(), key, **fields)
     session.add(ev)
     session.flush()
     return ev
@@ -283,6 +312,22 @@ class VerifyResult:
     count: int
     bad_id: int | None = None
     reason: str = ""
+    # Not part of the verdict (bench/audit.py compares verdicts): what a reader should know.
+    warnings: tuple[str, ...] = field(default=(), compare=False)
+    head_hash: str = field(default=GENESIS, compare=False)
+
+
+UNKEYED = (
+    "MLOPS_BOT_AUDIT_KEY is not set: the chain was checked as plain SHA-256, which anyone who "
+    "can write the database can recompute after editing it"
+)
+
+
+def _plain_before_key(n: int) -> str:
+    return (
+        f"events 1–{n} were written without MLOPS_BOT_AUDIT_KEY (before it was set): anyone who "
+        "could write the database could have rewritten them undetected"
+    )
 
 
 # The stored time as the text that was hashed, computed by the database so verify() reads
@@ -303,10 +348,13 @@ def verify(engine: Engine, batch: int = 20000) -> VerifyResult:
     """Walk the chain; the first row that was changed, removed or inserted fails it.
 
     Each row is hashed from its stored text (row_hash); a row whose text is not byte-for-byte
-    what append() hashed (say, `details` re-serialised) gets the full canonical check.
+    what append() hashed (say, `details` re-serialised) gets the full canonical check. With a
+    key (use_key), rows before the first keyed one may be plain (a log started unkeyed, with a
+    warning); after it, a plain row fails: someone re-hashed it without the key.
     """
+    key = key_of(engine)
     prev_hash, expected_id, n = GENESIS, 1, 0
-    last_id = 0
+    last_id, keyed_from = 0, 0  # keyed_from: the id of the first keyed row
     query = text(_VERIFY_SQL.format(at=_AT_TEXT.get(engine.dialect.name, "NULL"), n=int(batch)))
     with engine.connect() as conn:
         while True:
@@ -321,27 +369,64 @@ def verify(engine: Engine, batch: int = 20000) -> VerifyResult:
                     )
                 if ph != prev_hash:
                     return VerifyResult(False, n, ev_id, "prev_hash does not match the row before")
-                if (
-                    at is None
-                    or row_hash(
-                        ph, ev_id, at, actor, action, model, version, alias, run_id, req, details
-                    )
-                    != h
-                ) and not _row_verifies(conn, ev_id):
-                    return VerifyResult(False, n, ev_id, "hash does not match the row's content")
+                fields = (ph, ev_id, at, actor, action, model, version, alias, run_id, req, details)
+                if key is not None and at is not None and row_hash(*fields, key) == h:
+                    keyed_from = keyed_from or ev_id
+                    prev_hash, expected_id, n = h, expected_id + 1, n + 1
+                    continue
+                kind = _slow_kind(conn, key, h, fields)
+                if kind is None:
+                    return VerifyResult(False, n, ev_id, _mismatch(key, n))
+                if kind is RowHash.KEYED:
+                    keyed_from = keyed_from or ev_id
+                elif keyed_from:
+                    reason = "hash is plain SHA-256 after keyed rows: re-hashed without the key"
+                    return VerifyResult(False, n, ev_id, reason)
                 prev_hash, expected_id, n = h, expected_id + 1, n + 1
             last_id = rows[-1][0]
-    return VerifyResult(True, n)
+    if key is None:
+        warnings: tuple[str, ...] = (UNKEYED,) if n else ()
+    else:
+        plain = (keyed_from - 1) if keyed_from else n
+        warnings = (_plain_before_key(plain),) if plain else ()
+    return VerifyResult(True, n, warnings=warnings, head_hash=prev_hash)
 
 
-def _row_verifies(conn: Any, ev_id: int) -> bool:
+class RowHash(StrEnum):
+    """How a stored row's hash was made."""
+
+    KEYED = "keyed"  # HMAC-SHA256 under MLOPS_BOT_AUDIT_KEY
+    PLAIN = "plain"  # SHA-256 (a log written without a key)
+
+
+def _slow_kind(
+    conn: Any, key: bytes | None, stored: str, fields: tuple[Any, ...]
+) -> RowHash | None:
+    """A row that is not keyed by its stored text: plain, keyed after parsing, or bad."""
+    if fields[2] is not None and row_hash(*fields) == stored:
+        return RowHash.PLAIN
+    if key is not None and _row_verifies(conn, fields[1], key):
+        return RowHash.KEYED
+    return RowHash.PLAIN if _row_verifies(conn, fields[1], None) else None
+
+
+def _mismatch(key: bytes | None, n: int) -> str:
+    if key is None and n == 0:
+        return (
+            "hash does not match the row's content "
+            "(if the log is keyed, set MLOPS_BOT_AUDIT_KEY to verify it)"
+        )
+    return "hash does not match the row's content"
+
+
+def _row_verifies(conn: Any, ev_id: int, key: bytes | None) -> bool:
     """The slow path for one row, read back through the ORM types."""
     table = AuditEvent.__table__  # type: ignore[attr-defined]
     row = conn.execute(sa_select(*[table.c[f] for f in FIELDS]).where(table.c.id == ev_id)).one()
-    return _same_after_parsing(row)
+    return _same_after_parsing(row, key)
 
 
-def _same_after_parsing(row: Sequence[Any]) -> bool:
+def _same_after_parsing(row: Sequence[Any], key: bytes | None = None) -> bool:
     """A stored row (the columns of FIELDS, typed) hashed by the definition: `details` may be
     valid but not byte-canonical (e.g. re-serialised)."""
     fields = dict(zip(FIELDS, row, strict=True))
@@ -353,4 +438,4 @@ def _same_after_parsing(row: Sequence[Any]) -> bool:
     except ValueError:
         return False
     fields["at"] = fmt_at(fields["at"])
-    return compute_hash(prev_hash, fields) == stored_hash
+    return compute_hash(prev_hash, fields, key) == stored_hash

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from bot import audit
 from bot.clock import SYSTEM, Clock
-from bot.config import Settings
+from bot.config import Settings, secret
 from bot.monitoring.schedules import sync_file_monitors
 from bot.policy.file import load_policy
 from bot.registry.gateway import Registry
@@ -19,6 +20,7 @@ def build_runtime(
     settings.ensure_local_dirs()
     policy = load_policy(settings)
     engine = db.make_engine(settings.database_url)
+    audit.use_key(engine, secret(settings.mlops_bot_audit_key))
     if migrate:
         db.upgrade(engine)
     registry = Registry(settings.mlflow_tracking_uri, settings.mlflow_ui_url)

@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     mlops_bot_log_format: Literal["text", "json"] = "text"
     mlops_bot_slack_timeout_seconds: int = Field(default=10, ge=1, le=60)
     mlops_bot_outbound_secret: SecretStr | None = None
+    # HMAC key of the audit chain, kept outside the database; where its head is anchored.
+    mlops_bot_audit_key: SecretStr | None = None
+    mlops_bot_audit_channel: str | None = None
 
     @field_validator("mlops_bot_approvers", "mlops_bot_protected_aliases", mode="before")
     @classmethod

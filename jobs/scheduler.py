@@ -17,6 +17,7 @@ from bot.monitoring import schedules
 from bot.monitoring.runner import ReportRunner
 from bot.runtime import Runtime
 from jobs import approvals as approval_jobs
+from jobs import audit as audit_jobs
 from jobs import reconcile as reconcile_job
 from jobs import reports as report_jobs
 
@@ -46,6 +47,12 @@ class Scheduler:
             "scheduled reports", report_jobs.TICK_SECONDS, lambda: report_jobs.tick(rt, runner)
         )
         self._add("prune fire claims", 86400, lambda: schedules.prune_fires(rt))
+        if rt.settings.mlops_bot_audit_channel:
+            self._add(
+                "anchor the audit log",
+                audit_jobs.ANCHOR_SECONDS,
+                lambda: audit_jobs.anchor(rt, client),
+            )
         self._add(
             "reconcile protected aliases",
             rt.settings.mlops_bot_reconcile_seconds,

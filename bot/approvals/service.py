@@ -28,6 +28,7 @@ from bot.approvals.outcomes import (
     RequestStatus,
 )
 from bot.approvals.store import ApprovalStore, DuplicateRequestError, ids
+from bot.audit_anchors import ANCHOR_TAG
 from bot.clock import as_utc
 from bot.policy.file import ModelPolicy
 from bot.policy.gates import evaluate
@@ -343,6 +344,7 @@ class ApprovalService:
                     "mlops_bot.request_id": req.id,
                     "mlops_bot.approved_by": ",".join(approved_by),
                     "mlops_bot.audit_id": str(ev.id),
+                    ANCHOR_TAG: f"{ev.id}:{ev.hash}",  # the chain's head, out of the DB's reach
                 },
             )
         except RegistryError as exc:

@@ -194,14 +194,36 @@ def audit_export(
 
 
 @audit_cli.command("verify")
-def audit_verify() -> None:
-    """Check the hash chain: exit 0 with the count, or 1 naming the first bad row."""
-    from bot import audit
+def audit_verify(
+    anchor: list[str] = typer.Option(
+        [], "--anchor", help="ID:HASH of an anchor (from the audit channel); repeatable."
+    ),
+    mlflow: bool = typer.Option(
+        True, "--mlflow/--no-mlflow", help="Also check the anchors tagged on MLflow versions."
+    ),
+) -> None:
+    """Check the hash chain and its anchors: exit 0 with the count, or 1 naming the first bad
+    row or the anchor the log no longer reaches."""
+    from bot import audit_anchors
 
+    try:
+        anchors = [audit_anchors.parse(a, "--anchor") for a in anchor]
+    except audit_anchors.AnchorError as exc:
+        fail(f"--anchor {exc}")
     rt = load_runtime()
-    result = audit.verify(rt.engine)
+    if mlflow:
+        from bot.registry.gateway import RegistryError
+
+        try:
+            anchors += audit_anchors.from_registry(rt.registry)
+        except RegistryError as exc:
+            typer.echo(f"warning: anchors on MLflow versions not checked: {exc}", err=True)
+    result = audit_anchors.verify(rt.engine, anchors)
+    for warning in result.warnings:
+        typer.echo(f"warning: {warning}", err=True)
     if result.ok:
-        typer.echo(f"audit log OK: {result.count} events, chain intact")
+        checked = f", {len(anchors)} anchor(s) match" if anchors else ", no anchors to check"
+        typer.echo(f"audit log OK: {result.count} events, chain intact{checked}")
         return
     typer.echo(
         f"audit log BROKEN at id {result.bad_id}: {result.reason} "

@@ -199,6 +199,19 @@ class Registry:
         with _errors("reach MLflow"):
             self.client.search_registered_models(max_results=1)
 
+    def versions_tagged(self, key: str) -> list[tuple[str, str, str]]:
+        """(model, version, value) of every model version carrying the tag `key`."""
+        with _errors(f"search versions tagged {key}"):
+            found, token = [], None
+            while True:
+                page = self.client.search_model_versions(
+                    filter_string=f"tags.`{key}` LIKE '%'", max_results=200, page_token=token
+                )
+                found += [(mv.name, str(mv.version), mv.tags[key]) for mv in page if key in mv.tags]
+                token = page.token
+                if not token:
+                    return found
+
     # -- writes -----------------------------------------------------------------------------
 
     def set_alias(self, name: str, alias: str, version: str) -> None:

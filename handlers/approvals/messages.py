@@ -12,6 +12,7 @@ from bot.approvals.service import ApprovalService
 from bot.policy.permissions import Action
 from bot.storage.tables import ApprovalVote, PromotionRequest
 from handlers.approvals import blocks as cards
+from handlers.audit.anchors import post_applied_anchor
 from handlers.blocks import Reply
 from handlers.slack_client import SLACK_FAILURES, slack_error
 
@@ -108,6 +109,8 @@ def show_outcome(client: WebClient, svc: ApprovalService, outcome: Outcome) -> N
     committed, else (refused, or decided elsewhere) from the database."""
     if outcome.request is None:
         return
+    if outcome.kind == OutcomeKind.APPLIED and outcome.audit_id is not None:
+        post_applied_anchor(client, svc.rt, outcome.request, outcome.audit_id)
     if outcome.kind in COMMITTED:
         update_card(client, outcome.request, outcome.votes)
     else:
