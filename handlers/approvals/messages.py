@@ -109,12 +109,12 @@ def show_outcome(client: WebClient, svc: ApprovalService, outcome: Outcome) -> N
     committed, else (refused, or decided elsewhere) from the database."""
     if outcome.request is None:
         return
-    if outcome.kind == OutcomeKind.APPLIED and outcome.audit_id is not None:
-        post_applied_anchor(client, svc.rt, outcome.request, outcome.audit_id)
     if outcome.kind in COMMITTED:
         update_card(client, outcome.request, outcome.votes)
     else:
         refresh_card(client, svc, outcome.request.id)
+    if outcome.kind == OutcomeKind.APPLIED and outcome.audit_id is not None:
+        post_applied_anchor(client, svc.rt, outcome.request, outcome.audit_id)
 
 
 def update_card(

@@ -38,6 +38,8 @@ def post_anchor(client: WebClient, rt: Runtime, anchor: Anchor, why: str) -> boo
 
 def post_applied_anchor(client: WebClient, rt: Runtime, req: PromotionRequest, ev_id: int) -> None:
     """After a protected promotion: its `promotion_applied` event, as tagged on the version."""
+    if not rt.settings.mlops_bot_audit_channel:
+        return  # no database read for nothing
     anchor = audit_anchors.event_anchor(rt.engine, ev_id)
     if anchor is not None:
         post_anchor(client, rt, anchor, f"`{req.model_name}` v{req.version} → `@{req.alias}`")
