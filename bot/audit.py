@@ -314,7 +314,6 @@ class VerifyResult:
     reason: str = ""
     # Not part of the verdict (bench/audit.py compares verdicts): what a reader should know.
     warnings: tuple[str, ...] = field(default=(), compare=False)
-    head_hash: str = field(default=GENESIS, compare=False)
 
 
 UNKEYED = (
@@ -370,8 +369,10 @@ def verify(engine: Engine, batch: int = 20000) -> VerifyResult:
                 if ph != prev_hash:
                     return VerifyResult(False, n, ev_id, "prev_hash does not match the row before")
                 fields = (ph, ev_id, at, actor, action, model, version, alias, run_id, req, details)
-                if key is not None and at is not None and row_hash(*fields, key) == h:
-                    keyed_from = keyed_from or ev_id
+                # The hot paths: keyed rows after the first keyed one, plain rows before it.
+                if at is not None and (
+                    row_hash(*fields, key) == h if keyed_from else row_hash(*fields) == h
+                ):
                     prev_hash, expected_id, n = h, expected_id + 1, n + 1
                     continue
                 kind = _slow_kind(conn, key, h, fields)
@@ -389,7 +390,7 @@ def verify(engine: Engine, batch: int = 20000) -> VerifyResult:
     else:
         plain = (keyed_from - 1) if keyed_from else n
         warnings = (_plain_before_key(plain),) if plain else ()
-    return VerifyResult(True, n, warnings=warnings, head_hash=prev_hash)
+    return VerifyResult(True, n, warnings=warnings)
 
 
 class RowHash(StrEnum):
@@ -402,9 +403,12 @@ class RowHash(StrEnum):
 def _slow_kind(
     conn: Any, key: bytes | None, stored: str, fields: tuple[Any, ...]
 ) -> RowHash | None:
-    """A row that is not keyed by its stored text: plain, keyed after parsing, or bad."""
-    if fields[2] is not None and row_hash(*fields) == stored:
-        return RowHash.PLAIN
+    """A row off the hot path: keyed or plain (from its stored text, else parsed), or bad."""
+    if fields[2] is not None:
+        if key is not None and row_hash(*fields, key=key) == stored:
+            return RowHash.KEYED
+        if row_hash(*fields) == stored:
+            return RowHash.PLAIN
     if key is not None and _row_verifies(conn, fields[1], key):
         return RowHash.KEYED
     return RowHash.PLAIN if _row_verifies(conn, fields[1], None) else None
