@@ -400,12 +400,16 @@ class RowHash(StrEnum):
     PLAIN = "plain"  # SHA-256 (a log written without a key)
 
 
-def _slow_kind(
-    conn: Any, key: bytes | None, stored: str, fields: tuple[Any, ...]
-) -> RowHash | None:
+# The arguments of row_hash without the key, as read by verify (`at` is None when unreadable).
+_RowText = tuple[
+    str, int, str, str, str, str | None, str | None, str | None, str | None, str | None, str
+]
+
+
+def _slow_kind(conn: Any, key: bytes | None, stored: str, fields: _RowText) -> RowHash | None:
     """A row off the hot path: keyed or plain (from its stored text, else parsed), or bad."""
     if fields[2] is not None:
-        if key is not None and row_hash(*fields, key=key) == stored:
+        if key is not None and row_hash(*fields, key) == stored:
             return RowHash.KEYED
         if row_hash(*fields) == stored:
             return RowHash.PLAIN
