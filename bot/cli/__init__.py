@@ -211,7 +211,10 @@ def audit_verify(
     except audit_anchors.AnchorError as exc:
         fail(f"--anchor {exc}")
     rt = load_runtime()
-    if mlflow:
+    from bot.config import sqlite_path
+
+    store = sqlite_path(rt.settings.mlflow_tracking_uri)
+    if mlflow and (store is None or store.exists()):  # no local store yet: nothing tagged
         from bot.registry.gateway import RegistryError
 
         try:

@@ -189,3 +189,24 @@ def test_cli_verify_with_anchor_names_the_truncation(cli_db: Engine) -> None:
 def test_cli_refuses_a_malformed_anchor_in_one_line(cli_db: Engine) -> None:
     code, out, err = verify_cli("--anchor", "6:nothex")
     assert code == 2 and "expected ID:HASH" in err and "Traceback" not in err + out
+
+
+def test_cli_verify_reads_the_anchors_tagged_in_mlflow(
+    cli_db: Engine, mlflow_store: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlflow.tracking import MlflowClient
+
+    from bot.cli import cli
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_store)
+    anchor = audit_anchors.head(cli_db)
+    assert anchor is not None
+    client = MlflowClient(tracking_uri=mlflow_store, registry_uri=mlflow_store)
+    client.set_model_version_tag("churn", "2", audit_anchors.ANCHOR_TAG, str(anchor))
+    result = CliRunner().invoke(cli, ["audit", "verify"])
+    assert result.exit_code == 0 and "1 anchor(s) match" in result.stdout
+
+    delete_from(cli_db, 6)
+    result = CliRunner().invoke(cli, ["audit", "verify"])
+    assert result.exit_code == 1
+    assert "anchor 6:" in result.stderr and "MLflow `churn` v2" in result.stderr
