@@ -62,6 +62,16 @@ class Settings(BaseSettings):
     mlops_bot_log_format: Literal["text", "json"] = "text"
     mlops_bot_slack_timeout_seconds: int = Field(default=10, ge=1, le=60)
     mlops_bot_outbound_secret: SecretStr | None = None
+    # Reports: how many may wait or run at once, in all, per user and per model; identical
+    # queued requests are merged. The worker process is limited to this much memory (0: none).
+    mlops_bot_report_queue_limit: int = Field(default=16, ge=1)
+    mlops_bot_report_user_limit: int = Field(default=2, ge=1)
+    mlops_bot_report_model_limit: int = Field(default=4, ge=1)
+    mlops_bot_report_worker_memory_mb: int = Field(default=4096, ge=0)
+    # Caps on every data source, checked before the full load.
+    mlops_bot_report_max_mb: int = Field(default=512, ge=1)
+    mlops_bot_report_max_rows: int = Field(default=10_000_000, ge=1)
+    mlops_bot_report_max_columns: int = Field(default=2000, ge=1)
 
     @field_validator("mlops_bot_approvers", "mlops_bot_protected_aliases", mode="before")
     @classmethod
