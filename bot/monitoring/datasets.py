@@ -5,6 +5,7 @@ Errors name the source (file, URL or artifact) and never quote row values.
 
 from __future__ import annotations
 
+import dataclasses
 import glob
 import os
 import tempfile
@@ -16,6 +17,7 @@ from urllib.parse import SplitResult, urlsplit
 
 if TYPE_CHECKING:
     import pandas as pd
+    import pyarrow.parquet as pq
 
     from bot.registry.gateway import Registry
 
@@ -69,10 +71,15 @@ def load(
     holder: Holder | None = None,
     progress: Progress | None = None,
     limits: Limits | None = None,
+    max_bytes: int | None = None,
 ) -> Dataset:
-    """Load a CSV/Parquet data set from a local path or glob, http(s):// or mlflow-artifact:."""
+    """Load a CSV/Parquet data set from a local path or glob, http(s):// or mlflow-artifact:.
+
+    `max_bytes` overrides `limits.max_bytes`."""
     say = progress or (lambda _msg: None)
     caps = limits or Limits()
+    if max_bytes is not None:
+        caps = dataclasses.replace(caps, max_bytes=max_bytes)
     uri = uri.strip()
     if not uri:
         raise DatasetError("no data source given")
@@ -128,11 +135,31 @@ def _check_parquet(path: Path, label: str, caps: Limits) -> None:
         )
     if meta.num_rows > caps.max_rows:
         raise DatasetError(f"`{label}` has {meta.num_rows:,} rows (at most {caps.max_rows:,})")
-    unpacked = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+    unpacked = _decoded_bytes(meta)
     if unpacked > caps.max_bytes:
         raise DatasetError(
             f"`{label}` is {_mib(unpacked)} uncompressed (at most {_mib(caps.max_bytes)})"
         )
+
+
+_WIDTHS = {"BOOLEAN": 1, "INT32": 4, "FLOAT": 4, "INT64": 8, "DOUBLE": 8, "INT96": 12}
+
+
+def _decoded_bytes(meta: pq.FileMetaData) -> int:
+    """About how many bytes the columns take once decoded: fixed-width values by their width
+    (a run of zeros compresses to nothing and decodes to rows x 8 bytes), byte arrays by their
+    uncompressed pages plus a pointer a row."""
+    total = 0
+    for i in range(meta.num_row_groups):
+        group = meta.row_group(i)
+        for j in range(group.num_columns):
+            column = group.column(j)
+            width = _WIDTHS.get(column.physical_type)
+            if width is not None:
+                total += group.num_rows * width
+            else:
+                total += column.total_uncompressed_size + group.num_rows * 8
+    return total
 
 
 def _csv_columns(path: Path, sep: str) -> int:
