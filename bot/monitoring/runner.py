@@ -137,15 +137,19 @@ class ReportRunner:
         self._deaths = 0
         self._last_death: str | None = None  # what the worker was doing when it last died
         self._healthy_since_death = True
+        self._closed = False
 
     # -- admission ------------------------------------------------------------------------
 
     def admit(self, job: ReportJob) -> Ticket:
-        """Queue `job` unless the same report is queued or a limit is reached."""
+        """Queue `job` unless the same report is queued or a limit is reached.
+
+        A scheduled fire is never merged (each fire time is claimed once and posted once) and
+        not counted per user; the other limits hold for it too."""
         s = self.rt.settings
         with self._lock:
             pending = self._pending()
-            for entry in pending:
+            for entry in pending if job.schedule_id is None else []:  # each fire is posted
                 if entry.job.key == job.key:
                     return Ticket(Admission.DUPLICATE, job, _DUPLICATE, entry.done)
             if len(pending) >= s.mlops_bot_report_queue_limit:
@@ -215,7 +219,7 @@ class ReportRunner:
     def _pump(self) -> None:
         """Give the worker the next waiting job when it has none."""
         with self._lock:
-            if self._running is not None or not self._waiting:
+            if self._closed or self._running is not None or not self._waiting:
                 return
             entry = self._running = self._waiting.popleft()
             job = entry.job
@@ -231,6 +235,9 @@ class ReportRunner:
         work.add_done_callback(lambda f: self._finished(entry, f))
 
     def _finished(self, entry: _Entry, f: Future[Any]) -> None:
+        if f.cancelled():  # shut down with the job still queued in the pool
+            entry.done.cancel()
+            return
         exc = f.exception()
         with self._lock:
             if isinstance(exc, BrokenProcessPool):
@@ -299,6 +306,7 @@ class ReportRunner:
 
     def shutdown(self) -> None:
         with self._lock:
+            self._closed = True
             if self._pool is not None:
                 self._pool.shutdown(wait=False, cancel_futures=True)
                 self._pool = None

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-import http.server
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -68,22 +64,10 @@ def test_csv_rows_local_bytes_and_globs_are_capped(tmp_path: Path) -> None:
     assert load(str(tmp_path / "*.csv"), limits=Limits(max_rows=100)).rows == 100
 
 
-@pytest.fixture
-def http_root(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    root = tmp_path / "www"
-    root.mkdir()
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
-    handler.log_message = lambda *a, **k: None  # type: ignore[attr-defined]
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", root
-    server.shutdown()
-
-
 def test_downloads_are_capped_by_the_same_limits(
-    http_root: tuple[str, Path], no_full_load: None
+    http_dir: tuple[str, Path], no_full_load: None
 ) -> None:
-    base, root = http_root
+    base, root = http_dir
     pd.DataFrame({"x": range(1000)}).to_csv(root / "big.csv", index=False)
     with pytest.raises(DatasetError, match="larger than"):
         load(f"{base}/big.csv", limits=Limits(max_bytes=1000))
