@@ -65,6 +65,16 @@ class Settings(BaseSettings):
     # HMAC key of the audit chain, kept outside the database; where its head is anchored.
     mlops_bot_audit_key: SecretStr | None = None
     mlops_bot_audit_channel: str | None = None
+    # Reports: how many may wait or run at once, in all, per user and per model; identical
+    # queued requests are merged. The worker process is limited to this much memory (0: none).
+    mlops_bot_report_queue_limit: int = Field(default=16, ge=1)
+    mlops_bot_report_user_limit: int = Field(default=2, ge=1)
+    mlops_bot_report_model_limit: int = Field(default=4, ge=1)
+    mlops_bot_report_worker_memory_mb: int = Field(default=4096, ge=0)
+    # Caps on every data source, checked before the full load.
+    mlops_bot_report_max_mb: int = Field(default=512, ge=1)
+    mlops_bot_report_max_rows: int = Field(default=10_000_000, ge=1)
+    mlops_bot_report_max_columns: int = Field(default=2000, ge=1)
 
     @field_validator("mlops_bot_approvers", "mlops_bot_protected_aliases", mode="before")
     @classmethod

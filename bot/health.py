@@ -33,11 +33,16 @@ class Health:
     """
 
     def __init__(
-        self, engine: Engine, registry: Registry, scheduler: SchedulerState | None = None
+        self,
+        engine: Engine,
+        registry: Registry,
+        scheduler: SchedulerState | None = None,
+        reports: SchedulerState | None = None,
     ) -> None:
         self._engine = engine
         self._registry = registry
         self._scheduler = scheduler
+        self._reports = reports  # the report worker's state (ReportRunner.state)
         self._cached: tuple[float, list[HealthItem]] | None = None
         self._lock = threading.Lock()
 
@@ -66,6 +71,8 @@ class Health:
             items.append(HealthItem("scheduler", True, "not running in this process"))
         else:
             items.append(HealthItem("scheduler", *self._scheduler()))
+        if self._reports is not None:
+            items.append(HealthItem("report worker", *self._reports()))
         return items
 
 

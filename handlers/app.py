@@ -44,7 +44,9 @@ def build_services(
         approvals=approvals,
         permissions=permissions,
         reports=reports,
-        health=Health(rt.engine, rt.registry, jobs.state if jobs is not None else None),
+        health=Health(
+            rt.engine, rt.registry, jobs.state if jobs is not None else None, reports.state
+        ),
         scheduler=jobs,
         inline_work=inline_work,
     )

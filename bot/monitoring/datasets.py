@@ -5,6 +5,7 @@ Errors name the source (file, URL or artifact) and never quote row values.
 
 from __future__ import annotations
 
+import dataclasses
 import glob
 import os
 import tempfile
@@ -12,13 +13,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import SplitResult, urlsplit
 
 if TYPE_CHECKING:
     import pandas as pd
+    import pyarrow.parquet as pq
 
     from bot.registry.gateway import Registry
 
 MAX_DOWNLOAD_BYTES = 512 * 1024 * 1024
+MAX_ROWS = 10_000_000
+MAX_COLUMNS = 2000
 HTTP_TIMEOUT = 60.0
 ARTIFACT_SCHEME = "mlflow-artifact:"
 _PARQUET = (".parquet", ".pq")
@@ -40,6 +45,16 @@ class Holder:
     alias: str
 
 
+@dataclass(frozen=True)
+class Limits:
+    """Caps on one data source, checked before it is loaded in full (bytes: on disk or on the
+    wire; Parquet also its uncompressed size, rows and columns from the footer; CSV its header)."""
+
+    max_bytes: int = MAX_DOWNLOAD_BYTES
+    max_rows: int = MAX_ROWS
+    max_columns: int = MAX_COLUMNS
+
+
 @dataclass
 class Dataset:
     uri: str
@@ -55,40 +70,110 @@ def load(
     *,
     holder: Holder | None = None,
     progress: Progress | None = None,
-    max_bytes: int = MAX_DOWNLOAD_BYTES,
+    limits: Limits | None = None,
+    max_bytes: int | None = None,
 ) -> Dataset:
-    """Load a CSV/Parquet data set from a local path or glob, http(s):// or mlflow-artifact:."""
+    """Load a CSV/Parquet data set from a local path or glob, http(s):// or mlflow-artifact:.
+
+    `max_bytes` overrides `limits.max_bytes`."""
     say = progress or (lambda _msg: None)
+    caps = limits or Limits()
+    if max_bytes is not None:
+        caps = dataclasses.replace(caps, max_bytes=max_bytes)
     uri = uri.strip()
     if not uri:
         raise DatasetError("no data source given")
     if uri.startswith(("http://", "https://")):
         say(f"downloading {uri}")
         with tempfile.TemporaryDirectory(prefix="mlops-bot-") as tmp:
-            path = _download(uri, Path(tmp), max_bytes)
-            return Dataset(uri, _read_file(path, label=uri))
+            path = _download(uri, Path(tmp), caps.max_bytes)
+            return Dataset(uri, _read_file(path, label=uri, caps=caps))
     if uri.startswith(ARTIFACT_SCHEME):
         say(f"fetching {uri}")
         with tempfile.TemporaryDirectory(prefix="mlops-bot-") as tmp:
-            path = _artifact(uri[len(ARTIFACT_SCHEME) :], holder, Path(tmp))
-            return Dataset(uri, _read_file(path, label=uri))
-    return Dataset(uri, _read_local(uri, say))
+            path = _artifact(uri[len(ARTIFACT_SCHEME) :], holder, Path(tmp), caps.max_bytes)
+            return Dataset(uri, _read_file(path, label=uri, caps=caps))
+    return Dataset(uri, _read_local(uri, say, caps))
 
 
-def _read_local(pattern: str, say: Progress) -> pd.DataFrame:
+def _read_local(pattern: str, say: Progress, caps: Limits) -> pd.DataFrame:
     import pandas as pd
 
     expanded = os.path.expanduser(pattern)
     paths = sorted(glob.glob(expanded)) if glob.has_magic(expanded) else [expanded]
     if not paths:
         raise DatasetError(f"no file matches `{pattern}`")
+    total = sum(os.path.getsize(p) for p in paths if os.path.isfile(p))
+    if total > caps.max_bytes:
+        raise DatasetError(f"`{pattern}` is larger than {_mib(caps.max_bytes)}")
     frames = []
+    rows = 0
     for p in paths:
         say(f"reading {p}")
-        frames.append(_read_file(Path(p), label=p))
+        frame = _read_file(Path(p), label=p, caps=caps)
+        rows += len(frame)
+        if rows > caps.max_rows:
+            raise DatasetError(f"`{pattern}` has more than {caps.max_rows:,} rows")
+        frames.append(frame)
     if len(frames) == 1:
         return frames[0]
     return pd.concat(frames, ignore_index=True)
+
+
+def _mib(n: int) -> str:
+    return f"{n / 2**20:g} MiB"
+
+
+def _check_parquet(path: Path, label: str, caps: Limits) -> None:
+    """Rows, columns and uncompressed size from the footer, before any page is read."""
+    import pyarrow.parquet as pq
+
+    meta = pq.read_metadata(path)
+    if meta.num_columns > caps.max_columns:
+        raise DatasetError(
+            f"`{label}` has {meta.num_columns:,} columns (at most {caps.max_columns:,})"
+        )
+    if meta.num_rows > caps.max_rows:
+        raise DatasetError(f"`{label}` has {meta.num_rows:,} rows (at most {caps.max_rows:,})")
+    unpacked = _decoded_bytes(meta)
+    if unpacked > caps.max_bytes:
+        raise DatasetError(
+            f"`{label}` is {_mib(unpacked)} uncompressed (at most {_mib(caps.max_bytes)})"
+        )
+
+
+_WIDTHS = {"BOOLEAN": 1, "INT32": 4, "FLOAT": 4, "INT64": 8, "DOUBLE": 8, "INT96": 12}
+
+
+def _decoded_bytes(meta: pq.FileMetaData) -> int:
+    """About how many bytes the columns take once decoded: fixed-width values by their width
+    (a run of zeros compresses to nothing and decodes to rows x 8 bytes), byte arrays by their
+    uncompressed pages plus a pointer a row."""
+    total = 0
+    for i in range(meta.num_row_groups):
+        group = meta.row_group(i)
+        for j in range(group.num_columns):
+            column = group.column(j)
+            width = _WIDTHS.get(column.physical_type)
+            if width is not None:
+                total += group.num_rows * width
+            else:
+                total += column.total_uncompressed_size + group.num_rows * 8
+    return total
+
+
+def _csv_columns(path: Path, sep: str) -> int:
+    """The number of columns of a CSV file's header (read in bounded chunks)."""
+    import csv
+    import gzip
+    import io
+
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    with opener(path, "rb") as raw:
+        head = raw.read(1024 * 1024)
+    text = head.decode("utf-8", errors="replace")
+    first = next(csv.reader(io.StringIO(text), delimiter=sep), [])
+    return len(first)
 
 
 def _kind(name: str) -> str | None:
@@ -100,7 +185,7 @@ def _kind(name: str) -> str | None:
     return None
 
 
-def _read_file(path: Path, label: str) -> pd.DataFrame:
+def _read_file(path: Path, label: str, caps: Limits | None = None) -> pd.DataFrame:
     import pandas as pd
 
     if not path.exists():
@@ -109,13 +194,26 @@ def _read_file(path: Path, label: str) -> pd.DataFrame:
         raise DatasetError(f"`{label}` is a directory, not a CSV or Parquet file")
     if path.stat().st_size == 0:
         raise DatasetError(f"`{label}` is empty")
+    caps = caps or Limits()
+    if path.stat().st_size > caps.max_bytes:
+        raise DatasetError(f"`{label}` is larger than {_mib(caps.max_bytes)}")
     kind = _kind(path.name) or _sniff(path)
     try:
         if kind == "parquet":
+            _check_parquet(path, label, caps)
             frame = pd.read_parquet(path)
         elif kind == "csv":
             sep = "\t" if path.name.lower().endswith(".tsv") else ","
-            frame = pd.read_csv(path, sep=sep, encoding="utf-8", low_memory=False)
+            columns = _csv_columns(path, sep)
+            if columns > caps.max_columns:
+                raise DatasetError(
+                    f"`{label}` has {columns:,} columns (at most {caps.max_columns:,})"
+                )
+            frame = pd.read_csv(
+                path, sep=sep, encoding="utf-8", low_memory=False, nrows=caps.max_rows + 1
+            )
+            if len(frame) > caps.max_rows:
+                raise DatasetError(f"`{label}` has more than {caps.max_rows:,} rows")
         else:
             raise DatasetError(f"`{label}` is neither CSV nor Parquet (by name or content)")
     except DatasetError:
@@ -166,21 +264,21 @@ def _download(url: str, dest_dir: Path, max_bytes: int) -> Path:
                     dest = dest.with_suffix(".csv")
             declared = resp.headers.get("content-length")
             if declared and declared.isdigit() and int(declared) > max_bytes:
-                raise DatasetError(f"`{url}` is larger than {max_bytes // 2**20} MiB")
+                raise DatasetError(f"`{url}` is larger than {_mib(max_bytes)}")
             size = 0
             with dest.open("wb") as fh:
                 for chunk in resp.iter_bytes():
                     size += len(chunk)
                     if size > max_bytes:
-                        raise DatasetError(f"`{url}` is larger than {max_bytes // 2**20} MiB")
+                        raise DatasetError(f"`{url}` is larger than {_mib(max_bytes)}")
                     fh.write(chunk)
     except httpx.HTTPError as exc:
         raise DatasetError(f"`{url}` could not be fetched: {type(exc).__name__}") from None
     return dest
 
 
-def _artifact(path: str, holder: Holder | None, dest: Path) -> Path:
-    """Download an artifact of the alias holder's source run."""
+def _artifact(path: str, holder: Holder | None, dest: Path, max_bytes: int) -> Path:
+    """Download an artifact of the alias holder's source run, from the tracking server only."""
     if holder is None:
         raise DatasetError(
             f"`{ARTIFACT_SCHEME}{path}` needs a model and an alias (the holder's run has the file)"
@@ -189,19 +287,55 @@ def _artifact(path: str, holder: Holder | None, dest: Path) -> Path:
     version = registry.get_version(model, f"@{holder.alias}")
     if not version.run_id:
         raise DatasetError(f"`{model}` v{version.version} has no source run to read `{path}` from")
+    where = f"artifact `{path}` of run {version.run_id} ({model} v{version.version})"
     try:
-        from mlflow.artifacts import download_artifacts
+        from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 
-        local = download_artifacts(
-            run_id=version.run_id,
-            artifact_path=path,
-            dst_path=str(dest),
-            tracking_uri=registry.tracking_uri,
-        )
+        root = registry.client.get_run(version.run_id).info.artifact_uri or ""
+        _check_artifact_location(root, registry.tracking_uri, where)
+        repo = get_artifact_repository(root, tracking_uri=registry.tracking_uri)
+        parent = path.rsplit("/", 1)[0] if "/" in path else None
+        sizes = {f.path: f.file_size for f in repo.list_artifacts(parent) if not f.is_dir}
+        if path in sizes and (sizes[path] or 0) > max_bytes:
+            raise DatasetError(f"{where} is larger than {_mib(max_bytes)}")
+        local = repo.download_artifacts(path, dst_path=str(dest))
+    except DatasetError:
+        raise
     except Exception as exc:
         detail = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
-        raise DatasetError(
-            f"artifact `{path}` of run {version.run_id} ({model} v{version.version}) "
-            f"could not be fetched: {detail}"
-        ) from None
+        raise DatasetError(f"{where} could not be fetched: {detail}") from None
     return Path(local)
+
+
+# Artifact stores that are reached with the bot's MLflow credentials (MLflow sends
+# MLFLOW_TRACKING_TOKEN / basic auth to whatever host such a URI names) …
+_MLFLOW_CREDENTIALED = ("http", "https", "mlflow-artifacts")
+# … and those that use their own credentials or none.
+_OTHER_STORES = ("", "file", "s3", "gs", "wasbs", "abfss")
+
+
+def _check_artifact_location(root: str, tracking_uri: str, where: str) -> None:
+    """Refuse a run whose artifacts live on a host other than the tracking server."""
+    loc, tracking = urlsplit(root), urlsplit(tracking_uri)
+    scheme = loc.scheme.lower()
+    if scheme in _OTHER_STORES:
+        return
+    if scheme not in _MLFLOW_CREDENTIALED:
+        raise DatasetError(f"{where}: artifact store `{scheme}:` is not supported")
+    if scheme == "mlflow-artifacts" and not loc.netloc:
+        return  # resolved against the tracking server
+    if tracking.scheme.lower() in ("http", "https") and _origin(loc) == _origin(tracking):
+        return
+    raise DatasetError(
+        f"{where}: the run's artifacts are on `{loc.hostname or '?'}`, not on the tracking "
+        "server; the bot does not send its MLflow credentials to other hosts"
+    )
+
+
+def _origin(url: SplitResult) -> tuple[str, int | None]:
+    default = 443 if url.scheme.lower() == "https" else 80
+    try:
+        port = url.port or default
+    except ValueError:
+        port = None
+    return ((url.hostname or "").lower(), port)

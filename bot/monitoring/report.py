@@ -52,8 +52,14 @@ def make_report(
     current: str | None = None,
     charts: bool = True,
     progress: Progress | None = None,
+    limits: datasets.Limits | None = None,
 ) -> Report:
-    """Load both data sets, compute the report, render its charts."""
+    """Load both data sets, compute the report, render its charts.
+
+    `mlflow-artifact:` sources are read from the run of the monitor's configured alias holder
+    (`monitor.alias`), whichever `alias` the report is about: anyone may point an unprotected
+    alias at their own version, and must not choose that way whose files are downloaded.
+    """
     kind = ReportKind(kind)  # callers may pass "drift" or "perf"
     say = progress or (lambda _m: None)
     monitor: MonitorConfig | None = None
@@ -66,7 +72,7 @@ def make_report(
         alias = alias or (monitor.alias if monitor else "champion")
         info = registry.get_version(model, f"@{alias}")
         version, run_id, baseline = info.version, info.run_id, info.metrics
-        holder = datasets.Holder(registry, model, alias)
+        holder = datasets.Holder(registry, model, monitor.alias if monitor else alias)
         reference = reference or (monitor.reference if monitor else None)
         current = current or (monitor.current if monitor else None)
     if current is None or (kind == ReportKind.DRIFT and reference is None):
@@ -80,11 +86,11 @@ def make_report(
         "version": version,
         "run_id": run_id,
     }
-    cur = datasets.load(current, holder=holder, progress=say)
+    cur = datasets.load(current, holder=holder, progress=say, limits=limits)
     stamp = f"{model} @{alias} v{version}" if model else "ad-hoc data"
     if kind == ReportKind.DRIFT:
         assert reference is not None
-        ref = datasets.load(reference, holder=holder, progress=say)
+        ref = datasets.load(reference, holder=holder, progress=say, limits=limits)
         return _drift(head, ref, cur, monitor, stamp, charts, say)
     return _perf(head, cur, monitor, baseline, stamp, charts, say)
 

@@ -3,14 +3,22 @@
 Drift on large frames and matplotlib hold the CPU and the GIL for seconds; in a thread of the
 bot's process they would delay every ack. A one-process pool (spawned, so no forked locks)
 computes; the parent only hands the finished report to the sink (which posts it to Slack).
+
+The runner keeps its own queue and gives the pool one job at a time, so a worker that dies
+(the out-of-memory killer, a crash in a native library) is known to have died on that job: the
+job is reported failed once, the pool is rebuilt and the queue goes on. Identical waiting jobs
+are merged and the queue is bounded in all, per user and per model (`admit`).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
 from bot import audit
@@ -22,6 +30,7 @@ if TYPE_CHECKING:
     from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
+SYSTEM = "system"  # the actor of scheduled jobs: not limited per user
 
 
 @dataclass(frozen=True)
@@ -30,8 +39,35 @@ class ReportJob:
     model: str
     alias: str | None
     channel: str
-    actor: str = "system"
+    actor: str = SYSTEM
     schedule_id: str | None = None
+
+    @property
+    def key(self) -> tuple[str, str, str | None, str]:
+        """Jobs with the same key make the same report in the same place."""
+        return (str(self.kind), self.model, self.alias, self.channel)
+
+
+class Admission(StrEnum):
+    ACCEPTED = "accepted"
+    DUPLICATE = "duplicate"  # the same report is already queued for this channel
+    QUEUE_FULL = "queue_full"
+    USER_LIMIT = "user_limit"
+    MODEL_LIMIT = "model_limit"
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """The answer to `admit`: accepted (run it with `run`), merged, or busy with a reason."""
+
+    admission: Admission
+    job: ReportJob
+    message: str = ""
+    future: Future[Any] = field(default_factory=Future)
+
+    @property
+    def accepted(self) -> bool:
+        return self.admission == Admission.ACCEPTED
 
 
 class ReportSink(Protocol):
@@ -48,16 +84,47 @@ class ReportSink(Protocol):
 
 def compute(settings: Settings, kind: ReportKind, model: str, alias: str | None) -> Report:
     """Runs in the worker process: load, compute, chart."""
+    from bot.monitoring.datasets import Limits
     from bot.monitoring.report import make_report
     from bot.policy.file import load_policy
     from bot.registry.gateway import Registry
 
     registry = Registry(settings.mlflow_tracking_uri, settings.mlflow_ui_url)
-    return make_report(kind, registry, load_policy(settings), model=model, alias=alias)
+    limits = Limits(
+        max_bytes=settings.mlops_bot_report_max_mb * 2**20,
+        max_rows=settings.mlops_bot_report_max_rows,
+        max_columns=settings.mlops_bot_report_max_columns,
+    )
+    return make_report(
+        kind, registry, load_policy(settings), model=model, alias=alias, limits=limits
+    )
+
+
+def limit_memory(megabytes: int) -> None:
+    """The worker's initializer: cap its address space, so a huge frame is a MemoryError."""
+    if megabytes <= 0:
+        return
+    import resource
+
+    cap = megabytes * 2**20
+    _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard != resource.RLIM_INFINITY:
+        cap = min(cap, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+
+
+class WorkerDied(Exception):
+    """The worker process ended while it computed a job."""
+
+
+@dataclass
+class _Entry:
+    job: ReportJob
+    done: Future[Any]
 
 
 class ReportRunner:
-    """Submits report jobs to the worker process and hands their results to the sink."""
+    """Queues report jobs, computes them in the worker process, hands results to the sink."""
 
     def __init__(self, rt: Runtime, sink: ReportSink, *, in_process: bool = False) -> None:
         self.rt = rt
@@ -65,46 +132,142 @@ class ReportRunner:
         self.in_process = in_process  # the local shell computes inline
         self._pool: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
+        self._waiting: deque[_Entry] = deque()
+        self._running: _Entry | None = None
+        self._deaths = 0
+        self._last_death: str | None = None  # what the worker was doing when it last died
+        self._healthy_since_death = True
+        self._closed = False
 
-    def _executor(self) -> ProcessPoolExecutor:
+    # -- admission ------------------------------------------------------------------------
+
+    def admit(self, job: ReportJob) -> Ticket:
+        """Queue `job` unless the same report is queued or a limit is reached.
+
+        A scheduled fire is never merged (each fire time is claimed once and posted once) and
+        not counted per user; the other limits hold for it too."""
+        s = self.rt.settings
         with self._lock:
-            if self._pool is None:
-                import multiprocessing
-
-                self._pool = ProcessPoolExecutor(
-                    max_workers=1, mp_context=multiprocessing.get_context("spawn")
+            pending = self._pending()
+            for entry in pending if job.schedule_id is None else []:  # each fire is posted
+                if entry.job.key == job.key:
+                    return Ticket(Admission.DUPLICATE, job, _DUPLICATE, entry.done)
+            if len(pending) >= s.mlops_bot_report_queue_limit:
+                return Ticket(Admission.QUEUE_FULL, job, _QUEUE_FULL.format(n=len(pending)))
+            mine = sum(1 for e in pending if e.job.actor == job.actor)
+            if job.actor != SYSTEM and mine >= s.mlops_bot_report_user_limit:
+                return Ticket(Admission.USER_LIMIT, job, _USER_LIMIT.format(n=mine))
+            same_model = sum(1 for e in pending if e.job.model == job.model)
+            if same_model >= s.mlops_bot_report_model_limit:
+                return Ticket(
+                    Admission.MODEL_LIMIT,
+                    job,
+                    _MODEL_LIMIT.format(n=same_model, model=job.model),
                 )
-            return self._pool
+            entry = _Entry(job, Future())
+            self._waiting.append(entry)
+            return Ticket(Admission.ACCEPTED, job, "", entry.done)
+
+    def _pending(self) -> list[_Entry]:
+        return ([self._running] if self._running else []) + list(self._waiting)
+
+    def run(self, ticket: Ticket) -> Future[Any]:
+        """Start the queue moving after `admit` accepted a job (the handler defers this)."""
+        if self.in_process:
+            self._run_inline()
+        else:
+            self._pump()
+        return ticket.future
 
     def submit(self, job: ReportJob) -> Future[Any]:
-        """Compute in the worker process; publish when done. The future resolves to the ts."""
-        done: Future[Any] = Future()
-        if self.in_process:
+        """Admit and run; a job that is not accepted is reported to its channel (not merged)."""
+        ticket = self.admit(job)
+        if ticket.accepted:
+            return self.run(ticket)
+        if ticket.admission != Admission.DUPLICATE:
+            log.warning("%s report of %s not queued: %s", job.kind, job.model, ticket.admission)
+            self.sink.failed(job, ticket.message)
+        return ticket.future
+
+    # -- the queue ------------------------------------------------------------------------
+
+    def _run_inline(self) -> None:
+        while True:
+            with self._lock:
+                if not self._waiting:
+                    return
+                entry = self._waiting.popleft()
+            job = entry.job
             try:
                 report = compute(self.rt.settings, job.kind, job.model, job.alias)
-                done.set_result(self._finish(job, report, None))
+                entry.done.set_result(self._finish(job, report, None))
             except Exception as exc:
-                done.set_result(self._finish(job, None, exc))
-            return done
-        work = self._executor().submit(compute, self.rt.settings, job.kind, job.model, job.alias)
+                entry.done.set_result(self._finish(job, None, exc))
 
-        def finished(f: Future[Any]) -> None:
-            exc = f.exception()
+    def _executor(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            import multiprocessing
+
+            self._pool = ProcessPoolExecutor(
+                max_workers=1,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=limit_memory,
+                initargs=(self.rt.settings.mlops_bot_report_worker_memory_mb,),
+            )
+        return self._pool
+
+    def _pump(self) -> None:
+        """Give the worker the next waiting job when it has none."""
+        with self._lock:
+            if self._closed or self._running is not None or not self._waiting:
+                return
+            entry = self._running = self._waiting.popleft()
+            job = entry.job
             try:
-                done.set_result(self._finish(job, None if exc else f.result(), exc))
-            except Exception as post_exc:  # posting failed for good: recorded, never silent
-                log.exception("posting the %s report of %s failed", job.kind, job.model)
-                done.set_exception(post_exc)
+                work = self._executor().submit(
+                    compute, self.rt.settings, job.kind, job.model, job.alias
+                )
+            except (BrokenProcessPool, RuntimeError):  # broken or shut down: a fresh pool
+                self._drop_pool()
+                work = self._executor().submit(
+                    compute, self.rt.settings, job.kind, job.model, job.alias
+                )
+        work.add_done_callback(lambda f: self._finished(entry, f))
 
-        work.add_done_callback(finished)
-        return done
+    def _finished(self, entry: _Entry, f: Future[Any]) -> None:
+        if f.cancelled():  # shut down with the job still queued in the pool
+            entry.done.cancel()
+            return
+        exc = f.exception()
+        with self._lock:
+            if isinstance(exc, BrokenProcessPool):
+                self._deaths += 1
+                self._last_death = f"{entry.job.kind} report of {entry.job.model}"
+                self._healthy_since_death = False
+                self._drop_pool()
+                exc = WorkerDied()
+            elif exc is None:
+                self._healthy_since_death = True
+            self._running = None
+        self._pump()  # the next job starts before this one is posted
+        try:
+            entry.done.set_result(self._finish(entry.job, None if exc else f.result(), exc))
+        except Exception as post_exc:  # posting failed for good: recorded, never silent
+            log.exception("posting the %s report of %s failed", entry.job.kind, entry.job.model)
+            entry.done.set_exception(post_exc)
+
+    def _drop_pool(self) -> None:
+        """Forget a broken pool (the lock is held); the next job builds a fresh one."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
 
     def _finish(
         self, job: ReportJob, report: Report | None, exc: BaseException | None
     ) -> str | None:
         if report is not None:
             return self.sink.publish(job, report)
-        message = _describe(exc)
+        message = _describe(exc, self.rt.settings)
         log.warning("%s report of %s failed: %s", job.kind, job.model, message)
         self.sink.failed(job, message)
         audit.record(
@@ -122,18 +285,55 @@ class ReportRunner:
         )
         return None
 
+    # -- health ---------------------------------------------------------------------------
+
+    def state(self) -> tuple[bool, str]:
+        """For `/mlops status`: whether the last job ended in a worker death, and the queue."""
+        with self._lock:
+            queued = len(self._waiting) + (1 if self._running else 0)
+            busy = f"{queued} queued" if queued else "idle"
+            if self.in_process:
+                return True, "computed in this process"
+            if self._deaths == 0:
+                return True, busy
+            restarts = f"{self._deaths} restart{'s' if self._deaths != 1 else ''}"
+            if not self._healthy_since_death:
+                return False, (
+                    f"the worker died during the {self._last_death} (out of memory?); "
+                    f"restarted for the next report ({restarts}); {busy}"
+                )
+            return True, f"{busy}; {restarts} since start"
+
     def shutdown(self) -> None:
         with self._lock:
+            self._closed = True
             if self._pool is not None:
                 self._pool.shutdown(wait=False, cancel_futures=True)
                 self._pool = None
 
 
-def _describe(exc: BaseException | None) -> str:
+_DUPLICATE = "The same report is already queued for this channel; it will be posted once."
+_QUEUE_FULL = "Reports are busy: {n} are queued. Try again in a few minutes."
+_USER_LIMIT = "You already have {n} reports queued; ask again when one of them has been posted."
+_MODEL_LIMIT = "Reports are busy: {n} reports of `{model}` are queued. Try again in a few minutes."
+
+
+def _describe(exc: BaseException | None, settings: Settings) -> str:
     from bot.monitoring.datasets import DatasetError
     from bot.monitoring.report import ReportError
     from bot.registry.gateway import RegistryError
 
     if isinstance(exc, ReportError | DatasetError | RegistryError):
         return str(exc)
+    if isinstance(exc, WorkerDied):
+        return (
+            "the report worker stopped while making this report (it may have run out of "
+            "memory); it was restarted for the next report"
+        )
+    if isinstance(exc, MemoryError):
+        return (
+            "the report needed more memory than the worker may use "
+            f"({settings.mlops_bot_report_worker_memory_mb} MiB, "
+            "MLOPS_BOT_REPORT_WORKER_MEMORY_MB); use smaller data sets"
+        )
     return f"unexpected {type(exc).__name__}; the details are in the bot's log"

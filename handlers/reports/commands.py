@@ -6,7 +6,7 @@ from slack_sdk.models.blocks import Block
 
 from bot.monitoring import schedules
 from bot.monitoring.document import ReportKind
-from bot.monitoring.runner import ReportJob
+from bot.monitoring.runner import Admission, ReportJob
 from handlers import blocks as render
 from handlers.blocks import Reply
 from handlers.router.invocation import Invocation, UsageError
@@ -44,7 +44,12 @@ def _on_demand(inv: Invocation, kind: ReportKind) -> Reply:
         )
     job = ReportJob(kind, info.name, alias, inv.channel, inv.user)
     runner = inv.services.reports
-    inv.defer(lambda: runner.submit(job))
+    ticket = runner.admit(job)
+    if not ticket.accepted:
+        icon = ":repeat:" if ticket.admission == Admission.DUPLICATE else ":no_entry:"
+        busy = f"{icon} {ticket.message}"
+        return Reply(busy, [render.section(busy)])
+    inv.defer(lambda: runner.run(ticket))
     text = (
         f":hourglass_flowing_sand: Working on the {kind} report for `{info.name}` "
         f"`@{shown}`; it will be posted in this channel."

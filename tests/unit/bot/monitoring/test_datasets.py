@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-import http.server
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -20,18 +16,6 @@ from bot.registry.gateway import Registry
 def frame() -> pd.DataFrame:
     rng = np.random.default_rng(0)
     return pd.DataFrame({"age": rng.normal(40, 10, 200), "plan": rng.choice(["a", "b"], 200)})
-
-
-@pytest.fixture
-def http_dir(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    root = tmp_path / "www"
-    root.mkdir()
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
-    handler.log_message = lambda *a, **k: None  # type: ignore[attr-defined]
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", root
-    server.shutdown()
 
 
 def test_csv_parquet_and_glob(tmp_path: Path, frame: pd.DataFrame) -> None:
