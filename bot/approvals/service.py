@@ -32,6 +32,7 @@ from bot.clock import as_utc
 from bot.policy.file import ModelPolicy
 from bot.policy.gates import evaluate
 from bot.policy.permissions import Action, Permissions
+from bot.registry.events import bot_tags
 from bot.registry.gateway import RegistryError, VersionInfo
 from bot.runtime import Runtime
 from bot.storage.tables import ApprovalVote, PromotionRequest
@@ -339,11 +340,7 @@ class ApprovalService:
             registry.set_version_tags(
                 req.model_name,
                 req.version,
-                {
-                    "mlops_bot.request_id": req.id,
-                    "mlops_bot.approved_by": ",".join(approved_by),
-                    "mlops_bot.audit_id": str(ev.id),
-                },
+                bot_tags(req.id, approved_by, ev.id),
             )
         except RegistryError as exc:
             log.warning("tagging %s v%s failed: %s", req.model_name, req.version, exc)
