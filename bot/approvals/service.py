@@ -79,6 +79,8 @@ class ApprovalService:
             raise ApprovalError(f"`{model}` v{candidate.version} already holds `@{alias}`.")
         policy = self.rt.policy.for_model(model)
         if not policy.is_protected(alias):
+            if refused := self.permissions.can(requester, Action.MOVE_UNPROTECTED, model, channel):
+                raise ApprovalError(refused.reason)
             return self._set_unprotected(candidate, alias, holder_version, requester, reason)
         if not policy.approvers:
             raise ApprovalError(
