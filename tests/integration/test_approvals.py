@@ -300,27 +300,6 @@ def test_unprotected_alias_is_set_at_once_and_audited(abot: BotServer) -> None:
     assert (ev.action, ev.model_version, ev.alias) == ("promotion_applied", "2", "staging")
 
 
-def test_unprotected_alias_moves_only_for_owners_and_approvers(
-    abot: BotServer, mlflow_store: str, fake_slack: FakeSlack, tmp_path: Path
-) -> None:
-    reply = everything(abot.ask("promote churn 2 staging"))  # U0REQ: neither owner nor approver
-    assert "Only owners and approvers of `churn` can move its unprotected aliases." in reply
-    assert holder(abot, alias="staging") is None
-    assert events(abot, actions={"promotion_applied"}) == []
-    opened = POLICY + '\n[permissions]\nunprotected_aliases = "anyone"\n'
-    with serving(
-        tmp_path / "open",
-        fake_slack,
-        mlflow_uri=mlflow_store,
-        database_url=f"sqlite:///{tmp_path / 'open.db'}",
-        policy=opened,
-    ) as bot:
-        url = fake_slack.response_url("opened")  # its own: the first bot's are numbered alike
-        bot.command("promote churn 2 staging", response_url=url)
-        assert "not protected" in everything(bot.reply_to(url))
-        assert holder(bot, alias="staging") == "2"
-
-
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
