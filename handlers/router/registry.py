@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from bot.policy.file import Policy
 from bot.policy.permissions import Action, Permissions
 from handlers.blocks import Reply
 from handlers.router.invocation import Invocation
@@ -93,6 +94,14 @@ def usage(name: str | None = None, shown: Callable[[Subcommand], bool] | None = 
     if sub is not None and (shown is None or shown(sub)):
         return sub.usage_line()
     return "\n".join(s.usage_line() for s in all_subcommands() if shown is None or shown(s))
+
+
+def unknown_commands(policy: Policy) -> list[str]:
+    """Subcommand names in the policy's `[permissions]` rules that no subcommand has: a typo
+    there would leave the command it meant unrestricted, so `serve` refuses to start."""
+    rules = policy.file.permissions
+    named = set(rules.commands) | {c for rule in rules.channels.values() for c in rule.commands}
+    return sorted(named - set(_SUBCOMMANDS) - {HELP.name})
 
 
 def usage_of(name: str) -> str | None:

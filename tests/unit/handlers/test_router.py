@@ -138,3 +138,20 @@ def test_every_subcommand_is_declared_once_with_usage_and_help() -> None:
     assert {"promote", "rollback", "schedule"} == {s.name for s in subs if s.decision}
     for sub in subs:
         assert sub.usage.startswith(f"/mlops {sub.name}") and sub.help
+
+
+def test_permission_rules_naming_no_subcommand_are_found() -> None:
+    import handlers  # noqa: F401  (declares the subcommands)
+
+    policy = Policy(
+        file=PolicyFile.model_validate(
+            {
+                "permissions": {
+                    "commands": {"promte": {"users": ["U0A"]}, "audit": {"users": ["U0A"]}},
+                    "channels": {"C0RANDOM": {"commands": ["help", "show", "shw"]}},
+                }
+            }
+        )
+    )
+    assert registry.unknown_commands(policy) == ["promte", "shw"]
+    assert registry.unknown_commands(Policy()) == []
