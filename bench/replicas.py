@@ -192,6 +192,9 @@ def policy_text(models: list[str], data: dict[str, Path]) -> str:
         "required_approvals = 2",
         'gates = ["roc_auc >= champion - 0.005", "accuracy >= 0.80"]',
         "",
+        "[permissions]",
+        "schedule_min_interval_minutes = 1",  # the Slack-made schedule fires every minute
+        "",
         "[models.churn]",
         'owners = ["U0OWNER"]',
         "[models.churn.monitor]",
@@ -200,6 +203,8 @@ def policy_text(models: list[str], data: dict[str, Path]) -> str:
         'schedule = "* * * * *"',
         f'channel = "{DRIFT_CHANNEL}"',
         "",
+        "[models.fraud-detector]",
+        'owners = ["U0OWNER"]',  # who makes the Slack schedule below
         "[models.fraud-detector.monitor]",
         f'current = "{data["fraud_cur"]}"',
         'alias = "production"',

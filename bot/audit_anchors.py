@@ -15,9 +15,9 @@ from dataclasses import dataclass, replace
 from sqlalchemy import Engine, bindparam, text
 
 from bot import audit
+from bot.registry.events import ANCHOR_TAG
 from bot.registry.gateway import Registry
 
-ANCHOR_TAG = "mlops_bot.audit_anchor"
 _ANCHOR = re.compile(r"^\s*(\d{1,18})\s*:\s*([0-9a-fA-F]{64})\s*$")
 
 

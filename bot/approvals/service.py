@@ -28,11 +28,11 @@ from bot.approvals.outcomes import (
     RequestStatus,
 )
 from bot.approvals.store import ApprovalStore, DuplicateRequestError, ids
-from bot.audit_anchors import ANCHOR_TAG
 from bot.clock import as_utc
 from bot.policy.file import ModelPolicy
 from bot.policy.gates import evaluate
 from bot.policy.permissions import Action, Permissions
+from bot.registry.events import bot_tags
 from bot.registry.gateway import RegistryError, VersionInfo
 from bot.runtime import Runtime
 from bot.storage.tables import ApprovalVote, PromotionRequest
@@ -79,6 +79,8 @@ class ApprovalService:
             raise ApprovalError(f"`{model}` v{candidate.version} already holds `@{alias}`.")
         policy = self.rt.policy.for_model(model)
         if not policy.is_protected(alias):
+            if refused := self.permissions.can(requester, Action.MOVE_UNPROTECTED, model, channel):
+                raise ApprovalError(refused.reason)
             return self._set_unprotected(candidate, alias, holder_version, requester, reason)
         if not policy.approvers:
             raise ApprovalError(
@@ -340,12 +342,7 @@ class ApprovalService:
             registry.set_version_tags(
                 req.model_name,
                 req.version,
-                {
-                    "mlops_bot.request_id": req.id,
-                    "mlops_bot.approved_by": ",".join(approved_by),
-                    "mlops_bot.audit_id": str(ev.id),
-                    ANCHOR_TAG: f"{ev.id}:{ev.hash}",  # the chain's head, out of the DB's reach
-                },
+                bot_tags(req.id, approved_by, ev.id, ev.hash),
             )
         except RegistryError as exc:
             log.warning("tagging %s v%s failed: %s", req.model_name, req.version, exc)

@@ -67,6 +67,10 @@ def serve(
         fail(f"Slack refused the bot token: {str(exc).splitlines()[0][:200]}", 1)
     except SLACK_FAILURES as exc:
         fail(f"cannot reach Slack at {settings.slack_api_url}: {slack_error(exc)}", 1)
+    from handlers.router.registry import unknown_commands
+
+    if unknown := unknown_commands(rt.policy):
+        fail(f"invalid policy file: [permissions] names no /mlops subcommand: {unknown}")
     scheduler = services.scheduler
     assert isinstance(scheduler, Scheduler)
     rt.warm_up()  # before the scheduler's first jobs and the first request

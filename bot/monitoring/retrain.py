@@ -31,10 +31,11 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
     return "sha256=" + mac.hexdigest()
 
 
-def trigger(
-    url: str, payload: dict[str, Any], secret: str | None, backoff: float = 1.0
-) -> RetrainResult:
-    """POST the payload; retry connection errors and 5xx (bounded); never raises."""
+def trigger(url: str, payload: dict[str, Any], secret: str, backoff: float = 1.0) -> RetrainResult:
+    """POST the signed payload; retry connection errors and 5xx (bounded); never raises.
+    Without a secret nothing is sent: the receiver could not tell the bot from anyone."""
+    if not secret:
+        return RetrainResult(False, None, "not sent: MLOPS_BOT_OUTBOUND_SECRET is not set")
     body = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
     last = RetrainResult(False, None, "not sent")
     for attempt in range(ATTEMPTS):
@@ -43,9 +44,8 @@ def trigger(
             "Content-Type": "application/json",
             "X-Mlops-Bot-Timestamp": ts,
             "User-Agent": "mlops-bot",
+            "X-Mlops-Bot-Signature": sign(secret, ts, body),
         }
-        if secret:
-            headers["X-Mlops-Bot-Signature"] = sign(secret, ts, body)
         try:
             resp = httpx.post(url, content=body, headers=headers, timeout=TIMEOUT)
         except httpx.HTTPError as exc:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete
@@ -64,6 +64,13 @@ def add(
         check_cron(cron)
     except ValueError as exc:
         raise ScheduleError(str(exc)) from None
+    limits = permissions.limits
+    gap = shortest_gap(cron)
+    if gap < timedelta(minutes=limits.schedule_min_interval_minutes):
+        raise ScheduleError(
+            f"`{cron}` fires every {_minutes(gap)}; scheduled reports run at most once every "
+            f"{_minutes(timedelta(minutes=limits.schedule_min_interval_minutes))}."
+        )
     rt.registry.get_model(model)  # unknown model → NotFoundError with suggestions
     sched = ReportSchedule(
         id=f"s{uuid.uuid4().hex[:7]}",
@@ -77,6 +84,16 @@ def add(
         created_at=rt.clock.now(),
     )
     with db.session(rt.engine, write=True) as s:
+        made = s.exec(
+            select(ReportSchedule.id).where(
+                ReportSchedule.model_name == model, ReportSchedule.source == "slack"
+            )
+        ).all()
+        if len(made) >= limits.schedules_per_model:
+            raise ScheduleError(
+                f"`{model}` already has {len(made)} scheduled reports made in Slack (the most "
+                "the policy allows); remove one first (`/mlops schedule list`)."
+            )
         s.add(sched)
         audit.append(
             s,
@@ -113,6 +130,33 @@ def remove(rt: Runtime, schedule_id: str, user: str, *, permissions: Permissions
         )
         s.commit()
     return sched
+
+
+def shortest_gap(cron: str, fires: int = 500) -> timedelta:
+    """The shortest time between two fires of a 5-field cron expression (UTC), over its next
+    `fires` fires from a fixed date; a year's gap when it fires at most once in that span."""
+    from apscheduler.triggers.cron import CronTrigger
+
+    trigger = CronTrigger.from_crontab(cron, timezone="UTC")
+    previous = trigger.get_next_fire_time(None, datetime(2026, 1, 1, tzinfo=UTC))
+    shortest = timedelta(days=366)
+    for _ in range(fires):
+        if previous is None:
+            break
+        nxt = trigger.get_next_fire_time(previous, previous + timedelta(seconds=1))
+        if nxt is None:
+            break
+        shortest = min(shortest, nxt - previous)
+        previous = nxt
+    return shortest
+
+
+def _minutes(gap: timedelta) -> str:
+    minutes = int(gap.total_seconds() // 60)
+    if minutes % 60 == 0:
+        hours = minutes // 60
+        return "hour" if hours == 1 else f"{hours} hours"
+    return "minute" if minutes == 1 else f"{minutes} minutes"
 
 
 def sync_file_monitors(rt: Runtime) -> None:

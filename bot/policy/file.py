@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
 
@@ -15,6 +16,7 @@ from bot.policy.gates import Gate, GateSyntaxError, parse_gate
 
 _SLACK_PRINCIPAL = re.compile(r"^[UWS][A-Z0-9_]{2,}$")
 _CHANNEL = re.compile(r"^[CGD][A-Z0-9_]{2,}$")
+_SHARED_CHANNEL = re.compile(r"^[CG][A-Z0-9]{2,}$")  # a channel many people see, not a DM
 
 
 class PolicyError(ValueError):
@@ -35,6 +37,11 @@ def _check_gates(values: list[str]) -> list[str]:
         except GateSyntaxError as exc:
             raise ValueError(str(exc)) from None
     return values
+
+
+def is_channel_id(value: str) -> bool:
+    """A Slack channel ID (C… public, G… private); not a DM, a name or a user."""
+    return bool(_SHARED_CHANNEL.match(value))
 
 
 def check_cron(expr: str) -> str:
@@ -124,9 +131,53 @@ class ModelPolicyConfig(DefaultsConfig):
         return _check_principals(value)
 
 
+class UnprotectedAliases(StrEnum):
+    """Who may move an alias that needs no approval."""
+
+    OWNERS_AND_APPROVERS = "owners_and_approvers"
+    ANYONE = "anyone"
+
+
+class CommandRule(_Strict):
+    """Who may run one `/mlops` subcommand: user IDs and user groups (S…); empty: anyone."""
+
+    users: list[str] = Field(default_factory=list)
+
+    @field_validator("users")
+    @classmethod
+    def _users(cls, value: list[str]) -> list[str]:
+        return _check_principals(value)
+
+
+class ChannelRule(_Strict):
+    """Which `/mlops` subcommands may run in one channel (`help` always may)."""
+
+    commands: list[str]
+
+
+class PermissionsConfig(_Strict):
+    """`[permissions]`: limits on schedules and retraining, and optional command rules."""
+
+    schedule_min_interval_minutes: int = Field(default=60, ge=1, le=10080)
+    schedules_per_model: int = Field(default=5, ge=0, le=100)
+    retrain_cooldown_minutes: int = Field(default=60, ge=0, le=10080)
+    unprotected_aliases: UnprotectedAliases = UnprotectedAliases.OWNERS_AND_APPROVERS
+    commands: dict[str, CommandRule] = Field(default_factory=dict)
+    channels: dict[str, ChannelRule] = Field(default_factory=dict)
+
+    @field_validator("channels")
+    @classmethod
+    def _channels(cls, value: dict[str, ChannelRule]) -> dict[str, ChannelRule]:
+        bad = [c for c in value if not is_channel_id(c)]
+        if bad:
+            raise ValueError(f"not Slack channel IDs (C…/G…): {bad}")
+        return value
+
+
 class PolicyFile(_Strict):
     defaults: DefaultsConfig = Field(default_factory=DefaultsConfig)
     models: dict[str, ModelPolicyConfig] = Field(default_factory=dict)
+    permissions: PermissionsConfig = Field(default_factory=PermissionsConfig)
 
 
 @dataclass(frozen=True)

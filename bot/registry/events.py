@@ -34,6 +34,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 MAX_SKEW_SECONDS = 300
 BOT_TAG_PREFIX = "mlops_bot."
+# The audit chain's head ("id:hash"), written on each version promoted by approval.
+ANCHOR_TAG = f"{BOT_TAG_PREFIX}audit_anchor"
 
 
 class SignatureError(Exception):
@@ -215,25 +217,8 @@ def handle_event(rt: Runtime, payload: dict[str, Any]) -> list[Notice]:
         key = str(data.get("key") or "")
         if not key.startswith(BOT_TAG_PREFIX):
             return []
-        version = str(data.get("version") or "")[:32]
-        audit.record(
-            rt.engine,
-            "out_of_band_change",
-            "system",
-            model_name=model,
-            model_version=version,
-            details={"tag": key[:200], "action": action},
-        )
-        return [
-            Notice(
-                NoticeKind.TAMPERING,
-                f":warning: *Tag tampering*: `{key[:200]}` on `{model}` "
-                f"v{version} was {action or 'changed'} outside mlops-bot.",
-                model,
-                None,
-                version,
-            )
-        ]
+        notice = _check_bot_tag(rt, model, str(data.get("version") or "")[:32], key[:200])
+        return [notice] if notice else []
     if entity == "model_version" and action == "created":
         version = str(data.get("version") or "")[:32]
         try:
@@ -247,6 +232,77 @@ def handle_event(rt: Runtime, payload: dict[str, Any]) -> list[Notice]:
         )
         return [Notice(NoticeKind.REGISTERED, text, model, target, version)]
     return []
+
+
+def bot_tags(
+    request_id: str, approved_by: list[str], audit_id: int | None, audit_hash: str
+) -> dict[str, str]:
+    """The `mlops_bot.*` tags the bot writes on a version it promoted by approval; the last
+    one anchors the audit chain's head (`promotion_applied`'s id and hash) outside the DB."""
+    return {
+        f"{BOT_TAG_PREFIX}request_id": request_id,
+        f"{BOT_TAG_PREFIX}approved_by": ",".join(approved_by),
+        f"{BOT_TAG_PREFIX}audit_id": str(audit_id),
+        ANCHOR_TAG: f"{audit_id}:{audit_hash}",
+    }
+
+
+def _written_by_bot(rt: Runtime, model: str, version: str) -> list[dict[str, str]]:
+    """The tag sets the bot wrote on this version: one per promotion by approval."""
+    from sqlmodel import col, select
+
+    from bot.storage.tables import AuditEvent
+
+    with db.session(rt.engine) as s:
+        applied = s.exec(
+            select(AuditEvent).where(
+                AuditEvent.model_name == model,
+                AuditEvent.model_version == version,
+                AuditEvent.action == "promotion_applied",
+                col(AuditEvent.request_id).is_not(None),
+            )
+        ).all()
+    written = []
+    for ev in applied:
+        details = json.loads(ev.details or "{}")
+        approved = details.get("approved_by") or []
+        written.append(bot_tags(str(ev.request_id), [str(a) for a in approved], ev.id, ev.hash))
+    return written
+
+
+def _check_bot_tag(rt: Runtime, model: str, version: str, key: str) -> Notice | None:
+    """A webhook said `key` changed on `model` v`version`: read the tag from MLflow and warn
+    only if its value now is not one the bot wrote there. The payload says where to look, never
+    what happened: a forged or stale event about the bot's own writes stays silent."""
+    try:
+        info = rt.registry.get_version(model, version) if version.isdigit() else None
+    except Exception:
+        return None  # no such model or version (or MLflow down): nothing to compare
+    if info is None:
+        return None
+    now = info.tags.get(key)
+    wrote = {tags[key] for tags in _written_by_bot(rt, info.name, info.version) if key in tags}
+    if now in wrote or (now is None and not wrote):
+        return None
+    change = "removed" if now is None else f"set to `{now[:100]}`"
+    expected = (
+        " or ".join(f"`{w[:100]}`" for w in sorted(wrote))
+        if wrote
+        else "no such tag (it never tagged this version)"
+    )
+    audit.record(
+        rt.engine,
+        "out_of_band_change",
+        "system",
+        model_name=info.name,
+        model_version=info.version,
+        details={"tag": key, "found": now, "expected": sorted(wrote)},
+    )
+    text = (
+        f":warning: *Tag tampering*: `{key}` on `{info.name}` v{info.version} was {change} "
+        f"outside mlops-bot; mlops-bot wrote {expected}."
+    )
+    return Notice(NoticeKind.TAMPERING, text, info.name, None, info.version)
 
 
 def reconcile(rt: Runtime) -> list[Notice]:

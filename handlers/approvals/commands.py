@@ -19,6 +19,7 @@ MAX_AUDIT_LIMIT = 100
     "/mlops promote <model> <version> [to] <alias> [reason…]",
     "ask approvers to move an alias to a version",
     decision=True,
+    action=Action.PROMOTE,
 )
 def promote(inv: Invocation) -> Reply:
     """`promote <model> <version> [to] <alias> [reason…]`: open a request and post its card."""
@@ -43,6 +44,7 @@ def _promotion(words: list[str]) -> tuple[str, str, str, str]:
     "/mlops rollback <model> <alias>",
     "ask to move an alias back to its previous approved holder",
     decision=True,
+    action=Action.ROLLBACK,
 )
 def rollback(inv: Invocation) -> Reply:
     """`rollback <model> <alias>`: a request back to the previous approved holder."""

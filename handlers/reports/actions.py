@@ -6,6 +6,7 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext, Respond
@@ -13,6 +14,7 @@ from slack_sdk import WebClient
 
 from bot import audit
 from bot.approvals.outcomes import OutcomeKind
+from bot.clock import as_utc
 from bot.config import secret
 from bot.monitoring import retrain
 from bot.monitoring.document import (
@@ -185,6 +187,17 @@ def _retrain(click: _ModelClick) -> None:
         )
         click.say(refusal.reason)
         return
+    reason = _retrain_refusal(click)
+    if reason is not None:
+        audit.record(
+            rt.engine,
+            "retrain_failed",
+            user,
+            model_name=model,
+            details={"reason": reason, "report_id": record.id},
+        )
+        click.say(reason)
+        return
     payload = {
         "model": model,
         "version": doc.version,
@@ -195,7 +208,7 @@ def _retrain(click: _ModelClick) -> None:
         "report": _summary(doc),
     }
     result = retrain.trigger(
-        monitor.retrain_url, payload, secret(rt.settings.mlops_bot_outbound_secret)
+        monitor.retrain_url, payload, secret(rt.settings.mlops_bot_outbound_secret) or ""
     )
     audit.record(
         rt.engine,
@@ -215,6 +228,35 @@ def _retrain(click: _ModelClick) -> None:
         click.client.chat_postMessage(channel=click.channel, thread_ts=record.ts, text=text)
     except SLACK_FAILURES:
         click.say(text)
+
+
+def _retrain_refusal(click: _ModelClick) -> str | None:
+    """Why this report may not trigger retraining now (the clicker may): it did not alert, no
+    outbound secret signs the request, or the model was retrained less than the policy's
+    `retrain_cooldown_minutes` ago."""
+    rt, model = runtime_of(click.context), click.model
+    if not alerted(click.doc):
+        return "This report did not alert (no drift, no degradation): retraining is not triggered."
+    if not secret(rt.settings.mlops_bot_outbound_secret):
+        return (
+            "Retraining requests are signed and MLOPS_BOT_OUTBOUND_SECRET is not set; "
+            "ask an operator to set it. Nothing was sent."
+        )
+    cooldown = timedelta(minutes=permissions_of(click.context).limits.retrain_cooldown_minutes)
+    last = audit.recent(rt.engine, model=model, limit=1, actions={"retrain_triggered"})
+    if last and rt.clock.now() - as_utc(last[0].at) < cooldown:
+        return (
+            f"`{model}` was sent for retraining at {as_utc(last[0].at):%H:%M} UTC; the policy "
+            f"allows one retraining every {int(cooldown.total_seconds() // 60)} minutes."
+        )
+    return None
+
+
+def alerted(doc: ReportDocument) -> bool:
+    """The report found dataset drift or a degraded metric."""
+    if isinstance(doc, DriftDocument):
+        return doc.dataset_drift
+    return bool(doc.performance.degraded)
 
 
 handle_promote = _on_model_report(_promote)

@@ -7,6 +7,7 @@ from slack_sdk.models.blocks import Block
 from bot.monitoring import schedules
 from bot.monitoring.document import ReportKind
 from bot.monitoring.runner import Admission, ReportJob
+from bot.policy.permissions import Action
 from handlers import blocks as render
 from handlers.blocks import Reply
 from handlers.router.invocation import Invocation, UsageError
@@ -61,6 +62,7 @@ def _on_demand(inv: Invocation, kind: ReportKind) -> Reply:
     '/mlops schedule list | add <drift|perf> <model> "<cron>" [#channel] | remove <id>',
     "scheduled drift and performance reports",
     decision=True,
+    action=Action.SCHEDULE_ADD,
 )
 def schedule(inv: Invocation) -> Reply:
     """`schedule list | add <drift|perf> <model> "<cron>" [#channel] | remove <id>`."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
@@ -29,25 +30,26 @@ def handle_mlops(
 ) -> None:
     """Route `/mlops <sub> …`; quick answers go in the ack, the rest via response_url."""
     parsed = parse(command.get("text") or "")
+    user, channel = str(command.get("user_id", "")), str(command.get("channel_id", ""))
+    services = services_of(context)
+
+    def shown(s: Subcommand) -> bool:
+        return s.allowed(services.permissions, user, channel)
+
     if parsed.sub == "help":
         topic = parsed.args[0].text.lower() if parsed.args else None
-        ack(**help_reply(topic).payload(), response_type="ephemeral")
+        ack(**help_reply(topic, shown=shown).payload(), response_type="ephemeral")
         return
     sub = registry.find(parsed.sub)
     if sub is None:
-        ack(**help_reply(unknown=parsed.sub).payload(), response_type="ephemeral")
+        ack(**help_reply(unknown=parsed.sub, shown=shown).payload(), response_type="ephemeral")
         return
     ack()
-    inv = Invocation(
-        services=services_of(context),
-        parsed=parsed,
-        user=str(command.get("user_id", "")),
-        channel=str(command.get("channel_id", "")),
-        client=client,
-    )
+    inv = Invocation(services=services, parsed=parsed, user=user, channel=channel, client=client)
 
     def rest() -> None:
-        reply = run_subcommand(sub, inv)
+        refusal = services.permissions.may_run(user, sub.name, channel)
+        reply = render.error(refusal.reason) if refusal else run_subcommand(sub, inv)
         respond(**reply.payload(), response_type="ephemeral", replace_original=False)
         for fn in inv.deferred:
             fn()
@@ -58,12 +60,17 @@ def handle_mlops(
     after_ack(context, rest, failed, urgent=sub.decision)
 
 
-def help_reply(topic: str | None = None, unknown: str | None = None) -> Reply:
-    """`/mlops help [subcommand]`, or the answer to an unknown subcommand."""
+def help_reply(
+    topic: str | None = None,
+    unknown: str | None = None,
+    shown: Callable[[Subcommand], bool] | None = None,
+) -> Reply:
+    """`/mlops help [subcommand]`, or the answer to an unknown subcommand; only the subcommands
+    `shown` keeps (those the asking user may run there)."""
     lines = []
     if unknown is not None:
         lines.append(f":warning: Unknown subcommand `{esc(clip(unknown, 100))}`.")
-    lines.append(registry.usage(topic))
+    lines.append(registry.usage(topic, shown))
     text = "\n".join(lines)
     return Reply(text, [section(text)])
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from bot.policy.file import Policy
+from bot.policy.permissions import Action, Permissions
 from handlers.blocks import Reply
 from handlers.router.invocation import Invocation
 
@@ -27,6 +29,15 @@ class Subcommand:
     run: Handler
     # Changes something: queued ahead of read-only work and never refused as busy.
     decision: bool = False
+    # What the domain asks Permissions.can before acting (None: anyone may run it).
+    action: Action | None = None
+
+    def allowed(self, permissions: Permissions, user: str, channel: str | None) -> bool:
+        """`user` may run this in `channel`: the policy's command rules allow it and, when it
+        needs an action, the user may take that action on some model."""
+        if permissions.may_run(user, self.name, channel) is not None:
+            return False
+        return self.action is None or permissions.can_somewhere(user, self.action, channel)
 
     def usage_line(self) -> str:
         return f"`{self.usage}` — {self.help}"
@@ -41,9 +52,16 @@ HELP = Subcommand(
 )
 
 
-def subcommand(usage: str, help: str, *, decision: bool = False) -> Callable[[Handler], Handler]:  # noqa: A002
+def subcommand(
+    usage: str,
+    help: str,  # noqa: A002
+    *,
+    decision: bool = False,
+    action: Action | None = None,
+) -> Callable[[Handler], Handler]:
     """Declare the decorated function as the handler of `/mlops <name>`, `usage` being
-    `/mlops <name> …`."""
+    `/mlops <name> …`; `action` is the permission it needs (help lists it only for users who
+    may take it)."""
     prefix, _, rest = usage.partition(" ")
     name = rest.partition(" ")[0]
     if prefix != "/mlops" or not name:
@@ -52,7 +70,7 @@ def subcommand(usage: str, help: str, *, decision: bool = False) -> Callable[[Ha
     def declare(fn: Handler) -> Handler:
         if name in _SUBCOMMANDS or name == HELP.name:
             raise ValueError(f"/mlops {name} is declared twice")
-        _SUBCOMMANDS[name] = Subcommand(name, usage, help, fn, decision)
+        _SUBCOMMANDS[name] = Subcommand(name, usage, help, fn, decision, action)
         return fn
 
     return declare
@@ -68,14 +86,22 @@ def all_subcommands() -> list[Subcommand]:
     return [HELP, *_SUBCOMMANDS.values()]
 
 
-def usage(name: str | None = None) -> str:
-    """Usage lines: of one subcommand, or of all of them."""
+def usage(name: str | None = None, shown: Callable[[Subcommand], bool] | None = None) -> str:
+    """Usage lines: of one subcommand, or of all of them (those `shown` keeps)."""
     if name == HELP.name:
         return HELP.usage_line()
     sub = find(name) if name else None
-    if sub is not None:
+    if sub is not None and (shown is None or shown(sub)):
         return sub.usage_line()
-    return "\n".join(s.usage_line() for s in all_subcommands())
+    return "\n".join(s.usage_line() for s in all_subcommands() if shown is None or shown(s))
+
+
+def unknown_commands(policy: Policy) -> list[str]:
+    """Subcommand names in the policy's `[permissions]` rules that no subcommand has: a typo
+    there would leave the command it meant unrestricted, so `serve` refuses to start."""
+    rules = policy.file.permissions
+    named = set(rules.commands) | {c for rule in rules.channels.values() for c in rule.commands}
+    return sorted(named - set(_SUBCOMMANDS) - {HELP.name})
 
 
 def usage_of(name: str) -> str | None:

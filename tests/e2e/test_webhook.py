@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -15,8 +17,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from mlflow.tracking import MlflowClient
 
+from bot.approvals.outcomes import OutcomeKind
 from jobs.reconcile import run as reconcile
-from tests.helpers import MlflowServer, start_bot, wait_until
+from tests.helpers import BotServer, MlflowServer, start_bot, wait_until
 from tests.slack_fake import FakeSlack
 
 pytestmark = pytest.mark.slow
@@ -58,9 +61,12 @@ def self_signed(root: Path) -> tuple[Path, Path]:
     return cert_path, key_path
 
 
-def test_mlflow_server_delivers_an_alias_change(
-    mlflow_template: Path, fake_slack: FakeSlack, tmp_path: Path
-) -> None:
+@contextmanager
+def mlflow_and_bot(
+    mlflow_template: Path, fake_slack: FakeSlack, tmp_path: Path, events: list[str]
+) -> Iterator[tuple[MlflowClient, BotServer]]:
+    """A real `mlflow server` (over a copy of the template store) that delivers `events` to the
+    bot over TLS; the bot's own baseline of the protected aliases is recorded."""
     import certifi
 
     cert, key = self_signed(tmp_path)
@@ -102,16 +108,59 @@ def test_mlflow_server_delivers_an_alias_change(
         assert reconcile(bot.runtime, bot.app.client) == 0  # baseline: champion → v1
         client = MlflowClient(tracking_uri=server.url, registry_uri=server.url)
         client.create_webhook(
-            name="mlops-bot",
-            url=f"{bot.url}/mlflow/webhook",
-            events=["model_version_alias.created"],
-            secret=SECRET,
+            name="mlops-bot", url=f"{bot.url}/mlflow/webhook", events=events, secret=SECRET
         )
+        yield client, bot
+    finally:
+        bot.stop()
+        server.stop()
+
+
+def test_mlflow_server_delivers_an_alias_change(
+    mlflow_template: Path, fake_slack: FakeSlack, tmp_path: Path
+) -> None:
+    events = ["model_version_alias.created"]
+    with mlflow_and_bot(mlflow_template, fake_slack, tmp_path, events) as (client, bot):
         client.set_registered_model_alias("churn", "champion", "2")  # behind the bot's back
         post = bot.posted_in(ALERTS, timeout=60)
         assert "Out-of-band change" in post.params["text"] and "now v2" in post.params["text"]
         events = wait_until(lambda: bot.audited("out_of_band_change"))
         assert "MLflow webhook" in events[0].details
-    finally:
-        bot.stop()
-        server.stop()
+
+
+def delivered(bot: BotServer) -> int:
+    """How many MLflow deliveries the bot has taken in."""
+    from sqlmodel import func, select
+
+    from bot.storage import db
+    from bot.storage.tables import WebhookDelivery
+
+    with db.session(bot.runtime.engine) as s:
+        return int(s.exec(select(func.count()).select_from(WebhookDelivery)).one())
+
+
+def test_a_legitimate_promotion_raises_no_tampering_notice(
+    mlflow_template: Path, fake_slack: FakeSlack, tmp_path: Path
+) -> None:
+    events = [
+        "model_version_alias.created",
+        "model_version_tag.set",
+        "model_version_tag.deleted",
+    ]
+    with mlflow_and_bot(mlflow_template, fake_slack, tmp_path, events) as (client, bot):
+        svc = bot.services.approvals
+        outcome = svc.request_promotion("churn", "3", "champion", "U0REQ")
+        assert outcome.request is not None
+        assert svc.approve(outcome.request.id, "U0APPROVER1").kind == OutcomeKind.APPLIED
+        # The alias move and the bot's three mlops_bot.* tags, each delivered by MLflow.
+        wait_until(lambda: delivered(bot) >= 4, timeout=60)
+        # Then a real tampering, whose notice arrives after the four were handled.
+        client.set_model_version_tag("churn", "3", "mlops_bot.approved_by", "U0MALLORY")
+        post = bot.posted_in(ALERTS, timeout=60)
+        assert "Tag tampering" in post.params["text"] and "U0MALLORY" in post.params["text"]
+        wait_until(lambda: delivered(bot) >= 5, timeout=60)
+        notices = [c.params["text"] for c in bot.fake.calls_to("chat.postMessage")]
+        assert len([t for t in notices if "Tag tampering" in t]) == 1, notices
+        assert not [t for t in notices if "Out-of-band change" in t], notices
+        changes = bot.audited("out_of_band_change")
+        assert len(changes) == 1 and "U0MALLORY" in changes[0].details

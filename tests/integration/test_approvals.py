@@ -294,7 +294,7 @@ def test_failing_gates_need_an_override_with_a_reason(abot: BotServer) -> None:
 
 
 def test_unprotected_alias_is_set_at_once_and_audited(abot: BotServer) -> None:
-    assert "not protected" in everything(abot.ask("promote churn 2 staging"))
+    assert "not protected" in everything(abot.ask("promote churn 2 staging", user="U0APPROVER2"))
     assert holder(abot, alias="staging") == "2"
     ev = events(abot)[-1]
     assert (ev.action, ev.model_version, ev.alias) == ("promotion_applied", "2", "staging")

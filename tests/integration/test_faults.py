@@ -31,7 +31,10 @@ from tests.integration.test_approvals import CHANNEL, POLICY, click, everything,
 from tests.proxies import HoldingProxy, TcpProxy
 from tests.slack_fake import FakeSlack
 
-ONE_APPROVAL = POLICY.replace("required_approvals = 2", "required_approvals = 1")
+# U0REQ owns churn: an owner may move an unprotected alias at once.
+ONE_APPROVAL = POLICY.replace("required_approvals = 2", "required_approvals = 1").replace(
+    "[models.churn]\n", '[models.churn]\nowners = ["U0REQ"]\n'
+)
 LOCKED = "database is unavailable or locked"
 
 

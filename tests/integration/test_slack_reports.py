@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import json
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from mlflow.tracking import MlflowClient
 
 from bot import audit
 from bot.monitoring import schedules
+from bot.storage.tables import ReportRecord
 from jobs.reports import tick
 from tests.helpers import BotServer, serving, start_bot, wait_until
 from tests.slack_fake import FakeSlack
@@ -93,15 +95,34 @@ def rbot(
     client = MlflowClient(tracking_uri=mlflow_store, registry_uri=mlflow_store)
     run_id = client.get_model_version_by_alias("churn", "champion").run_id
     client.log_artifact(run_id, str(tmp_path / "reference.parquet"))
-    with serving(
-        tmp_path / "bot",
+    with report_bot(
+        tmp_path,
+        "bot",
         fake_slack,
-        mlflow_uri=mlflow_store,
-        database_url=f"sqlite:///{tmp_path / 'bot.db'}",
-        policy=policy_for(tmp_path, str(tmp_path / "current.parquet"), receiver.url),
+        mlflow_store,
+        receiver,
         mlops_bot_outbound_secret="outbound-secret",
     ) as server:
         yield server
+
+
+def report_bot(
+    tmp_path: Path,
+    name: str,
+    fake_slack: FakeSlack,
+    mlflow_store: str,
+    receiver: Receiver,
+    **settings: str,
+) -> AbstractContextManager[BotServer]:
+    """A bot on its own database `name`.db over the churn monitor of `policy_for`."""
+    return serving(
+        tmp_path / name,
+        fake_slack,
+        mlflow_uri=mlflow_store,
+        database_url=f"sqlite:///{tmp_path / f'{name}.db'}",
+        policy=policy_for(tmp_path, str(tmp_path / "current.parquet"), receiver.url),
+        **settings,
+    )
 
 
 def text_of(call_params: dict) -> str:
@@ -158,15 +179,16 @@ def test_rate_limited_post_is_delivered_once(rbot: BotServer) -> None:
     ],
 )
 def test_bad_report_commands(rbot: BotServer, text: str, expected: str) -> None:
-    assert expected in text_of(rbot.ask(text))
+    assert expected in text_of(rbot.ask(text, user="U0APPROVER1"))  # may schedule any model
 
 
 def test_schedule_add_list_remove_is_audited(rbot: BotServer) -> None:
-    reply = text_of(rbot.ask('schedule add perf churn "*/5 * * * *" <#C0OTHER|other>'))
+    owner = "U0ALICE"  # schedules belong to owners and approvers, at most hourly
+    reply = text_of(rbot.ask('schedule add perf churn "0 */2 * * *" <#C0OTHER|other>', user=owner))
     sid = reply.split("`")[1]
     listing = text_of(rbot.ask("schedule list"))
     assert sid in listing and "policy file" in listing and "file-churn-drift" in listing
-    assert "Removed" in text_of(rbot.ask(f"schedule remove {sid}"))
+    assert "Removed" in text_of(rbot.ask(f"schedule remove {sid}", user=owner))
     changes = [json.loads(e.details)["op"] for e in rbot.audited("schedule_changed")]
     assert changes == ["remove", "add"]
 
@@ -174,7 +196,7 @@ def test_schedule_add_list_remove_is_audited(rbot: BotServer) -> None:
 def test_tick_fires_each_due_time_once_and_catches_up_once(rbot: BotServer) -> None:
     rt = rbot.runtime
     sched = schedules.add(
-        rt, "drift", "churn", "0 * * * *", CHANNEL, "U0REQ", permissions=rbot.services.permissions
+        rt, "drift", "churn", "0 * * * *", CHANNEL, "U0ALICE", permissions=rbot.services.permissions
     )
     from sqlalchemy import update
 
@@ -337,3 +359,77 @@ def test_retraining_is_signed_retried_and_limited_to_owners(
     assert payload["report"]["drifted_features"] == ["age"]
     acts = [e.action for e in audit.recent(rbot.runtime.engine, limit=30)]
     assert "retrain_triggered" in acts and "retrain_failed" in acts
+
+
+def _stored_report(bot: BotServer, record_id: str) -> ReportRecord:
+    from bot.storage import db
+
+    with db.session(bot.runtime.engine) as s:
+        record = s.get(ReportRecord, record_id)
+        assert record is not None
+        s.expunge(record)
+        return record
+
+
+def _store_report(bot: BotServer, record: ReportRecord, **changes: object) -> None:
+    from bot.storage import db
+
+    with db.session(bot.runtime.engine, write=True) as s:
+        s.add(ReportRecord(**{**record.model_dump(), **changes}))
+        s.commit()
+
+
+def test_retraining_only_from_an_alerting_report_and_once_per_cooldown(
+    rbot: BotServer, receiver: Receiver
+) -> None:
+    from handlers import action_ids as ids
+
+    message, button = _report_button(rbot, ids.REPORT_RETRAIN)
+    record = _stored_report(rbot, button["value"])
+    calm = json.loads(record.body) | {"dataset_drift": False}
+    _store_report(rbot, record, id="00000000ca10", body=json.dumps(calm))
+    url = _press(rbot, message, {**button, "value": "00000000ca10"}, "U0ALICE")
+    assert "did not alert" in text_of(rbot.reply_to(url))
+    assert receiver.seen == []
+
+    _press(rbot, message, button, "U0ALICE")
+    rbot.fake.wait_for("chat.postMessage", lambda c: "accepted" in c.params.get("text", ""))
+    url = _press(rbot, message, button, "U0APPROVER1")  # soon after, by someone else
+    assert "allows one retraining every 60 minutes" in text_of(rbot.reply_to(url))
+    assert len(receiver.seen) == 2  # the first click's 503 and its retry; nothing since
+    reasons = [json.loads(e.details).get("reason", "") for e in rbot.audited("retrain_failed")]
+    assert any("did not alert" in r for r in reasons) and any("60 minutes" in r for r in reasons)
+
+
+def test_retraining_is_refused_without_an_outbound_secret(
+    rbot: BotServer, receiver: Receiver, mlflow_store: str, fake_slack: FakeSlack, tmp_path: Path
+) -> None:
+    from handlers import action_ids as ids
+
+    message, button = _report_button(rbot, ids.REPORT_RETRAIN)
+    record = _stored_report(rbot, button["value"])
+    with report_bot(tmp_path, "unsigned", fake_slack, mlflow_store, receiver) as unsigned:
+        _store_report(unsigned, record)
+        url = _press(unsigned, message, button, "U0ALICE")
+        assert "MLOPS_BOT_OUTBOUND_SECRET is not set" in text_of(unsigned.reply_to(url))
+        assert receiver.seen == []  # never sent unsigned
+        assert unsigned.audited("retrain_failed") and not unsigned.audited("retrain_triggered")
+
+
+def test_schedules_belong_to_owners_and_approvers_with_limits(rbot: BotServer) -> None:
+    add = 'schedule add drift churn "0 9 * * *"'
+    assert "Only owners and approvers of `churn`" in text_of(rbot.ask(add))  # U0REQ
+    assert "not a channel ID" in text_of(rbot.ask(add, user="U0ALICE", channel="D0ALICE"))
+    reply = text_of(rbot.ask('schedule add drift churn "*/5 * * * *"', user="U0ALICE"))
+    assert "fires every 5 minutes" in reply and "at most once every hour" in reply
+    made = [
+        text_of(rbot.ask(f'schedule add drift churn "0 {h} * * *"', user="U0APPROVER1"))
+        for h in range(6)
+    ]
+    assert all("Scheduled" in m for m in made[:5])
+    assert "already has 5 scheduled reports" in made[5]
+    sid = made[0].split("`")[1]
+    assert "Only owners and approvers" in text_of(rbot.ask(f"schedule remove {sid}"))
+    assert "Removed" in text_of(rbot.ask(f"schedule remove {sid}", user="U0ALICE"))
+    ops = [json.loads(e.details)["op"] for e in rbot.audited("schedule_changed")]
+    assert ops == ["remove"] + ["add"] * 5

@@ -157,10 +157,65 @@ def test_tag_events_warn_only_for_bot_tags(wbot: BotServer) -> None:
         "data": {"name": "churn", "version": "1", "key": "team", "value": "x"},
     }
     ours = {**plain, "data": {**plain["data"], "key": "mlops_bot.approved_by"}}
+    client_of(wbot).set_model_version_tag("churn", "1", "team", "x")
+    client_of(wbot).set_model_version_tag("churn", "1", "mlops_bot.approved_by", "x")
     assert deliver(wbot, plain)[1]["status"] == "ok"
     assert deliver(wbot, ours)[1]["status"] == "ok"
     posts = wbot.fake.wait_for("chat.postMessage", lambda c: c.params.get("channel") == ALERTS)
     assert len(posts) == 1 and "Tag tampering" in posts[0].params["text"]
+
+
+def tag_event(key: str, version: str = "3", action: str = "set", value: str = "") -> dict:
+    return {
+        "entity": "model_version_tag",
+        "action": action,
+        "data": {"name": "churn", "version": version, "key": key, "value": value},
+    }
+
+
+def promote_by_approval(bot: BotServer, version: str = "3") -> dict[str, str]:
+    """Promote churn `version` to champion through the bot; the tags it wrote on the version."""
+    svc = bot.services.approvals
+    outcome = svc.request_promotion("churn", version, "champion", "U0REQ")
+    assert outcome.request is not None
+    svc.approve(outcome.request.id, "U0APPROVER1")
+    tags = client_of(bot).get_model_version("churn", version).tags
+    ours = {k: v for k, v in tags.items() if k.startswith("mlops_bot.")}
+    assert len(ours) == 3
+    return ours
+
+
+def test_the_bots_own_tags_raise_no_tampering_notice(wbot: BotServer) -> None:
+    ours = promote_by_approval(wbot)
+    for key, value in ours.items():  # what MLflow delivers for the bot's own three writes
+        assert deliver(wbot, tag_event(key, value=value))[1]["status"] == "ok"
+    # A payload's action is not believed either: the tag is still what the bot wrote.
+    assert deliver(wbot, tag_event("mlops_bot.audit_id", action="deleted"))[1]["status"] == "ok"
+    # Nor its version: a version that does not exist has nothing to compare.
+    assert deliver(wbot, tag_event("mlops_bot.audit_id", version="99"))[1]["status"] == "ok"
+    assert reconcile(wbot.runtime, wbot.app.client) == 0
+    assert warnings(wbot) == []
+    assert wbot.audited("out_of_band_change") == []
+
+
+def test_tag_tampering_notice_says_what_mlflow_holds_not_what_the_payload_says(
+    wbot: BotServer,
+) -> None:
+    ours = promote_by_approval(wbot)
+    client = client_of(wbot)
+    client.set_model_version_tag("churn", "3", "mlops_bot.approved_by", "U0MALLORY")
+    lying = tag_event("mlops_bot.approved_by", action="deleted", value="U0APPROVER1")
+    assert deliver(wbot, lying)[1]["status"] == "ok"
+    text = wbot.posted_in(ALERTS).params["text"]
+    assert "Tag tampering" in text and "set to `U0MALLORY`" in text
+    assert f"wrote `{ours['mlops_bot.approved_by']}`" in text
+    client.delete_model_version_tag("churn", "3", "mlops_bot.request_id")
+    assert deliver(wbot, tag_event("mlops_bot.request_id", action="set"))[1]["status"] == "ok"
+    posts = wbot.fake.wait_for(
+        "chat.postMessage", lambda c: c.params.get("channel") == ALERTS, count=2
+    )
+    assert "`mlops_bot.request_id` on `churn` v3 was removed" in posts[1].params["text"]
+    assert len(wbot.audited("out_of_band_change")) == 2
 
 
 def test_new_version_is_announced_with_a_promotion_button(wbot: BotServer) -> None:

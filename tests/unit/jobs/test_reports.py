@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from bot.clock import FixedClock
 from bot.monitoring import schedules
 from bot.monitoring.runner import ReportJob
+from bot.policy.file import Policy
 from bot.policy.permissions import Permissions
 from bot.runtime import Runtime
 from jobs.reports import next_runs, tick
@@ -34,7 +35,7 @@ class NoGroups:
 
 
 def add(rt: Runtime, kind: str, cron: str) -> str:
-    permissions = Permissions(rt.policy, NoGroups())
+    permissions = Permissions(Policy(env_approvers=("U0REQ",)), NoGroups())  # may schedule
     sched = schedules.add(rt, kind, "churn", cron, "C0MLOPS", "U0REQ", permissions=permissions)
     return sched.id
 
