@@ -441,21 +441,25 @@ def test_promotion_interrupted_after_the_decision_is_recovered(abot: BotServer) 
 
     from bot.clock import utcnow
     from bot.storage import db
-    from bot.storage.tables import ApprovalVote, PromotionRequest
+    from bot.storage.tables import ApprovalVote
     from jobs.approvals import recover
 
     rid, card = request(abot, "promote churn 3 champion")
+    svc, client = abot.services.approvals, abot.app.client
+    # What the process left: both votes recorded (with their `approval_granted` events) and
+    # the request claimed (`applying`), then nothing; its last vote was five minutes ago.
+    for voter in ("U0APPROVER1", "U0APPROVER2"):
+        req, _ = svc.get(rid)
+        svc.store.vote(req, voter)
+    assert svc.get(rid)[0].status == "applying"
     long_ago = utcnow() - timedelta(minutes=5)
     with db.session(abot.runtime.engine, write=True) as s:
-        for voter in ("U0APPROVER1", "U0APPROVER2"):
-            s.add(ApprovalVote(request_id=rid, voter=voter, at=long_ago))
         s.execute(
-            update(PromotionRequest)
-            .where(PromotionRequest.id == rid)  # type: ignore[arg-type]
-            .values(status="applying")
+            update(ApprovalVote)
+            .where(ApprovalVote.request_id == rid)  # type: ignore[arg-type]
+            .values(at=long_ago)
         )
         s.commit()
-    svc, client = abot.services.approvals, abot.app.client
     assert recover(svc, client) == 1
     assert holder(abot) == "3"
     assert "Promoted" in everything(card_now(abot, card))
