@@ -14,7 +14,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import insert, update
+from sqlmodel import col
 
 from bot import audit
 from bot.clock import utcnow
@@ -22,7 +23,7 @@ from bot.storage import db
 from bot.storage.tables import ApprovalVote, PromotionRequest
 from handlers import action_ids as ids
 from jobs.approvals import recover
-from tests.helpers import BotServer, serving, wait_until
+from tests.helpers import BotServer, wait_until
 from tests.integration.test_approvals import (
     actions_of,
     card_now,
@@ -30,9 +31,12 @@ from tests.integration.test_approvals import (
     ephemeral,
     everything,
     holder,
+    left_applying,
     mlflow,
     request,
+    serving_policy,
     submit_reason,
+    write_sql,
 )
 from tests.slack_fake import FakeSlack
 
@@ -51,13 +55,7 @@ gates = ["roc_auc >= champion - 0.005", "latency_ms <= champion * 1.05"]
 
 @pytest.fixture
 def ibot(mlflow_store: str, fake_slack: FakeSlack, tmp_path: Path) -> Iterator[BotServer]:
-    with serving(
-        tmp_path,
-        fake_slack,
-        mlflow_uri=mlflow_store,
-        database_url=f"sqlite:///{tmp_path / 'bot.db'}",
-        policy=POLICY,
-    ) as server:
+    with serving_policy(tmp_path, fake_slack, mlflow_store, POLICY) as server:
         yield server
 
 
@@ -77,17 +75,6 @@ def refusals(bot: BotServer, request_id: str) -> list[str]:
         for e in audit.recent(bot.runtime.engine, limit=200, actions={"request_refused"})
         if e.request_id == request_id
     ]
-
-
-def age_votes(bot: BotServer, request_id: str) -> None:
-    """Make the request's votes five minutes old, so the recovery job takes it."""
-    with db.session(bot.runtime.engine, write=True) as s:
-        s.execute(
-            update(ApprovalVote)
-            .where(ApprovalVote.request_id == request_id)  # type: ignore[arg-type]
-            .values(at=utcnow() - timedelta(minutes=5))
-        )
-        s.commit()
 
 
 # -- 1. names are MLflow's ------------------------------------------------------------------
@@ -151,9 +138,7 @@ def test_a_vote_written_into_the_database_does_not_complete_a_live_request(
     """Two approvals needed: one is a row written by hand, the other a real click. The click
     claims the request; the check at the move counts one approval and refuses it."""
     rid, card = request(ibot, "promote churn 3 champion")
-    with db.session(ibot.runtime.engine, write=True) as s:
-        s.add(ApprovalVote(request_id=rid, voter="U0APPROVER2", at=utcnow()))
-        s.commit()
+    write_sql(ibot, insert(ApprovalVote).values(request_id=rid, voter="U0APPROVER2", at=utcnow()))
     url = click(ibot, ids.APPROVE, rid, "U0APPROVER1", card)
     assert "Not applied: 1 of 2 approvals are by eligible approvers" in ephemeral(ibot, url)
     assert holder(ibot) == "1"
@@ -177,22 +162,11 @@ def test_a_gate_failing_request_marked_passed_in_the_database_is_refused(
     are there with their events: the request's chained event still says the gates failed."""
     rid, card = request(ibot, "promote churn 2 champion")
     assert buttons_of(card) == [ids.OVERRIDE, ids.REJECT]
-    svc = ibot.services.approvals
-    with db.session(ibot.runtime.engine, write=True) as s:
-        s.execute(
-            update(PromotionRequest)
-            .where(PromotionRequest.id == rid)  # type: ignore[arg-type]
-            .values(gates_passed=True)
-        )
-        s.commit()
-    for voter in ("U0APPROVER1", "U0APPROVER2"):
-        req, _ = svc.get(rid)
-        assert req is not None
-        svc.store.vote(req, voter)
-    assert status_of(ibot, rid) == "applying"
-    age_votes(ibot, rid)
+    where = col(PromotionRequest.id) == rid
+    write_sql(ibot, update(PromotionRequest).where(where).values(gates_passed=True))
+    left_applying(ibot, rid)
 
-    assert recover(svc, ibot.app.client) == 1
+    assert recover(ibot.services.approvals, ibot.app.client) == 1
     assert holder(ibot) == "1"
     assert refusals(ibot, rid) == ["its gates failed and no eligible approver overrode them"]
     wait_until(lambda: "Refused at the move" in everything(card_now(ibot, card)))
