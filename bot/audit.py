@@ -54,6 +54,7 @@ ACTIONS = frozenset(
         "retrain_failed",
         "alias_baseline",
         "report_failed",
+        "request_refused",
     }
 )
 FIELDS = (
@@ -241,6 +242,32 @@ def recent(
         if actions:
             q = q.where(col(AuditEvent.action).in_(sorted(actions)))
         return list(session.exec(q).all())
+
+
+def for_request(session: Session, request_id: str) -> list[AuditEvent]:
+    """The events of one request that are chained, oldest first: each one's hash matches its
+    content and its `prev_hash` is the hash of the row before it. A row written into the table
+    by hand, without recomputing the chain, is left out."""
+    events = list(
+        session.exec(
+            select(AuditEvent)
+            .where(col(AuditEvent.request_id) == request_id)
+            .order_by(col(AuditEvent.id))
+        ).all()
+    )
+    before = {ev.id - 1 for ev in events if ev.id}
+    rows = session.exec(
+        select(AuditEvent.id, AuditEvent.hash).where(col(AuditEvent.id).in_(before))
+    )
+    hashes: dict[int | None, str] = {row_id: row_hash for row_id, row_hash in rows.all()}
+    hashes[0] = GENESIS
+    return [
+        ev
+        for ev in events
+        if ev.id
+        and hashes.get(ev.id - 1) == ev.prev_hash
+        and compute_hash(ev.prev_hash, _hashed_fields(ev)) == ev.hash
+    ]
 
 
 def to_dict(ev: AuditEvent) -> dict[str, Any]:

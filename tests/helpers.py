@@ -42,11 +42,12 @@ SEED_ALIASES = {
 }
 
 
-def seed_mlflow(root: Path) -> str:
-    """Create a real MLflow sqlite store under root with the seed models; return its URI."""
+def seed_mlflow(root: Path, uri: str | None = None) -> str:
+    """Create a real MLflow store with the seed models (artifacts under root; the tracking
+    store at `uri`, by default a sqlite file under root); return its URI."""
     from mlflow.tracking import MlflowClient
 
-    uri = f"sqlite:///{root / 'mlflow.db'}"
+    uri = uri or f"sqlite:///{root / 'mlflow.db'}"
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     exp = client.create_experiment("seed", artifact_location=str(root / "artifacts"))
     for name, versions in SEED_MODELS.items():

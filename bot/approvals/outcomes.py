@@ -34,7 +34,13 @@ class ApprovalError(Exception):
 
 
 FINAL = frozenset(
-    {RequestStatus.APPLIED, RequestStatus.REJECTED, RequestStatus.EXPIRED, RequestStatus.STALE}
+    {
+        RequestStatus.APPLIED,
+        RequestStatus.REJECTED,
+        RequestStatus.EXPIRED,
+        RequestStatus.STALE,
+        RequestStatus.REFUSED,
+    }
 )
 
 
@@ -46,6 +52,7 @@ class OutcomeKind(StrEnum):
     VOTED = "voted"  # an approval recorded, more needed
     APPLIED = "applied"  # the alias moved
     STALE = "stale"  # the alias moved elsewhere since the request; nothing moved
+    REFUSED = "refused"  # failed the checks at the moment of the move; nothing moved
     FAILED = "failed"  # MLflow failed; the request is pending again
     REJECTED = "rejected"
     EXPIRED = "expired"
@@ -56,7 +63,13 @@ class OutcomeKind(StrEnum):
 
 # Outcomes the requester hears about in the card's thread.
 ANNOUNCED = frozenset(
-    {OutcomeKind.APPLIED, OutcomeKind.REJECTED, OutcomeKind.STALE, OutcomeKind.EXPIRED}
+    {
+        OutcomeKind.APPLIED,
+        OutcomeKind.REJECTED,
+        OutcomeKind.STALE,
+        OutcomeKind.EXPIRED,
+        OutcomeKind.REFUSED,
+    }
 )
 # Outcomes whose request and votes are what this call committed: the card can be drawn from
 # them without reading the database again.
@@ -68,11 +81,18 @@ COMMITTED = frozenset(
         OutcomeKind.STALE,
         OutcomeKind.FAILED,
         OutcomeKind.EXPIRED,
+        OutcomeKind.REFUSED,
     }
 )
 # Outcomes only the clicker is told about.
 TOLD_TO_CLICKER = frozenset(
-    {OutcomeKind.DENIED, OutcomeKind.FAILED, OutcomeKind.BUSY, OutcomeKind.STALE}
+    {
+        OutcomeKind.DENIED,
+        OutcomeKind.FAILED,
+        OutcomeKind.BUSY,
+        OutcomeKind.STALE,
+        OutcomeKind.REFUSED,
+    }
 )
 
 

@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 
 from bot import audit
+from bot.approvals.checks import gate_results, refusal_at_move
 from bot.approvals.outcomes import (
     ApprovalError,
     Outcome,
@@ -29,13 +30,11 @@ from bot.approvals.outcomes import (
 )
 from bot.approvals.store import ApprovalStore, DuplicateRequestError, ids
 from bot.clock import as_utc
-from bot.policy.file import ModelPolicy
-from bot.policy.gates import evaluate
 from bot.policy.permissions import Action, Permissions
 from bot.registry.events import bot_tags
 from bot.registry.gateway import RegistryError, VersionInfo
 from bot.runtime import Runtime
-from bot.storage.tables import ApprovalVote, PromotionRequest
+from bot.storage.tables import ApprovalVote, AuditEvent, PromotionRequest
 
 log = logging.getLogger(__name__)
 
@@ -67,17 +66,26 @@ class ApprovalService:
     ) -> Outcome:
         """Validate and open a request; unprotected aliases are set at once."""
         check_alias(alias)
+        registry = self.rt.registry
+        model_info = registry.get_model(model)  # read once: aliases, then the versions
+        # MLflow's name, not the typed one (a case-insensitive store finds `CHURN`): the
+        # policy, the request and the audit log all use it
+        model = model_info.name
         action = Action.ROLLBACK if kind == RequestKind.ROLLBACK else Action.PROMOTE
         refusal = self.permissions.can(requester, action, model, channel)
         if refusal is not None:
             raise ApprovalError(refusal.reason)
-        registry = self.rt.registry
-        model_info = registry.get_model(model)  # read once: aliases, then the versions
+        policy = self.rt.policy.for_model(model)
+        imitated = policy.lookalike(alias)
+        if imitated is not None:
+            raise ApprovalError(
+                f"`@{alias}` differs from the protected alias `@{imitated}` only by case or "
+                f"by `_`/`-` around it; use `@{imitated}`."
+            )
         candidate = registry.version_of(model_info, version)
-        holder_version = model_info.aliases.get(alias)
+        holder_version = model_info.holder(alias)
         if holder_version == candidate.version:
             raise ApprovalError(f"`{model}` v{candidate.version} already holds `@{alias}`.")
-        policy = self.rt.policy.for_model(model)
         if not policy.is_protected(alias):
             if refused := self.permissions.can(requester, Action.MOVE_UNPROTECTED, model, channel):
                 raise ApprovalError(refused.reason)
@@ -88,7 +96,7 @@ class ApprovalService:
                 f"`approvers` under [models.{model}] in the policy file."
             )
         holder = registry.version_of(model_info, holder_version) if holder_version else None
-        gates = [] if kind == RequestKind.ROLLBACK else _gate_results(policy, candidate, holder)
+        gates = [] if kind == RequestKind.ROLLBACK else gate_results(policy, candidate, holder)
         now = self.rt.clock.now()
         req = PromotionRequest(
             id=uuid.uuid4().hex[:12],
@@ -151,7 +159,8 @@ class ApprovalService:
     def rollback_target(self, model: str, alias: str) -> str:
         """The version that held the alias by approval before the current holder."""
         check_alias(alias)
-        current = self.rt.registry.get_model(model).aliases.get(alias)
+        model_info = self.rt.registry.get_model(model)
+        model, current = model_info.name, model_info.holder(alias)
         applied = audit.recent(
             self.rt.engine, model=model, alias=alias, limit=200, actions={"promotion_applied"}
         )
@@ -227,7 +236,7 @@ class ApprovalService:
                 req, request_id, user, Action.APPROVE, "You already approved this request."
             )
         assert voted is not None  # only an override vote can be undone
-        return self._after_vote(voted.request, voted.votes, voted.claimed)
+        return self._after_vote(voted.request, voted.votes, voted.claimed, voted.trail)
 
     def override(self, request_id: str, user: str, reason: str) -> Outcome:
         """Override failed gates (reason required); counts as the approver's approval."""
@@ -265,7 +274,7 @@ class ApprovalService:
         voted = self.store.vote(req, user, override_reason=reason)
         if voted is None:
             return None
-        return self._after_vote(voted.request, voted.votes, voted.claimed)
+        return self._after_vote(voted.request, voted.votes, voted.claimed, voted.trail)
 
     def _rejected(
         self, req: PromotionRequest, votes: Votes, user: str, reason: str
@@ -294,7 +303,9 @@ class ApprovalService:
         )
         return Outcome(OutcomeKind.DENIED, why, req, audit_id=ev.id)
 
-    def _after_vote(self, req: PromotionRequest, votes: Votes, claimed: bool) -> Outcome:
+    def _after_vote(
+        self, req: PromotionRequest, votes: Votes, claimed: bool, trail: list[AuditEvent]
+    ) -> Outcome:
         if len(votes) < req.required_approvals:
             return Outcome(
                 OutcomeKind.VOTED,
@@ -304,10 +315,17 @@ class ApprovalService:
             )
         if not claimed:
             return Outcome(OutcomeKind.BUSY, f"This request is already {req.status}.", req, votes)
-        return self._complete(req, votes)
+        return self._complete(req, votes, trail)
 
-    def _complete(self, req: PromotionRequest, votes: Votes) -> Outcome:
-        """Finish a claimed (`applying`) request; also used to recover after a crash."""
+    def _complete(self, req: PromotionRequest, votes: Votes, trail: list[AuditEvent]) -> Outcome:
+        """Finish a claimed (`applying`) request; also used to recover after a crash.
+
+        Nothing moves before the request is checked again against the policy and its chained
+        audit events (`trail`): a request that fails is refused, never applied."""
+        policy = self.rt.policy.for_model(req.model_name)
+        why = refusal_at_move(req, votes, trail, policy, self.permissions)
+        if why is not None:
+            return self._finish_refused(req, votes, why)
         registry = self.rt.registry
         try:
             holder = registry.alias_holder(req.model_name, req.alias)
@@ -375,6 +393,22 @@ class ApprovalService:
             return self._finished_elsewhere(req.id)
         return Outcome(OutcomeKind.STALE, detail, req, votes, ev.id)
 
+    def _finish_refused(self, req: PromotionRequest, votes: Votes, why: str) -> Outcome:
+        detail = f"Not applied: {why}. Nothing moved; open a new request."
+        log.warning("request %s refused at the move: %s", req.id, why)
+        ev = self.store.transition(
+            req,
+            RequestStatus.APPLYING,
+            RequestStatus.REFUSED,
+            "request_refused",
+            "system",
+            {"reason": why, "voters": sorted(v.voter for v in votes)},
+            status_detail=detail,
+        )
+        if ev is None:
+            return self._finished_elsewhere(req.id)
+        return Outcome(OutcomeKind.REFUSED, detail, req, votes, ev.id)
+
     def _finish_failed(self, req: PromotionRequest, votes: Votes, error: str) -> Outcome:
         detail = f"MLflow failed: {error}. Nothing moved; press Approve to try again."
         ev = self.store.transition(
@@ -406,10 +440,10 @@ class ApprovalService:
         """Complete requests left `applying` by a process that died mid-way."""
         cutoff = self.rt.clock.now() - older_than
         outcomes = []
-        for req, votes in self.store.applying():
+        for req, votes, trail in self.store.applying():
             last_vote = max((as_utc(v.at) for v in votes), default=as_utc(req.created_at))
             if last_vote < cutoff:
-                outcome = self._complete(req, votes)
+                outcome = self._complete(req, votes, trail)
                 if outcome.kind != OutcomeKind.BUSY:
                     outcomes.append(outcome)
         return outcomes
@@ -423,21 +457,15 @@ def check_alias(alias: str) -> None:
         )
 
 
-def _gate_results(
-    policy: ModelPolicy, candidate: VersionInfo, holder: VersionInfo | None
-) -> list[dict[str, Any]]:
-    results = []
-    for gate in policy.gates:
-        r = evaluate(gate, candidate.metrics, holder.metrics if holder else None)
-        results.append({"text": gate.text, "passed": r.passed, "reason": r.reason})
-    return results
-
-
 def _snapshot(
     rt: Runtime, candidate: VersionInfo, holder: VersionInfo | None, gates: list[dict[str, Any]]
 ) -> dict[str, Any]:
     return {
-        "candidate": {"metrics": candidate.metrics, "run_id": candidate.run_id},
+        "candidate": {
+            "metrics": candidate.metrics,
+            "run_id": candidate.run_id,
+            "source": candidate.source,
+        },
         "holder": {"version": holder.version, "metrics": holder.metrics} if holder else None,
         "gates": gates,
         "version_url": rt.registry.version_url(candidate.name, candidate.version),

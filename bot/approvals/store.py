@@ -9,7 +9,7 @@ given, so callers carry it forward instead of reading it again.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -38,6 +38,7 @@ class Voted:
     request: PromotionRequest
     votes: list[ApprovalVote]
     claimed: bool  # this call moved the request pending → applying (enough votes)
+    trail: list[AuditEvent] = field(default_factory=list)  # its chained events, when claimed
 
 
 class ApprovalStore:
@@ -81,13 +82,14 @@ class ApprovalStore:
                 ).all()
             )
 
-    def applying(self) -> list[tuple[PromotionRequest, list[ApprovalVote]]]:
-        """Requests claimed for applying (finished by recovery when left behind)."""
+    def applying(self) -> list[tuple[PromotionRequest, list[ApprovalVote], list[AuditEvent]]]:
+        """Requests claimed for applying (finished by recovery when left behind), with their
+        votes and chained audit events."""
         with db.session(self.engine) as s:
             stuck = s.exec(
                 select(PromotionRequest).where(PromotionRequest.status == RequestStatus.APPLYING)
             ).all()
-            return [(r, _votes(s, r.id)) for r in stuck]
+            return [(r, _votes(s, r.id), audit.for_request(s, r.id)) for r in stuck]
 
     # -- writing -----------------------------------------------------------------------------
 
@@ -156,10 +158,11 @@ class ApprovalStore:
             claimed = len(votes) >= locked.required_approvals and _cas(
                 s, req.id, RequestStatus.PENDING, {"status": RequestStatus.APPLYING}
             )
+            trail = audit.for_request(s, req.id) if claimed else []  # checked before the move
             s.commit()
         if claimed:  # the session is closed: the copy is detached, this changes only the copy
             locked.status = RequestStatus.APPLYING
-        return Voted(locked, votes, claimed)
+        return Voted(locked, votes, claimed, trail)
 
     def _add_vote(self, s: Session, locked: PromotionRequest, user: str, override: bool) -> bool:
         """Add a vote unless the request left `pending` or has its N votes already."""

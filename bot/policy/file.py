@@ -194,7 +194,20 @@ class ModelPolicy:
     monitor: MonitorConfig | None = None
 
     def is_protected(self, alias: str) -> bool:
-        return alias in self.protected_aliases
+        """Protected, whatever the case: MySQL, MariaDB and SQL Server stores compare aliases
+        case-insensitively and Databricks lowercases them, so `Champion` may be `champion`."""
+        return alias.casefold() in {a.casefold() for a in self.protected_aliases}
+
+    def lookalike(self, alias: str) -> str | None:
+        """The protected alias that `alias` imitates (the same but for case or for `_`/`-`
+        around it, like `Champion` or `champion_`), or None when it is none or exactly one."""
+        if alias in self.protected_aliases:
+            return None
+        bare = alias.strip("_-").casefold()
+        for protected in sorted(self.protected_aliases):
+            if protected.strip("_-").casefold() == bare:
+                return protected
+        return None
 
 
 @dataclass

@@ -8,6 +8,7 @@ from __future__ import annotations
 import difflib
 import math
 import os
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,6 +24,10 @@ _MLFLOW_HTTP_DEFAULTS = {
     "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
     "MLFLOW_HTTP_REQUEST_TIMEOUT": "10",
 }
+
+
+# A version whose source is an MLflow 3 logged model: `models:/m-<id>` (not `models:/<name>/<v>`).
+_LOGGED_MODEL = re.compile(r"^models:/(m-[0-9a-f]+)/?$")
 
 
 class RegistryError(Exception):
@@ -48,6 +53,14 @@ class ModelSummary:
     latest_version: str | None
     description: str = ""
 
+    def holder(self, alias: str) -> str | None:
+        """The version `alias` points to, found whatever its case: a case-insensitive store
+        (MySQL, MariaDB, SQL Server; Databricks lowercases) keeps the case it was last set in."""
+        if alias in self.aliases:
+            return self.aliases[alias]
+        folded = alias.casefold()
+        return next((v for a, v in sorted(self.aliases.items()) if a.casefold() == folded), None)
+
 
 @dataclass(frozen=True)
 class VersionInfo:
@@ -61,6 +74,9 @@ class VersionInfo:
     tags: dict[str, str] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
     params: dict[str, str] = field(default_factory=dict)
+    run_artifact_uri: str | None = None  # where the version's run keeps its artifacts
+    # the run that logged the model a `models:/m-…` source names (MLflow 3 logged models)
+    source_run_id: str | None = None
 
 
 class Registry:
@@ -152,12 +168,13 @@ class Registry:
                     mv = self.client.get_model_version(name, model.latest_version)
                 elif ref.startswith("@"):
                     alias = ref[1:]
-                    if alias not in model.aliases:
+                    held = model.holder(alias)
+                    if held is None:
                         known = ", ".join(f"@{a}" for a in sorted(model.aliases)) or "none"
                         raise NotFoundError(
                             f"Model `{name}` has no alias `@{alias}` (aliases: {known})."
                         )
-                    mv = self.client.get_model_version_by_alias(name, alias)
+                    mv = self.client.get_model_version(name, held)
                 else:
                     mv = self.client.get_model_version(name, ref)
             except MlflowException as exc:
@@ -169,11 +186,13 @@ class Registry:
                 raise
             metrics: dict[str, float] = {}
             params: dict[str, str] = {}
+            artifact_uri = None
             if mv.run_id:
                 try:
                     run = self.client.get_run(mv.run_id)
                     metrics = {k: float(v) for k, v in run.data.metrics.items() if math.isfinite(v)}
                     params = dict(run.data.params)
+                    artifact_uri = run.info.artifact_uri or None
                 except MlflowException as exc:
                     if not _is_not_found(exc):
                         raise
@@ -188,11 +207,28 @@ class Registry:
                 tags=dict(mv.tags or {}),
                 metrics=metrics,
                 params=params,
+                run_artifact_uri=artifact_uri,
+                source_run_id=self._logged_model_run(mv.source or ""),
             )
 
+    def _logged_model_run(self, source: str) -> str | None:
+        """The run that logged the model of a `models:/m-…` source, or None."""
+        from mlflow.exceptions import MlflowException
+
+        found = _LOGGED_MODEL.match(source)
+        if found is None:
+            return None
+        try:
+            run_id = self.client.get_logged_model(found.group(1)).source_run_id
+        except MlflowException as exc:
+            if _is_not_found(exc):
+                return None
+            raise
+        return run_id or None
+
     def alias_holder(self, name: str, alias: str) -> str | None:
-        """The version an alias points to now, or None."""
-        return self.get_model(name).aliases.get(alias)
+        """The version an alias points to now (whatever the case of its name), or None."""
+        return self.get_model(name).holder(alias)
 
     def ping(self) -> None:
         """Raise RegistryUnavailableError unless MLflow answers."""

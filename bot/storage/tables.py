@@ -41,6 +41,7 @@ class RequestStatus(StrEnum):
     REJECTED = "rejected"
     EXPIRED = "expired"
     STALE = "stale"  # the alias moved elsewhere since the request: nothing moved
+    REFUSED = "refused"  # failed the checks at the moment of the move: nothing moved
 
 
 class RequestKind(StrEnum):

@@ -28,6 +28,7 @@ STATUS_LINE: dict[str, str] = {
     RequestStatus.REJECTED: ":no_entry: *Rejected*",
     RequestStatus.EXPIRED: ":hourglass: *Expired*",
     RequestStatus.STALE: ":warning: *Stale*",
+    RequestStatus.REFUSED: ":no_entry_sign: *Refused at the move*",
     RequestStatus.APPLYING: ":gear: *Applying…*",
 }
 
@@ -110,6 +111,8 @@ def approval_card(req: PromotionRequest, votes: list[ApprovalVote], note: str = 
     run = f"<{run_url}|{req.run_id}>" if run_url and req.run_id else f"`{req.run_id or 'none'}`"
     prev = f"v{req.previous_version}" if req.previous_version else "unset"
     voters = ", ".join(f"<@{v.voter}>" for v in votes) or "none yet"
+    source = snap.get("candidate", {}).get("source")  # what the alias will serve
+    files = f"`{esc(clip(source, 500))}`" if source else "unknown"
     blocks: list[Block] = [
         header(title),
         fields_section(
@@ -118,6 +121,7 @@ def approval_card(req: PromotionRequest, votes: list[ApprovalVote], note: str = 
                 f"*Now holds @{esc(req.alias)}*\n{prev}",
                 f"*Source run*\n{run}",
                 f"*Approvals*\n{len(votes)}/{req.required_approvals} ({voters})",
+                f"*Version source*\n{files}",
             ]
         ),
     ]

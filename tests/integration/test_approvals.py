@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from mlflow.tracking import MlflowClient
+from sqlalchemy import Executable, update
+from sqlmodel import col
 
 from bot import audit
+from bot.clock import utcnow
+from bot.storage import db
+from bot.storage.tables import ApprovalVote
 from handlers import action_ids as ids
 from tests.helpers import (
     BotServer,
@@ -39,16 +46,20 @@ REQUESTER = "U0REQ"
 CHANNEL = "C0MLOPS"
 
 
+def serving_policy(
+    tmp_path: Path, fake_slack: FakeSlack, mlflow_store: str, policy: str
+) -> AbstractContextManager[BotServer]:
+    """The bot on `policy`, MLflow at `mlflow_store` and a SQLite database of its own."""
+    database_url = f"sqlite:///{tmp_path / 'bot.db'}"
+    return serving(
+        tmp_path, fake_slack, mlflow_uri=mlflow_store, database_url=database_url, policy=policy
+    )
+
+
 @pytest.fixture
 def abot(mlflow_store: str, fake_slack: FakeSlack, tmp_path: Path) -> Iterator[BotServer]:
     fake_slack.usergroups["S0LEADS"] = ["U0LEAD"]
-    with serving(
-        tmp_path,
-        fake_slack,
-        mlflow_uri=mlflow_store,
-        database_url=f"sqlite:///{tmp_path / 'bot.db'}",
-        policy=POLICY,
-    ) as server:
+    with serving_policy(tmp_path, fake_slack, mlflow_store, POLICY) as server:
         yield server
 
 
@@ -176,6 +187,29 @@ def card_now(bot: BotServer, card: dict[str, Any]) -> dict[str, Any]:
     msg = bot.fake.message(CHANNEL, card["ts"])
     assert msg is not None
     return msg
+
+
+def write_sql(bot: BotServer, statement: Executable) -> None:
+    """A statement written straight into the bot's database (as someone with access could)."""
+    with db.session(bot.runtime.engine, write=True) as s:
+        s.execute(statement)
+        s.commit()
+
+
+def left_applying(bot: BotServer, request_id: str) -> None:
+    """What a process that died right after the decision leaves: both approvers' votes with
+    their `approval_granted` events, the request claimed (`applying`), and nothing more; the
+    last vote five minutes ago, so the recovery job takes it."""
+    svc = bot.services.approvals
+    for voter in ("U0APPROVER1", "U0APPROVER2"):
+        req, _ = svc.get(request_id)
+        assert req is not None
+        svc.store.vote(req, voter)
+    req, _ = svc.get(request_id)
+    assert req is not None and req.status == "applying"
+    long_ago = utcnow() - timedelta(minutes=5)
+    where = col(ApprovalVote.request_id) == request_id
+    write_sql(bot, update(ApprovalVote).where(where).values(at=long_ago))
 
 
 def test_card_shows_candidate_vs_holder_gates_requester_and_buttons(abot: BotServer) -> None:
@@ -435,27 +469,11 @@ def test_two_bots_on_one_sqlite_database_move_the_alias_once(
 
 def test_promotion_interrupted_after_the_decision_is_recovered(abot: BotServer) -> None:
     """A process that claimed the request and died: the recovery job completes it once."""
-    from datetime import timedelta
-
-    from sqlalchemy import update
-
-    from bot.clock import utcnow
-    from bot.storage import db
-    from bot.storage.tables import ApprovalVote, PromotionRequest
     from jobs.approvals import recover
 
     rid, card = request(abot, "promote churn 3 champion")
-    long_ago = utcnow() - timedelta(minutes=5)
-    with db.session(abot.runtime.engine, write=True) as s:
-        for voter in ("U0APPROVER1", "U0APPROVER2"):
-            s.add(ApprovalVote(request_id=rid, voter=voter, at=long_ago))
-        s.execute(
-            update(PromotionRequest)
-            .where(PromotionRequest.id == rid)  # type: ignore[arg-type]
-            .values(status="applying")
-        )
-        s.commit()
     svc, client = abot.services.approvals, abot.app.client
+    left_applying(abot, rid)
     assert recover(svc, client) == 1
     assert holder(abot) == "3"
     assert "Promoted" in everything(card_now(abot, card))

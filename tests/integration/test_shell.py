@@ -213,7 +213,9 @@ def test_reject_flow_modal_answered_on_the_next_line(in_dir: Path) -> None:
 def test_v3_passes_the_gates_and_a_blank_line_cancels_a_modal(in_dir: Path) -> None:
     out = shell_session("/mlops promote churn 3 champion\nas U0BOB\npress 2\n\n/mlops pending\n")
     card = after(out, "/mlops promote churn 3 champion")
-    assert card.count("✅ `") == 3 and "❌" not in card
+    # the demo's three metric gates and the source gate (the demo logs each model in its run)
+    assert card.count("✅ `") == 4 and "❌" not in card
+    assert "✅ `source inside the run's artifacts`" in card
     assert "(modal closed: Cancel)" in out
     assert "0/1" in after(out, "/mlops pending")  # still pending: nothing was submitted
 
