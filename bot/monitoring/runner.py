@@ -132,8 +132,9 @@ class ReportRunner:
 def _describe(exc: BaseException | None) -> str:
     from bot.monitoring.datasets import DatasetError
     from bot.monitoring.report import ReportError
+    from bot.redact import redact
     from bot.registry.gateway import RegistryError
 
     if isinstance(exc, ReportError | DatasetError | RegistryError):
-        return str(exc)
+        return redact(str(exc))
     return f"unexpected {type(exc).__name__}; the details are in the bot's log"

@@ -12,7 +12,7 @@ from bot.approvals.service import ApprovalService
 from bot.policy.permissions import Action
 from bot.storage.tables import ApprovalVote, PromotionRequest
 from handlers.approvals import blocks as cards
-from handlers.blocks import Reply
+from handlers.blocks import Reply, esc
 from handlers.slack_client import SLACK_FAILURES, slack_error
 
 log = logging.getLogger(__name__)
@@ -141,10 +141,21 @@ def announce(client: WebClient, outcome: Outcome) -> None:
         client.chat_postMessage(
             channel=req.channel,
             thread_ts=req.message_ts,
-            text=f"<@{req.requester}> {outcome.message}",
+            text=f"<@{req.requester}> {shown(outcome)}",
         )
     except SLACK_FAILURES as exc:
         log.warning("thread reply for %s failed: %s", req.id, slack_error(exc))
+
+
+def shown(outcome: Outcome) -> str:
+    """An outcome's message as mrkdwn: escaped (it quotes model names and reasons), except the
+    mention of who rejected, which the service wrote from the signed Slack user ID."""
+    req = outcome.request
+    if outcome.kind == OutcomeKind.REJECTED and req is not None and req.decided_by:
+        by = f"Rejected by <@{req.decided_by}>: "
+        if outcome.message.startswith(by):
+            return by + esc(outcome.message[len(by) :])
+    return esc(outcome.message)
 
 
 def tell(client: WebClient, channel: str | None, user: str, reply: Reply) -> None:
@@ -160,7 +171,7 @@ def tell(client: WebClient, channel: str | None, user: str, reply: Reply) -> Non
 def direct_message(client: WebClient, user: str, text: str) -> None:
     """A message in the user's DM with the bot (best effort), when there is no channel."""
     try:
-        client.chat_postMessage(channel=user, text=text)
+        client.chat_postMessage(channel=user, text=esc(text))
     except SLACK_FAILURES as exc:
         log.warning("DM to %s failed: %s", user, slack_error(exc))
 
