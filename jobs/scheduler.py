@@ -16,6 +16,7 @@ from bot.approvals.service import ApprovalService
 from bot.monitoring import schedules
 from bot.monitoring.runner import ReportRunner
 from bot.runtime import Runtime
+from bot.storage.deliveries import prune_deliveries
 from jobs import approvals as approval_jobs
 from jobs import reconcile as reconcile_job
 from jobs import reports as report_jobs
@@ -46,6 +47,7 @@ class Scheduler:
             "scheduled reports", report_jobs.TICK_SECONDS, lambda: report_jobs.tick(rt, runner)
         )
         self._add("prune fire claims", 86400, lambda: schedules.prune_fires(rt))
+        self._add("prune deliveries", 86400, lambda: prune_deliveries(rt.engine, rt.clock.now()))
         self._add(
             "reconcile protected aliases",
             rt.settings.mlops_bot_reconcile_seconds,

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 
 from slack_sdk import WebClient
 
 from bot.approvals.outcomes import ANNOUNCED, COMMITTED, Outcome, OutcomeKind, RequestKind
 from bot.approvals.service import ApprovalService
+from bot.clock import SYSTEM, Clock
 from bot.policy.permissions import Action
 from bot.storage.tables import ApprovalVote, PromotionRequest
 from handlers.approvals import blocks as cards
@@ -20,26 +22,36 @@ log = logging.getLogger(__name__)
 
 class SlackDirectory:
     """User-group members via `usergroups.users.list`, cached for `ttl` seconds (the
-    `Directory` of bot.policy.permissions)."""
+    `Directory` of bot.policy.permissions).
 
-    def __init__(self, client: WebClient, ttl: float = 60.0) -> None:
+    When a lookup fails, the list fetched last is used for at most one more `ttl` (Slack
+    having a bad minute should not stop approvals); after that the group has no members
+    until a lookup succeeds again: someone removed from the group must not keep its rights.
+    """
+
+    def __init__(self, client: WebClient, ttl: float = 60.0, clock: Clock = SYSTEM) -> None:
         self.client = client
-        self.ttl = ttl
-        self._cache: dict[str, tuple[float, set[str]]] = {}
+        self.ttl = timedelta(seconds=ttl)
+        self.clock = clock
+        self._cache: dict[str, tuple[datetime, set[str]]] = {}  # when fetched, members
 
     def group_members(self, group_id: str) -> set[str]:
-        import time
-
-        now = time.monotonic()
+        now = self.clock.now()
         hit = self._cache.get(group_id)
         if hit and now - hit[0] < self.ttl:
             return hit[1]
         try:
             resp = self.client.usergroups_users_list(usergroup=group_id)
-            members = set(resp.get("users") or [])
         except SLACK_FAILURES as exc:
-            log.warning("usergroups.users.list %s failed: %s", group_id, slack_error(exc))
-            members = hit[1] if hit else set()
+            stale = hit is not None and now - hit[0] < 2 * self.ttl
+            log.warning(
+                "usergroups.users.list %s failed: %s; %s",
+                group_id,
+                slack_error(exc),
+                "using the members fetched last" if stale else "the group counts as empty",
+            )
+            return hit[1] if hit and stale else set()
+        members = set(resp.get("users") or [])
         self._cache[group_id] = (now, members)
         return members
 

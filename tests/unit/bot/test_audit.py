@@ -115,7 +115,7 @@ def test_export_formats(engine: Engine) -> None:
 
 
 def test_csv_export_cells_never_run_as_formulas(engine: Engine) -> None:
-    hostile = ["=HYPERLINK(\"https://evil.example\")", "+1+1", "-2+3", "@SUM(A1)", "\tx", "\rx"]
+    hostile = ['=HYPERLINK("https://evil.example")', "+1+1", "-2+3", "@SUM(A1)", "\tx", "\rx"]
     for i, cell in enumerate(hostile):
         audit.record(engine, "promotion_requested", cell, model_name=cell, alias=f"a{i}")
     out = io.StringIO()
