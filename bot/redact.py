@@ -66,15 +66,24 @@ class RedactingFilter(logging.Filter):
 
 
 def redact_record(record: logging.LogRecord) -> logging.LogRecord:
-    """The record with its message formatted and redacted, and its traceback redacted."""
+    """The record with its message, arguments and traceback redacted.
+
+    Arguments stay arguments (formatters such as uvicorn's access log unpack them): numbers
+    are kept, anything else becomes its redacted text.
+    """
     if getattr(record, "redacted", False):
         return record
-    try:
-        message = record.getMessage()
-    except Exception:  # a bad format string: logging reports it later; keep the raw text
-        message = str(record.msg)
-    record.msg = redact(message)
-    record.args = ()
+    msg = record.msg if isinstance(record.msg, str) else str(record.msg)
+    if redact(msg) != msg and record.args:  # a URI in the format itself: format, then redact
+        try:
+            msg, record.args = record.getMessage(), ()
+        except Exception:  # a bad format string: logging reports it; keep the raw format
+            record.args = ()
+    record.msg = redact(msg)
+    if isinstance(record.args, dict):
+        record.args = {k: _redact_arg(v) for k, v in record.args.items()}
+    elif record.args:
+        record.args = tuple(_redact_arg(a) for a in record.args)
     if record.exc_info and not record.exc_text:
         record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
     elif record.exc_text:
@@ -83,3 +92,9 @@ def redact_record(record: logging.LogRecord) -> logging.LogRecord:
         record.stack_info = redact(record.stack_info)
     record.redacted = True
     return record
+
+
+def _redact_arg(value: Any) -> Any:
+    if value is None or isinstance(value, int | float):
+        return value
+    return redact(value)

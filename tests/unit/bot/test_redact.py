@@ -57,3 +57,13 @@ def test_log_records_are_redacted_with_their_args_and_traceback() -> None:
     text = logging.Formatter().format(record)
     assert "s3cret" not in text and "http://***@h/?***" in text
     assert "cannot reach http://***@h/api" in text
+
+
+def test_args_stay_args_and_a_uri_in_the_format_is_redacted_whole() -> None:
+    record = logging.LogRecord("uvicorn.access", logging.INFO, "", 1, "%s %d", ("a", 2), None)
+    redact_record(record)
+    assert record.args == ("a", 2)  # formatters that unpack args still can
+    record = logging.LogRecord(
+        "x", logging.INFO, "", 1, "GET http://h/x?token=%s -> %d", ("s3cret", 403), None
+    )
+    assert logging.Formatter().format(redact_record(record)) == "GET http://h/x?*** -> 403"
