@@ -29,6 +29,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from bot.clock import utcnow
+from bot.redact import redact
 from bot.storage import db
 from bot.storage.tables import AuditEvent
 
@@ -186,12 +187,24 @@ def chained_event(
         alias=fields.get("alias"),
         run_id=fields.get("run_id"),
         request_id=fields.get("request_id"),
-        details=canonical(fields.get("details") or {}),
+        details=canonical(_redacted(fields.get("details") or {})),
         prev_hash=prev_hash,
         hash="",
     )
     ev.hash = compute_hash(prev_hash, _hashed_fields(ev), key)
     return ev
+
+
+def _redacted(value: Any) -> Any:
+    """Details with every string redacted (bot.redact): an error text or a data source URI
+    must not put a password or a signed query into the audit log."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: _redacted(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redacted(v) for v in value]
+    return value
 
 
 def append(session: Session, action: str, actor: str, **fields: Unpack[EventFields]) -> AuditEvent:
@@ -318,7 +331,7 @@ def export(
         for ev in events:
             row = to_dict(ev)
             row["details"] = canonical(row["details"])
-            writer.writerow(row)
+            writer.writerow({k: csv_cell(v) for k, v in row.items()})
             n += 1
     elif fmt == "json":
         out.write("[")
@@ -331,6 +344,17 @@ def export(
             out.write(json.dumps(to_dict(ev), ensure_ascii=False) + "\n")
             n += 1
     return n
+
+
+# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:
+    """A CSV cell a spreadsheet shows as text: `'` before a leading =, +, -, @, tab or CR."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 @dataclass(frozen=True)

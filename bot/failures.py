@@ -8,6 +8,7 @@ import uuid
 from sqlalchemy.exc import DBAPIError
 
 from bot.approvals.outcomes import ApprovalError
+from bot.redact import redact
 from bot.registry.gateway import RegistryError
 from bot.storage.db import DatabaseError
 
@@ -20,7 +21,7 @@ EXPECTED: tuple[type[Exception], ...] = (ApprovalError, RegistryError, DatabaseE
 def explain(exc: Exception, what: str = "that") -> str:
     """The sentence for `exc`; anything unexpected is logged with a reference to quote."""
     if isinstance(exc, EXPECTED):
-        return str(exc)
+        return redact(str(exc))
     ref = "e" + uuid.uuid4().hex[:7]  # an error reference, never a trace or request ID
     if isinstance(exc, DBAPIError):
         # Locked (SQLite busy past its timeout) or unreachable: the transaction rolled back.

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
+from bot.redact import redact
 from bot.registry.gateway import Registry, RegistryError
 from bot.storage import db
 
@@ -61,12 +62,12 @@ class Health:
             db.ping(self._engine)
             items.append(HealthItem("database", True, self._engine.dialect.name))
         except db.DatabaseError as exc:
-            items.append(HealthItem("database", False, str(exc)))
+            items.append(HealthItem("database", False, redact(exc)))
         try:
             self._registry.ping()
-            items.append(HealthItem("mlflow", True, redact_uri(self._registry.tracking_uri)))
+            items.append(HealthItem("mlflow", True, redact(self._registry.tracking_uri)))
         except RegistryError as exc:
-            items.append(HealthItem("mlflow", False, str(exc)))
+            items.append(HealthItem("mlflow", False, redact(exc)))
         if self._scheduler is None:
             items.append(HealthItem("scheduler", True, "not running in this process"))
         else:
@@ -74,11 +75,3 @@ class Health:
         if self._reports is not None:
             items.append(HealthItem("report worker", *self._reports()))
         return items
-
-
-def redact_uri(uri: str) -> str:
-    """A tracking URI without credentials."""
-    if "@" in uri and "://" in uri:
-        scheme, rest = uri.split("://", 1)
-        return f"{scheme}://***@{rest.split('@', 1)[1]}"
-    return uri

@@ -25,6 +25,8 @@ from contextvars import ContextVar, copy_context
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from bot.redact import RedactingFilter, redact_record
+
 TRACE_ID: ContextVar[str] = ContextVar("mlops_bot_trace_id", default="-")
 LogFormat = Literal["text", "json"]
 
@@ -42,11 +44,12 @@ _base_factory = logging.getLogRecordFactory()
 def _record_with_trace_id(*args: Any, **kwargs: Any) -> logging.LogRecord:
     record = _base_factory(*args, **kwargs)
     record.trace_id = TRACE_ID.get()
-    return record
+    return redact_record(record)
 
 
 def tag_records() -> None:
-    """Every log record gets `trace_id` ("-" outside a request), whatever its handler."""
+    """Every log record gets `trace_id` ("-" outside a request) and is redacted
+    (bot.redact: no credential in any URI, no token), whatever its handler."""
     logging.setLogRecordFactory(_record_with_trace_id)
 
 
@@ -62,7 +65,7 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
         }
         if record.exc_info:
-            line["exception"] = self.formatException(record.exc_info)
+            line["exception"] = record.exc_text or self.formatException(record.exc_info)
         return json.dumps(line, ensure_ascii=False)
 
 
@@ -77,6 +80,7 @@ def setup(level: int = logging.INFO, fmt: LogFormat = "text") -> None:
             "%(asctime)s %(levelname)s %(name)s [trace %(trace_id)s] %(message)s"
         )
     )
+    handler.addFilter(RedactingFilter())  # records made before tag_records, too
     logging.basicConfig(level=level, handlers=[handler], force=True)
 
 

@@ -35,7 +35,7 @@ def build_services(
     `scheduler` builds the periodic jobs on the same services (serve does; tests and the
     shell run none).
     """
-    permissions = Permissions(rt.policy, SlackDirectory(client))
+    permissions = Permissions(rt.policy, SlackDirectory(client, clock=rt.clock))
     approvals = ApprovalService(rt, permissions)
     reports = ReportRunner(rt, SlackReportSink(client, rt), in_process=inline_work)
     jobs = scheduler(approvals, reports) if scheduler is not None else None

@@ -2,6 +2,13 @@
 `/mlops models`, `show` and `status`; each feature keeps its own builders beside its listeners
 (handlers/approvals/blocks.py, handlers/reports/blocks.py). Built with slack_sdk.models.blocks.
 
+Escaping: every value placed in mrkdwn or in a message's fallback text goes through `esc()`
+(model names, aliases, reasons, MLflow texts, error texts that echo the user's words): `<!channel>`,
+`<@U…>`, `<!subteam^…>` or `<https://…|…>` in a value must show as typed, never notify anyone or
+become a link. Texts built by bot/ (outcome messages, error sentences) are plain text with
+backticks, escaped whole where they are shown. Plain-text fields (headers, button labels,
+titles) are not parsed for mentions or links by Slack and are left as they are.
+
 Every builder truncates to Slack's limits (50 blocks, 3,000 characters a section, 150 a
 header) before slack_sdk validates them.
 """
@@ -76,7 +83,7 @@ def context(*texts: str) -> ContextBlock:
 
 def error(message: str, usage: str | None = None) -> Reply:
     """An ephemeral error: the problem, then the right usage (`/mlops …` with its help)."""
-    text = f":warning: {message}"
+    text = f":warning: {esc(message)}"
     blocks: list[Block] = [section(text)]
     if usage is not None:
         blocks.append(context(f"Usage: {usage}"))
@@ -103,8 +110,11 @@ def models_reply(models: list[ModelSummary], ui_url: str | None = None) -> Reply
         return Reply(text, [section(text)])
     lines = []
     for m in models:
-        aliases = ", ".join(f"`@{a}` → v{v}" for a, v in sorted(m.aliases.items())) or "no aliases"
-        latest = f"latest v{m.latest_version}" if m.latest_version else "no versions"
+        aliases = (
+            ", ".join(f"`@{esc(a)}` → v{esc(v)}" for a, v in sorted(m.aliases.items()))
+            or "no aliases"
+        )
+        latest = f"latest v{esc(m.latest_version)}" if m.latest_version else "no versions"
         lines.append(f"• *{esc(m.name)}* — {aliases} ({latest})")
     blocks: list[Block] = [header(f"Registered models ({len(models)})")]
     chunk: list[str] = []
@@ -124,12 +134,13 @@ def models_reply(models: list[ModelSummary], ui_url: str | None = None) -> Reply
 
 def version_reply(v: VersionInfo, version_url: str | None, run_url: str | None) -> Reply:
     """`/mlops show`: version, aliases, source run, key metrics, params, links."""
-    aliases = ", ".join(f"`@{a}`" for a in v.aliases) or "none"
-    run = f"<{run_url}|{v.run_id}>" if run_url and v.run_id else f"`{v.run_id or 'none'}`"
+    aliases = ", ".join(f"`@{esc(a)}`" for a in v.aliases) or "none"
+    run_id = esc(v.run_id or "none")
+    run = f"<{run_url}|{run_id}>" if run_url and v.run_id else f"`{run_id}`"
     title = f"{v.name} v{v.version}"
     info = [
         f"*Aliases*\n{aliases}",
-        f"*Status*\n{v.status or 'unknown'}",
+        f"*Status*\n{esc(v.status or 'unknown')}",
         f"*Source run*\n{run}",
         f"*Registered*\n{_fmt_ts(v.created_ms)}",
     ]
@@ -142,8 +153,8 @@ def version_reply(v: VersionInfo, version_url: str | None, run_url: str | None) 
         blocks.append(section("*Params*\n" + "\n".join(param_lines[:40])))
     if version_url:
         blocks.append(context(f"<{version_url}|Open in MLflow>"))
-    metrics_text = ", ".join(f"{k}={fmt_metric(val)}" for k, val in sorted(v.metrics.items()))
-    text = f"{title} — aliases: {aliases}; run {v.run_id or 'none'}; {metrics_text}"
+    metrics_text = ", ".join(f"{esc(k)}={fmt_metric(val)}" for k, val in sorted(v.metrics.items()))
+    text = f"{esc(title)} — aliases: {aliases}; run {run_id}; {metrics_text}"
     return Reply(text, blocks)
 
 
@@ -156,5 +167,5 @@ def status_reply(items: list[HealthItem], next_runs: list[str]) -> Reply:
     if next_runs:
         blocks.append(DividerBlock())
         blocks.append(section("*Next runs*\n" + "\n".join(next_runs[:20])))
-    text = "; ".join(f"{i.name}: {'ok' if i.ok else 'FAIL'} ({i.detail})" for i in items)
+    text = "; ".join(f"{i.name}: {'ok' if i.ok else 'FAIL'} ({esc(i.detail)})" for i in items)
     return Reply(text, blocks)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable
 
@@ -19,6 +20,7 @@ log = logging.getLogger(__name__)
 def register(app: App) -> None:
     app.middleware(tag_request)
     app.middleware(skip_redelivered_events)
+    app.middleware(refuse_replayed_commands)
 
 
 def tag_request(
@@ -69,18 +71,42 @@ def skip_redelivered_events(
     without running the listener again; a retry of one never seen is handled as new.
     """
     event_id = body.get("event_id") if body.get("type") == "event_callback" else None
-    if isinstance(event_id, str) and event_id and not _first(context, event_id):
+    if isinstance(event_id, str) and event_id and not _first(context, f"slack-event:{event_id}"):
         retry = (req.headers.get("x-slack-retry-num") or ["?"])[0]
         log.info("event %s redelivered (retry %s): already handled", str(event_id)[:64], retry)
         return BoltResponse(status=200, body="")
     return next()
 
 
-def _first(context: BoltContext, event_id: str) -> bool:
-    """Whether this event is new; when the database cannot say, handle it (the only event
-    listener, App Home, is safe to run twice)."""
+def _first(context: BoltContext, delivery_id: str) -> bool:
+    """Whether this event or command is new; when the database cannot say, handle it (the
+    only event listener, App Home, is safe to run twice; a command that needs the database
+    fails on its own, with a clear answer)."""
     try:
-        return first_delivery(runtime_of(context).engine, f"slack-event:{event_id}")
+        return first_delivery(runtime_of(context).engine, delivery_id)
     except Exception as exc:
-        log.warning("could not record event %s: %s", event_id[:64], type(exc).__name__)
+        log.warning("could not record delivery %s: %s", delivery_id[:64], type(exc).__name__)
         return True
+
+
+def refuse_replayed_commands(
+    body: dict,
+    req: BoltRequest,
+    context: BoltContext,
+    next: Callable[[], BoltResponse],  # noqa: A002
+) -> BoltResponse | None:
+    """A signed slash command is run once: the same request sent again within its 5-minute
+    signature window (a replay: Slack never resends a command) is refused with 401.
+
+    Each command's timestamp and signature are remembered in the delivery table; requests
+    without a signature (Socket Mode, the local shell) are not HTTP and cannot be replayed.
+    """
+    signature = (req.headers.get("x-slack-signature") or [""])[0]
+    if not body.get("command") or not signature:
+        return next()
+    timestamp = (req.headers.get("x-slack-request-timestamp") or [""])[0]
+    key = hashlib.sha256(f"{timestamp}:{signature}".encode()).hexdigest()
+    if not _first(context, f"slack-command:{key}"):
+        log.warning("command replayed (timestamp %s): refused", timestamp[:16])
+        return BoltResponse(status=401, body="replayed request")
+    return next()

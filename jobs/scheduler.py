@@ -16,6 +16,7 @@ from bot.approvals.service import ApprovalService
 from bot.monitoring import schedules
 from bot.monitoring.runner import ReportRunner
 from bot.runtime import Runtime
+from bot.storage.deliveries import prune_deliveries
 from jobs import approvals as approval_jobs
 from jobs import audit as audit_jobs
 from jobs import reconcile as reconcile_job
@@ -53,6 +54,7 @@ class Scheduler:
                 audit_jobs.ANCHOR_SECONDS,
                 lambda: audit_jobs.anchor(rt, client),
             )
+        self._add("prune deliveries", 86400, lambda: prune_deliveries(rt.engine, rt.clock.now()))
         self._add(
             "reconcile protected aliases",
             rt.settings.mlops_bot_reconcile_seconds,

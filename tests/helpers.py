@@ -25,6 +25,8 @@ from tests.slack_fake import Call, FakeSlack
 SIGNING_SECRET = "test-signing-secret-0123456789"
 BOT_TOKEN = "xoxb-test"
 MLOPS_BOT = str(Path(sys.executable).parent / "mlops-bot")
+# What `GET /healthz` says, and all it says, while MLflow is unreachable.
+HEALTH_MLFLOW_DOWN = dict(status="unavailable", db="ok", mlflow="unavailable", scheduler="ok")
 
 # name -> list of (metrics, params) per version; aliases set after
 SEED_MODELS: dict[str, list[dict[str, float]]] = {

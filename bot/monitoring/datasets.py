@@ -1,6 +1,7 @@
 """Loading reference and current data: local paths and globs, http(s), MLflow run artifacts.
 
-Errors name the source (file, URL or artifact) and never quote row values.
+Errors name the source (file, URL or artifact) and never quote row values; a URL is named
+without its userinfo or query string (bot.redact), which may hold credentials.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import SplitResult, urlsplit
+
+from bot.redact import redact
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -84,10 +87,11 @@ def load(
     if not uri:
         raise DatasetError("no data source given")
     if uri.startswith(("http://", "https://")):
-        say(f"downloading {uri}")
+        shown = redact(uri)
+        say(f"downloading {shown}")
         with tempfile.TemporaryDirectory(prefix="mlops-bot-") as tmp:
             path = _download(uri, Path(tmp), caps.max_bytes)
-            return Dataset(uri, _read_file(path, label=uri, caps=caps))
+            return Dataset(shown, _read_file(path, label=shown, caps=caps))
     if uri.startswith(ARTIFACT_SCHEME):
         say(f"fetching {uri}")
         with tempfile.TemporaryDirectory(prefix="mlops-bot-") as tmp:
@@ -250,13 +254,14 @@ def _download(url: str, dest_dir: Path, max_bytes: int) -> Path:
 
     name = Path(url.split("?", 1)[0]).name or "download"
     dest = dest_dir / name
+    shown = redact(url)
     try:
         with httpx.stream("GET", url, timeout=HTTP_TIMEOUT, follow_redirects=True) as resp:
             if resp.status_code >= 300:
-                raise DatasetError(f"`{url}` answered HTTP {resp.status_code}")
+                raise DatasetError(f"`{shown}` answered HTTP {resp.status_code}")
             ctype = resp.headers.get("content-type", "").split(";")[0].strip().lower()
             if ctype.startswith(("text/html", "application/json")):
-                raise DatasetError(f"`{url}` sent {ctype}, not a CSV or Parquet file")
+                raise DatasetError(f"`{shown}` sent {ctype}, not a CSV or Parquet file")
             if _kind(name) is None:
                 if "parquet" in ctype:
                     dest = dest.with_suffix(".parquet")
@@ -264,16 +269,16 @@ def _download(url: str, dest_dir: Path, max_bytes: int) -> Path:
                     dest = dest.with_suffix(".csv")
             declared = resp.headers.get("content-length")
             if declared and declared.isdigit() and int(declared) > max_bytes:
-                raise DatasetError(f"`{url}` is larger than {_mib(max_bytes)}")
+                raise DatasetError(f"`{shown}` is larger than {_mib(max_bytes)}")
             size = 0
             with dest.open("wb") as fh:
                 for chunk in resp.iter_bytes():
                     size += len(chunk)
                     if size > max_bytes:
-                        raise DatasetError(f"`{url}` is larger than {_mib(max_bytes)}")
+                        raise DatasetError(f"`{shown}` is larger than {_mib(max_bytes)}")
                     fh.write(chunk)
     except httpx.HTTPError as exc:
-        raise DatasetError(f"`{url}` could not be fetched: {type(exc).__name__}") from None
+        raise DatasetError(f"`{shown}` could not be fetched: {type(exc).__name__}") from None
     return dest
 
 
@@ -302,7 +307,7 @@ def _artifact(path: str, holder: Holder | None, dest: Path, max_bytes: int) -> P
     except DatasetError:
         raise
     except Exception as exc:
-        detail = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        detail = redact(str(exc).splitlines()[0])[:200] if str(exc) else type(exc).__name__
         raise DatasetError(f"{where} could not be fetched: {detail}") from None
     return Path(local)
 

@@ -321,10 +321,11 @@ _MODEL_LIMIT = "Reports are busy: {n} reports of `{model}` are queued. Try again
 def _describe(exc: BaseException | None, settings: Settings) -> str:
     from bot.monitoring.datasets import DatasetError
     from bot.monitoring.report import ReportError
+    from bot.redact import redact
     from bot.registry.gateway import RegistryError
 
     if isinstance(exc, ReportError | DatasetError | RegistryError):
-        return str(exc)
+        return redact(str(exc))
     if isinstance(exc, WorkerDied):
         return (
             "the report worker stopped while making this report (it may have run out of "

@@ -15,6 +15,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from bot.redact import redact
+
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
 
@@ -305,5 +307,6 @@ def _errors(what: str) -> Iterator[None]:
     except RegistryError:
         raise
     except Exception as exc:  # mlflow raises many types (MlflowException, requests, sqlalchemy)
-        detail = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        # MLflow's texts quote the request URL, which holds the tracking URI's credentials.
+        detail = redact(str(exc).splitlines()[0])[:200] if str(exc) else type(exc).__name__
         raise RegistryUnavailableError(f"MLflow could not {what}: {detail}") from exc

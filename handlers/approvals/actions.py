@@ -45,8 +45,9 @@ def reply_to_clicker(
     if _from_home(body):
         publish_home(client, svc, user, notice=text)
     elif body.get("response_url"):
+        shown = render.esc(text)  # plain text: outcome messages, error sentences
         respond(
-            **render.Reply(text, [render.section(text)]).payload(),
+            **render.Reply(shown, [render.section(shown)]).payload(),
             response_type="ephemeral",
             replace_original=False,
         )

@@ -93,7 +93,7 @@ def buttons(req: PromotionRequest) -> ActionsBlock:
             style="primary",
             confirm=ConfirmObject(
                 title="Approve promotion?",
-                text=f"Move @{req.alias} of {req.model_name} to v{req.version}.",
+                text=f"Move @{esc(req.alias)} of {esc(req.model_name)} to v{esc(req.version)}.",
                 confirm="Approve",
                 deny="Cancel",
             ),
@@ -108,7 +108,8 @@ def approval_card(req: PromotionRequest, votes: list[ApprovalVote], note: str = 
     verb = "Rollback" if req.kind == RequestKind.ROLLBACK else "Promotion"
     title = f"{verb} request: {req.model_name} v{req.version} → @{req.alias}"
     run_url = snap.get("run_url")
-    run = f"<{run_url}|{req.run_id}>" if run_url and req.run_id else f"`{req.run_id or 'none'}`"
+    run_id = esc(req.run_id or "none")
+    run = f"<{run_url}|{run_id}>" if run_url and req.run_id else f"`{run_id}`"
     prev = f"v{req.previous_version}" if req.previous_version else "unset"
     voters = ", ".join(f"<@{v.voter}>" for v in votes) or "none yet"
     source = snap.get("candidate", {}).get("source")  # what the alias will serve
@@ -148,7 +149,7 @@ def approval_card(req: PromotionRequest, votes: list[ApprovalVote], note: str = 
     if note:
         blocks.append(context(note))
     text = (
-        f"{title} — requested by <@{req.requester}>, "
+        f"{esc(title)} — requested by <@{req.requester}>, "
         f"{len(votes)}/{req.required_approvals} approvals, status {req.status}"
     )
     return Reply(text, blocks)

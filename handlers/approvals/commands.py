@@ -36,7 +36,7 @@ def _promotion(words: list[str]) -> tuple[str, str, str, str]:
         raise UsageError("`promote` needs a model, a version and an alias.", "promote")
     model, version, alias = words[0], words[1].removeprefix("v"), words[2].removeprefix("@")
     if not version.isdigit():
-        raise UsageError(f"`{render.esc(words[1][:50])}` is not a version number.", "promote")
+        raise UsageError(f"`{words[1][:50]}` is not a version number.", "promote")
     return model, version, alias, " ".join(words[3:])
 
 
@@ -65,7 +65,8 @@ def _open(
     if outcome.kind == OutcomeKind.UNPOSTED:
         return render.error(outcome.message)
     mark = ":white_check_mark: " if outcome.kind == OutcomeKind.APPLIED_NOW else ""
-    return Reply(outcome.message, [render.section(mark + outcome.message)])
+    shown = render.esc(outcome.message)
+    return Reply(shown, [render.section(mark + shown)])
 
 
 @subcommand("/mlops pending", "open promotion requests and where you can act on them")

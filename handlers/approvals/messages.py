@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 
 from slack_sdk import WebClient
 
 from bot.approvals.outcomes import ANNOUNCED, COMMITTED, Outcome, OutcomeKind, RequestKind
 from bot.approvals.service import ApprovalService
+from bot.clock import SYSTEM, Clock
 from bot.policy.permissions import Action
 from bot.storage.tables import ApprovalVote, PromotionRequest
 from handlers.approvals import blocks as cards
 from handlers.audit.anchors import post_applied_anchor
-from handlers.blocks import Reply
+from handlers.blocks import Reply, esc
 from handlers.slack_client import SLACK_FAILURES, slack_error
 
 log = logging.getLogger(__name__)
@@ -21,26 +23,36 @@ log = logging.getLogger(__name__)
 
 class SlackDirectory:
     """User-group members via `usergroups.users.list`, cached for `ttl` seconds (the
-    `Directory` of bot.policy.permissions)."""
+    `Directory` of bot.policy.permissions).
 
-    def __init__(self, client: WebClient, ttl: float = 60.0) -> None:
+    When a lookup fails, the list fetched last is used for at most one more `ttl` (Slack
+    having a bad minute should not stop approvals); after that the group has no members
+    until a lookup succeeds again: someone removed from the group must not keep its rights.
+    """
+
+    def __init__(self, client: WebClient, ttl: float = 60.0, clock: Clock = SYSTEM) -> None:
         self.client = client
-        self.ttl = ttl
-        self._cache: dict[str, tuple[float, set[str]]] = {}
+        self.ttl = timedelta(seconds=ttl)
+        self.clock = clock
+        self._cache: dict[str, tuple[datetime, set[str]]] = {}  # when fetched, members
 
     def group_members(self, group_id: str) -> set[str]:
-        import time
-
-        now = time.monotonic()
+        now = self.clock.now()
         hit = self._cache.get(group_id)
         if hit and now - hit[0] < self.ttl:
             return hit[1]
         try:
             resp = self.client.usergroups_users_list(usergroup=group_id)
-            members = set(resp.get("users") or [])
         except SLACK_FAILURES as exc:
-            log.warning("usergroups.users.list %s failed: %s", group_id, slack_error(exc))
-            members = hit[1] if hit else set()
+            stale = hit is not None and now - hit[0] < 2 * self.ttl
+            log.warning(
+                "usergroups.users.list %s failed: %s; %s",
+                group_id,
+                slack_error(exc),
+                "using the members fetched last" if stale else "the group counts as empty",
+            )
+            return hit[1] if hit and stale else set()
+        members = set(resp.get("users") or [])
         self._cache[group_id] = (now, members)
         return members
 
@@ -144,10 +156,21 @@ def announce(client: WebClient, outcome: Outcome) -> None:
         client.chat_postMessage(
             channel=req.channel,
             thread_ts=req.message_ts,
-            text=f"<@{req.requester}> {outcome.message}",
+            text=f"<@{req.requester}> {shown(outcome)}",
         )
     except SLACK_FAILURES as exc:
         log.warning("thread reply for %s failed: %s", req.id, slack_error(exc))
+
+
+def shown(outcome: Outcome) -> str:
+    """An outcome's message as mrkdwn: escaped (it quotes model names and reasons), except the
+    mention of who rejected, which the service wrote from the signed Slack user ID."""
+    req = outcome.request
+    if outcome.kind == OutcomeKind.REJECTED and req is not None and req.decided_by:
+        by = f"Rejected by <@{req.decided_by}>: "
+        if outcome.message.startswith(by):
+            return by + esc(outcome.message[len(by) :])
+    return esc(outcome.message)
 
 
 def tell(client: WebClient, channel: str | None, user: str, reply: Reply) -> None:
@@ -163,7 +186,7 @@ def tell(client: WebClient, channel: str | None, user: str, reply: Reply) -> Non
 def direct_message(client: WebClient, user: str, text: str) -> None:
     """A message in the user's DM with the bot (best effort), when there is no channel."""
     try:
-        client.chat_postMessage(channel=user, text=text)
+        client.chat_postMessage(channel=user, text=esc(text))
     except SLACK_FAILURES as exc:
         log.warning("DM to %s failed: %s", user, slack_error(exc))
 

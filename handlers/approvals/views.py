@@ -48,7 +48,8 @@ def handle_reason_submit(
         show_outcome(client, svc, outcome)
         announce(client, outcome)
         if outcome.kind in TOLD_TO_CLICKER and outcome.request is not None:
-            reply = render.Reply(outcome.message, [render.section(outcome.message)])
+            shown = render.esc(outcome.message)
+            reply = render.Reply(shown, [render.section(shown)])
             tell(client, outcome.request.channel, user, reply)
 
     after_ack(context, rest, lambda text: direct_message(client, user, text), urgent=True)

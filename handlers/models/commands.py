@@ -26,9 +26,7 @@ def show(inv: Invocation) -> Reply:
     name = words[0]
     ref = words[1] if len(words) == 2 else None
     if ref is not None and not ref.startswith("@") and not ref.isdigit():
-        raise UsageError(
-            f"`{render.esc(ref[:50])}` is neither a version number nor an @alias.", "show"
-        )
+        raise UsageError(f"`{ref[:50]}` is neither a version number nor an @alias.", "show")
     registry = inv.rt.registry
     v = registry.get_version(name, ref)
     return render.version_reply(

@@ -6,12 +6,12 @@ from slack_sdk.models.blocks import ActionsBlock, Block, ButtonElement
 
 from bot.registry.events import Notice, NoticeKind
 from handlers import action_ids as ids
-from handlers.blocks import section
+from handlers.blocks import esc, section
 
 
 def notice_blocks(notice: Notice) -> list[Block]:
     """Out of band: Revert to the approved version; newly registered: Request promotion."""
-    blocks: list[Block] = [section(notice.text)]
+    blocks: list[Block] = [section(esc(notice.text))]  # it quotes model names and tags
     if not (notice.alias and notice.version):
         return blocks
     # The value names model, alias and version; the click re-checks everything.

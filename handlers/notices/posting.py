@@ -8,6 +8,7 @@ from slack_sdk import WebClient
 
 from bot.registry.events import Notice
 from bot.runtime import Runtime
+from handlers.blocks import esc
 from handlers.notices.blocks import notice_blocks
 from handlers.slack_client import SLACK_FAILURES, slack_error
 
@@ -28,7 +29,7 @@ def post_notice(client: WebClient, rt: Runtime, notice: Notice) -> None:
     blocks = notice_blocks(notice)
     try:
         client.chat_postMessage(
-            channel=channel, text=notice.text, blocks=[b.to_dict() for b in blocks]
+            channel=channel, text=esc(notice.text), blocks=[b.to_dict() for b in blocks]
         )
     except SLACK_FAILURES as exc:
         log.warning("posting a %s notice failed: %s", notice.kind, slack_error(exc))

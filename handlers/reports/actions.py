@@ -44,9 +44,11 @@ def register(app: App) -> None:
     app.action(ids.REPORT_RETRAIN)(handle_retrain)
 
 
-def _say(respond: Respond, text: str) -> None:
+def _say(respond: Respond, text: str, *, mrkdwn: bool = False) -> None:
+    """An ephemeral answer; `text` is plain (escaped here) unless `mrkdwn` says it is built."""
+    shown = text if mrkdwn else render.esc(text)
     respond(
-        **render.Reply(text, [render.section(text)]).payload(),
+        **render.Reply(shown, [render.section(shown)]).payload(),
         response_type="ephemeral",
         replace_original=False,
     )
@@ -119,8 +121,8 @@ class _ModelClick:
         """Where the report was posted (else where the click came from)."""
         return self.record.channel or self.body["channel"]["id"]
 
-    def say(self, text: str) -> None:
-        _say(self.respond, text)
+    def say(self, text: str, *, mrkdwn: bool = False) -> None:
+        _say(self.respond, text, mrkdwn=mrkdwn)
 
 
 def _on_model_report(work: Callable[[_ModelClick], None]) -> Callable[..., None]:
@@ -221,13 +223,13 @@ def _retrain(click: _ModelClick) -> None:
         details={"status": result.status, "detail": result.detail, "report_id": record.id},
     )
     text = (
-        f":arrows_counterclockwise: <@{user}> triggered retraining of `{model}`: "
-        f"{result.detail}" + (f" (HTTP {result.status})" if result.status else "")
+        f":arrows_counterclockwise: <@{user}> triggered retraining of `{render.esc(model)}`: "
+        f"{render.esc(result.detail)}" + (f" (HTTP {result.status})" if result.status else "")
     )
     try:
         click.client.chat_postMessage(channel=click.channel, thread_ts=record.ts, text=text)
     except SLACK_FAILURES:
-        click.say(text)
+        click.say(text, mrkdwn=True)
 
 
 def _retrain_refusal(click: _ModelClick) -> str | None:

@@ -89,14 +89,14 @@ def report_reply(report: Report, rt: Runtime) -> Reply:
         ]
         if fields:
             blocks.append(fields_section(fields))
-        summary = f"degraded: {', '.join(perf.degraded) or 'none'}"
+        summary = f"degraded: {esc(', '.join(perf.degraded)) or 'none'}"
     link = rt.registry.version_url(model, doc.version) if model and doc.version else None
-    ctx = [f"run `{doc.run_id}`"] if doc.run_id else []
+    ctx = [f"run `{esc(doc.run_id)}`"] if doc.run_id else []
     if link:
         ctx.append(f"<{link}|MLflow version>")
     if ctx:
         blocks.append(context(" · ".join(ctx)))
-    text = f"{report.title}: {summary}" + (f" {mention}" if mention else "")
+    text = f"{esc(report.title)}: {summary}" + (f" {mention}" if mention else "")
     return Reply(text, blocks)
 
 

@@ -84,8 +84,9 @@ def schedule(inv: Invocation) -> Reply:
         except schedules.ScheduleError as exc:
             raise UsageError(str(exc), "schedule") from None
         text = (
-            f"Scheduled `{sched.id}`: {sched.kind} report for `{sched.model_name}` at "
-            f"`{sched.cron}` ({inv.rt.settings.mlops_bot_timezone}) in <#{sched.channel}>."
+            f"Scheduled `{sched.id}`: {sched.kind} report for `{render.esc(sched.model_name)}` "
+            f"at `{render.esc(sched.cron)}` ({inv.rt.settings.mlops_bot_timezone}) "
+            f"in <#{sched.channel}>."
         )
         return Reply(text, [render.section(text)])
     if op == "remove" and len(args) == 2:
@@ -95,7 +96,7 @@ def schedule(inv: Invocation) -> Reply:
             )
         except schedules.ScheduleError as exc:
             raise UsageError(str(exc), "schedule") from None
-        text = f"Removed schedule `{sched.id}` ({sched.kind} `{sched.model_name}`)."
+        text = f"Removed schedule `{sched.id}` ({sched.kind} `{render.esc(sched.model_name)}`)."
         return Reply(text, [render.section(text)])
     raise UsageError("that is not a schedule command.", "schedule")
 

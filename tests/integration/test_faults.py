@@ -169,9 +169,10 @@ def test_locked_sqlite_gets_a_clear_answer_and_changes_nothing(
         assert audit.verify(engine).ok
 
         # Each failure is logged under the trace ID of the Slack request that met it.
-        requests = {
-            r.trace_id: r.getMessage() for r in caplog.records if r.name == "handlers.middleware"
-        }
+        requests: dict[str, str] = {}
+        for r in caplog.records:  # the first middleware line of a request says what it is
+            if r.name == "handlers.middleware":
+                requests.setdefault(r.trace_id, r.getMessage())
         failures = {
             r.getMessage().split(":")[0]: requests.get(r.trace_id, "")
             for r in caplog.records

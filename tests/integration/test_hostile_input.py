@@ -134,3 +134,21 @@ def test_secrets_never_reach_logs_or_slack(
         assert secret not in logged
         assert secret not in sent
     assert repr(hbot.runtime.settings).count(SIGNING_SECRET) == 0
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "show <!channel>",  # "No registered model named …" quotes the name
+        "show churn <@U123>",  # "… is neither a version number nor an @alias"
+        "promote churn <!subteam^S1> champion",  # "… is not a version number"
+        "drift churn @<https://evil.example|x>",  # "… has no alias …"
+        'schedule add drift churn "<!channel> & co" <#C0MLOPS|mlops>',  # the cron is quoted back
+    ],
+)
+def test_errors_that_echo_the_users_text_escape_it(hbot: BotServer, text: str) -> None:
+    reply = hbot.ask(text)
+    shown = [reply["text"], *(json.dumps(b) for b in reply.get("blocks") or [])]
+    for raw in ("<!channel>", "<@U123>", "<!subteam^S1>", "<https://evil.example|x>"):
+        assert not any(raw in s for s in shown), (text, reply)
+    assert "&lt;" in reply["text"], reply

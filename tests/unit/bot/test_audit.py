@@ -114,6 +114,19 @@ def test_export_formats(engine: Engine) -> None:
     assert audit.export(engine, out, "jsonl", since=clock.utcnow()) == 0
 
 
+def test_csv_export_cells_never_run_as_formulas(engine: Engine) -> None:
+    hostile = ['=HYPERLINK("https://evil.example")', "+1+1", "-2+3", "@SUM(A1)", "\tx", "\rx"]
+    for i, cell in enumerate(hostile):
+        audit.record(engine, "promotion_requested", cell, model_name=cell, alias=f"a{i}")
+    out = io.StringIO()
+    audit.export(engine, out, "csv")
+    rows = list(csv.DictReader(io.StringIO(out.getvalue())))[-len(hostile) :]
+    assert [r["model_name"] for r in rows] == ["'" + c for c in hostile]
+    assert [r["actor"] for r in rows] == ["'" + c for c in hostile]
+    assert rows[0]["alias"] == "a0"  # ordinary cells are left alone
+    assert audit.verify(engine).ok  # the stored events are as they were hashed
+
+
 @pytest.mark.slow
 def test_concurrent_appends_from_processes_keep_one_chain(tmp_path: Path, pg_database: str) -> None:
     for url in (f"sqlite:///{tmp_path / 'c.db'}", pg_database):

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from bot.health import Health, redact_uri
+from bot.health import Health
+from bot.redact import redact
 from bot.runtime import Runtime
 
 
@@ -27,5 +28,5 @@ def test_without_a_scheduler_it_says_so(runtime: Runtime) -> None:
 
 
 def test_credentials_never_show() -> None:
-    assert redact_uri("http://user:pw@mlflow:5000") == "http://***@mlflow:5000"
-    assert redact_uri("sqlite:///x.db") == "sqlite:///x.db"
+    assert redact("http://user:pw@mlflow:5000") == "http://***@mlflow:5000"
+    assert redact("sqlite:///x.db") == "sqlite:///x.db"
