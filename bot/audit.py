@@ -1,7 +1,6 @@
-"""The append-only, hash-chained audit log (SPEC §6).
-
-`hash = sha256(prev_hash + canonical JSON of the other fields)`, the other fields being
-id, at, actor, action, model_name, model_version, alias, run_id, request_id and details.
+"""The append-only, hash-chained audit log: `hash = sha256(prev_hash + canonical JSON of`
+the other fields: id, at, actor, action, model_name, model_version, alias, run_id, request_id
+and details)`.
 With MLOPS_BOT_AUDIT_KEY set (a key held outside the database, registered per engine with
 use_key) the hash is HMAC-SHA256 under that key instead, so someone who can write the database
 cannot re-hash an edited history. A log written before the key was set verifies with a
@@ -259,8 +258,8 @@ def recent(
 
 def for_request(session: Session, request_id: str) -> list[AuditEvent]:
     """The events of one request that are chained, oldest first: each one's hash matches its
-    content and its `prev_hash` is the hash of the row before it. A row written into the table
-    by hand, without recomputing the chain, is left out."""
+    content (under the chain's key, when it has one) and its `prev_hash` is the hash of the row
+    before it. A row written into the table by hand, without the chain, is left out."""
     events = list(
         session.exec(
             select(AuditEvent)
@@ -274,12 +273,13 @@ def for_request(session: Session, request_id: str) -> list[AuditEvent]:
     )
     hashes: dict[int | None, str] = {row_id: row_hash for row_id, row_hash in rows.all()}
     hashes[0] = GENESIS
+    key = key_of(session.get_bind())  # type: ignore[arg-type]
     return [
         ev
         for ev in events
         if ev.id
         and hashes.get(ev.id - 1) == ev.prev_hash
-        and compute_hash(ev.prev_hash, _hashed_fields(ev)) == ev.hash
+        and compute_hash(ev.prev_hash, _hashed_fields(ev), key) == ev.hash
     ]
 
 

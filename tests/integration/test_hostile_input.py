@@ -35,7 +35,10 @@ def hbot(mlflow_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
             fake,
             mlflow_uri=f"sqlite:///{root / 'mlflow' / 'mlflow.db'}",
             database_url=f"sqlite:///{root / 'bot.db'}",
-            policy='[defaults]\napprovers = ["U0APPROVER1"]\n',
+            policy=(
+                '[defaults]\napprovers = ["U0APPROVER1"]\n'
+                '[models.churn]\nowners = ["U0REQ"]\n'  # may schedule churn's reports
+            ),
             mlflow_webhook_secret="whsec",
         ) as server,
     ):

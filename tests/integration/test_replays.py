@@ -6,16 +6,20 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from tests.helpers import BotServer, signed_headers, wait_until
-from tests.integration.test_approvals import CHANNEL, holder
+from tests.integration.test_approvals import CHANNEL, abot, holder
+
+__all__ = ["abot"]  # the fixture: churn's approvers may move its unprotected aliases
+APPROVER = "U0APPROVER1"
 
 
-def test_a_replayed_slash_command_is_not_run_twice(bot: BotServer) -> None:
+def test_a_replayed_slash_command_is_not_run_twice(abot: BotServer) -> None:
+    bot = abot
     response_url = bot.fake.response_url("captured")
     body = urlencode(
         {
             "team_id": "T0TEAM",
             "channel_id": CHANNEL,
-            "user_id": "U0REQ",
+            "user_id": APPROVER,
             "command": "/mlops",
             "text": "promote churn 2 staging",  # not protected: moves at once
             "api_app_id": "A0APP",
@@ -35,4 +39,4 @@ def test_a_replayed_slash_command_is_not_run_twice(bot: BotServer) -> None:
     assert len(bot.fake.calls_to("response_url")) == 1
     assert bot.audited("promotion_applied") == moves
     # A new command (new timestamp and signature) with the same text is run.
-    assert "already holds" in bot.ask("promote churn 2 staging")["text"]
+    assert "already holds" in bot.ask("promote churn 2 staging", user=APPROVER)["text"]
