@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import hmac
 import re
-from dataclasses import dataclass, replace
+from dataclasses import replace
+from typing import NamedTuple
 
 from sqlalchemy import Engine, bindparam, text
 
@@ -25,8 +26,7 @@ class AnchorError(ValueError):
     """An anchor that is not `ID:HASH`."""
 
 
-@dataclass(frozen=True)
-class Anchor:
+class Anchor(NamedTuple):
     """The chain's event `id` had `hash`; `source` says where this was read."""
 
     id: int

@@ -12,8 +12,9 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -240,6 +241,49 @@ def serving(tmp_path: Path, fake: FakeSlack, **options: Any) -> Iterator[BotServ
         yield server
     finally:
         server.stop()
+
+
+def serving_policy(
+    tmp_path: Path, fake: FakeSlack, mlflow_store: str, policy: str | None, **settings: Any
+) -> AbstractContextManager[BotServer]:
+    """The bot on `policy`, MLflow at `mlflow_store` and a SQLite database of its own."""
+    database_url = f"sqlite:///{tmp_path / 'bot.db'}"
+    return serving(
+        tmp_path,
+        fake,
+        mlflow_uri=mlflow_store,
+        database_url=database_url,
+        policy=policy,
+        **settings,
+    )
+
+
+def policy_bot(policy: str, **settings: Any) -> Any:
+    """A pytest fixture: the bot on `policy` and `settings` (see serving_policy)."""
+    import pytest
+
+    @pytest.fixture
+    def bot_on_policy(
+        mlflow_store: str, fake_slack: FakeSlack, tmp_path: Path
+    ) -> Iterator[BotServer]:
+        with serving_policy(tmp_path, fake_slack, mlflow_store, policy, **settings) as server:
+            yield server
+
+    return bot_on_policy
+
+
+class QuietHandler(BaseHTTPRequestHandler):
+    """A request handler that logs nothing (the tests' loopback servers)."""
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        pass
+
+
+def serve_loopback(handler: type[BaseHTTPRequestHandler]) -> tuple[ThreadingHTTPServer, str]:
+    """Serve `handler` on 127.0.0.1 in a daemon thread; the server and its base URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
 
 
 def create_database(server_url: str, name: str) -> str:

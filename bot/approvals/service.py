@@ -44,6 +44,14 @@ _FIRST = "Someone else decided on this request first."
 Votes = list[ApprovalVote]
 
 
+# Where a request goes when its move does not happen.
+_UNAPPLIED = {
+    OutcomeKind.STALE: RequestStatus.STALE,
+    OutcomeKind.REFUSED: RequestStatus.REFUSED,
+    OutcomeKind.FAILED: RequestStatus.PENDING,
+}
+
+
 class ApprovalService:
     """The approval workflow over the runtime's database, MLflow gateway, policy and clock."""
 
@@ -380,49 +388,38 @@ class ApprovalService:
         detail = (
             f"`@{req.alias}` moved to {found} since the request (was {expected}); nothing moved."
         )
-        ev = self.store.transition(
-            req,
-            RequestStatus.APPLYING,
-            RequestStatus.STALE,
-            "request_stale",
-            "system",
-            {"expected": req.previous_version, "found": holder},
-            status_detail=detail,
-        )
-        if ev is None:
-            return self._finished_elsewhere(req.id)
-        return Outcome(OutcomeKind.STALE, detail, req, votes, ev.id)
+        details = {"expected": req.previous_version, "found": holder}
+        return self._finish(req, votes, OutcomeKind.STALE, "request_stale", details, detail)
 
     def _finish_refused(self, req: PromotionRequest, votes: Votes, why: str) -> Outcome:
         detail = f"Not applied: {why}. Nothing moved; open a new request."
         log.warning("request %s refused at the move: %s", req.id, why)
-        ev = self.store.transition(
-            req,
-            RequestStatus.APPLYING,
-            RequestStatus.REFUSED,
-            "request_refused",
-            "system",
-            {"reason": why, "voters": sorted(v.voter for v in votes)},
-            status_detail=detail,
-        )
-        if ev is None:
-            return self._finished_elsewhere(req.id)
-        return Outcome(OutcomeKind.REFUSED, detail, req, votes, ev.id)
+        details = {"reason": why, "voters": sorted(v.voter for v in votes)}
+        return self._finish(req, votes, OutcomeKind.REFUSED, "request_refused", details, detail)
 
     def _finish_failed(self, req: PromotionRequest, votes: Votes, error: str) -> Outcome:
         detail = f"MLflow failed: {error}. Nothing moved; press Approve to try again."
+        details = {"error": error[:500]}
+        return self._finish(req, votes, OutcomeKind.FAILED, "promotion_failed", details, detail)
+
+    def _finish(
+        self,
+        req: PromotionRequest,
+        votes: Votes,
+        kind: OutcomeKind,
+        action: str,
+        details: dict[str, Any],
+        detail: str,
+    ) -> Outcome:
+        """Leave `applying` without moving the alias: stale and refused requests end, a failed
+        MLflow call puts the request back to pending (approvable again)."""
+        new = _UNAPPLIED[kind]
         ev = self.store.transition(
-            req,
-            RequestStatus.APPLYING,
-            RequestStatus.PENDING,
-            "promotion_failed",
-            "system",
-            {"error": error[:500]},
-            status_detail=detail,
+            req, RequestStatus.APPLYING, new, action, "system", details, status_detail=detail
         )
         if ev is None:
             return self._finished_elsewhere(req.id)
-        return Outcome(OutcomeKind.FAILED, detail, req, votes, ev.id)
+        return Outcome(kind, detail, req, votes, ev.id)
 
     def _finished_elsewhere(self, request_id: str) -> Outcome:
         """Another process (a live one, or recovery) finished this request first."""

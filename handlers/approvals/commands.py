@@ -15,12 +15,12 @@ from handlers.router.registry import subcommand
 MAX_AUDIT_LIMIT = 100
 
 
-@subcommand(
-    "/mlops promote <model> <version> [to] <alias> [reason…]",
-    "ask approvers to move an alias to a version",
-    decision=True,
-    action=Action.PROMOTE,
-)
+PROMOTE = "/mlops promote <model> <version> [to] <alias> [reason…]"
+ROLLBACK = "/mlops rollback <model> <alias>"
+ROLLBACK_HELP = "ask to move an alias back to its previous approved holder"
+
+
+@subcommand(PROMOTE, "ask approvers to move an alias to a version", action=Action.PROMOTE)
 def promote(inv: Invocation) -> Reply:
     """`promote <model> <version> [to] <alias> [reason…]`: open a request and post its card."""
     model, version, alias, reason = _promotion(inv.words)
@@ -40,12 +40,7 @@ def _promotion(words: list[str]) -> tuple[str, str, str, str]:
     return model, version, alias, " ".join(words[3:])
 
 
-@subcommand(
-    "/mlops rollback <model> <alias>",
-    "ask to move an alias back to its previous approved holder",
-    decision=True,
-    action=Action.ROLLBACK,
-)
+@subcommand(ROLLBACK, ROLLBACK_HELP, action=Action.ROLLBACK)
 def rollback(inv: Invocation) -> Reply:
     """`rollback <model> <alias>`: a request back to the previous approved holder."""
     words = inv.words

@@ -58,12 +58,10 @@ def _on_demand(inv: Invocation, kind: ReportKind) -> Reply:
     return Reply(text, [render.section(text)])
 
 
-@subcommand(
-    '/mlops schedule list | add <drift|perf> <model> "<cron>" [#channel] | remove <id>',
-    "scheduled drift and performance reports",
-    decision=True,
-    action=Action.SCHEDULE_ADD,
-)
+SCHEDULE = '/mlops schedule list | add <drift|perf> <model> "<cron>" [#channel] | remove <id>'
+
+
+@subcommand(SCHEDULE, "scheduled drift and performance reports", action=Action.SCHEDULE_ADD)
 def schedule(inv: Invocation) -> Reply:
     """`schedule list | add <drift|perf> <model> "<cron>" [#channel] | remove <id>`."""
     args = inv.parsed.args

@@ -27,10 +27,14 @@ class Subcommand:
     usage: str  # e.g. "/mlops show <model> [<version>|@<alias>]"
     help: str  # one line: what it does
     run: Handler
-    # Changes something: queued ahead of read-only work and never refused as busy.
-    decision: bool = False
-    # What the domain asks Permissions.can before acting (None: anyone may run it).
+    # What the domain asks Permissions.can before acting (None: anyone may run it, and it
+    # changes nothing).
     action: Action | None = None
+
+    @property
+    def decision(self) -> bool:
+        """It changes something: queued ahead of read-only work, never refused as busy."""
+        return self.action is not None
 
     def allowed(self, permissions: Permissions, user: str, channel: str | None) -> bool:
         """`user` may run this in `channel`: the policy's command rules allow it and, when it
@@ -56,12 +60,11 @@ def subcommand(
     usage: str,
     help: str,  # noqa: A002
     *,
-    decision: bool = False,
     action: Action | None = None,
 ) -> Callable[[Handler], Handler]:
     """Declare the decorated function as the handler of `/mlops <name>`, `usage` being
-    `/mlops <name> …`; `action` is the permission it needs (help lists it only for users who
-    may take it)."""
+    `/mlops <name> …`; `action` is the permission a decision needs (help lists it only for
+    users who may take it)."""
     prefix, _, rest = usage.partition(" ")
     name = rest.partition(" ")[0]
     if prefix != "/mlops" or not name:
@@ -70,7 +73,7 @@ def subcommand(
     def declare(fn: Handler) -> Handler:
         if name in _SUBCOMMANDS or name == HELP.name:
             raise ValueError(f"/mlops {name} is declared twice")
-        _SUBCOMMANDS[name] = Subcommand(name, usage, help, fn, decision, action)
+        _SUBCOMMANDS[name] = Subcommand(name, usage, help, fn, action)
         return fn
 
     return declare

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from contextlib import AbstractContextManager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ from handlers import action_ids as ids
 from tests.helpers import (
     BotServer,
     app_home_opened,
-    serving,
+    serving_policy,
     signed_headers,
     start_bot,
     wait_until,
@@ -44,16 +43,6 @@ gates = ["roc_auc >= 0.99"]
 """
 REQUESTER = "U0REQ"
 CHANNEL = "C0MLOPS"
-
-
-def serving_policy(
-    tmp_path: Path, fake_slack: FakeSlack, mlflow_store: str, policy: str
-) -> AbstractContextManager[BotServer]:
-    """The bot on `policy`, MLflow at `mlflow_store` and a SQLite database of its own."""
-    database_url = f"sqlite:///{tmp_path / 'bot.db'}"
-    return serving(
-        tmp_path, fake_slack, mlflow_uri=mlflow_store, database_url=database_url, policy=policy
-    )
 
 
 @pytest.fixture

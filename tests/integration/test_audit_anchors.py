@@ -4,18 +4,14 @@ channel's message; truncating the log past them is caught by the verify the CLI 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
 from sqlalchemy import text
 
 from bot import audit, audit_anchors
 from handlers import action_ids as ids
 from jobs import audit as audit_jobs
-from tests.helpers import BotServer, serving, wait_until
+from tests.helpers import BotServer, policy_bot, wait_until
 from tests.integration.test_approvals import click, events, holder, mlflow, request
-from tests.slack_fake import FakeSlack
 
 POLICY = """
 [defaults]
@@ -26,18 +22,7 @@ AUDIT_CHANNEL = "C0AUDIT"
 KEY = "k3y-held-outside-the-database"
 
 
-@pytest.fixture
-def kbot(mlflow_store: str, fake_slack: FakeSlack, tmp_path: Path) -> Iterator[BotServer]:
-    with serving(
-        tmp_path,
-        fake_slack,
-        mlflow_uri=mlflow_store,
-        database_url=f"sqlite:///{tmp_path / 'bot.db'}",
-        policy=POLICY,
-        mlops_bot_audit_key=KEY,
-        mlops_bot_audit_channel=AUDIT_CHANNEL,
-    ) as server:
-        yield server
+kbot = policy_bot(POLICY, mlops_bot_audit_key=KEY, mlops_bot_audit_channel=AUDIT_CHANNEL)
 
 
 def test_protected_promotion_anchors_the_chain_and_truncation_is_named(kbot: BotServer) -> None:

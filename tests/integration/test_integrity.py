@@ -23,7 +23,7 @@ from bot.storage import db
 from bot.storage.tables import ApprovalVote, PromotionRequest
 from handlers import action_ids as ids
 from jobs.approvals import recover
-from tests.helpers import BotServer, wait_until
+from tests.helpers import BotServer, serving_policy, wait_until
 from tests.integration.test_approvals import (
     actions_of,
     card_now,
@@ -34,7 +34,6 @@ from tests.integration.test_approvals import (
     left_applying,
     mlflow,
     request,
-    serving_policy,
     submit_reason,
     write_sql,
 )

@@ -19,7 +19,7 @@ from bot import audit
 from bot.monitoring import schedules
 from bot.storage.tables import ReportRecord
 from jobs.reports import tick
-from tests.helpers import BotServer, serving, start_bot, wait_until
+from tests.helpers import BotServer, QuietHandler, serve_loopback, serving, start_bot, wait_until
 from tests.slack_fake import FakeSlack
 
 CHANNEL = "C0MLOPS"
@@ -46,13 +46,11 @@ class Receiver:
     """A loopback retraining endpoint that checks mlops-bot's signature."""
 
     def __init__(self, secret: str, statuses: list[int]) -> None:
-        import http.server
-        import threading
 
         self.secret, self.statuses, self.seen = secret, statuses, []
         outer = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self) -> None:  # noqa: N802
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 ts = self.headers["X-Mlops-Bot-Timestamp"]
@@ -68,12 +66,8 @@ class Receiver:
                 self.send_response(status if valid else 401)
                 self.end_headers()
 
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/retrain"
+        self.server, base = serve_loopback(Handler)
+        self.url = base + "/hooks/retrain"
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ import hmac
 import json
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,25 +16,15 @@ from mlflow.tracking import MlflowClient
 from bot import audit
 from handlers import action_ids as ids
 from jobs.reconcile import run as reconcile
-from tests.helpers import BotServer, serving, start_bot
+from tests.helpers import BotServer, policy_bot, start_bot
 from tests.slack_fake import FakeSlack
 
 SECRET = "webhook-secret-123"
 ALERTS = "C0ALERTS"
+POLICY = '[defaults]\napprovers = ["U0APPROVER1"]\n'
 
 
-@pytest.fixture
-def wbot(mlflow_store: str, fake_slack: FakeSlack, tmp_path: Path) -> Iterator[BotServer]:
-    with serving(
-        tmp_path,
-        fake_slack,
-        mlflow_uri=mlflow_store,
-        database_url=f"sqlite:///{tmp_path / 'bot.db'}",
-        policy='[defaults]\napprovers = ["U0APPROVER1"]\n',
-        mlflow_webhook_secret=SECRET,
-        mlops_bot_report_channel=ALERTS,
-    ) as server:
-        yield server
+wbot = policy_bot(POLICY, mlflow_webhook_secret=SECRET, mlops_bot_report_channel=ALERTS)
 
 
 def deliver(

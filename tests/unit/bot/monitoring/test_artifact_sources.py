@@ -3,8 +3,6 @@ credentials, and only the monitor's configured alias holder chooses the run."""
 
 from __future__ import annotations
 
-import http.server
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +17,7 @@ from bot.monitoring.document import ReportKind
 from bot.monitoring.report import make_report
 from bot.policy.file import load_policy
 from bot.registry.gateway import Registry
+from tests.helpers import QuietHandler, serve_loopback
 
 
 class Listener:
@@ -28,18 +27,14 @@ class Listener:
         self.seen: list[dict[str, str]] = []
         outer = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_GET(self) -> None:  # noqa: N802
                 outer.seen.append(dict(self.headers))
                 self.send_response(404)
                 self.end_headers()
 
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.server, base = serve_loopback(Handler)
+        self.url = base + ""
 
 
 @pytest.fixture
