@@ -27,6 +27,21 @@ from typing import Any, Literal
 
 from bot.redact import RedactingFilter, redact_record
 
+# Libraries whose lines below these levels are chatter an operator cannot act on: alembic's
+# "setup plugin …"/"Running upgrade …", APScheduler's "Running job …"/"… executed successfully"
+# every run, urllib3's "Retrying (Retry(total=…))" while MLflow is down (the bot's own line says
+# that once). At DEBUG every line is shown.
+QUIET_LIBRARIES: dict[str, int] = {
+    "alembic": logging.WARNING,
+    "apscheduler": logging.WARNING,
+    "urllib3": logging.ERROR,
+}
+# Lines dropped below DEBUG whatever their level: Bolt's "As you gave `client` as well,
+# `token` will be unused." (the bot gives Bolt a client on purpose), on the logger the bot
+# hands Bolt (handlers.app) or Bolt's own.
+_CHATTER = ("`token` will be unused",)
+_CHATTY_LOGGERS = ("mlops_bot.bolt", "slack_bolt.App")
+
 TRACE_ID: ContextVar[str] = ContextVar("mlops_bot_trace_id", default="-")
 LogFormat = Literal["text", "json"]
 
@@ -81,7 +96,20 @@ def setup(level: int = logging.INFO, fmt: LogFormat = "text") -> None:
         )
     )
     handler.addFilter(RedactingFilter())  # records made before tag_records, too
+    quiet = level > logging.DEBUG
+    for name, least in QUIET_LIBRARIES.items():
+        logging.getLogger(name).setLevel(least if quiet else logging.NOTSET)
+    for name in _CHATTY_LOGGERS:
+        logger = logging.getLogger(name)
+        logger.removeFilter(_drop_chatter)
+        if quiet:
+            logger.addFilter(_drop_chatter)
     logging.basicConfig(level=level, handlers=[handler], force=True)
+
+
+def _drop_chatter(record: logging.LogRecord) -> bool:
+    message = record.getMessage()
+    return not any(c in message for c in _CHATTER)
 
 
 class ContextExecutor(ThreadPoolExecutor):

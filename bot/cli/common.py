@@ -27,10 +27,11 @@ def setup_logging(level: int = logging.INFO) -> None:
 
 
 def load_runtime() -> Runtime:
-    """Settings + policy + database, or a one-line error and exit 2."""
+    """Settings + policy + database, or a one-line error naming the variable at fault: exit 2
+    for a bad setting or policy file, 1 for a dependency that fails (README "Exit codes")."""
     from pydantic import ValidationError
 
-    from bot.bootstrap import build_runtime
+    from bot.bootstrap import StartError, build_runtime
     from bot.config import Settings
     from bot.policy.file import PolicyError
 
@@ -43,5 +44,7 @@ def load_runtime() -> Runtime:
         fail(f"invalid configuration: {errors}")
     except PolicyError as exc:
         fail(f"invalid policy file:\n{exc}")
+    except StartError as exc:
+        fail(f"cannot start: {exc}", exc.code)
     except Exception as exc:  # database unreachable, bad URL…
         fail(f"cannot start: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}")

@@ -1,0 +1,151 @@
+"""What an operator sees at start: no library chatter at INFO, and one last line naming the
+variable at fault, with the documented exit status, when the start fails."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from bot import logs
+from tests.helpers import wait_until
+
+
+@pytest.fixture
+def logging_setup(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
+    """`logs.setup` as the bot does it, caplog still listening; everything restored after."""
+    root = logging.getLogger()
+    saved = (root.level, list(root.handlers))
+    names = [*logs.QUIET_LIBRARIES, *logs._CHATTY_LOGGERS]
+    levels = {n: logging.getLogger(n).level for n in names}
+    filters = {n: list(logging.getLogger(n).filters) for n in names}
+
+    def setup(level: int) -> None:
+        logs.setup(level)
+        root.addHandler(caplog.handler)  # basicConfig(force=True) took it off
+        caplog.handler.setLevel(logging.NOTSET)
+
+    caplog.setup = setup  # type: ignore[attr-defined]
+    try:
+        yield caplog
+    finally:
+        root.setLevel(saved[0])
+        root.handlers[:] = saved[1]
+        for n in names:
+            logging.getLogger(n).setLevel(levels[n])
+            logging.getLogger(n).filters[:] = filters[n]
+
+
+def _library_chatter(tmp_path: Path) -> None:
+    """Run the code that logs each kind of chatter: migrations, a scheduled job, an HTTP retry
+    against a closed port, and a Bolt app given a client (as handlers.app builds it)."""
+    import urllib3
+    from apscheduler.schedulers.background import BackgroundScheduler
+    from slack_bolt import App
+    from slack_sdk import WebClient
+
+    from bot.storage import db
+
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'bot.db'}")
+    db.upgrade(engine)
+    engine.dispose()
+
+    ran: list[int] = []
+    sched = BackgroundScheduler(timezone="UTC")
+    sched.add_job(lambda: ran.append(1), "interval", hours=1, next_run_time=datetime.now(UTC))
+    sched.start()
+    try:
+        wait_until(lambda: ran, timeout=10)
+    finally:
+        sched.shutdown(wait=True)
+
+    pool = urllib3.PoolManager(retries=urllib3.Retry(total=1, backoff_factor=0))
+    with pytest.raises(urllib3.exceptions.MaxRetryError):
+        pool.request("GET", "http://127.0.0.1:1/", timeout=2)
+
+    App(
+        client=WebClient(token="xoxb-test"),
+        token="xoxb-test",
+        signing_secret="s",
+        token_verification_enabled=False,
+        logger=logging.getLogger("mlops_bot.bolt"),
+    )
+    logging.getLogger("mlops_bot.example").info("promotion request abc approved")
+
+
+CHATTER = (
+    "setup plugin",  # alembic
+    "Running upgrade",
+    "Running job",  # APScheduler, every run
+    "executed successfully",
+    "Retrying (",  # urllib3
+    "`token` will be unused",  # Bolt
+)
+
+
+def test_library_chatter_is_not_logged_at_info(logging_setup, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    logging_setup.setup(logging.INFO)
+    _library_chatter(tmp_path)
+    text = "\n".join(r.getMessage() for r in logging_setup.records)
+    assert [c for c in CHATTER if c in text] == []
+    assert "promotion request abc approved" in text  # what an operator acts on stays
+
+
+def test_debug_shows_the_library_lines(logging_setup, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    logging_setup.setup(logging.DEBUG)
+    _library_chatter(tmp_path)
+    text = "\n".join(r.getMessage() for r in logging_setup.records)
+    once_per_process = "setup plugin"  # alembic sets its plugins up on the first upgrade only
+    assert [c for c in CHATTER if c not in text and c != once_per_process] == []
+
+
+@pytest.fixture
+def start_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, logging_setup) -> Path:  # type: ignore[no-untyped-def]
+    monkeypatch.chdir(tmp_path)
+    for var in ("MLOPS_BOT_CONFIG", "MLFLOW_TRACKING_URI", "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("MLOPS_BOT_DATA_DIR", str(tmp_path / "data"))
+    return tmp_path
+
+
+def _serve() -> tuple[int, list[str]]:
+    from bot.cli import cli
+
+    result = CliRunner().invoke(cli, ["serve"])
+    return result.exit_code, result.stderr.strip().splitlines()
+
+
+@pytest.mark.parametrize("url", ["garbage", "nosuchdialect://x/y"])
+def test_a_bad_database_url_is_named_and_exits_2(
+    start_env: Path, monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", url)
+    code, lines = _serve()
+    assert code == 2
+    assert lines[-1].startswith(
+        f"mlops-bot: cannot start: DATABASE_URL: {url!r} is not a database URL"
+    )
+    assert "Traceback" not in "\n".join(lines)
+
+
+def test_an_unreachable_database_is_named_without_its_password_and_exits_1(
+    start_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://bot:s3cret@127.0.0.1:1/bot")
+    code, lines = _serve()
+    assert code == 1
+    assert lines[-1].startswith("mlops-bot: cannot start: DATABASE_URL: cannot open postgresql")
+    assert "s3cret" not in "\n".join(lines)
+    assert not any("alembic" in line for line in lines)  # the last line is not buried
+
+
+def test_a_bad_setting_is_named_and_exits_2(
+    start_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MLOPS_BOT_REQUIRED_APPROVALS", "many")
+    code, lines = _serve()
+    assert code == 2 and "MLOPS_BOT_REQUIRED_APPROVALS" in lines[-1]
