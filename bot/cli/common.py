@@ -31,9 +31,11 @@ def load_runtime() -> Runtime:
     from pydantic import ValidationError
 
     from bot.bootstrap import build_runtime
-    from bot.config import Settings
+    from bot.config import Settings, unknown_settings
     from bot.policy.file import PolicyError
 
+    for warning in unknown_settings(os.environ):
+        logging.getLogger("bot.config").warning(warning)
     try:
         return build_runtime(Settings())
     except ValidationError as exc:
