@@ -62,7 +62,7 @@ def serve(
 ) -> None:
     """Serve Slack: Socket Mode when SLACK_APP_TOKEN is set, else (or with --http) HTTP."""
     setup_logging()
-    rt = load_runtime()
+    rt = load_runtime(say_where=True)
     settings = rt.settings
     from bot.logs import setup
 
@@ -164,7 +164,7 @@ def _open_shell(user: str | None, channel: str | None) -> int:
     from handlers.shell import startup as local_shell
 
     local_shell.adopt_demo_policy()
-    return local_shell.open_shell(load_runtime(), user=user, channel=channel)
+    return local_shell.open_shell(load_runtime(say_where=True), user=user, channel=channel)
 
 
 @cli.command()

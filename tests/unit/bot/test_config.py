@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -183,3 +184,26 @@ def test_env_example_documents_every_setting() -> None:
     assert set(keys) == {name.upper() for name in Settings.model_fields}
     undocumented = [key for key, above in keys.items() if not above.startswith("# ")]
     assert undocumented == []
+
+
+def test_a_new_default_store_is_named_at_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from bot.cli.common import load_runtime
+
+    monkeypatch.chdir(tmp_path)
+    for var in ("DATABASE_URL", "MLOPS_BOT_DATA_DIR"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("MLOPS_BOT_CONFIG", "")
+    # alembic's logging config disables loggers that exist when a migration runs in-process
+    monkeypatch.setattr(logging.getLogger("bot.config"), "disabled", False)
+    load_runtime(say_where=True).engine.dispose()  # what `serve` and `shell` do first
+    where = tmp_path.resolve() / ".mlops-bot" / "mlops_bot.db"
+    assert (
+        f"no database at {where} yet: starting an empty one (run in the bot's directory, "
+        "or set MLOPS_BOT_DATA_DIR or DATABASE_URL)" in caplog.messages
+    )
+    caplog.clear()
+    logging.getLogger("bot.config").disabled = False
+    load_runtime(say_where=True).engine.dispose()
+    assert not [m for m in caplog.messages if m.startswith("no database")]  # it exists now
