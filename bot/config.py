@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import difflib
 import re
+from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DATA_DIR = Path(".mlops-bot")
@@ -100,6 +102,15 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown time zone {value!r}") from exc
         return value
 
+    @model_validator(mode="after")
+    def _stores_in_data_dir(self) -> Settings:
+        """The SQLite stores, when their URLs are not set, are files of MLOPS_BOT_DATA_DIR."""
+        if "mlflow_tracking_uri" not in self.model_fields_set:
+            self.mlflow_tracking_uri = f"sqlite:///{self.mlops_bot_data_dir}/mlflow.db"
+        if "database_url" not in self.model_fields_set:
+            self.database_url = f"sqlite:///{self.mlops_bot_data_dir}/mlops_bot.db"
+        return self
+
     # -- derived values -------------------------------------------------------------------
 
     @property
@@ -129,6 +140,29 @@ class Settings(BaseSettings):
             path = sqlite_path(url)
             if path is not None and path.parent != Path(""):
                 path.parent.mkdir(parents=True, exist_ok=True)
+
+
+def unknown_settings(environ: Mapping[str, str], env_file: Path | None = Path(".env")) -> list[str]:
+    """One warning per `MLOPS_BOT_*` variable or `.env` key that is no setting, naming the
+    closest known one (MLOPS_BOT_TEST_* variables belong to the test suite)."""
+    known = [name.upper() for name in Settings.model_fields]
+    found = [
+        (key, "environment variable")
+        for key in environ
+        if key.upper().startswith("MLOPS_BOT_") and not key.upper().startswith("MLOPS_BOT_TEST_")
+    ]
+    if env_file is not None and env_file.is_file():
+        from dotenv import dotenv_values
+
+        found += [(key, f"key in {env_file}") for key in dotenv_values(env_file)]
+    warnings = []
+    for key, where in found:
+        if key.upper() in known:
+            continue
+        close = difflib.get_close_matches(key.upper(), known, n=1, cutoff=0.75)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        warnings.append(f"unknown {where} {key} is ignored{hint}")
+    return warnings
 
 
 def sqlite_path(url: str) -> Path | None:

@@ -72,7 +72,7 @@ def next_runs(rt: Runtime, now: datetime | None = None) -> list[str]:
     now = now or rt.clock.now()
     lines = []
     for sched in schedules.all_schedules(rt):
-        nxt = trigger_of(sched, rt.settings.mlops_bot_timezone).get_next_fire_time(None, now)
+        nxt = schedules.next_fire(sched.cron, rt.settings.mlops_bot_timezone, now)
         when = nxt.strftime("%Y-%m-%d %H:%M %Z") if nxt else "never"
         lines.append(f"• `{sched.id}` {sched.kind} {sched.model_name}: {when}")
     return lines

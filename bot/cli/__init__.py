@@ -16,11 +16,32 @@ cli = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # Typer's rich help shows `--http <bool>`; plain help shows flags
 )
-db_cli = typer.Typer(help="Database maintenance.", no_args_is_help=True)
+db_cli = typer.Typer(help="Database maintenance.", no_args_is_help=True, rich_markup_mode=None)
 cli.add_typer(db_cli, name="db")
-audit_cli = typer.Typer(help="Export and verify the audit log.", no_args_is_help=True)
+audit_cli = typer.Typer(
+    help="Export and verify the audit log.", no_args_is_help=True, rich_markup_mode=None
+)
 cli.add_typer(audit_cli, name="audit")
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"mlops-bot {version('mlops-bot')}")
+        raise typer.Exit()
+
+
+@cli.callback()
+def _main(
+    version: bool = typer.Option(
+        False, "--version", help="Print the version and exit.", callback=_version, is_eager=True
+    ),
+) -> None:
+    """mlops-bot: promote models with approval, watch drift, keep an audit log — in Slack."""
+
 
 SLACK_SETUP = """\
 No Slack credentials are configured. Set these (in the environment or in .env):
@@ -41,7 +62,7 @@ def serve(
 ) -> None:
     """Serve Slack: Socket Mode when SLACK_APP_TOKEN is set, else (or with --http) HTTP."""
     setup_logging()
-    rt = load_runtime()
+    rt = load_runtime(say_where=True)
     settings = rt.settings
     from bot.logs import setup
 
@@ -133,6 +154,8 @@ def shell(
 def _open_shell(user: str | None, channel: str | None) -> int:
     import re
 
+    user = user.removeprefix("@") if user is not None else None
+    channel = channel.removeprefix("#") if channel is not None else None
     if user is not None and not re.fullmatch(r"[UW][A-Z0-9_]{2,}", user.upper()):
         fail(f"--user {user!r} is not a Slack user ID (U… or W…)")
     if channel is not None and not re.fullmatch(r"[CGD][A-Z0-9_]{2,}", channel.upper()):
@@ -141,7 +164,7 @@ def _open_shell(user: str | None, channel: str | None) -> int:
     from handlers.shell import startup as local_shell
 
     local_shell.adopt_demo_policy()
-    return local_shell.open_shell(load_runtime(), user=user, channel=channel)
+    return local_shell.open_shell(load_runtime(say_where=True), user=user, channel=channel)
 
 
 @cli.command()

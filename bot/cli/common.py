@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, NoReturn
 import typer
 
 if TYPE_CHECKING:
+    from bot.config import Settings
     from bot.runtime import Runtime
 
 
@@ -26,17 +27,23 @@ def setup_logging(level: int = logging.INFO) -> None:
     setup(level, "json" if fmt == "json" else "text")
 
 
-def load_runtime() -> Runtime:
+def load_runtime(say_where: bool = False) -> Runtime:
     """Settings + policy + database, or a one-line error naming the variable at fault: exit 2
-    for a bad setting or policy file, 1 for a dependency that fails (README "Exit codes")."""
+    for a bad setting or policy file, 1 for a dependency that fails (README "Exit codes").
+    `say_where`: name the default stores that do not exist yet (commands that start the bot)."""
     from pydantic import ValidationError
 
     from bot.bootstrap import StartError, build_runtime
-    from bot.config import Settings
+    from bot.config import Settings, unknown_settings
     from bot.policy.file import PolicyError
 
+    for warning in unknown_settings(os.environ):
+        logging.getLogger("bot.config").warning(warning)
     try:
-        return build_runtime(Settings())
+        settings = Settings()
+        if say_where:
+            _say_where_new_stores_go(settings)
+        return build_runtime(settings)
     except ValidationError as exc:
         errors = "; ".join(
             f"{'.'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors()
@@ -48,3 +55,22 @@ def load_runtime() -> Runtime:
         fail(f"cannot start: {exc}", exc.code)
     except Exception as exc:  # database unreachable, bad URL…
         fail(f"cannot start: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}")
+
+
+def _say_where_new_stores_go(settings: Settings) -> None:
+    """A default SQLite store that does not exist yet is named: a bot started outside its
+    workspace would otherwise start an empty one silently."""
+    from bot.config import sqlite_path
+
+    stores = [
+        ("mlflow_tracking_uri", "MLflow store", "mlflow.db"),
+        ("database_url", "database", "mlops_bot.db"),
+    ]
+    for field, what, name in stores:
+        default = f"sqlite:///{settings.mlops_bot_data_dir}/{name}"
+        path = sqlite_path(getattr(settings, field))
+        if getattr(settings, field) == default and path is not None and not path.exists():
+            logging.getLogger("bot.config").warning(
+                f"no {what} at {path.resolve()} yet: starting an empty one (run in the bot's "
+                f"directory, or set MLOPS_BOT_DATA_DIR or {field.upper()})"
+            )

@@ -14,7 +14,9 @@ EVENTS: list[Any] = [
     "model_version_tag.deleted",
 ]
 
-webhook_cli = typer.Typer(help="MLflow registry webhooks.", no_args_is_help=True)
+webhook_cli = typer.Typer(
+    help="MLflow registry webhooks.", no_args_is_help=True, rich_markup_mode=None
+)
 
 
 @webhook_cli.command("register")

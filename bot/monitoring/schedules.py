@@ -151,6 +151,16 @@ def shortest_gap(cron: str, fires: int = 500) -> timedelta:
     return shortest
 
 
+def next_fire(cron: str, timezone: str, now: datetime) -> datetime | None:
+    """The first fire of a 5-field cron expression in `timezone` after `now` (None: never)."""
+    from apscheduler.triggers.cron import CronTrigger
+
+    nxt: datetime | None = CronTrigger.from_crontab(cron, timezone=timezone).get_next_fire_time(
+        None, now
+    )
+    return nxt
+
+
 def _minutes(gap: timedelta) -> str:
     minutes = int(gap.total_seconds() // 60)
     if minutes % 60 == 0:

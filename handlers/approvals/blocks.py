@@ -39,12 +39,24 @@ def fmt_time(at: datetime | None) -> str:
     return as_utc(at).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def _delta(new: float | None, old: float | None) -> str:
+# Metrics whose name contains one of these are better when lower; the others when higher.
+LOWER_IS_BETTER = ("loss", "error", "latency", "mae", "rmse", "mse", "time")
+
+
+def lower_is_better(metric: str) -> bool:
+    return any(part in metric.lower() for part in LOWER_IS_BETTER)
+
+
+def _delta(name: str, new: float | None, old: float | None) -> str:
+    """The change from the holder's value, and whether it is better or worse for this metric."""
     if new is None or old is None:
         return ""
     d = new - old
-    arrow = ":arrow_up_small:" if d > 0 else ":arrow_down_small:" if d < 0 else "="
-    return f" ({arrow} {d:+.4g})"
+    if d == 0:
+        return " (= same)"
+    arrow = ":arrow_up_small:" if d > 0 else ":arrow_down_small:"
+    better = (d < 0) == lower_is_better(name)
+    return f" ({arrow} {d:+.4g}, {'better' if better else 'worse'})"
 
 
 def metrics_table(req: PromotionRequest) -> str:
@@ -61,7 +73,7 @@ def metrics_table(req: PromotionRequest) -> str:
     for n in names:
         lines.append(
             f"`{esc(n)}` {fmt_metric(cand.get(n))} vs {fmt_metric(old.get(n))}"
-            f"{_delta(cand.get(n), old.get(n))}"
+            f"{_delta(n, cand.get(n), old.get(n))}"
         )
     return "\n".join(lines)
 

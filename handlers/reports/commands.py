@@ -103,8 +103,15 @@ def _list(inv: Invocation) -> Reply:
     rows = schedules.all_schedules(inv.rt)
     if not rows:
         return Reply("No scheduled reports.", [render.section("No scheduled reports.")])
+    tz, now = inv.rt.settings.mlops_bot_timezone, inv.rt.clock.now()
+
+    def next_run(cron: str) -> str:
+        nxt = schedules.next_fire(cron, tz, now)
+        return nxt.strftime("%Y-%m-%d %H:%M %Z") if nxt else "never"
+
     lines = [
-        f"• `{r.id}` {r.kind} `{render.esc(r.model_name)}` at `{r.cron}` in <#{r.channel}>"
+        f"• `{r.id}` {r.kind} `{render.esc(r.model_name)}` at `{r.cron}` ({tz}) in <#{r.channel}>"
+        f", next {next_run(r.cron)}"
         f"{' — policy file' if r.source == 'file' else f' — by <@{r.created_by}>'}"
         for r in rows
     ]

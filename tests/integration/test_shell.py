@@ -274,6 +274,18 @@ def test_shell_option_validation() -> None:
     assert result.exit_code == 2 and "not a Slack channel ID" in result.output
 
 
+def test_shell_options_take_the_sigils(in_dir: Path) -> None:
+    from typer.testing import CliRunner
+
+    from bot.cli import cli
+
+    args = ["shell", "--user", "@U0BOB", "--channel", "#C0DEMO"]
+    result = CliRunner().invoke(cli, args, input="in #c0other\nquit\n")
+    assert result.exit_code == 0, result.output
+    assert "You are @U0BOB in #C0DEMO" in result.output
+    assert "You are now in #C0OTHER." in result.output
+
+
 # -- demo idempotency and reset --------------------------------------------------------------
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
@@ -182,6 +183,10 @@ def test_schedule_add_list_remove_is_audited(rbot: BotServer) -> None:
     sid = reply.split("`")[1]
     listing = text_of(rbot.ask("schedule list"))
     assert sid in listing and "policy file" in listing and "file-churn-drift" in listing
+    mine = next(line for line in listing.splitlines() if sid in line)
+    assert re.search(r"at `0 \*/2 \* \* \*` \(UTC\) in <#C0OTHER>, next \d{4}-\d\d-\d\d ", mine)
+    assert re.search(r"next \d{4}-\d\d-\d\d \d\d:00 UTC", mine), mine
+    assert int(mine.split("next ")[1][11:13]) % 2 == 0  # every second hour
     assert "Removed" in text_of(rbot.ask(f"schedule remove {sid}", user=owner))
     changes = [json.loads(e.details)["op"] for e in rbot.audited("schedule_changed")]
     assert changes == ["remove", "add"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -117,3 +118,92 @@ def test_bad_policy_names_file_key_and_value(tmp_path: Path, snippet: str, expec
     with pytest.raises(PolicyError) as info:
         read_policy_file(path)
     assert str(path) in str(info.value) and expected in str(info.value)
+
+
+def test_default_stores_follow_the_data_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for var in ("DATABASE_URL", "MLFLOW_TRACKING_URI"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("MLOPS_BOT_DATA_DIR", str(tmp_path / "data"))
+    s = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert s.mlflow_tracking_uri == f"sqlite:///{tmp_path / 'data'}/mlflow.db"
+    assert s.database_url == f"sqlite:///{tmp_path / 'data'}/mlops_bot.db"
+    monkeypatch.setenv("DATABASE_URL", "sqlite:///elsewhere.db")  # a URL that is set wins
+    s = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert s.database_url == "sqlite:///elsewhere.db"
+    assert s.mlflow_tracking_uri == f"sqlite:///{tmp_path / 'data'}/mlflow.db"
+
+
+def test_unknown_settings_name_the_closest_one(tmp_path: Path) -> None:
+    from bot.config import unknown_settings
+
+    env = tmp_path / ".env"
+    env.write_text("SLACK_BOT_TOKN=xoxb-1\nMLOPS_BOT_TIMEZONE=UTC\n")
+    environ = {
+        "MLOPS_BOT_REQUIRED_APROVALS": "2",
+        "MLOPS_BOT_APPROVERS": "U0BOB",
+        "MLOPS_BOT_TEST_DATABASE_URL": "x",  # the test suite's own
+        "MLOPS_BOT_ZZZZ": "1",
+        "HOME": "/root",
+    }
+    assert unknown_settings(environ, env) == [
+        "unknown environment variable MLOPS_BOT_REQUIRED_APROVALS is ignored; "
+        "did you mean MLOPS_BOT_REQUIRED_APPROVALS?",
+        "unknown environment variable MLOPS_BOT_ZZZZ is ignored",
+        f"unknown key in {env} SLACK_BOT_TOKN is ignored; did you mean SLACK_BOT_TOKEN?",
+    ]
+
+
+def test_a_misspelt_variable_is_a_warning_at_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from typer.testing import CliRunner
+
+    from bot.cli import cli
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLOPS_BOT_CONFIG", "")
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'bot.db'}")
+    monkeypatch.setenv("MLOPS_BOT_REQUIRED_APROVALS", "2")
+    result = CliRunner().invoke(cli, ["db", "upgrade"])
+    assert result.exit_code == 0, result.output
+    assert (
+        "unknown environment variable MLOPS_BOT_REQUIRED_APROVALS is ignored; "
+        "did you mean MLOPS_BOT_REQUIRED_APPROVALS?" in caplog.messages
+    )
+
+
+def test_env_example_documents_every_setting() -> None:
+    lines = (Path(__file__).parents[3] / ".env.example").read_text().splitlines()
+    keys = {}
+    for i, line in enumerate(lines):
+        if line and not line.startswith("#"):
+            key = line.split("=", 1)[0]
+            keys[key] = lines[i - 1]
+    assert set(keys) == {name.upper() for name in Settings.model_fields}
+    undocumented = [key for key, above in keys.items() if not above.startswith("# ")]
+    assert undocumented == []
+
+
+def test_a_new_default_store_is_named_at_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from bot.cli.common import load_runtime
+
+    monkeypatch.chdir(tmp_path)
+    for var in ("DATABASE_URL", "MLOPS_BOT_DATA_DIR"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("MLOPS_BOT_CONFIG", "")
+    # alembic's logging config disables loggers that exist when a migration runs in-process
+    monkeypatch.setattr(logging.getLogger("bot.config"), "disabled", False)
+    load_runtime(say_where=True).engine.dispose()  # what `serve` and `shell` do first
+    where = tmp_path.resolve() / ".mlops-bot" / "mlops_bot.db"
+    assert (
+        f"no database at {where} yet: starting an empty one (run in the bot's directory, "
+        "or set MLOPS_BOT_DATA_DIR or DATABASE_URL)" in caplog.messages
+    )
+    caplog.clear()
+    logging.getLogger("bot.config").disabled = False
+    load_runtime(say_where=True).engine.dispose()
+    assert not [m for m in caplog.messages if m.startswith("no database")]  # it exists now
