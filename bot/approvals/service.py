@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
-from bot import audit
+from bot import audit, metrics
 from bot.approvals.checks import gate_results, refusal_at_move
 from bot.approvals.outcomes import (
     ApprovalError,
@@ -62,6 +62,7 @@ class ApprovalService:
 
     # -- requesting --------------------------------------------------------------------------
 
+    @metrics.count_outcomes(metrics.REQUESTS, ApprovalError)
     def request_promotion(
         self,
         model: str,
@@ -157,6 +158,7 @@ class ApprovalService:
             run_id=candidate.run_id,
             details={"protected": False, "previous_version": holder, "reason": reason[:2000]},
         )
+        metrics.ALIAS_MOVES.labels(candidate.name, alias).inc()
         return Outcome(
             OutcomeKind.APPLIED_NOW,
             f"`@{alias}` is not protected: set to `{candidate.name}` v{candidate.version} "
@@ -230,6 +232,7 @@ class ApprovalService:
 
     # -- deciding ----------------------------------------------------------------------------
 
+    @metrics.count_outcomes(metrics.DECISIONS, ApprovalError)
     def approve(self, request_id: str, user: str) -> Outcome:
         """One approval click: refuse, record the vote, or apply when enough votes."""
         req, votes = self.get(request_id)
@@ -246,10 +249,12 @@ class ApprovalService:
         assert voted is not None  # only an override vote can be undone
         return self._after_vote(voted.request, voted.votes, voted.claimed, voted.trail)
 
+    @metrics.count_outcomes(metrics.DECISIONS, ApprovalError)
     def override(self, request_id: str, user: str, reason: str) -> Outcome:
         """Override failed gates (reason required); counts as the approver's approval."""
         return self._decide_reasoned(request_id, user, Action.OVERRIDE, reason, self._overridden)
 
+    @metrics.count_outcomes(metrics.DECISIONS, ApprovalError)
     def reject(self, request_id: str, user: str, reason: str) -> Outcome:
         return self._decide_reasoned(request_id, user, Action.REJECT, reason, self._rejected)
 
@@ -343,6 +348,7 @@ class ApprovalService:
                 return self._finish_stale(req, votes, holder)
             else:
                 registry.set_alias(req.model_name, req.alias, req.version)
+                metrics.ALIAS_MOVES.labels(req.model_name, req.alias).inc()
         except RegistryError as exc:
             return self._finish_failed(req, votes, str(exc))
         approved_by = sorted(v.voter for v in votes)
