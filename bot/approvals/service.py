@@ -238,12 +238,12 @@ class ApprovalService:
         req, votes = self.get(request_id)
         why = self.refusal(req, votes, user, Action.APPROVE)
         if why is not None:
-            return self.deny(req, request_id, user, Action.APPROVE, why)
+            return self._deny(req, request_id, user, Action.APPROVE, why)
         assert req is not None
         try:
             voted = self.store.vote(req, user, add=len(votes) < req.required_approvals)
         except IntegrityError:
-            return self.deny(
+            return self._deny(
                 req, request_id, user, Action.APPROVE, "You already approved this request."
             )
         assert voted is not None  # only an override vote can be undone
@@ -274,11 +274,11 @@ class ApprovalService:
         if why is None and not reason:
             why = f"{'A rejection' if action == Action.REJECT else 'An override'} needs a reason."
         if why is not None:
-            return self.deny(req, request_id, user, action, why)
+            return self._deny(req, request_id, user, action, why)
         assert req is not None
         outcome = apply(req, votes, user, reason)
         if outcome is None:
-            return self.deny(req, request_id, user, action, _FIRST)
+            return self._deny(req, request_id, user, action, _FIRST)
         return outcome
 
     def _overridden(
@@ -306,7 +306,14 @@ class ApprovalService:
             return None
         return Outcome(OutcomeKind.REJECTED, f"Rejected by <@{user}>: {reason}", req, votes, ev.id)
 
+    @metrics.count_outcomes(metrics.DECISIONS, ApprovalError)
     def deny(
+        self, req: PromotionRequest | None, request_id: str, user: str, action: Action, why: str
+    ) -> Outcome:
+        """A click refused before any decision (a reason button): recorded and counted."""
+        return self._deny(req, request_id, user, action, why)
+
+    def _deny(
         self, req: PromotionRequest | None, request_id: str, user: str, action: Action, why: str
     ) -> Outcome:
         """Record a refused click (approval_denied) and return the reason."""

@@ -69,6 +69,8 @@ def test_metrics_count_a_promotion_and_a_report(mbot: BotServer) -> None:
     before = scrape(mbot)
 
     rid, card = request(mbot, "promote churn 3 champion")
+    click(mbot, ids.REJECT, rid, "U0OUTSIDER", card)  # refused: not an approver
+    wait_until(lambda: mbot.audited("approval_denied"))
     click(mbot, ids.APPROVE, rid, "U0APPROVER1", card)
     wait_until(lambda: mbot.audited("promotion_applied"))
     mbot.ask("drift churn")
@@ -86,12 +88,13 @@ def test_metrics_count_a_promotion_and_a_report(mbot: BotServer) -> None:
     )
     assert moved(before, after, "mlops_bot_promotion_requests_total", outcome="requested") == 1
     assert moved(before, after, "mlops_bot_decisions_total", outcome="applied") == 1
+    assert moved(before, after, "mlops_bot_decisions_total", outcome="denied") == 1
     assert moved(before, after, "mlops_bot_alias_moves_total", model="churn", alias="champion") == 1
     assert moved(before, after, "mlops_bot_webhook_deliveries_total", result="disabled") == 1
     assert moved(before, after, "mlops_bot_scheduled_fires_claimed_total") == 1
     assert moved(before, after, "mlops_bot_report_failures_total", kind="drift") == 0
     assert moved(before, after, "mlops_bot_ack_seconds_count", kind="command") >= 2
-    assert moved(before, after, "mlops_bot_ack_seconds_count", kind="action") == 1
+    assert moved(before, after, "mlops_bot_ack_seconds_count", kind="action") == 2
     assert after[("mlops_bot_report_worker_healthy", ())] == 1
     assert after[("mlops_bot_report_queue_depth", ())] == 0
     assert ("mlops_bot_after_ack_queue_depth", ()) in after
