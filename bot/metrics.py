@@ -37,59 +37,55 @@ MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 # The bot's own registry: the default one adds process_* and python_* names without the prefix.
 _REGISTRY = CollectorRegistry(auto_describe=True)
 
-ACK_SECONDS = Histogram(
-    f"{PREFIX}ack_seconds",
+
+def _counter(name: str, doc: str, *labels: str) -> Counter:
+    return Counter(f"{PREFIX}{name}", doc, labels, registry=_REGISTRY)
+
+
+def _histogram(name: str, doc: str, label: str, buckets: tuple[float, ...]) -> Histogram:
+    return Histogram(f"{PREFIX}{name}", doc, [label], buckets=buckets, registry=_REGISTRY)
+
+
+ACK_SECONDS = _histogram(
+    "ack_seconds",
     "Time from a Slack request reaching the bot to its ack, by kind of request.",
-    ["kind"],
-    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0),
-    registry=_REGISTRY,
+    "kind",
+    (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0),
 )
-REQUESTS = Counter(
-    f"{PREFIX}promotion_requests_total",
-    "Promotion requests (`/mlops promote`), by outcome.",
-    ["outcome"],
-    registry=_REGISTRY,
+REQUESTS = _counter(
+    "promotion_requests_total", "Promotion requests (`/mlops promote`), by outcome.", "outcome"
 )
-DECISIONS = Counter(
-    f"{PREFIX}decisions_total",
+DECISIONS = _counter(
+    "decisions_total",
     "Decisions on promotion requests (approve, override, reject, denied clicks), by outcome.",
-    ["outcome"],
-    registry=_REGISTRY,
+    "outcome",
 )
-ALIAS_MOVES = Counter(
-    f"{PREFIX}alias_moves_total",
+ALIAS_MOVES = _counter(
+    "alias_moves_total",
     "Aliases the bot moved in the MLflow registry, by model and alias.",
-    ["model", "alias"],
-    registry=_REGISTRY,
+    "model",
+    "alias",
 )
-REPORT_SECONDS = Histogram(
-    f"{PREFIX}report_seconds",
-    "Time to compute a report (queue wait excluded), by kind.",
-    ["kind"],
-    buckets=(0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600),
-    registry=_REGISTRY,
+REPORT_SECONDS = _histogram(
+    "report_seconds",
+    "Time to compute a report that succeeded (queue wait excluded), by kind.",
+    "kind",
+    (0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600),
 )
-REPORT_FAILURES = Counter(
-    f"{PREFIX}report_failures_total",
-    "Reports that failed (posted as an error), by kind.",
-    ["kind"],
-    registry=_REGISTRY,
+REPORT_FAILURES = _counter(
+    "report_failures_total", "Reports that failed (posted as an error), by kind.", "kind"
 )
-FIRES_CLAIMED = Counter(
-    f"{PREFIX}scheduled_fires_claimed_total",
+FIRES_CLAIMED = _counter(
+    "scheduled_fires_claimed_total",
     "Scheduled report fire times this process claimed (each is claimed once across replicas).",
-    registry=_REGISTRY,
 )
-WEBHOOKS = Counter(
-    f"{PREFIX}webhook_deliveries_total",
+WEBHOOKS = _counter(
+    "webhook_deliveries_total",
     "MLflow webhook deliveries, by result (ok, duplicate, error, refused, invalid, disabled).",
-    ["result"],
-    registry=_REGISTRY,
+    "result",
 )
-ANCHORS_POSTED = Counter(
-    f"{PREFIX}audit_anchors_posted_total",
-    "Audit chain anchors posted to the audit channel.",
-    registry=_REGISTRY,
+ANCHORS_POSTED = _counter(
+    "audit_anchors_posted_total", "Audit chain anchors posted to the audit channel."
 )
 
 _last_anchor_posted: float | None = None  # time.time() of this process's last posted anchor
