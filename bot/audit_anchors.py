@@ -11,11 +11,13 @@ from __future__ import annotations
 import hmac
 import re
 from dataclasses import replace
+from datetime import datetime
 from typing import NamedTuple
 
 from sqlalchemy import Engine, bindparam, text
 
 from bot import audit
+from bot.clock import as_utc
 from bot.registry.events import ANCHOR_TAG
 from bot.registry.gateway import Registry
 
@@ -58,6 +60,26 @@ def head(engine: Engine) -> Anchor | None:
             text("SELECT id, hash FROM audit_event ORDER BY id DESC LIMIT 1")
         ).first()
     return Anchor(int(row[0]), row[1]) if row else None
+
+
+def chain_length(engine: Engine) -> int:
+    """How many events the audit log holds."""
+    with engine.connect() as conn:
+        return int(conn.execute(text("SELECT count(*) FROM audit_event")).scalar_one())
+
+
+def last_tagged(engine: Engine) -> datetime | None:
+    """When the newest anchor was tagged on MLflow (a promotion by approval), if ever."""
+    with engine.connect() as conn:
+        at = conn.execute(
+            text(
+                "SELECT max(at) FROM audit_event "
+                "WHERE action = 'promotion_applied' AND request_id IS NOT NULL"
+            )
+        ).scalar_one()
+    if at is None:
+        return None
+    return as_utc(at if isinstance(at, datetime) else datetime.fromisoformat(str(at)))
 
 
 def event_anchor(engine: Engine, event_id: int) -> Anchor | None:

@@ -92,3 +92,8 @@ def after_ack(
         tell(BUSY)
     else:
         _pool.submit(run, urgent=urgent)
+
+
+def backlog() -> int:
+    """Jobs waiting for the after-ack pool (the queue depth of /metrics)."""
+    return _pool.backlog()

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from collections.abc import Callable
 
 from slack_bolt import App, BoltContext, BoltResponse
 from slack_bolt.request import BoltRequest
 
+from bot import metrics
 from bot.logs import new_trace_id
 from bot.storage.deliveries import first_delivery
 from handlers.action_ids import REQUEST_ACTIONS
@@ -28,10 +30,26 @@ def tag_request(
     context: BoltContext,
     next: Callable[[], BoltResponse],  # noqa: A002
 ) -> BoltResponse | None:
-    """Give the request a trace ID that every log line it causes carries; log what it is."""
+    """Give the request a trace ID that every log line it causes carries; log what it is; time
+    its ack (listeners ack before their slow part, so `next()` returns at the ack)."""
     context["trace_id"] = new_trace_id()
-    log.info("%s from %s", describe(body), context.user_id or "-")
-    return next()
+    what = describe(body)
+    log.info("%s from %s", what, context.user_id or "-")
+    started = time.monotonic()
+    try:
+        return next()
+    finally:
+        kind = _ACK_KINDS.get(what.split(maxsplit=1)[0], "other")
+        metrics.ACK_SECONDS.labels(kind).observe(time.monotonic() - started)
+
+
+_ACK_KINDS = {
+    "command": "command",
+    "action": "action",
+    "view_submission": "view",
+    "view_closed": "view",
+    "event": "event",
+}
 
 
 def describe(body: dict) -> str:

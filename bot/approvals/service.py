@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
-from bot import audit
+from bot import audit, metrics
 from bot.approvals.checks import gate_results, refusal_at_move
 from bot.approvals.outcomes import (
     ApprovalError,
@@ -62,6 +62,7 @@ class ApprovalService:
 
     # -- requesting --------------------------------------------------------------------------
 
+    @metrics.count_outcomes(metrics.REQUESTS, ApprovalError)
     def request_promotion(
         self,
         model: str,
@@ -157,6 +158,7 @@ class ApprovalService:
             run_id=candidate.run_id,
             details={"protected": False, "previous_version": holder, "reason": reason[:2000]},
         )
+        metrics.ALIAS_MOVES.labels(candidate.name, alias).inc()
         return Outcome(
             OutcomeKind.APPLIED_NOW,
             f"`@{alias}` is not protected: set to `{candidate.name}` v{candidate.version} "
@@ -230,26 +232,29 @@ class ApprovalService:
 
     # -- deciding ----------------------------------------------------------------------------
 
+    @metrics.count_outcomes(metrics.DECISIONS, ApprovalError)
     def approve(self, request_id: str, user: str) -> Outcome:
         """One approval click: refuse, record the vote, or apply when enough votes."""
         req, votes = self.get(request_id)
         why = self.refusal(req, votes, user, Action.APPROVE)
         if why is not None:
-            return self.deny(req, request_id, user, Action.APPROVE, why)
+            return self._deny(req, request_id, user, Action.APPROVE, why)
         assert req is not None
         try:
             voted = self.store.vote(req, user, add=len(votes) < req.required_approvals)
         except IntegrityError:
-            return self.deny(
+            return self._deny(
                 req, request_id, user, Action.APPROVE, "You already approved this request."
             )
         assert voted is not None  # only an override vote can be undone
         return self._after_vote(voted.request, voted.votes, voted.claimed, voted.trail)
 
+    @metrics.count_outcomes(metrics.DECISIONS, ApprovalError)
     def override(self, request_id: str, user: str, reason: str) -> Outcome:
         """Override failed gates (reason required); counts as the approver's approval."""
         return self._decide_reasoned(request_id, user, Action.OVERRIDE, reason, self._overridden)
 
+    @metrics.count_outcomes(metrics.DECISIONS, ApprovalError)
     def reject(self, request_id: str, user: str, reason: str) -> Outcome:
         return self._decide_reasoned(request_id, user, Action.REJECT, reason, self._rejected)
 
@@ -269,11 +274,11 @@ class ApprovalService:
         if why is None and not reason:
             why = f"{'A rejection' if action == Action.REJECT else 'An override'} needs a reason."
         if why is not None:
-            return self.deny(req, request_id, user, action, why)
+            return self._deny(req, request_id, user, action, why)
         assert req is not None
         outcome = apply(req, votes, user, reason)
         if outcome is None:
-            return self.deny(req, request_id, user, action, _FIRST)
+            return self._deny(req, request_id, user, action, _FIRST)
         return outcome
 
     def _overridden(
@@ -301,7 +306,14 @@ class ApprovalService:
             return None
         return Outcome(OutcomeKind.REJECTED, f"Rejected by <@{user}>: {reason}", req, votes, ev.id)
 
+    @metrics.count_outcomes(metrics.DECISIONS, ApprovalError)
     def deny(
+        self, req: PromotionRequest | None, request_id: str, user: str, action: Action, why: str
+    ) -> Outcome:
+        """A click refused before any decision (a reason button): recorded and counted."""
+        return self._deny(req, request_id, user, action, why)
+
+    def _deny(
         self, req: PromotionRequest | None, request_id: str, user: str, action: Action, why: str
     ) -> Outcome:
         """Record a refused click (approval_denied) and return the reason."""
@@ -343,6 +355,7 @@ class ApprovalService:
                 return self._finish_stale(req, votes, holder)
             else:
                 registry.set_alias(req.model_name, req.alias, req.version)
+                metrics.ALIAS_MOVES.labels(req.model_name, req.alias).inc()
         except RegistryError as exc:
             return self._finish_failed(req, votes, str(exc))
         approved_by = sorted(v.voter for v in votes)

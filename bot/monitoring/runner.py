@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -21,7 +22,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
-from bot import audit
+from bot import audit, metrics
 from bot.config import Settings
 
 if TYPE_CHECKING:
@@ -121,6 +122,7 @@ class WorkerDied(Exception):
 class _Entry:
     job: ReportJob
     done: Future[Any]
+    started: float = 0.0  # time.monotonic() when the worker took it
 
 
 class ReportRunner:
@@ -198,8 +200,10 @@ class ReportRunner:
                     return
                 entry = self._waiting.popleft()
             job = entry.job
+            entry.started = time.monotonic()
             try:
                 report = compute(self.rt.settings, job.kind, job.model, job.alias)
+                _timed(entry)
                 entry.done.set_result(self._finish(job, report, None))
             except Exception as exc:
                 entry.done.set_result(self._finish(job, None, exc))
@@ -222,6 +226,7 @@ class ReportRunner:
             if self._closed or self._running is not None or not self._waiting:
                 return
             entry = self._running = self._waiting.popleft()
+            entry.started = time.monotonic()
             job = entry.job
             try:
                 work = self._executor().submit(
@@ -239,6 +244,8 @@ class ReportRunner:
             entry.done.cancel()
             return
         exc = f.exception()
+        if exc is None:
+            _timed(entry)
         with self._lock:
             if isinstance(exc, BrokenProcessPool):
                 self._deaths += 1
@@ -267,6 +274,7 @@ class ReportRunner:
     ) -> str | None:
         if report is not None:
             return self.sink.publish(job, report)
+        metrics.REPORT_FAILURES.labels(job.kind).inc()
         message = _describe(exc, self.rt.settings)
         log.warning("%s report of %s failed: %s", job.kind, job.model, message)
         self.sink.failed(job, message)
@@ -304,12 +312,22 @@ class ReportRunner:
                 )
             return True, f"{busy}; {restarts} since start"
 
+    def queued(self) -> int:
+        """Reports waiting or running (the queue depth of /metrics)."""
+        with self._lock:
+            return len(self._pending())
+
     def shutdown(self) -> None:
         with self._lock:
             self._closed = True
             if self._pool is not None:
                 self._pool.shutdown(wait=False, cancel_futures=True)
                 self._pool = None
+
+
+def _timed(entry: _Entry) -> None:
+    """A report computed: how long the worker took (failures count in report_failures_total)."""
+    metrics.REPORT_SECONDS.labels(entry.job.kind).observe(time.monotonic() - entry.started)
 
 
 _DUPLICATE = "The same report is already queued for this channel; it will be posted once."

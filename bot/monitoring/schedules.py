@@ -17,7 +17,7 @@ from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
-from bot import audit
+from bot import audit, metrics
 from bot.clock import as_utc
 from bot.monitoring.document import ReportKind
 from bot.policy.file import check_cron
@@ -229,9 +229,10 @@ def claim(rt: Runtime, schedule_id: str, fire_time: datetime) -> bool:
                 )
             )
             s.commit()
-        return True
     except IntegrityError:
         return False
+    metrics.FIRES_CLAIMED.inc()
+    return True
 
 
 def last_fire(trigger: Any, now: datetime, lookback: timedelta = CATCH_UP) -> datetime | None:

@@ -6,7 +6,7 @@ import logging
 
 from slack_sdk import WebClient
 
-from bot import audit_anchors
+from bot import audit_anchors, metrics
 from bot.audit_anchors import Anchor
 from bot.runtime import Runtime
 from bot.storage.tables import PromotionRequest
@@ -33,6 +33,7 @@ def post_anchor(client: WebClient, rt: Runtime, anchor: Anchor, why: str) -> boo
         log.warning("posting audit anchor %s to %s failed: %s", anchor, channel, slack_error(exc))
         return False
     log.info("audit anchor %s posted to %s (%s)", anchor, channel, why)
+    metrics.anchor_posted()
     return True
 
 

@@ -23,9 +23,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from bot import metrics
 from bot.registry import events as registry_events
 from bot.storage.deliveries import first_delivery
 from handlers.context import Services
+from handlers.metrics import register_probes
 from handlers.notices.posting import post_notice
 
 log = logging.getLogger(__name__)
@@ -111,9 +113,11 @@ async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
 
 
 def create_asgi(app: App, services: Services) -> Starlette:
-    """The ASGI app: `POST /slack/events`, `GET /healthz`, `POST /mlflow/webhook`."""
+    """The ASGI app: `POST /slack/events`, `GET /healthz`, `GET /metrics`,
+    `POST /mlflow/webhook`."""
     rt = services.rt
     limiter = anyio.CapacityLimiter(_THREADS)
+    register_probes(services)
 
     async def slack_events(request: Request) -> Response:
         try:
@@ -146,13 +150,20 @@ def create_asgi(app: App, services: Services) -> Starlette:
         }
         return JSONResponse(body, status_code=200 if ok else 503)
 
+    async def metrics_page(request: Request) -> Response:
+        """Prometheus text format; unauthenticated like /healthz (counts and timings only)."""
+        body = await anyio.to_thread.run_sync(metrics.render, limiter=limiter)
+        return Response(body, media_type=metrics.CONTENT_TYPE)
+
     async def mlflow_webhook(request: Request) -> Response:
         if rt.settings.mlflow_webhook_secret is None:
             log.warning("MLflow webhook received but MLFLOW_WEBHOOK_SECRET is not set")
+            metrics.WEBHOOKS.labels("disabled").inc()
             return JSONResponse({"error": "MLflow webhooks are not configured"}, status_code=503)
         try:
             body = await read_body(request, MAX_WEBHOOK_BODY)
         except BodyTooLargeError:
+            metrics.WEBHOOKS.labels("invalid").inc()
             return JSONResponse({"error": "payload too large"}, status_code=413)
         h = request.headers
         try:
@@ -165,15 +176,18 @@ def create_asgi(app: App, services: Services) -> Starlette:
             )
         except registry_events.SignatureError as exc:
             log.warning("MLflow webhook refused: %s", exc)
+            metrics.WEBHOOKS.labels("refused").inc()
             return JSONResponse({"error": "invalid signature"}, status_code=401)
         try:
             payload = registry_events.parse_payload(body)
         except ValueError:
+            metrics.WEBHOOKS.labels("invalid").inc()
             return JSONResponse({"error": "body is not a JSON object"}, status_code=400)
         delivery = h["x-mlflow-delivery-id"]
         outcome = await anyio.to_thread.run_sync(
             _handle_webhook, delivery, payload, limiter=limiter
         )
+        metrics.WEBHOOKS.labels(outcome).inc()
         return JSONResponse({"status": outcome})
 
     def _handle_webhook(delivery: str, payload: dict[str, Any]) -> str:
@@ -192,6 +206,7 @@ def create_asgi(app: App, services: Services) -> Starlette:
         routes=[
             Route("/slack/events", slack_events, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
+            Route("/metrics", metrics_page, methods=["GET"]),
             Route("/mlflow/webhook", mlflow_webhook, methods=["POST"]),
         ]
     )
