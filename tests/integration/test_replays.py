@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from tests.helpers import BotServer, signed_headers, wait_until
-from tests.integration.test_approvals import CHANNEL, abot, holder
+from tests.helpers import BotServer, policy_bot, signed_headers, wait_until
+from tests.integration.test_approvals import CHANNEL, POLICY, holder
 
-__all__ = ["abot"]  # the fixture: churn's approvers may move its unprotected aliases
 APPROVER = "U0APPROVER1"
+abot = policy_bot(POLICY)  # churn's approvers may move its unprotected aliases
 
 
 def test_a_replayed_slash_command_is_not_run_twice(abot: BotServer) -> None:
