@@ -55,6 +55,9 @@ ACTIONS = frozenset(
         "alias_baseline",
         "report_failed",
         "request_refused",
+        "deploy_hook_delivered",
+        "deploy_hook_failed",
+        "api_token_refused",
     }
 )
 FIELDS = (

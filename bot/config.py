@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     mlops_bot_report_max_mb: int = Field(default=512, ge=1)
     mlops_bot_report_max_rows: int = Field(default=10_000_000, ge=1)
     mlops_bot_report_max_columns: int = Field(default=2000, ge=1)
+    # The pipeline client (`mlops-bot request …`): the bot's base URL and a pipeline's token.
+    mlops_bot_url: str | None = None
+    mlops_bot_api_token: SecretStr | None = None
 
     @field_validator("mlops_bot_approvers", "mlops_bot_protected_aliases", mode="before")
     @classmethod

@@ -61,6 +61,13 @@ def esc(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def mention(actor: str) -> str:
+    """A Slack user or group as a mention; any other actor (`pipeline:ci`) as code."""
+    if actor[:1] in ("U", "W") and actor.isalnum():
+        return f"<@{actor}>"
+    return f"`{esc(actor)}`"
+
+
 def section(text: str) -> SectionBlock:
     return SectionBlock(text=MarkdownTextObject(text=clip(text, SECTION_TEXT)))
 

@@ -9,6 +9,7 @@ from slack_sdk import WebClient
 
 from bot.approvals.outcomes import Outcome, OutcomeKind
 from bot.approvals.service import ApprovalService
+from handlers.approvals.deploy import run_deploy_hooks
 from handlers.approvals.messages import announce, refresh_card, show_outcome
 
 log = logging.getLogger(__name__)
@@ -34,4 +35,5 @@ def recover(svc: ApprovalService, client: WebClient) -> int:
             log.warning("recovered request %s: %s", outcome.request.id, outcome.kind)
             show_outcome(client, svc, outcome)
             announce(client, outcome)
+            run_deploy_hooks(client, svc.rt, outcome)
     return len(outcomes)

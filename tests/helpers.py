@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -284,6 +285,41 @@ def serve_loopback(handler: type[BaseHTTPRequestHandler]) -> tuple[ThreadingHTTP
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+class DeployReceiver:
+    """A loopback webhook endpoint (a deploy hook's receiver) that records each POST and
+    answers the `statuses` given, in turn, then 204; `verified` checks Standard Webhooks
+    signatures, written out independently of the code under test. `shutdown()` when done."""
+
+    def __init__(self, statuses: list[int] | None = None) -> None:
+        self.posts: list[tuple[dict[str, str], bytes]] = []
+        posts, answers = self.posts, list(statuses or [])
+
+        class Handler(QuietHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                posts.append(({k.lower(): v for k, v in self.headers.items()}, body))
+                self.send_response(answers.pop(0) if answers else 204)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        self.server, self.url = serve_loopback(Handler)
+
+    def shutdown(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def verified(self, secret: str) -> list[dict[str, Any]]:
+        """The bodies whose Standard Webhooks signature checks out under `secret`."""
+        key = base64.b64decode(secret.removeprefix("whsec_"))
+        good = []
+        for headers, body in self.posts:
+            signed = f"{headers['webhook-id']}.{headers['webhook-timestamp']}.".encode() + body
+            mac = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+            if f"v1,{mac}" in headers["webhook-signature"].split():
+                good.append(json.loads(body))
+        return good
 
 
 def create_database(server_url: str, name: str) -> str:

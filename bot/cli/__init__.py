@@ -9,6 +9,7 @@ import typer
 
 from bot.cli.common import fail, load_runtime, setup_logging
 from bot.cli.report import report
+from bot.cli.request import request_cli
 from bot.cli.webhook import webhook_cli
 
 cli = typer.Typer(
@@ -24,6 +25,7 @@ audit_cli = typer.Typer(
     help="Export and verify the audit log.", no_args_is_help=True, rich_markup_mode=None
 )
 cli.add_typer(audit_cli, name="audit")
+cli.add_typer(request_cli, name="request")
 
 
 def _version(value: bool) -> None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -17,6 +18,9 @@ from bot.policy.gates import Gate, GateSyntaxError, parse_gate
 _SLACK_PRINCIPAL = re.compile(r"^[UWS][A-Z0-9_]{2,}$")
 _CHANNEL = re.compile(r"^[CGD][A-Z0-9_]{2,}$")
 _SHARED_CHANNEL = re.compile(r"^[CG][A-Z0-9]{2,}$")  # a channel many people see, not a DM
+_SHA256_HEX = re.compile(r"^[0-9a-fA-F]{64}$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_PIPELINE_NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,48}$")  # `pipeline:<name>` fits an actor (64)
 
 
 class PolicyError(ValueError):
@@ -42,6 +46,16 @@ def _check_gates(values: list[str]) -> list[str]:
 def is_channel_id(value: str) -> bool:
     """A Slack channel ID (C… public, G… private); not a DM, a name or a user."""
     return bool(_SHARED_CHANNEL.match(value))
+
+
+def check_hook_url(value: str) -> str:
+    """An absolute http(s) URL with a host, or ValueError naming what is wrong with it."""
+    parsed = urlsplit(value)
+    if parsed.scheme not in ("https", "http") or not parsed.hostname:
+        raise ValueError(f"must be an absolute http(s) URL: {value!r}")
+    if parsed.username or parsed.password:
+        raise ValueError(f"must not carry credentials (use secret_env): {value!r}")
+    return value
 
 
 def check_cron(expr: str) -> str:
@@ -119,11 +133,40 @@ class DefaultsConfig(_Strict):
         return _check_principals(value) if value is not None else None
 
 
+class DeployFormat(StrEnum):
+    """The body a deploy hook is sent: the bot's own JSON, or GitHub's repository_dispatch."""
+
+    STANDARD = "standard"
+    GITHUB_DISPATCH = "github_dispatch"
+
+
+class DeployHookConfig(_Strict):
+    """`[[models.<name>.deploy]]`: a signed POST after a promotion of one of `aliases` applies."""
+
+    url: str
+    aliases: list[str] = Field(min_length=1)
+    secret_env: str
+    format: DeployFormat = DeployFormat.STANDARD
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return check_hook_url(value)
+
+    @field_validator("secret_env")
+    @classmethod
+    def _env(cls, value: str) -> str:
+        if not _ENV_NAME.match(value):
+            raise ValueError(f"not an environment variable name: {value!r}")
+        return value
+
+
 class ModelPolicyConfig(DefaultsConfig):
-    """A model's section: the defaults' keys, plus owners and a monitor."""
+    """A model's section: the defaults' keys, plus owners, a monitor and deploy hooks."""
 
     owners: list[str] = Field(default_factory=list)
     monitor: MonitorConfig | None = None
+    deploy: list[DeployHookConfig] = Field(default_factory=list)
 
     @field_validator("owners")
     @classmethod
@@ -174,10 +217,45 @@ class PermissionsConfig(_Strict):
         return value
 
 
+class PipelineConfig(_Strict):
+    """`[pipelines.<name>]`: a CI pipeline that may open requests through the HTTP API."""
+
+    token_sha256: str
+    models: list[str] = Field(min_length=1)
+    aliases: list[str] = Field(min_length=1)
+    channel: str
+
+    @field_validator("token_sha256")
+    @classmethod
+    def _digest(cls, value: str) -> str:
+        if not _SHA256_HEX.match(value):
+            raise ValueError("must be the SHA-256 of the token as 64 hex digits")
+        return value.lower()
+
+    @field_validator("channel")
+    @classmethod
+    def _channel(cls, value: str) -> str:
+        if not is_channel_id(value):
+            raise ValueError(f"not a Slack channel ID (C…/G…): {value!r}")
+        return value
+
+
 class PolicyFile(_Strict):
     defaults: DefaultsConfig = Field(default_factory=DefaultsConfig)
     models: dict[str, ModelPolicyConfig] = Field(default_factory=dict)
     permissions: PermissionsConfig = Field(default_factory=PermissionsConfig)
+    pipelines: dict[str, PipelineConfig] = Field(default_factory=dict)
+
+    @field_validator("pipelines")
+    @classmethod
+    def _names(cls, value: dict[str, PipelineConfig]) -> dict[str, PipelineConfig]:
+        bad = [n for n in value if not _PIPELINE_NAME.match(n)]
+        if bad:
+            raise ValueError(f"pipeline names are letters, digits, `_`, `-` and `.`: {bad}")
+        digests = [p.token_sha256 for p in value.values()]
+        if len(set(digests)) != len(digests):
+            raise ValueError("two pipelines have the same token_sha256")
+        return value
 
 
 @dataclass(frozen=True)
@@ -192,6 +270,7 @@ class ModelPolicy:
     gates: tuple[Gate, ...]
     owners: tuple[str, ...] = ()
     monitor: MonitorConfig | None = None
+    deploy: tuple[DeployHookConfig, ...] = ()
 
     def is_protected(self, alias: str) -> bool:
         """Protected, whatever the case: MySQL, MariaDB and SQL Server stores compare aliases
@@ -238,6 +317,7 @@ class Policy:
             gates=tuple(parse_gate(g) for g in (m.gates or d.gates)),
             owners=tuple(m.owners),
             monitor=m.monitor,
+            deploy=tuple(m.deploy),
         )
 
     def monitors(self) -> dict[str, MonitorConfig]:

@@ -14,6 +14,7 @@ from bot.policy.permissions import Action
 from handlers import action_ids as ids
 from handlers import blocks as render
 from handlers.approvals import blocks as cards
+from handlers.approvals.deploy import run_deploy_hooks
 from handlers.approvals.messages import announce, publish_home, show_outcome
 from handlers.context import approvals_of
 from handlers.later import after_ack
@@ -59,6 +60,7 @@ def report(
     """Show a decision: refresh the card, thread reply, tell the clicker when refused/failed."""
     show_outcome(client, svc, outcome)
     announce(client, outcome)
+    run_deploy_hooks(client, svc.rt, outcome)
     if outcome.kind in TOLD_TO_CLICKER:
         reply_to_clicker(body, respond, client, svc, outcome.message)
     elif _from_home(body):

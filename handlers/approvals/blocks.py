@@ -21,7 +21,17 @@ from bot.clock import as_utc
 from bot.policy.permissions import Action
 from bot.storage.tables import ApprovalVote, AuditEvent, PromotionRequest
 from handlers import action_ids as ids
-from handlers.blocks import Reply, clip, context, esc, fields_section, fmt_metric, header, section
+from handlers.blocks import (
+    Reply,
+    clip,
+    context,
+    esc,
+    fields_section,
+    fmt_metric,
+    header,
+    mention,
+    section,
+)
 
 STATUS_LINE: dict[str, str] = {
     RequestStatus.APPLIED: ":white_check_mark: *Promoted*",
@@ -130,7 +140,7 @@ def approval_card(req: PromotionRequest, votes: list[ApprovalVote], note: str = 
         header(title),
         fields_section(
             [
-                f"*Requested by*\n<@{req.requester}>",
+                f"*Requested by*\n{mention(req.requester)}",
                 f"*Now holds @{esc(req.alias)}*\n{prev}",
                 f"*Source run*\n{run}",
                 f"*Approvals*\n{len(votes)}/{req.required_approvals} ({voters})",
@@ -161,7 +171,7 @@ def approval_card(req: PromotionRequest, votes: list[ApprovalVote], note: str = 
     if note:
         blocks.append(context(note))
     text = (
-        f"{esc(title)} — requested by <@{req.requester}>, "
+        f"{esc(title)} — requested by {mention(req.requester)}, "
         f"{len(votes)}/{req.required_approvals} approvals, status {req.status}"
     )
     return Reply(text, blocks)
@@ -182,7 +192,7 @@ def reason_modal(kind: Action, req: PromotionRequest) -> dict[str, Any]:
         blocks=[
             section(
                 f"*{esc(req.model_name)}* v{req.version} → `@{esc(req.alias)}`, requested by "
-                f"<@{req.requester}>"
+                f"{mention(req.requester)}"
             ),
             InputBlock(
                 block_id=ids.REASON_BLOCK,
@@ -206,7 +216,7 @@ def pending_reply(
         where = f" in <#{req.channel}>" if req.channel else ""
         lines.append(
             f"• `{req.id}` *{esc(req.model_name)}* v{req.version} → `@{esc(req.alias)}` by "
-            f"<@{req.requester}>{where} — {len(votes)}/{req.required_approvals}, "
+            f"{mention(req.requester)}{where} — {len(votes)}/{req.required_approvals}, "
             f"expires {fmt_time(req.expires_at)} — {can}"
         )
     blocks: list[Block] = [header(f"Open requests ({len(items)})")]
@@ -252,7 +262,8 @@ def home_view(
         blocks.append(
             section(
                 f"*{esc(req.model_name)}* v{req.version} → `@{esc(req.alias)}` "
-                f"by <@{req.requester}> — {len(votes)}/{req.required_approvals}\n{gates_text(req)}"
+                f"by {mention(req.requester)} — {len(votes)}/{req.required_approvals}\n"
+                f"{gates_text(req)}"
             )
         )
         blocks.append(buttons(req))

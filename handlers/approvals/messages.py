@@ -15,7 +15,7 @@ from bot.policy.permissions import Action
 from bot.storage.tables import ApprovalVote, PromotionRequest
 from handlers.approvals import blocks as cards
 from handlers.audit.anchors import post_applied_anchor
-from handlers.blocks import Reply, esc
+from handlers.blocks import Reply, esc, mention
 from handlers.slack_client import SLACK_FAILURES, slack_error
 
 log = logging.getLogger(__name__)
@@ -156,7 +156,7 @@ def announce(client: WebClient, outcome: Outcome) -> None:
         client.chat_postMessage(
             channel=req.channel,
             thread_ts=req.message_ts,
-            text=f"<@{req.requester}> {shown(outcome)}",
+            text=f"{mention(req.requester)} {shown(outcome)}",
         )
     except SLACK_FAILURES as exc:
         log.warning("thread reply for %s failed: %s", req.id, slack_error(exc))

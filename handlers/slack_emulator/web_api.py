@@ -194,6 +194,17 @@ class WebAPI:
             raise ApiError("message_not_found")
         return {"channel": channel, "ts": ts}
 
+    def api_chat_getPermalink(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        channel = _channel(params)
+        _require(params, "message_ts")
+        ts = str(params["message_ts"])
+        if (channel, ts) not in self.workspace.messages:
+            raise ApiError("message_not_found")
+        return {
+            "channel": channel,
+            "permalink": f"{self.workspace.team.url}archives/{channel}/p{ts.replace('.', '')}",
+        }
+
     # -- views -------------------------------------------------------------------------------
 
     def api_views_open(self, params: dict[str, Any]) -> dict[str, Any]:

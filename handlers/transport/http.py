@@ -26,6 +26,7 @@ from starlette.routing import Route
 from bot import metrics
 from bot.registry import events as registry_events
 from bot.storage.deliveries import first_delivery
+from handlers.api.promotions import api_routes
 from handlers.context import Services
 from handlers.metrics import register_probes
 from handlers.notices.posting import post_notice
@@ -114,7 +115,7 @@ async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
 
 def create_asgi(app: App, services: Services) -> Starlette:
     """The ASGI app: `POST /slack/events`, `GET /healthz`, `GET /metrics`,
-    `POST /mlflow/webhook`."""
+    `POST /mlflow/webhook`, and the pipelines' API (`/api/v1/promotions`)."""
     rt = services.rt
     limiter = anyio.CapacityLimiter(_THREADS)
     register_probes(services)
@@ -208,6 +209,7 @@ def create_asgi(app: App, services: Services) -> Starlette:
             Route("/healthz", healthz, methods=["GET"]),
             Route("/metrics", metrics_page, methods=["GET"]),
             Route("/mlflow/webhook", mlflow_webhook, methods=["POST"]),
+            *api_routes(app.client, services, limiter),
         ]
     )
 
