@@ -126,17 +126,41 @@ def promote(
     raise typer.Exit(_wait(client, request_id, limit, interval))
 
 
-def _wait(client: _Client, request_id: str, limit: float, interval: float) -> int:
-    """Poll the request until it is decided; the exit status."""
+@request_cli.command("wait")
+def wait_for(
+    request_id: str = typer.Argument(..., help="the id `request promote` printed"),
+    timeout: str = typer.Option("2h", "--timeout", help="Give up after (2h, 30m…)."),
+    interval: float = typer.Option(5.0, "--interval", min=0.1, help="Seconds between polls."),
+) -> None:
+    """Wait for a request opened earlier (another CI step); exit status as `promote --wait`."""
+    from bot.cli.common import fail
+
+    try:
+        limit = parse_duration(timeout)
+    except ValueError as exc:
+        fail(f"--timeout: {exc}", ERROR)
+    url, token = _settings()
+    raise typer.Exit(_wait(_Client(url, token), request_id.strip(), limit, interval, False))
+
+
+def _wait(
+    client: _Client, request_id: str, limit: float, interval: float, reached: bool = True
+) -> int:
+    """Poll the request until it is decided; the exit status. Once the bot has answered
+    (`reached`), a bot that stops answering (a restart) is waited for until the deadline."""
     deadline = time.monotonic() + limit
     last_state = "pending"
     while True:
         delay = interval
         try:
             status, answer = client.call("GET", f"/api/v1/promotions/{request_id}")
-        except httpx.HTTPError as exc:  # the bot restarting: keep trying until the deadline
+        except httpx.HTTPError as exc:
+            if not reached:
+                _say(f"cannot reach the bot: {type(exc).__name__}")
+                return ERROR
             _say(f"the bot did not answer ({type(exc).__name__}); still waiting")
         else:
+            reached = True
             if status == 200:
                 state = str(answer.get("state"))
                 if state != last_state:
@@ -152,7 +176,8 @@ def _wait(client: _Client, request_id: str, limit: float, interval: float) -> in
             else:
                 _say(f"cannot follow request {request_id} (HTTP {status}): {answer.get('error')}")
                 return ERROR
-        if time.monotonic() + delay > deadline:
+        left = deadline - time.monotonic()
+        if left <= 0:
             _say(f"request {request_id} still {last_state} after the timeout")
             return TIMED_OUT
-        time.sleep(delay)
+        time.sleep(min(delay, left))  # the last poll comes at the deadline

@@ -207,3 +207,45 @@ def test_requests_are_rate_limited_per_token(pbot: BotServer) -> None:
     assert 25 <= codes.count(404) <= 35  # a burst of 30, refilled at one a second
     # another pipeline's budget is its own
     assert api(pbot, "GET", "promotions/0123456789ab", token=OTHER_TOKEN).status_code == 404
+
+
+def test_the_ci_client_exits_with_the_outcome(
+    pbot: BotServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from bot.cli import cli
+
+    monkeypatch.chdir(tmp_path)  # no .env here
+    env = {"MLOPS_BOT_URL": pbot.url, "MLOPS_BOT_API_TOKEN": TOKEN}
+
+    def run(*args: str, **extra: str | None) -> Any:
+        return CliRunner().invoke(cli, ["request", *args], env={**env, **extra})
+
+    opened = run("promote", "churn", "v3", "@champion", "--reason", "recall +3 pts")
+    assert opened.exit_code == 0, opened.output
+    rid = pbot.audited("promotion_requested")[0].request_id
+    assert opened.stdout.startswith(f"request {rid}: https://")
+
+    waited = run("wait", rid, "--timeout", "1", "--interval", "0.2")
+    assert waited.exit_code == 124
+    assert f"request {rid} still pending after the timeout" in waited.stderr
+
+    pbot.services.approvals.reject(rid, "U0APPROVER1", "not before the freeze ends")
+    rejected = run("wait", rid, "--interval", "0.2")
+    assert rejected.exit_code == 1
+    assert rejected.stdout.strip() == "rejected: not before the freeze ends"
+
+    refused = run(
+        "promote", "churn", "3", "champion", "--reason", "x" * 5, MLOPS_BOT_API_TOKEN="no"
+    )
+    assert refused.exit_code == 2
+    assert "request refused (HTTP 401): missing or unknown bearer token" in refused.stderr
+    for args, extra, said in [
+        (("wait", rid), {"MLOPS_BOT_URL": None}, "set MLOPS_BOT_URL"),
+        (("wait", rid, "--timeout", "soon"), {}, "--timeout: 'soon' is not a duration"),
+        (("wait", "0123456789ab"), {}, "cannot follow request 0123456789ab (HTTP 404)"),
+        (("wait", rid), {"MLOPS_BOT_URL": "http://127.0.0.1:9"}, "cannot reach the bot"),
+    ]:
+        result = run(*args, **extra)
+        assert (result.exit_code, said in result.stderr) == (2, True), result.output

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from importlib.metadata import version
 
+import pytest
 from typer.testing import CliRunner
 
 from bot.cli import cli
@@ -24,3 +25,20 @@ def test_help_shows_flags_without_a_type() -> None:
     assert "--http " in serve.output and "--port <int>" in serve.output
     verify = CliRunner().invoke(cli, ["audit", "verify", "--help"])
     assert "--mlflow / --no-mlflow" in verify.output and "<bool>" not in verify.output
+
+
+def test_request_timeouts_read_like_durations() -> None:
+    from bot.cli.request import parse_duration
+
+    assert [parse_duration(t) for t in ("2h", "30m", "90s", "1h30m", "1d", "600", "0.5")] == [
+        7200,
+        1800,
+        90,
+        5400,
+        86400,
+        600,
+        0.5,
+    ]
+    for bad in ("", "2x", "h", "-5", "1.5h"):
+        with pytest.raises(ValueError, match="is not a duration"):
+            parse_duration(bad)
