@@ -16,7 +16,7 @@ from handlers import blocks as render
 from handlers.approvals import blocks as cards
 from handlers.approvals.deploy import run_deploy_hooks
 from handlers.approvals.messages import announce, publish_home, show_outcome
-from handlers.context import approvals_of
+from handlers.context import approvals_of, services_of
 from handlers.later import after_ack
 from handlers.slack_client import SLACK_FAILURES, slack_error
 
@@ -55,12 +55,18 @@ def reply_to_clicker(
 
 
 def report(
-    body: dict, respond: Respond, client: WebClient, svc: ApprovalService, outcome: Outcome
+    body: dict,
+    respond: Respond,
+    client: WebClient,
+    svc: ApprovalService,
+    outcome: Outcome,
+    inline: bool = False,
 ) -> None:
-    """Show a decision: refresh the card, thread reply, tell the clicker when refused/failed."""
+    """Show a decision: refresh the card, thread reply, tell the clicker when refused/failed;
+    deploy hooks after an applied one (`inline`: in this thread, for the local shell)."""
     show_outcome(client, svc, outcome)
     announce(client, outcome)
-    run_deploy_hooks(client, svc.rt, outcome)
+    run_deploy_hooks(client, svc.rt, outcome, inline=inline)
     if outcome.kind in TOLD_TO_CLICKER:
         reply_to_clicker(body, respond, client, svc, outcome.message)
     elif _from_home(body):
@@ -75,7 +81,7 @@ def handle_approve(
 
     def rest() -> None:
         outcome = svc.approve(_request_id(action), body["user"]["id"])
-        report(body, respond, client, svc, outcome)
+        report(body, respond, client, svc, outcome, services_of(context).inline_work)
 
     after_ack(
         context, rest, lambda text: reply_to_clicker(body, respond, client, svc, text), urgent=True

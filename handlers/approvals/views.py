@@ -10,7 +10,7 @@ from handlers import action_ids as ids
 from handlers import blocks as render
 from handlers.approvals.deploy import run_deploy_hooks
 from handlers.approvals.messages import announce, direct_message, show_outcome, tell
-from handlers.context import approvals_of
+from handlers.context import approvals_of, services_of
 from handlers.later import after_ack
 
 
@@ -48,7 +48,7 @@ def handle_reason_submit(
             outcome = svc.override(request_id, user, reason)
         show_outcome(client, svc, outcome)
         announce(client, outcome)
-        run_deploy_hooks(client, svc.rt, outcome)
+        run_deploy_hooks(client, svc.rt, outcome, inline=services_of(context).inline_work)
         if outcome.kind in TOLD_TO_CLICKER and outcome.request is not None:
             shown = render.esc(outcome.message)
             reply = render.Reply(shown, [render.section(shown)])
