@@ -15,7 +15,14 @@ import pytest
 
 from handlers import action_ids as ids
 from tests.helpers import BotServer, DeployReceiver, serving_policy, wait_until
-from tests.integration.test_approvals import CHANNEL, POLICY, click, everything, holder
+from tests.integration.test_approvals import (
+    CHANNEL,
+    POLICY,
+    click,
+    everything,
+    holder,
+    left_applying,
+)
 from tests.slack_fake import FakeSlack
 
 TOKEN = "ci-token-for-tests-0123456789"
@@ -249,3 +256,24 @@ def test_the_ci_client_exits_with_the_outcome(
     ]:
         result = run(*args, **extra)
         assert (result.exit_code, said in result.stderr) == (2, True), result.output
+
+
+def test_a_promotion_finished_by_recovery_fires_its_hook_once(
+    pbot: BotServer, receiver: DeployReceiver
+) -> None:
+    from bot.approvals.outcomes import Outcome, OutcomeKind
+    from handlers.approvals.deploy import deliver
+    from jobs.approvals import recover
+
+    rid = api(pbot, "POST", "promotions", json=BODY).json()["id"]
+    left_applying(pbot, rid)  # a process died between the decision and the move
+    svc, client = pbot.services.approvals, pbot.app.client
+    assert recover(svc, client) == 1
+    wait_until(lambda: pbot.audited("deploy_hook_delivered"))
+    assert len(receiver.verified(SECRET)) == 1
+    # the same promotion applied again elsewhere (another replica's recovery): nothing is sent
+    req, votes = svc.get(rid)
+    applied = pbot.audited("promotion_applied")[0]
+    again = deliver(client, pbot.runtime, Outcome(OutcomeKind.APPLIED, "", req, votes, applied.id))
+    assert [r.skipped for r in again] == [True]
+    assert len(receiver.posts) == 1 and len(pbot.audited("deploy_hook_delivered")) == 1
