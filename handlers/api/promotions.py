@@ -21,7 +21,15 @@ from starlette.routing import Route
 
 from bot.approvals.outcomes import ApprovalError, OutcomeKind
 from bot.failures import explain
-from bot.pipelines import BodyError, Pipeline, TokenBuckets, authenticate, parse_body, request_view
+from bot.pipelines import (
+    BodyError,
+    Pipeline,
+    PromotionBody,
+    TokenBuckets,
+    authenticate,
+    parse_body,
+    request_view,
+)
 from bot.registry.gateway import NotFoundError, RegistryUnavailableError
 from handlers.approvals.messages import open_request
 from handlers.context import Services
@@ -93,7 +101,7 @@ def api_routes(
         base = str(request.base_url).rstrip("/")
         return await anyio.to_thread.run_sync(_open, who, body, base, limiter=limiter)
 
-    def _open(who: Pipeline, body: Any, base: str) -> JSONResponse:
+    def _open(who: Pipeline, body: PromotionBody, base: str) -> JSONResponse:
         try:
             outcome = open_request(
                 client,
