@@ -29,6 +29,7 @@ from bot.storage.deliveries import first_delivery
 from handlers.context import Services
 from handlers.metrics import register_probes
 from handlers.notices.posting import post_notice
+from handlers.transport.pages import report_page_route
 
 log = logging.getLogger(__name__)
 MAX_BODY = 1 << 20  # Slack payloads are a few kB; refuse anything over 1 MiB
@@ -114,7 +115,7 @@ async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
 
 def create_asgi(app: App, services: Services) -> Starlette:
     """The ASGI app: `POST /slack/events`, `GET /healthz`, `GET /metrics`,
-    `POST /mlflow/webhook`."""
+    `POST /mlflow/webhook`, `GET /reports/<id>` (signed report page links)."""
     rt = services.rt
     limiter = anyio.CapacityLimiter(_THREADS)
     register_probes(services)
@@ -208,6 +209,7 @@ def create_asgi(app: App, services: Services) -> Starlette:
             Route("/healthz", healthz, methods=["GET"]),
             Route("/metrics", metrics_page, methods=["GET"]),
             Route("/mlflow/webhook", mlflow_webhook, methods=["POST"]),
+            report_page_route(rt, limiter),
         ]
     )
 
