@@ -324,6 +324,9 @@ def render_page(
     if model:
         alias, version = body.get("alias"), body.get("version")
         what += f": {model}" + (f" @{alias}" if alias else "") + (f" v{version}" if version else "")
+    generated = body.get("generated_at")
+    if isinstance(generated, str) and len(generated) >= 16:
+        what += f", {generated[:16].replace('T', ' ')} UTC"
     context: dict[str, Any] = {
         "title": title or what,
         "kind": kind,

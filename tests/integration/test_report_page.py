@@ -3,9 +3,11 @@ feature and chart, and altered, expired or unknown links get a plain refusal."""
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -21,6 +23,7 @@ from tests.slack_fake import FakeSlack
 CHANNEL = "C0MLOPS"
 PUBLIC = "https://mlops-bot.example.com/base"
 LINK = "Full report in the browser"
+NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 
 
 def report_data(tmp_path: Path, mlflow_store: str) -> str:
@@ -122,3 +125,31 @@ def refused(bot: BotServer, url: str) -> None:
     gone = "0123456789ab"
     resp = bot.http.get(f"{base}/{gone}?expires={future}&sig={links.signature(key, gone, future)}")
     assert resp.status_code == 404 and "no longer exists" in resp.text
+
+
+@pytest.mark.postgres
+def test_charts_round_trip_on_postgres(pg_database: str) -> None:
+    """Any replica renders a page from the database: the PNG bytes come back as stored."""
+    from bot.monitoring import pages
+    from bot.storage import db
+    from bot.storage.tables import ReportRecord
+    from tests.unit.bot.monitoring.stored_bodies import OLD_DRIFT_BODY
+
+    engine = db.make_engine(pg_database)
+    try:
+        db.upgrade(engine)
+        png = bytes(range(256)) * 4
+        with db.session(engine, write=True) as s:
+            s.add(ReportRecord(id="pg0page0001", kind="drift", body=OLD_DRIFT_BODY, created_at=NOW))
+            pages.add_charts(s, "pg0page0001", [("b.png", png), ("a.png", b"\x89PNG")])
+            s.commit()
+        html = pages.stored_page(engine, "pg0page0001")
+        assert html is not None and pages.stored_page(engine, "nope") is None
+        page = page_parts(html)
+        assert page.urls == [
+            "data:image/png;base64," + base64.b64encode(png).decode(),
+            "data:image/png;base64," + base64.b64encode(b"\x89PNG").decode(),
+        ]  # in the order they were posted
+        assert [r[0] for r in page.tables["features-table"][1:3]] == ["age", "plan"]
+    finally:
+        engine.dispose()
