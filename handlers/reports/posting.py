@@ -68,7 +68,7 @@ def post_report(
         reply.blocks.append(
             context(
                 f"<{url}|Full report in the browser> · every feature and chart"
-                f" · link valid until {until:%Y-%m-%d %H:%M} UTC"
+                f" · link valid until {clock.as_utc(until):%Y-%m-%d %H:%M} UTC"
             )
         )
     buttons = report_buttons(report, rt, record_id)
@@ -113,7 +113,10 @@ def post_report(
                 channel=channel_id, thread_ts=ts, text=":warning: The charts could not be uploaded."
             )
     if page_files is not None:
-        page_files(write_page_file(rt, record_id))
+        try:
+            page_files(write_page_file(rt, record_id))
+        except OSError as exc:  # the report is posted; a full disk must not lose its audit event
+            log.warning("writing the report page failed: %s", exc)
     doc = report.document
     audit.record(
         rt.engine,
