@@ -5,6 +5,7 @@ must run. `MLOPS_BOT_TEST_SCREENSHOT=<path>` keeps the screenshot (docs/images/r
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import uuid
@@ -22,12 +23,15 @@ from bot.policy.file import Policy
 from bot.storage import db
 from bot.storage.tables import ReportRecord
 from tests.helpers import BotServer
+from tests.unit.bot.monitoring.stored_bodies import OLD_PERF_BODY
 
 pytestmark = pytest.mark.slow
 HOSTILE = "<img src=x onerror=alert(1)>"
 
 
+@pytest.fixture
 def chromium() -> str:
+    """The machine's Chromium (asked for before the bot starts, so a skip costs nothing)."""
     path = shutil.which("chromium") or shutil.which("chromium-browser")
     if path is None:
         if os.environ.get("CI") == "true":
@@ -51,25 +55,36 @@ def stored_report(bot: BotServer, tmp_path: Path) -> str:
     cur = cur.drop(columns=["region"]).assign(channel=rng.choice(["web", "app"], n))
     ref.to_parquet(tmp_path / "ref.parquet")
     cur.to_parquet(tmp_path / "cur.parquet")
-    rt = bot.runtime
     report = make_report(
         ReportKind.DRIFT,
-        rt.registry,
+        bot.runtime.registry,
         Policy(),
         reference=str(tmp_path / "ref.parquet"),
         current=str(tmp_path / "cur.parquet"),
     )
+    return store(bot, report.document.to_json(), report.charts)
+
+
+def stored_perf_report(bot: BotServer) -> str:
+    """A performance report with windows and a chart of one metric over them; its URL."""
+    from bot.monitoring.charts import metric_over_time
+
+    windows = json.loads(OLD_PERF_BODY)["performance"]["windows"]
+    chart = metric_over_time(windows, "accuracy", 0.95, "churn — performance")
+    return store(bot, OLD_PERF_BODY, [("metric_accuracy.png", chart)])
+
+
+def store(bot: BotServer, body: str, charts: list[tuple[str, bytes]]) -> str:
+    """Store a report as a posted one; its signed URL on the test server."""
+    rt = bot.runtime
     record_id = uuid.uuid4().hex[:12]
     with db.session(rt.engine, write=True) as s:
         s.add(
             ReportRecord(
-                id=record_id,
-                kind=report.kind,
-                body=report.document.to_json(),
-                created_at=rt.clock.now(),
+                id=record_id, kind=json.loads(body)["kind"], body=body, created_at=rt.clock.now()
             )
         )
-        pages.add_charts(s, record_id, report.charts)
+        pages.add_charts(s, record_id, charts)
         s.commit()
     public = rt.settings.model_copy(update={"mlops_bot_public_url": bot.url})
     link = links.page_link(public, record_id, rt.clock.now())
@@ -87,15 +102,16 @@ def column(page: Any, index: int) -> list[str]:
     return [t.strip() for t in cells.all_inner_texts()]
 
 
-def test_page_loads_sorts_and_filters_in_chromium(bot: BotServer, tmp_path: Path) -> None:
+def test_page_loads_sorts_and_filters_in_chromium(
+    chromium: str, bot: BotServer, tmp_path: Path
+) -> None:
     from playwright.sync_api import sync_playwright
 
-    executable = chromium()
     url = stored_report(bot, tmp_path)
     problems: list[str] = []
     requested: list[str] = []
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=executable, args=["--no-sandbox"])
+        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.on("console", lambda m: m.type == "error" and problems.append(m.text))
@@ -143,7 +159,19 @@ def test_page_loads_sorts_and_filters_in_chromium(bot: BotServer, tmp_path: Path
             assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
             if os.environ.get("MLOPS_BOT_TEST_SCREENSHOT"):
                 shutil.copy(shot, os.environ["MLOPS_BOT_TEST_SCREENSHOT"])
+
+            # a performance report: metrics against their baseline, sortable; every window
+            perf_url = stored_perf_report(bot)
+            assert page.goto(perf_url).status == 200  # type: ignore[union-attr]
+            current = page.locator("#metrics-table thead th:nth-child(2) button")
+            current.click()
+            values = page.locator("#metrics-table tbody td:nth-child(2)").all_inner_texts()
+            numbers = [float(v) for v in values if v.strip() != "—"]
+            assert numbers == sorted(numbers) and len(numbers) == 4
+            assert page.locator("#windows-table tbody tr").count() == 5
+            assert page.locator("#charts img").evaluate("(img) => img.naturalWidth > 0")
+            urls = [url, perf_url]
         finally:
             browser.close()
     assert problems == []
-    assert [u for u in requested if not u.startswith("data:")] == [url]
+    assert [u for u in requested if not u.startswith("data:")] == urls
