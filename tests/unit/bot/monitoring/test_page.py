@@ -136,3 +136,15 @@ def test_broken_bodies_still_render(body: dict[str, Any]) -> None:
 def test_error_page_is_plain_and_escaped() -> None:
     html = error_page(403, HOSTILE)
     assert "403" in html and "<script>" not in html and "<style" not in html
+
+
+def test_hostile_metric_names_are_escaped_once() -> None:
+    body = json.loads(OLD_PERF_BODY)
+    perf = body["performance"]
+    perf["metrics"][HOSTILE] = 0.5
+    perf["degraded"] = [HOSTILE]
+    html = render_page(body)
+    assert "<script>alert" not in html and "&amp;lt;" not in html
+    page = page_parts(html)
+    assert f"Degraded: {HOSTILE}" in page.text
+    assert HOSTILE in column(page.tables["metrics-table"], "Metric")
