@@ -547,3 +547,66 @@ def alias_of(uri: str, model: str = "churn", alias: str = "champion") -> str | N
         .aliases.get(alias)
     )
     return None if version is None else str(version)
+
+
+@dataclass
+class PageParts:
+    """What a report page shows, read with the standard library's HTML parser."""
+
+    tables: dict[str, list[list[str]]] = field(default_factory=dict)  # id -> rows (header first)
+    urls: list[str] = field(default_factory=list)  # every src, href and action
+    scripts: list[str] = field(default_factory=list)  # inline script bodies
+    text: str = ""  # all text outside <script> and <style>
+
+
+def page_parts(html: str) -> PageParts:
+    """The tables (by id), URLs, scripts and text of a report page."""
+    from html.parser import HTMLParser
+
+    parts = PageParts()
+    texts: list[str] = []
+
+    class Reader(HTMLParser):
+        table: str | None = None
+        row: list[str] | None = None
+        cell: list[str] | None = None
+        raw: str | None = None  # inside <script> or <style>
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            a = dict(attrs)
+            parts.urls += [v for k, v in attrs if k in ("src", "href", "action") and v]
+            if tag == "table":
+                self.table = a.get("id") or f"table{len(parts.tables)}"
+                parts.tables[self.table] = []
+            elif tag == "tr" and self.table:
+                self.row = []
+            elif tag in ("td", "th") and self.row is not None:
+                self.cell = []
+            elif tag in ("script", "style"):
+                self.raw = tag
+                if tag == "script":
+                    parts.scripts.append("")
+
+        def handle_endtag(self, tag: str) -> None:
+            if tag in ("td", "th") and self.row is not None and self.cell is not None:
+                self.row.append("".join(self.cell).strip())
+                self.cell = None
+            elif tag == "tr" and self.table and self.row is not None:
+                parts.tables[self.table].append(self.row)
+                self.row = None
+            elif tag == "table":
+                self.table = None
+            elif tag in ("script", "style"):
+                self.raw = None
+
+        def handle_data(self, data: str) -> None:
+            if self.raw == "script":
+                parts.scripts[-1] += data
+            elif self.raw is None:
+                texts.append(data)
+                if self.cell is not None:
+                    self.cell.append(data)
+
+    Reader(convert_charrefs=True).feed(html)
+    parts.text = " ".join(" ".join(texts).split())
+    return parts

@@ -214,10 +214,17 @@ def _perf(
 
 
 def write_report(report: Report, out_dir: Path) -> list[Path]:
-    """Write report.json and the charts; returns the paths written."""
+    """Write report.json, report.html (the report page) and the charts; returns the paths."""
+    import json
+
+    from bot.monitoring.page import render_page
+
     out_dir.mkdir(parents=True, exist_ok=True)
-    written = [out_dir / "report.json"]
-    written[0].write_text(report.document.to_json(indent=2) + "\n", encoding="utf-8")
+    body = report.document.to_json(indent=2)
+    written = [out_dir / "report.json", out_dir / "report.html"]
+    written[0].write_text(body + "\n", encoding="utf-8")
+    page = render_page(json.loads(body), report.charts, title=report.title)
+    written[1].write_text(page, encoding="utf-8")
     for name, png in report.charts:
         path = out_dir / name
         path.write_bytes(png)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, DateTime, Index, Text
+from sqlalchemy import Column, DateTime, Index, LargeBinary, Text
 from sqlmodel import Field, SQLModel
 
 
@@ -133,6 +133,17 @@ class ReportRecord(SQLModel, table=True):
     channel: str | None = Field(default=None, max_length=32)
     ts: str | None = Field(default=None, max_length=32)
     created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class ReportChart(SQLModel, table=True):
+    """A posted report's charts (PNG), in order, for its page (`GET /reports/<id>`)."""
+
+    __tablename__ = "report_chart"
+
+    record_id: str = Field(primary_key=True, max_length=32)  # a ReportRecord's id
+    position: int = Field(primary_key=True)
+    name: str = Field(max_length=128)
+    png: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 
 class WebhookDelivery(SQLModel, table=True):

@@ -233,6 +233,16 @@ def test_override_flow_and_app_home(in_dir: Path) -> None:
     assert aliases(in_dir)["champion"] == "2"
 
 
+def test_drift_report_prints_the_path_of_its_page(in_dir: Path) -> None:
+    out = shell_session("/mlops drift churn\n")
+    shown = after(out, "/mlops drift churn")
+    found = re.search(r"🌐 every feature and chart → (\S+\.html)", shown)
+    assert found, shown
+    html = (in_dir / found.group(1)).read_text(encoding="utf-8")
+    assert "mean_radius" in html and html.count('src="data:image/png;base64,') >= 2
+    assert "Full report in the browser" not in out  # no public URL: no link
+
+
 def test_shell_commands_help_errors_and_eof(in_dir: Path) -> None:
     out = shell_session(
         "help\n"
