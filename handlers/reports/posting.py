@@ -12,6 +12,7 @@ from bot import audit, clock
 from bot.monitoring.runner import ReportJob
 from bot.storage import db
 from bot.storage.tables import ReportRecord
+from handlers import metadata as events
 from handlers.blocks import clip, esc, section
 from handlers.reports.blocks import report_buttons, report_reply
 from handlers.slack_client import SLACK_FAILURES, make_client, slack_error
@@ -65,7 +66,16 @@ def post_report(
             )
         )
         s.commit()
-    resp = client.chat_postMessage(channel=channel, **reply.payload(), unfurl_links=False)
+    doc = report.document
+    schedule = str((details or {}).get("schedule_id") or "") or None
+    resp = client.chat_postMessage(
+        channel=channel,
+        **reply.payload(),
+        unfurl_links=False,
+        metadata=events.report_posted(
+            record_id, str(report.kind), doc.model, doc.version, doc.alias, report.alert, schedule
+        ),
+    )
     ts = str(resp["ts"])
     channel_id = str(resp.get("channel") or channel)
     with db.session(rt.engine, write=True) as s:
@@ -89,7 +99,6 @@ def post_report(
             client.chat_postMessage(
                 channel=channel_id, thread_ts=ts, text=":warning: The charts could not be uploaded."
             )
-    doc = report.document
     audit.record(
         rt.engine,
         "report_posted",
