@@ -233,7 +233,10 @@ def test_two_of_n_with_refusals_then_promotion(abot: BotServer) -> None:
     click(abot, ids.APPROVE, rid, "U0APPROVER1", card)
     wait_until(lambda: holder(abot) == "3")
     final = wait_until(lambda: (m := card_now(abot, card)) and "Promoted" in everything(m) and m)
-    assert not any(b["type"] == "actions" for b in final["blocks"])  # buttons replaced
+    left = [
+        el["action_id"] for b in final["blocks"] if b["type"] == "actions" for el in b["elements"]
+    ]
+    assert left == [ids.REQUEST_DETAILS]  # the decision buttons replaced; Details stays
     thread = abot.fake.wait_for(
         "chat.postMessage", lambda c: c.params.get("thread_ts") == card["ts"]
     )[0]
