@@ -224,6 +224,23 @@ def test_v3_passes_the_gates_and_a_blank_line_cancels_a_modal(in_dir: Path) -> N
     assert "0/1" in after(out, "/mlops pending")  # still pending: nothing was submitted
 
 
+def test_a_missing_justification_is_asked_in_a_modal_and_the_card_is_a_model_card(
+    in_dir: Path,
+) -> None:
+    out = shell_session("/mlops promote churn 3 champion\nsame callers, better recall\npress 3\n")
+    assert "modal · Justify the promotion" in out
+    assert "Why this version? > same callers, better recall" in out
+    card = out.split("Why this version? > same callers, better recall\n")[1]
+    assert "│ Justification\n│ > same callers, better recall" in card
+    # the demo's v3 is trained without one column: the diff shows it, the gate passes
+    assert "− input `mean_fractal_dimension` (double)" in card
+    assert "✅ `signature_compatible`" in card
+    assert "Training data of v3" in card and "breast_cancer_train" in card
+    assert "[1 Approve] [2 Reject…] [3 Details]" in card
+    details = after(out, "press 3")
+    assert "modal · Request details" in details and "Training data of v1" in details
+
+
 def test_override_flow_and_app_home(in_dir: Path) -> None:
     out = shell_session(
         "/mlops promote churn 2 champion simpler model\nas U0BOB\nhome\npress 1\n"
