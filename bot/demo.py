@@ -18,6 +18,7 @@ import shutil
 import sqlite3
 import tempfile
 import time
+import warnings
 from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass
@@ -121,7 +122,7 @@ def seed(settings: Settings, *, reset: bool = False, echo: Echo = print) -> bool
         policy.write_text(policy_text(current), encoding="utf-8")
         echo(
             f"  policy        {policy} (owner {OWNER}; approvers {', '.join(APPROVERS)}; "
-            "1 approval; 3 gates)"
+            f"1 approval; {len(GATES) + 1} gates)"
         )
     echo(
         f"Done in {time.monotonic() - started:.0f} s. Next: `mlops-bot shell` (or `make run`), "
@@ -307,7 +308,6 @@ def _register(client: MlflowClient, settings: Settings, trained: list[Trained], 
     import mlflow.sklearn
     import sklearn
     from mlflow.entities import Metric, Param
-    from mlflow.models import infer_signature
 
     from bot.policy.gates import evaluate, parse_gate
     from bot.registry.lineage import SOURCE_NAME_TAG
@@ -348,7 +348,7 @@ def _register(client: MlflowClient, settings: Settings, trained: list[Trained], 
                 t.model,
                 str(model_dir),
                 serialization_format="cloudpickle",
-                signature=infer_signature(features, t.model.predict(features)),
+                signature=_signature(features, t.model.predict(features)),
                 pip_requirements=[f"scikit-learn=={sklearn.__version__}"],
             )
             client.log_artifacts(run_id, str(model_dir), "model")
@@ -377,14 +377,29 @@ def _register(client: MlflowClient, settings: Settings, trained: list[Trained], 
     echo(f"  aliases       @champion → v1, @challenger → v3 (artifacts under {where})")
 
 
+def _signature(features: pd.DataFrame, predicted: Any) -> Any:
+    """The model signature of the demo's data, without MLflow's hint about integer columns
+    (the label and predictions are 0/1 integers, never missing)."""
+    from mlflow.models import infer_signature
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return infer_signature(features, predicted)
+
+
 def _log_training_data(client: MlflowClient, run_id: str, uri: str, t: Trained) -> None:
     """The run's training data as an MLflow dataset input (the rows in reference.parquet)."""
     from mlflow.data.pandas_dataset import from_pandas
     from mlflow.entities import DatasetInput, InputTag
 
-    data = from_pandas(t.reference, source=uri, name="breast_cancer_train", targets=LABEL)
+    # MLflow's hints: "the source can be interpreted in multiple ways" (it is a file) and about
+    # integer columns (0/1 labels, never missing)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        data = from_pandas(t.reference, source=uri, name="breast_cancer_train", targets=LABEL)
+        entity = data._to_mlflow_entity()
     context = InputTag("mlflow.data.context", "training")
-    client.log_inputs(run_id, datasets=[DatasetInput(data._to_mlflow_entity(), [context])])
+    client.log_inputs(run_id, datasets=[DatasetInput(entity, [context])])
 
 
 # -- reset -----------------------------------------------------------------------------------

@@ -129,7 +129,8 @@ def handle_details(
         reply_to_clicker(body, respond, client, svc, "This request does not exist.")
         return
     try:
-        client.views_open(trigger_id=body["trigger_id"], view=details_modal(req))
+        view = details_modal(req, cards.metrics_table(req))
+        client.views_open(trigger_id=body["trigger_id"], view=view)
     except SLACK_FAILURES as exc:
         text = f"Could not open the details ({slack_error(exc)}); try again."
         reply_to_clicker(body, respond, client, svc, text)

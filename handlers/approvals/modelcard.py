@@ -22,7 +22,7 @@ from bot.approvals.modelcard import (
 from bot.approvals.outcomes import snapshot_of
 from bot.registry.lineage import Column, Lineage
 from bot.storage.tables import PromotionRequest
-from handlers.blocks import clip, esc, fmt_metric, header, section
+from handlers.blocks import clip, esc, header, section
 
 CARD_LINES = 6  # list items shown on the card before "… n more in Details"
 MODAL_BLOCKS = 100
@@ -158,17 +158,6 @@ def card_sections(req: PromotionRequest) -> list[Block]:
     return blocks
 
 
-def _metric_lines(req: PromotionRequest) -> list[str]:
-    snap = snapshot_of(req)
-    cand: dict[str, float] = snap.get("candidate", {}).get("metrics", {})
-    held = _holder(req)
-    old: dict[str, float] = (held or {}).get("metrics") or {}
-    lines = [f"*Metrics*{_versus(req)}"]
-    for n in sorted(set(cand) | set(old)):
-        lines.append(f"`{esc(clip(n, 80))}` {fmt_metric(cand.get(n))} vs {fmt_metric(old.get(n))}")
-    return lines if len(lines) > 1 else []
-
-
 def _chunks(lines: list[str]) -> list[str]:
     """Lines joined into texts of at most MODAL_SECTION characters each."""
     texts, current = [], ""
@@ -182,14 +171,15 @@ def _chunks(lines: list[str]) -> list[str]:
     return [*texts, current] if current else texts
 
 
-def details_modal(req: PromotionRequest) -> dict[str, Any]:
-    """Everything the card cut short: all metrics, params, signature changes, datasets, code."""
+def details_modal(req: PromotionRequest, metrics: str) -> dict[str, Any]:
+    """Everything the card cut short: params, signature changes, datasets, code, with the
+    card's `metrics` table (mrkdwn)."""
     snap = snapshot_of(req)
     source = snap.get("candidate", {}).get("source") or "unknown"
     parts: list[list[str]] = [
         [f"*Version source*\n`{esc(clip(source, 1000))}`"],
-        [f"*Reason*\n>{esc(clip(req.reason or '', 2000))}"] if req.reason else [],
-        _metric_lines(req),
+        [f"*Justification*\n>{esc(clip(req.reason or '', 2000))}"] if req.reason else [],
+        metrics.splitlines(),
         params_lines(req, None),
         signature_lines(req, None),
         lineage_lines(req, None),

@@ -123,7 +123,7 @@ def test_details_opens_a_modal_with_everything(cbot: BotServer, versions: dict[s
     text = everything({"blocks": view["blocks"]})
     assert view["title"]["text"] == "Request details"
     assert "*Version source*" in text and "+ input `region` (string)" in text
-    assert "*Training data* of v1" in text and "*Metrics*" not in text  # no metrics logged
+    assert "*Training data* of v1" in text and "No metrics logged" in text
 
 
 def test_a_request_without_a_justification_asks_for_it_in_a_modal(

@@ -9,7 +9,7 @@ from typing import Any
 
 from bot.registry.lineage import Column, DatasetRef, Lineage, Signature
 from bot.storage.tables import PromotionRequest
-from handlers.approvals.blocks import approval_card
+from handlers.approvals.blocks import approval_card, metrics_table
 from handlers.approvals.modelcard import details_modal
 from tests.slack_fake import validate_blocks, validate_view
 
@@ -70,16 +70,18 @@ def test_a_huge_signature_diff_stays_within_the_card_and_modal_limits() -> None:
     text = json.dumps(card["blocks"], ensure_ascii=False)
     assert "inputs +2000 −2000 ~0" in text  # the card counts them …
     assert "+ input `new0000_" in text and "_… 3994 more in Details_" in text  # … and cuts
-    modal_text = json.dumps(details_modal(req), ensure_ascii=False)
+    modal_text = json.dumps(details_modal(req, metrics_table(req)), ensure_ascii=False)
     assert "− input `old0000_" in modal_text
-    modal = details_modal(req)
+    modal = details_modal(req, metrics_table(req))
     assert validate_view(modal) == []
     assert len(modal["blocks"]) <= 100
 
 
 def test_values_from_mlflow_are_escaped() -> None:
     req = request(lineage(3, HOSTILE), lineage(2, "a"))
-    shown = json.dumps(approval_card(req, []).payload()) + json.dumps(details_modal(req))
+    shown = json.dumps(approval_card(req, []).payload()) + json.dumps(
+        details_modal(req, metrics_table(req))
+    )
     assert "<!channel>" not in shown and "<@U0EVIL>" not in shown
     assert "&lt;!channel&gt;" in shown
 
@@ -89,4 +91,4 @@ def test_a_request_opened_before_lineage_was_stored_shows_no_model_card_parts() 
     req.snapshot = json.dumps({"candidate": {"metrics": {}}, "holder": None, "gates": []})
     text = json.dumps(approval_card(req, []).payload())
     assert "*Signature*" not in text and "*Training data*" not in text
-    assert validate_view(details_modal(req)) == []
+    assert validate_view(details_modal(req, metrics_table(req))) == []
