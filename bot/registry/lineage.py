@@ -159,4 +159,7 @@ def _source_text(kind: str, source: str) -> str:
         for key in ("uri", "url", "path", "table_name", "dataset_name", "name"):
             if data.get(key):
                 return str(data[key])
+        tags = data.get("tags")  # a `code` source: the script that built it
+        if isinstance(tags, dict) and tags.get(SOURCE_NAME_TAG):
+            return f"{kind or 'code'}: {tags[SOURCE_NAME_TAG]}"
     return f"{kind}: {source}" if kind else str(source)

@@ -46,3 +46,18 @@ def test_seeded_versions_without_an_mlmodel_have_no_signature(mlflow_store: str)
     lineage = registry.lineage(registry.get_version("churn", "1"))
     assert lineage.signature is None and lineage.signature_error == ""
     assert lineage.datasets == [] and lineage.git_commit is None
+
+
+@pytest.mark.parametrize(
+    ("kind", "source", "shown"),
+    [
+        ("s3", '{"uri": "s3://data/train.parquet"}', "s3://data/train.parquet"),
+        ("delta_table", '{"table_name": "main.churn.train"}', "main.churn.train"),
+        ("code", '{"tags": {"mlflow.source.name": "train.py"}}', "code: train.py"),
+        ("http", "not json", "http: not json"),
+    ],
+)
+def test_a_dataset_source_is_shown_as_one_line(kind: str, source: str, shown: str) -> None:
+    from bot.registry.lineage import _source_text
+
+    assert _source_text(kind, source) == shown
