@@ -159,3 +159,22 @@ def test_when_the_form_cannot_open_the_user_gets_the_usage(
     assert "needs a justification (expired_trigger_id opening the form)" in text
     assert "`/mlops promote &lt;model&gt; &lt;version&gt; &lt;alias&gt; &lt;why" in text
     assert cbot.audited("promotion_requested") == []
+
+
+def test_a_failing_signature_gate_is_overridden_with_a_reason(
+    cbot: BotServer, versions: dict[str, str]
+) -> None:
+    rid, card = request(cbot, "promote card 2 champion callers send the region from Monday")
+    click(cbot, ids.OVERRIDE, rid, "U0APPROVER1", card)
+    cbot.fake.wait_for("views.open", lambda c: True)
+    submit_reason(cbot, ids.OVERRIDE_MODAL, rid, "U0APPROVER1", "all callers were updated")
+    done = wait_until(
+        lambda: "Promoted" in everything(m := cbot.fake.message(CHANNEL, card["ts"]) or {}) and m
+    )
+    assert ":unlock: Overridden by <@U0APPROVER1>" in everything(done)
+    uri = cbot.runtime.settings.mlflow_tracking_uri
+    assert MlflowClient(tracking_uri=uri, registry_uri=uri).get_registered_model(
+        "card"
+    ).aliases == {"champion": 2}
+    [used] = cbot.audited("override_used")
+    assert json.loads(used.details)["reason"] == "all callers were updated"
