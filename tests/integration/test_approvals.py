@@ -370,6 +370,10 @@ def test_expiry_job_updates_the_card(abot: BotServer) -> None:
         "chat.postMessage", lambda c: c.params.get("thread_ts") == card["ts"]
     )[0]
     assert "expired" in thread.params["text"]
+    decided = thread.decoded["metadata"]  # the bot decided: no decided_by in the payload
+    assert decided["event_type"] == "mlops_bot_promotion_decided"
+    assert decided["event_payload"]["outcome"] == "expired"
+    assert "decided_by" not in decided["event_payload"]
     url = click(abot, ids.APPROVE, rid, "U0APPROVER1", card)
     assert "already expired" in ephemeral(abot, url)
 
