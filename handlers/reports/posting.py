@@ -15,6 +15,7 @@ from bot.monitoring import links, pages
 from bot.monitoring.runner import ReportJob
 from bot.storage import db
 from bot.storage.tables import ReportRecord
+from handlers import metadata as events
 from handlers.blocks import clip, context, esc, section
 from handlers.reports.blocks import report_buttons, report_reply
 from handlers.slack_client import SLACK_FAILURES, make_client, slack_error
@@ -88,7 +89,16 @@ def post_report(
         )
         pages.add_charts(s, record_id, report.charts)
         s.commit()
-    resp = client.chat_postMessage(channel=channel, **reply.payload(), unfurl_links=False)
+    doc = report.document
+    schedule = str((details or {}).get("schedule_id") or "") or None
+    resp = client.chat_postMessage(
+        channel=channel,
+        **reply.payload(),
+        unfurl_links=False,
+        metadata=events.report_posted(
+            record_id, str(report.kind), doc.model, doc.version, doc.alias, report.alert, schedule
+        ),
+    )
     ts = str(resp["ts"])
     channel_id = str(resp.get("channel") or channel)
     with db.session(rt.engine, write=True) as s:
@@ -117,7 +127,6 @@ def post_report(
             page_files(write_page_file(rt, record_id))
         except OSError as exc:  # the report is posted; a full disk must not lose its audit event
             log.warning("writing the report page failed: %s", exc)
-    doc = report.document
     audit.record(
         rt.engine,
         "report_posted",

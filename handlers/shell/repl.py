@@ -345,6 +345,8 @@ class Shell:
                 if rendered.buttons:
                     self.buttons, self.button_origin = rendered.buttons, Origin("modal", view=view)
                 shown = True
+            if not inputs and view.get("submit") is None:
+                return  # only a Close button (Details): nothing to submit, as in Slack
             values: dict[str, Any] = {}
             for block in inputs:
                 element = block.get("element") or {}

@@ -62,6 +62,29 @@ def check_message(params: dict[str, Any], *, need_content: bool = True) -> None:
             raise _errors("invalid_blocks", errors)
 
 
+_EVENT_TYPE = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def check_metadata(params: dict[str, Any]) -> str | None:
+    """Slack's checks of a message's `metadata`: not a JSON object with an `event_type` string
+    and an `event_payload` object is an error (`invalid_metadata_format`); an `event_type` of
+    other characters than letters, digits, `_` and `-` is dropped from the message with the
+    warning `invalid_metadata_schema`, which is returned."""
+    if "metadata" not in params:
+        return None
+    meta = params["metadata"]
+    if (
+        not isinstance(meta, dict)
+        or not isinstance(meta.get("event_type"), str)
+        or not isinstance(meta.get("event_payload"), dict)
+    ):
+        raise ApiError("invalid_metadata_format")
+    if not _EVENT_TYPE.match(meta["event_type"]):
+        del params["metadata"]
+        return "invalid_metadata_schema"
+    return None
+
+
 def _errors(error: str, errors: list[str]) -> ApiError:
     # Slack lists the problems in response_metadata.messages; "errors" is added so that tests
     # can look at the same list for messages and for views.
@@ -155,9 +178,12 @@ class WebAPI:
         channel = _channel(params)
         check_message(params)
         _check_ts(params.get("thread_ts"), "invalid_thread_ts")
+        params = dict(params)
+        warning = check_metadata(params)
         message = self.workspace.post(channel, params)
         answer = {k: v for k, v in message.items() if k != "channel" and v is not None}
-        return {"channel": channel, "ts": message["ts"], "message": {"type": "message", **answer}}
+        reply = {"channel": channel, "ts": message["ts"], "message": {"type": "message", **answer}}
+        return {**reply, "warning": warning} if warning else reply
 
     def api_chat_update(self, params: dict[str, Any]) -> dict[str, Any]:
         channel = _channel(params)
@@ -166,8 +192,10 @@ class WebAPI:
         if (channel, ts) not in self.workspace.messages:
             raise ApiError("message_not_found")
         check_message(params, need_content=False)
+        params = dict(params)
+        warning = check_metadata(params)
         message = self.workspace.update(channel, ts, params) or {}
-        return {
+        reply = {
             "channel": channel,
             "ts": ts,
             "text": message.get("text", ""),
@@ -179,6 +207,7 @@ class WebAPI:
                 "bot_id": message.get("bot_id"),
             },
         }
+        return {**reply, "warning": warning} if warning else reply
 
     def api_chat_postEphemeral(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
         channel = _channel(params)

@@ -19,6 +19,7 @@ from mlflow.tracking import MlflowClient
 from bot import audit
 from bot.monitoring import schedules
 from bot.storage.tables import ReportRecord
+from handlers.reports.posting import load_record
 from jobs.reports import tick
 from tests.helpers import BotServer, QuietHandler, serve_loopback, serving, start_bot, wait_until
 from tests.slack_fake import FakeSlack
@@ -139,6 +140,14 @@ def test_on_demand_drift_posts_summary_then_charts_in_its_thread(rbot: BotServer
     assert len(done.decoded["files"]) >= 2
     posted = wait_until(lambda: rbot.audited("report_posted"))
     assert len(posted) == 1 and posted[0].model_version == "1" and posted[0].run_id
+    # machine-readable: the summary's metadata names the report its buttons refer to
+    meta = post.decoded["metadata"]
+    assert meta["event_type"] == "mlops_bot_report_posted"
+    payload = meta["event_payload"]
+    assert load_record(rbot.runtime, payload["report_id"]) is not None
+    assert {k: payload[k] for k in ("kind", "model", "version", "alias", "alert")} == {
+        "kind": "drift", "model": "churn", "version": "1", "alias": "champion", "alert": True,
+    }  # fmt: skip
 
 
 def test_unreachable_data_is_posted_as_an_error(rbot: BotServer, tmp_path: Path) -> None:
@@ -214,9 +223,10 @@ def test_tick_fires_each_due_time_once_and_catches_up_once(rbot: BotServer) -> N
     assert sched.id in tick(rt, runner, now)  # a bot down for hours posts the latest fire once
     assert tick(rt, runner, now + timedelta(minutes=10)) == []  # same fire time: claimed
     assert sched.id in tick(rt, runner, now + timedelta(hours=1))  # the next hour's fire
-    rbot.fake.wait_for(
+    posts = rbot.fake.wait_for(
         "chat.postMessage", lambda c: c.params.get("channel") == CHANNEL, timeout=120, count=2
     )
+    assert all(p.decoded["metadata"]["event_payload"]["schedule_id"] == sched.id for p in posts)
 
 
 def test_claims_are_exclusive_across_replicas_on_postgres(
