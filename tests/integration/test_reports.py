@@ -248,3 +248,21 @@ def test_cli_no_column_in_common_exits_1_with_one_line(tmp_path: Path) -> None:
     assert res.returncode == 1 and "Traceback" not in res.stderr
     assert res.stderr.strip().splitlines()[-1].endswith("none is in both")
     assert not (tmp_path / "report" / "report.json").exists()
+
+
+@pytest.mark.slow
+def test_cli_correction_none_keeps_raw_p_and_a_bad_value_is_one_line(tmp_path: Path) -> None:
+    ref, cur = frames(400)
+    ref.to_parquet(tmp_path / "ref.parquet")
+    cur.drop(columns=["ts"]).to_parquet(tmp_path / "cur.parquet")
+    files = ["--reference", "ref.parquet", "--current", "cur.parquet"]
+    bad = run_cli(tmp_path, "drift", *files, "--correction", "holm")
+    assert bad.returncode == 1 and "--correction must be bh or none, not 'holm'" in bad.stderr
+    res = run_cli(tmp_path, "drift", *files, "--correction", "none", "--out", "out")
+    assert res.returncode == 0, res.stderr
+    body = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert body["correction"] == "none"
+    assert {f["p_value_adjusted"] for f in body["features"]} == {None}
+    assert [f["name"] for f in body["features"]][0] == "age"  # severity order: the shifted one
+    table = (tmp_path / "out" / "drift_features.csv").read_text().splitlines()
+    assert table[0].startswith("feature,status,type,method") and table[1].startswith("age,drifted")
