@@ -134,6 +134,7 @@ def _drift(
         exclude=exclude,
         correction=correction,
         now=now,
+        freshness=[monitor.timestamp] if monitor and monitor.timestamp else [],
     )
     if result.compared == 0:
         raise ReportError(

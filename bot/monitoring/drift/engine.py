@@ -16,9 +16,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bot.monitoring.drift.compare import _compare
+from bot.monitoring.drift.compare import _compare, _freshness
 from bot.monitoring.drift.numeric import _quantile_grid
 from bot.monitoring.drift.profiles import (
+    ColumnProfile,
     ReferenceProfile,
     _add_reference_stats,
     _positions,
@@ -68,6 +69,7 @@ def compute_drift(
     exclude: Collection[str] = frozenset(),
     workers: int | None = None,
     now: datetime | None = None,
+    freshness: Collection[str] = (),
 ) -> DriftResult:
     """Compare ``current`` with ``reference`` per SPEC §7; never raises on odd data.
 
@@ -77,7 +79,9 @@ def compute_drift(
     columns concurrently (default: up to 4, one per CPU); results do not depend on it.
     ``correction``: "bh" (default) adjusts the p-values across features (Benjamini-Hochberg),
     "none" (or None) keeps the raw ones. ``now`` is the report time, for the freshness of date
-    columns (the caller's clock; without it no age is given). Features come in severity order.
+    columns (the caller's clock; without it no age is given). ``freshness`` names date columns
+    that are not compared (a monitor's timestamp) but whose newest value data quality reports.
+    Features come in severity order.
     """
     try:
         fix = Correction.NONE if correction is None else Correction(correction)
@@ -164,6 +168,11 @@ def compute_drift(
         if n_workers > 1:
             pool.shutdown(cancel_futures=True)
 
+    for name in dict.fromkeys(str(c) for c in freshness):
+        entry = _freshness_only(name, reference, ref_pos, current, cur_pos, now)
+        if entry is not None and not any(q["name"] == name for q in quality_columns):
+            quality_columns.append(entry)
+
     _quantile_grid.cache_clear()  # up to ~32 bytes per value; not worth keeping across calls
     if fix == Correction.BH:
         _apply_bh(results)
@@ -189,3 +198,31 @@ def compute_drift(
         schema={"missing": missing, "new": new, "changed_types": retyped},
         compared=len(common),
     )
+
+
+def _freshness_only(
+    name: str,
+    reference: pd.DataFrame | ReferenceProfile,
+    ref_pos: dict[str, int],
+    current: pd.DataFrame,
+    cur_pos: dict[str, int],
+    now: datetime | None,
+) -> dict[str, Any] | None:
+    """The quality entry of a date column that is only checked for freshness (None if the
+    current data has no such date column)."""
+    if name not in cur_pos:
+        return None
+    cur = _profile_column(name, current.iloc[:, cur_pos[name]])
+    if cur.kind != "datetime":
+        return None
+    if isinstance(reference, ReferenceProfile):
+        ref = reference.columns.get(name)
+    else:
+        ref = _profile_column(name, reference.iloc[:, ref_pos[name]]) if name in ref_pos else None
+    if ref is None or ref.kind != "datetime":
+        ref = ColumnProfile(name=name, dtype="-", kind=None, rows=0, missing=0)
+    return {
+        "name": name,
+        "missing_rate_current": cur.missing / cur.rows if cur.rows else None,
+        "freshness": _freshness(ref, cur, now),
+    }

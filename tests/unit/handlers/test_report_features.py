@@ -71,3 +71,52 @@ def test_show_all_features_pages_in_severity_order_with_every_number() -> None:
     assert "`session` — untested: identifier-like" in last["text"]  # untested come last
     assert "drift_features.csv" in str(last["blocks"])
     assert features_reply(doc, "0123456789ab", 99).payload()["text"] == last["text"]
+
+
+def test_the_summary_lists_schema_changes_first_then_the_verdict_and_freshness() -> None:
+    from datetime import UTC, datetime
+    from types import SimpleNamespace
+
+    from bot.monitoring.report import Report
+    from handlers.reports.blocks import report_reply
+
+    rng = np.random.default_rng(3)
+    ref = pd.DataFrame({"a": rng.normal(size=300), "gone": 1.0, "code": np.arange(300)})
+    cur = pd.DataFrame(
+        {
+            "a": rng.normal(size=200),
+            "extra": 2.0,
+            "code": ["x"] * 200,
+            "seen": pd.date_range(end="2026-11-30 09:00", periods=200, freq="h", tz="UTC"),
+        }
+    )
+    ref["seen"] = pd.date_range(end="2026-10-01", periods=300, freq="h", tz="UTC")
+    result = compute_drift(ref, cur, now=datetime(2026, 11, 30, 12, tzinfo=UTC))
+    doc = build_document(
+        {
+            "kind": "drift",
+            "model": "churn",
+            "alias": "champion",
+            "version": "1",
+            "run_id": "r",
+            "reference": {"uri": "r", "rows": 300},
+            "current": {"uri": "c", "rows": 200},
+            **result.to_dict(),
+            "generated_at": "2026-11-30T12:00:00Z",
+        }
+    )
+    rt = SimpleNamespace(
+        policy=SimpleNamespace(for_model=lambda _m: SimpleNamespace(monitor=None, owners=("U0O",))),
+        registry=SimpleNamespace(version_url=lambda *_a: None),
+    )
+    payload = report_reply(Report(doc, "churn — drift", alert=result.alert), rt).payload()  # type: ignore[arg-type]
+    assert validate_blocks(payload["blocks"]) == []
+    sections = [b["text"]["text"] for b in payload["blocks"] if b["type"] == "section"]
+    assert sections[0].startswith(":warning: *Schema changed*")
+    assert "missing in current: `gone`" in sections[0] and "new in current: `extra`" in sections[0]
+    assert "`code` changed type: int64 →" in sections[0]
+    assert "No feature drifted, but the schema changed" in sections[1]
+    assert "<@U0O>" in sections[1]  # an alert mentions the owners
+    quality = sections[-1]
+    assert quality.startswith("*Data quality*")
+    assert "`seen` newest value 2026-11-30 09:00:00 (3 h before the report)" in quality

@@ -205,3 +205,15 @@ def test_missing_new_and_retyped_columns_alert() -> None:
 def test_no_column_in_common_is_counted_for_the_report_to_fail() -> None:
     result = compute_drift(pd.DataFrame({"a": [1.0, 2.0]}), pd.DataFrame({"b": [1.0, 2.0]}))
     assert result.compared == 0 and result.features == []
+
+
+def test_a_timestamp_left_out_of_drift_still_reports_its_freshness() -> None:
+    ref = pd.DataFrame({"v": np.arange(100.0)})
+    cur = pd.DataFrame(
+        {"v": np.arange(100.0), "ts": pd.date_range(end="2026-11-30 06:00", periods=100, freq="h")}
+    )
+    result = compute_drift(ref, cur, exclude={"ts"}, freshness=["ts"], now=NOW)
+    assert not result.schema_changed and [f.name for f in result.features] == ["v"]
+    fresh = qcol(result, "ts")["freshness"]
+    assert fresh["newest_current"] == "2026-11-30T06:00:00+00:00"  # naive times are UTC
+    assert fresh["newest_reference"] is None and fresh["age_seconds"] == 6 * 3600
