@@ -201,11 +201,14 @@ def feature_figure(f: FeatureDrift, reference: pd.Series, current: pd.Series, ti
         _category_bars(ax, reference, current)
         ax.set_xlabel(f"{_label(f.name)} (category)", fontsize=8)
     verdict = "drifted" if f.drifted else "not drifted" if f.drifted is False else "untested"
-    test = f"{_method(f)} statistic {_num(f.statistic)}, threshold {_num(f.threshold)}"
-    if f.method in P_VALUE_METHODS:
+    test = f"{_method(f)} statistic {_num(f.statistic)}"
+    if f.method in P_VALUE_METHODS:  # the threshold is on p, not on the statistic
         test += f", p {_num(f.p_value)}"
         if f.p_value_adjusted is not None:
             test += f", adjusted p {_num(f.p_value_adjusted)}"
+        test += f", threshold α {_num(f.threshold)}"
+    else:
+        test += f", threshold {_num(f.threshold)}"
     test += f" → {verdict}"
     ax.set_title(f"{title}\n{_label(f.name)}: {test}", fontsize=9)
     return fig

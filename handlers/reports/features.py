@@ -10,6 +10,7 @@ from slack_sdk.models.blocks import ActionsBlock, Block, ButtonElement
 
 from bot.monitoring import drift_table
 from bot.monitoring.document import DriftDocument, ReportDocument
+from bot.monitoring.drift.results import P_VALUE_METHODS
 from handlers import action_ids as ids
 from handlers.blocks import Reply, clip, context, esc, header, section
 
@@ -30,7 +31,7 @@ METHODS = {
 
 
 def feature_line(row: dict[str, Any]) -> str:
-    """`name` · test statistic vs threshold · p (adj) or distance · PSI (band) · n, nulls."""
+    """`name` · test statistic · p (adj) vs α, or distance vs threshold · PSI (band) · n, nulls."""
     name = f"`{esc(clip(str(row['feature']), 60))}`"
     mark = MARKS[row["status"]]
     sizes = drift_table.counts(row)
@@ -38,11 +39,15 @@ def feature_line(row: dict[str, Any]) -> str:
         why = esc(clip(str(row["reason"] or "not tested"), 200))
         return f"{mark} {name} — untested: {why} · {sizes}"
     method = METHODS.get(str(row["method"]), str(row["method"]))
-    test = f"{method} {drift_table.num(row['statistic'])} vs {drift_table.num(row['threshold'])}"
+    statistic, threshold = drift_table.num(row["statistic"]), drift_table.num(row["threshold"])
+    if row["method"] in P_VALUE_METHODS:  # the threshold is on p, not on the statistic
+        test = f"{method} {statistic} · {drift_table.evidence(row)} vs α {threshold}"
+    else:
+        test = f"{method} {statistic} vs {threshold}"
     score = row["drift_score"]
     band = f" ({row['psi_band']})" if row["psi_band"] else ""
     return (
-        f"{mark} {name} {row['type']} · {test} · {drift_table.evidence(row)}"
+        f"{mark} {name} {row['type']} · {test}"
         + (f" · score {drift_table.num(score)}" if score is not None else "")
         + f" · PSI {drift_table.num(row['psi'])}{band} · {sizes}"
     )

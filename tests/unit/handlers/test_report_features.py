@@ -60,7 +60,7 @@ def test_show_all_features_pages_in_severity_order_with_every_number() -> None:
     scores = {f.name: f.drift_score or 0.0 for f in doc.features}
     assert [scores[n] for n in shown] == sorted((scores[n] for n in shown), reverse=True)
     top = lines[0]
-    for part in ("KS 0.", "vs 0.05", "p ", "(adj ", "score ", "PSI ", "n 300/200", "nulls 0/0"):
+    for part in ("KS 0.", "· p ", "(adj ", "vs α 0.05", "score ", "PSI ", "n 300/200", "nulls 0/0"):
         assert part in top, (part, top)
     assert any(band in top for band in ("(stable)", "(moderate)", "(major)"))
     assert buttons(first) == {ids.REPORT_PAGE_NEXT: "0123456789ab:2"}

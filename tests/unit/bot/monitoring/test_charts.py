@@ -60,8 +60,8 @@ def test_feature_chart_title_names_the_test_and_the_x_axis() -> None:
     f = result.features[0]
     fig = charts.feature_figure(f, ref[f.name], cur[f.name], "churn @champion v1 — drift")
     title = fig.axes[0].get_title()
-    assert f"{f.name}: KS statistic {f.statistic:.3g}, threshold 0.05, p " in title
-    assert "adjusted p " in title and title.endswith("→ drifted")
+    assert f"{f.name}: KS statistic {f.statistic:.3g}, p " in title
+    assert ", adjusted p " in title and title.endswith(", threshold α 0.05 → drifted")
     assert fig.axes[0].get_xlabel().startswith(f"{f.name} (value")
     png = charts.feature_distribution(f, ref[f.name], cur[f.name], "t")
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
