@@ -259,8 +259,9 @@ def category_shares(reference: pd.Series, current: pd.Series) -> tuple[list[str]
 def _category_bars(ax: Any, reference: pd.Series, current: pd.Series) -> None:
     names, ref_share, cur_share = category_shares(reference, current)
     x = np.arange(len(names))
-    ax.bar(x - 0.2, ref_share, width=0.4, color=BLUE, label="reference")
-    ax.bar(x + 0.2, cur_share, width=0.4, color=ORANGE, label="current")
+    n_ref, n_cur = int(reference.notna().sum()), int(current.notna().sum())
+    ax.bar(x - 0.2, ref_share, width=0.4, color=BLUE, label=f"reference (n={n_ref:,})")
+    ax.bar(x + 0.2, cur_share, width=0.4, color=ORANGE, label=f"current (n={n_cur:,})")
     ax.set_xticks(x, names, rotation=30, ha="right", fontsize=8)
     ax.set_ylabel("share of rows")
     ax.legend(fontsize=8, loc="upper right")

@@ -310,7 +310,7 @@ def test_show_all_features_is_a_table_with_the_full_csv_in_the_thread(rbot: BotS
     lines = [ln for ln in reply["text"].splitlines() if ln.startswith(":")]
     assert [ln.split("`")[1] for ln in lines] == ["age", "plan"]  # severity order
     age = lines[0]
-    for part in ("numeric · Wasserstein", "vs 0.1", "distance ", "PSI ", "(major)"):
+    for part in ("numeric · Wasserstein 0.", " vs 0.1 · score ", "PSI ", "(major)"):
         assert part in age, (part, age)
     assert "n 2,000/2,000 · nulls 0/0" in age
     uploaded = wait_until(

@@ -65,3 +65,17 @@ def test_feature_chart_title_names_the_test_and_the_x_axis() -> None:
     assert fig.axes[0].get_xlabel().startswith(f"{f.name} (value")
     png = charts.feature_distribution(f, ref[f.name], cur[f.name], "t")
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_category_chart_names_its_axis_and_sizes() -> None:
+    rng = np.random.default_rng(1)
+    plans = ["basic", "pro", "team", "enterprise"]
+    ref = pd.DataFrame({"plan": rng.choice(plans, 800, p=[0.5, 0.3, 0.15, 0.05])})
+    cur = pd.DataFrame({"plan": rng.choice(plans, 600, p=[0.4, 0.3, 0.2, 0.1])})
+    (f,) = compute_drift(ref, cur).features
+    fig = charts.feature_figure(f, ref["plan"], cur["plan"], "t")
+    ax = fig.axes[0]
+    assert ax.get_title().startswith("t\nplan: χ² statistic ") and "adjusted p" in ax.get_title()
+    assert ax.get_xlabel() == "plan (category)"
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == ["reference (n=800)", "current (n=600)"]
