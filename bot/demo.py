@@ -4,8 +4,9 @@ It trains three scikit-learn classifiers on the breast-cancer data set that ship
 scikit-learn (no download), logs them to the embedded MLflow store with metrics, params, the
 model and a `reference.parquet` artifact (training features + label + prediction), registers
 them as model `churn` (the name the SPEC's examples use) with `@champion` → v1 and
-`@challenger` → v3, writes a drifted "current" data file and a policy file whose gates v2 fails
-and v3 passes. Idempotent: a second run changes nothing; `reset=True` starts over.
+`@challenger` → v3, writes a "current" data file (the held-out rows, two features shifted) and
+a policy file whose gates v2 fails and v3 passes. Idempotent: a second run changes nothing;
+`reset=True` starts over.
 
 scikit-learn, pandas and mlflow are imported inside functions: the CLI imports this module.
 """
@@ -44,9 +45,10 @@ SIGNATURE_GATE = "signature_compatible"  # v3 drops a column: compatible, and th
 DROPPED = "mean_fractal_dimension"  # the feature v3 is trained without
 SCHEDULE = "0 9 * * 1-5"
 LABEL, PREDICTION, TIMESTAMP = "label", "prediction", "ts"
-# the "current" data: test rows resampled, with two features shifted (drift to find)
+# the "current" data: every held-out row once, in random order (an iid sample of the same
+# population as the training rows, no duplicates), with exactly two features shifted: the drift
+# report must flag these two and nothing else
 SHIFTED = {"mean_radius": ("×", 1.2), "mean_texture": ("+", 4.0)}
-CURRENT_ROWS = 300
 SEED = 7
 
 Echo = Callable[[str], Any]
@@ -282,14 +284,14 @@ def _train() -> tuple[list[Trained], pd.DataFrame]:
         )
 
     rng = np.random.default_rng(SEED)
-    rows = rng.integers(0, len(x_test), CURRENT_ROWS)
+    rows = rng.permutation(len(x_test))  # without replacement: resampled duplicates fake drift
     current = x_test.iloc[rows].reset_index(drop=True).copy()
     for name, (op, value) in SHIFTED.items():
         current[name] = current[name] * value if op == "×" else current[name] + value
     current[LABEL] = y_test.iloc[rows].to_numpy()
     current[PREDICTION] = trained[0].model.predict(current[list(x.columns)])
     end = pd.Timestamp.now(tz="UTC").floor("D")
-    current[TIMESTAMP] = pd.date_range(end=end, periods=CURRENT_ROWS, freq="30min")
+    current[TIMESTAMP] = pd.date_range(end=end, periods=len(current), freq="30min")
     return trained, current
 
 

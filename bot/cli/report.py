@@ -20,6 +20,9 @@ def report(
     current: str | None = typer.Option(None, "--current", help="path, glob, URL, mlflow-artifact:"),
     out: Path = typer.Option(Path("report"), "--out", help="directory for report.json and PNGs"),
     channel: str | None = typer.Option(None, "--channel", help="also post to this Slack channel"),
+    correction: str | None = typer.Option(
+        None, "--correction", help="bh or none (raw p, Evidently's verdicts); default: the policy's"
+    ),
 ) -> None:
     """Write DIR/report.json and PNG charts; exit 1 with a one-line reason on bad input."""
     from bot.cli.common import fail, load_runtime
@@ -30,6 +33,8 @@ def report(
 
     if kind not in set(ReportKind):
         fail(f"report kind must be drift or perf, not {kind!r}", 1)
+    if correction not in (None, "bh", "none"):
+        fail(f"--correction must be bh or none, not {correction!r}", 1)
     rt = load_runtime()
 
     def progress(msg: str) -> None:
@@ -45,6 +50,7 @@ def report(
             reference=reference,
             current=current,
             progress=progress,
+            correction=correction,
         )
     except (ReportError, DatasetError, RegistryError) as exc:
         fail(str(exc).replace("`", "'"), 1)

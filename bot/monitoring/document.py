@@ -48,19 +48,35 @@ class DatasetSummary(_Part):
 
 
 class DriftFeature(_Part):
-    """One feature's drift verdict; `drifted` is None when it could not be tested (`reason`)."""
+    """One feature's drift verdict; `drifted` is None when it could not be tested (`reason`).
+
+    `p_value` is the raw p, `p_value_adjusted` the Benjamini-Hochberg one (None without a
+    correction); `drift_score` is 1.0 at the threshold, uncapped. Bodies stored before issue 14
+    lack the keys from `p_value_adjusted` on (they read as None).
+    """
 
     name: str
     type: str  # numeric | categorical
     method: str | None  # ks | chisquare | wasserstein | jensenshannon | psi
     statistic: Stat
     p_value: Stat
+    p_value_adjusted: Stat = None
     threshold: Stat
     drifted: bool | None
+    status: Literal["drifted", "not_drifted", "untested"] | None = None
+    drift_score: Stat = None
     psi: Stat
+    psi_band: Literal["stable", "moderate", "major"] | None = None
+    n_reference: int | None = None
+    n_current: int | None = None
     missing_reference: int
     missing_current: int
     reason: str | None = None
+
+    @property
+    def p_used(self) -> float | None:
+        """The p-value the verdict was made on."""
+        return self.p_value_adjusted if self.p_value_adjusted is not None else self.p_value
 
 
 class CategoryCount(_Part):
@@ -77,6 +93,15 @@ class NewCategories(_Part):
     other: int
 
 
+class Freshness(_Part):
+    """A date column: its newest value per side (ISO 8601, UTC) and the current one's age at
+    the report time."""
+
+    newest_reference: str | None
+    newest_current: str | None
+    age_seconds: Stat
+
+
 class ColumnQuality(_Part):
     """Data quality of one common column (only `name` when the column could not be analysed)."""
 
@@ -85,6 +110,8 @@ class ColumnQuality(_Part):
     missing_rate_current: Stat = None
     out_of_range_share: Stat = None  # numeric columns
     new_categories: NewCategories | None = None  # categorical columns
+    freshness: Freshness | None = None  # date columns
+    warning: str | None = None  # e.g. a reference std below the Wasserstein floor
 
 
 class ChangedType(_Part):
@@ -133,13 +160,27 @@ class _Document(_Part):
 
     def to_json(self, *, indent: int | None = None) -> str:
         """The document as JSON; the keys the producer left out stay out."""
-        return self.model_dump_json(indent=indent, exclude_unset=True)
+        return self.model_dump_json(indent=indent, exclude_unset=True, by_alias=True)
+
+
+class SchemaChanges(_Part):
+    """Columns missing from current, new in current, or of another kind (number, text, date)."""
+
+    missing: list[str]
+    new: list[str]
+    changed_types: list[ChangedType]
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.missing or self.new or self.changed_types)
 
 
 class DriftDocument(_Document):
     kind: Literal[ReportKind.DRIFT]
     reference: DatasetSummary
     current: DatasetSummary
+    correction: Literal["bh", "none"] | None = None  # None: stored before issue 14 (raw p)
+    schema_changes: SchemaChanges | None = Field(default=None, alias="schema")
     features: list[DriftFeature]
     drifted_share: float
     dataset_drift: bool

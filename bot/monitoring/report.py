@@ -8,16 +8,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bot.monitoring import datasets
+from bot.clock import as_utc
+from bot.monitoring import datasets, drift_table
 from bot.monitoring.document import ReportDocument, ReportKind, build_document
 from bot.policy.file import MonitorConfig, Policy
 from bot.registry.gateway import Registry
 
 TOP_FEATURE_CHARTS = 10
+FEATURE_TABLE = drift_table.FILENAME
 Progress = Callable[[str], None]
 
 
@@ -29,8 +31,9 @@ class ReportError(Exception):
 class Report:
     document: ReportDocument  # report.json
     title: str
-    alert: bool  # drift or degradation crossed its threshold
+    alert: bool  # drift, a schema change or degradation crossed its threshold
     charts: list[tuple[str, bytes]] = field(default_factory=list)
+    files: list[tuple[str, bytes]] = field(default_factory=list)  # tables (CSV)
 
     @property
     def kind(self) -> ReportKind:
@@ -53,8 +56,13 @@ def make_report(
     charts: bool = True,
     progress: Progress | None = None,
     limits: datasets.Limits | None = None,
+    correction: str | None = None,
+    now: datetime | None = None,
 ) -> Report:
     """Load both data sets, compute the report, render its charts.
+
+    ``correction`` ("bh" or "none") overrides the monitor's; ``now`` is the report time (the
+    caller's clock; default the system clock), used for `generated_at` and date freshness.
 
     `mlflow-artifact:` sources are read from the run of the monitor's configured alias holder
     (`monitor.alias`), whichever `alias` the report is about: anyone may point an unprotected
@@ -91,7 +99,8 @@ def make_report(
     if kind == ReportKind.DRIFT:
         assert reference is not None
         ref = datasets.load(reference, holder=holder, progress=say, limits=limits)
-        return _drift(head, ref, cur, monitor, stamp, charts, say)
+        fix = correction or (monitor.correction if monitor else "bh")
+        return _drift(head, ref, cur, monitor, stamp, charts, say, fix, now or _clock_now())
     return _perf(head, cur, monitor, baseline, stamp, charts, say)
 
 
@@ -103,6 +112,8 @@ def _drift(
     stamp: str,
     charts: bool,
     say: Progress,
+    correction: str,
+    now: datetime,
 ) -> Report:
     from bot.monitoring import drift
 
@@ -121,9 +132,17 @@ def _drift(
         cur.frame,
         features=overrides,
         exclude=exclude,
-        correction=monitor.correction if monitor else None,
+        correction=correction,
+        now=now,
+        freshness=[monitor.timestamp] if monitor and monitor.timestamp else [],
     )
-    generated = _now()
+    if result.compared == 0:
+        raise ReportError(
+            f"no column to compare: the reference has {len(ref.frame.columns)} column(s), the "
+            f"current data {len(cur.frame.columns)}, and none is in both"
+            + (" (after leaving out target, prediction and timestamp)" if exclude else "")
+        )
+    generated = as_utc(now).strftime("%Y-%m-%dT%H:%M:%SZ")
     document = build_document(
         {
             **head,
@@ -134,14 +153,11 @@ def _drift(
         }
     )
     title = f"{stamp} — drift, {generated[:16].replace('T', ' ')} UTC"
-    report = Report(
-        document,
-        title,
-        alert=bool(result.dataset_drift) or any(f.drifted for f in result.features),
-    )
+    report = Report(document, title, alert=result.alert)
     if charts:
         say("rendering charts")
         report.charts = _drift_charts(result, ref, cur, title)
+    report.files.append((FEATURE_TABLE, drift_table.to_csv(result.features)))
     return report
 
 
@@ -151,16 +167,10 @@ def _drift_charts(
     from bot.monitoring import charts
 
     out = [("drift_summary.png", charts.drift_summary(result, title))]
-    ranked = sorted(
-        (f for f in result.features if charts.drift_score(f) is not None),
-        key=lambda f: charts.drift_score(f) or 0.0,
-        reverse=True,
-    )
+    ranked = [f for f in result.features if f.drift_score is not None]  # severity order
     for i, f in enumerate(ranked[:TOP_FEATURE_CHARTS], start=1):
         if f.name in ref.frame.columns and f.name in cur.frame.columns:
-            png = charts.feature_distribution(
-                f.name, f.type, ref.frame[f.name], cur.frame[f.name], title
-            )
+            png = charts.feature_distribution(f, ref.frame[f.name], cur.frame[f.name], title)
             out.append((f"feature_{i:02d}_{_slug(f.name)}.png", png))
     return out
 
@@ -225,15 +235,21 @@ def write_report(report: Report, out_dir: Path) -> list[Path]:
     written[0].write_text(body + "\n", encoding="utf-8")
     page = render_page(json.loads(body), report.charts, title=report.title)
     written[1].write_text(page, encoding="utf-8")
-    for name, png in report.charts:
+    for name, content in [*report.charts, *report.files]:
         path = out_dir / name
-        path.write_bytes(png)
+        path.write_bytes(content)
         written.append(path)
     return written
 
 
 def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return _clock_now().strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _clock_now() -> datetime:
+    from bot.clock import SYSTEM
+
+    return SYSTEM.now()
 
 
 def _slug(name: str) -> str:

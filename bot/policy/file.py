@@ -91,7 +91,7 @@ class MonitorConfig(_Strict):
     timestamp: str | None = None
     window: str = "1D"
     retrain_url: str | None = None
-    correction: Literal["bh"] | None = None
+    correction: Literal["bh", "none"] = "bh"  # "none": raw p-values, Evidently's verdicts
     degradation_threshold: float = Field(default=0.05, ge=0)
     features: dict[str, FeatureOverrideConfig] = Field(default_factory=dict)
 

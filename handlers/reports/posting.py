@@ -1,4 +1,5 @@
-"""Reports in Slack: one summary message, charts uploaded in its thread, `report_posted` audited."""
+"""Reports in Slack: one summary message, charts and the feature table (CSV) uploaded in its
+thread, `report_posted` audited."""
 
 from __future__ import annotations
 
@@ -106,21 +107,24 @@ def post_report(
         if record is not None:
             record.channel, record.ts = channel_id, ts
         s.commit()
-    uploaded = 0
-    if report.charts:
+    uploaded = tables = 0
+    files = [*report.charts, *report.files]  # the PNGs, then the full feature table (CSV)
+    if files:
         try:
             client.files_upload_v2(
                 channel=channel_id,
                 thread_ts=ts,
                 file_uploads=[
-                    {"content": png, "filename": name, "title": name} for name, png in report.charts
+                    {"content": content, "filename": name, "title": name} for name, content in files
                 ],
             )
-            uploaded = len(report.charts)
+            uploaded, tables = len(report.charts), len(report.files)
         except Exception as exc:  # the upload step raises urllib errors, not SlackApiError
             log.warning("uploading charts failed: %s", exc)
             client.chat_postMessage(
-                channel=channel_id, thread_ts=ts, text=":warning: The charts could not be uploaded."
+                channel=channel_id,
+                thread_ts=ts,
+                text=":warning: The charts and tables could not be uploaded.",
             )
     if page_files is not None:
         try:
@@ -140,6 +144,7 @@ def post_report(
             "channel": channel_id,
             "ts": ts,
             "charts": uploaded,
+            "tables": tables,
             "alert": report.alert,
             **(details or {}),
         },

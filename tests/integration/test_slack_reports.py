@@ -159,6 +159,16 @@ def test_unreachable_data_is_posted_as_an_error(rbot: BotServer, tmp_path: Path)
     assert len(failed) == 1
 
 
+def test_no_comparable_column_is_posted_as_a_failure(rbot: BotServer, tmp_path: Path) -> None:
+    pd.DataFrame({"other": [1.0, 2.0, 3.0]}).to_parquet(tmp_path / "current.parquet")
+    rbot.command("drift churn")
+    post = rbot.posted_in(CHANNEL, timeout=90)
+    text = post.params["text"]
+    assert "The drift report for `churn` failed: no column to compare" in text
+    assert "Traceback" not in text
+    assert len(wait_until(lambda: rbot.audited("report_failed"))) == 1
+
+
 def test_rate_limited_post_is_delivered_once(rbot: BotServer) -> None:
     rbot.fake.fail_next("chat.postMessage", status=429, retry_after=1)
     rbot.command("drift churn")
@@ -297,6 +307,36 @@ def test_show_all_features_is_ephemeral(rbot: BotServer) -> None:
     reply = rbot.reply_to(url)
     assert reply["response_type"] == "ephemeral"
     assert "All features (2)" in text_of(reply) and "`plan`" in text_of(reply)
+
+
+def test_show_all_features_is_a_table_with_the_full_csv_in_the_thread(rbot: BotServer) -> None:
+    import csv
+    import io
+
+    from handlers import action_ids as ids
+
+    message, button = _report_button(rbot, ids.REPORT_DETAILS)
+    reply = rbot.reply_to(_press(rbot, message, button, "U0ANYONE"))
+    lines = [ln for ln in reply["text"].splitlines() if ln.startswith(":")]
+    assert [ln.split("`")[1] for ln in lines] == ["age", "plan"]  # severity order
+    age = lines[0]
+    for part in ("numeric · Wasserstein 0.", " vs 0.1 · score ", "PSI ", "(major)"):
+        assert part in age, (part, age)
+    assert "n 2,000/2,000 · nulls 0/0" in age
+    uploaded = wait_until(
+        lambda: [
+            f
+            for f in rbot.fake.files.values()
+            if f["filename"] == "drift_features.csv" and f.get("completed")
+        ]
+    )
+    assert uploaded[0]["thread_ts"] == message["ts"]
+    rows = list(csv.DictReader(io.StringIO(uploaded[0]["data"].decode())))
+    assert [(r["feature"], r["status"]) for r in rows] == [
+        ("age", "drifted"),
+        ("plan", "not_drifted"),
+    ]
+    assert rows[0]["n_reference"] == "2000" and rows[0]["psi_band"] == "major"
 
 
 def test_buttons_read_old_stored_bodies_and_refuse_unreadable_ones(rbot: BotServer) -> None:
