@@ -39,7 +39,9 @@ def test_regression_and_degradation() -> None:
 def test_windows_by_timestamp() -> None:
     ts = pd.date_range("2026-11-01", periods=96, freq="h", tz="UTC")
     df = pd.DataFrame({"ts": ts, "label": [0, 1] * 48, "prediction": [0, 1] * 40 + [1, 0] * 8})
-    r = compute_performance(df, "label", "prediction", timestamp="ts", window="1D")
+    r = compute_performance(
+        df, "label", "prediction", timestamp="ts", window="1D", min_window_rows=24
+    )
     assert [w["rows"] for w in r.windows] == [24, 24, 24, 24]
     assert r.windows[0]["metrics"]["accuracy"] == 1.0
     assert r.windows[-1]["metrics"]["accuracy"] < 1.0
