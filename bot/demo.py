@@ -41,6 +41,7 @@ APPROVERS = ("U0BOB", "U0CAROL")
 GATES = ("roc_auc >= champion - 0.005", "accuracy >= 0.90", "latency_ms <= champion * 1.10")
 SCHEDULE = "0 9 * * 1-5"
 LABEL, PREDICTION, TIMESTAMP = "label", "prediction", "ts"
+SCORE, VERSION = "score", "model_version"  # v1's probability of class 1; who predicted
 # the "current" data: test rows resampled, with two features shifted (drift to find)
 SHIFTED = {"mean_radius": ("×", 1.2), "mean_texture": ("+", 4.0)}
 CURRENT_ROWS = 300
@@ -154,6 +155,7 @@ channel = "{CHANNEL}"
 alias = "champion"
 target = "{LABEL}"
 prediction = "{PREDICTION}"
+score = "{SCORE}"
 timestamp = "{TIMESTAMP}"
 """
 
@@ -202,6 +204,7 @@ def _train() -> tuple[list[Trained], pd.DataFrame]:
     """Three classifiers on scikit-learn's bundled breast-cancer data; the drifted current data."""
     import numpy as np
     import pandas as pd
+    from sklearn.base import clone
     from sklearn.datasets import load_breast_cancer
     from sklearn.ensemble import RandomForestClassifier
     from sklearn.linear_model import LogisticRegression
@@ -212,7 +215,7 @@ def _train() -> tuple[list[Trained], pd.DataFrame]:
         recall_score,
         roc_auc_score,
     )
-    from sklearn.model_selection import train_test_split
+    from sklearn.model_selection import cross_val_predict, train_test_split
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
     from sklearn.tree import DecisionTreeClassifier
@@ -269,7 +272,11 @@ def _train() -> tuple[list[Trained], pd.DataFrame]:
             "train_rows": str(len(x_train)),
             "random_state": str(SEED),
         }
-        reference = x_train.assign(**{LABEL: y_train, PREDICTION: model.predict(x_train)})
+        # out-of-fold scores: what the model gives rows it did not learn from (CBPE's reference)
+        oof = cross_val_predict(clone(model), x_train, y_train, cv=5, method="predict_proba")
+        reference = x_train.assign(
+            **{LABEL: y_train, PREDICTION: model.predict(x_train), SCORE: oof[:, 1]}
+        )
         trained.append(Trained(title, model, metrics, params, reference.reset_index(drop=True)))
 
     rng = np.random.default_rng(SEED)
@@ -279,6 +286,8 @@ def _train() -> tuple[list[Trained], pd.DataFrame]:
         current[name] = current[name] * value if op == "×" else current[name] + value
     current[LABEL] = y_test.iloc[rows].to_numpy()
     current[PREDICTION] = trained[0].model.predict(current[list(x.columns)])
+    current[SCORE] = trained[0].model.predict_proba(current[list(x.columns)])[:, 1]
+    current[VERSION] = "1"  # the champion's predictions, whatever @champion holds later
     end = pd.Timestamp.now(tz="UTC").floor("D")
     current[TIMESTAMP] = pd.date_range(end=end, periods=CURRENT_ROWS, freq="30min")
     return trained, current

@@ -20,12 +20,16 @@ def report(
     current: str | None = typer.Option(None, "--current", help="path, glob, URL, mlflow-artifact:"),
     out: Path = typer.Option(Path("report"), "--out", help="directory for report.json and PNGs"),
     channel: str | None = typer.Option(None, "--channel", help="also post to this Slack channel"),
+    target: str | None = typer.Option(None, "--target", help="perf: the label column"),
+    prediction: str | None = typer.Option(None, "--prediction", help="perf: the prediction column"),
+    score: str | None = typer.Option(None, "--score", help="perf: the score column"),
+    timestamp: str | None = typer.Option(None, "--timestamp", help="perf: the time column"),
 ) -> None:
     """Write DIR/report.json and PNG charts; exit 1 with a one-line reason on bad input."""
     from bot.cli.common import fail, load_runtime
     from bot.monitoring.datasets import DatasetError
     from bot.monitoring.document import ReportKind
-    from bot.monitoring.report import ReportError, make_report, write_report
+    from bot.monitoring.report import PerfColumns, ReportError, make_report, write_report
     from bot.registry.gateway import RegistryError
 
     if kind not in set(ReportKind):
@@ -45,6 +49,7 @@ def report(
             reference=reference,
             current=current,
             progress=progress,
+            columns=PerfColumns(target, prediction, score, timestamp),
         )
     except (ReportError, DatasetError, RegistryError) as exc:
         fail(str(exc).replace("`", "'"), 1)

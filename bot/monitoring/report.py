@@ -14,6 +14,7 @@ from typing import Any
 
 from bot.monitoring import datasets
 from bot.monitoring.document import ReportDocument, ReportKind, build_document
+from bot.monitoring.performance.measure import VERSION_COLUMN
 from bot.policy.file import MonitorConfig, Policy
 from bot.registry.gateway import Registry
 
@@ -131,11 +132,11 @@ def _drift(
     from bot.monitoring import drift
 
     say(f"comparing {ref.rows:,} reference rows with {cur.rows:,} current rows")
-    exclude = (
-        {c for c in (monitor.target, monitor.prediction, monitor.score, monitor.timestamp) if c}
-        if monitor
-        else set()
-    )
+    # the monitor's label, model outputs, time and the version that predicted are not features
+    exclude: set[str] = set()
+    if monitor is not None:
+        outputs = (monitor.target, monitor.prediction, monitor.score, monitor.timestamp)
+        exclude = {c for c in (*outputs, VERSION_COLUMN) if c}
     overrides = {
         name: drift.FeatureOverride(method=o.method, threshold=o.threshold)
         for name, o in (monitor.features.items() if monitor else [])

@@ -188,8 +188,8 @@ def confusion_matrix(counts: dict[str, int], threshold: float, positive: str, ti
             va="center",
             color="white" if dark else "black",
         )
-    ax.set_xticks([0, 1], ["predicted negative", f"predicted {positive}"])
-    ax.set_yticks([0, 1], ["actual negative", f"actual {positive}"])
+    ax.set_xticks([0, 1], ["predicted negative", f"predicted positive ({positive})"])
+    ax.set_yticks([0, 1], ["actual negative", f"actual positive ({positive})"])
     ax.set_title(f"{title}\nconfusion matrix at score ≥ {threshold:g} (n={total:,})", fontsize=10)
     return _png(fig)
 
