@@ -33,6 +33,8 @@ BAND_RESAMPLES = 100
 CALIBRATION_BINS = 10
 CALIBRATION_FOLDS = 5
 MIN_REFERENCE_ROWS = 100
+SPREAD_MAX_ROWS = 50_000
+CHECK_MAX_ROWS = 200_000  # rows of the cross-validated calibration check
 
 
 class Calibration(StrEnum):
@@ -51,7 +53,8 @@ class CbpeModel:
     threshold: float
     reference_rows: int
     reference: dict[str, float | None]  # realised on the reference
-    spread: dict[str, float]  # standard deviation of each metric at reference_rows
+    spread: dict[str, float]  # standard deviation of each metric at spread_rows
+    spread_rows: int
     ece_raw: float | None
     ece_calibrated: float | None
 
@@ -65,7 +68,7 @@ class CbpeModel:
         sd = self.spread.get(metric)
         if sd is None or rows <= 0:
             return None
-        return BAND_Z * sd * math.sqrt(self.reference_rows / rows)
+        return BAND_Z * sd * math.sqrt(self.spread_rows / rows)
 
     def describe(self) -> str:
         if self.calibration is Calibration.RAW:
@@ -103,9 +106,14 @@ def expected_metrics(
 
 
 def realised_metrics(
-    positive: np.ndarray, scores: np.ndarray, threshold: float, weights: np.ndarray | None = None
+    positive: np.ndarray,
+    scores: np.ndarray,
+    threshold: float,
+    weights: np.ndarray | None = None,
+    ranked: RankedScores | None = None,
 ) -> dict[str, float | None]:
-    """The same metrics from the labels (`weights`: a resample's row counts)."""
+    """The same metrics from the labels (`weights`: a resample's row counts; `ranked`: the
+    rows already sorted, when many resamples of them are measured)."""
     w = np.ones(len(scores)) if weights is None else weights
     predicted = scores >= threshold
     y = positive.astype(bool)
@@ -115,7 +123,7 @@ def realised_metrics(
     tn = float(w[~predicted & ~y].sum())
     n = tp + fp + fn + tn
     return {
-        "roc_auc": RankedScores(y, scores).auc(None if weights is None else w),
+        "roc_auc": (ranked or RankedScores(y, scores)).auc(None if weights is None else w),
         "accuracy": (tp + tn) / n if n else None,
         "precision": tp / (tp + fp) if tp + fp > 0 else None,
         "recall": tp / (tp + fn) if tp + fn > 0 else None,
@@ -156,46 +164,58 @@ def fit(positive: np.ndarray, scores: np.ndarray, threshold: float) -> CbpeModel
         raise ValueError(f"the reference has {len(y)} labelled scored rows, CBPE needs 100")
     if y.min() == y.max():
         raise ValueError("the reference holds one class only: calibration cannot be fitted")
-    ece_raw = calibration_error(y, scores) if is_probability(scores) else None
+
     # cross-validated isotonic calibration: is it better than the raw scores on unseen rows?
+    check_y, check_s = y, scores
+    if len(y) > CHECK_MAX_ROWS:
+        pick = np.random.default_rng(BOOTSTRAP_SEED).choice(len(y), CHECK_MAX_ROWS, replace=False)
+        check_y, check_s = y[pick], scores[pick]
     folds = StratifiedKFold(CALIBRATION_FOLDS, shuffle=True, random_state=BOOTSTRAP_SEED)
-    out_of_fold = np.empty(len(y))
-    for train, test in folds.split(scores.reshape(-1, 1), y):
+    out_of_fold = np.empty(len(check_y))
+    for train, test in folds.split(check_s.reshape(-1, 1), check_y):
         iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
-        out_of_fold[test] = iso.fit(scores[train], y[train]).predict(scores[test])
-    ece_cal = calibration_error(y, out_of_fold)
+        out_of_fold[test] = iso.fit(check_s[train], check_y[train]).predict(check_s[test])
+    ece_cal = calibration_error(check_y, out_of_fold)
+    ece_raw = calibration_error(check_y, check_s) if is_probability(scores) else None
     calibrator = None
     calibration = Calibration.RAW
     # recalibrate only when the raw scores are off by more than chance: isotonic steps fitted on
     # sparse score ranges cost more than they fix when the scores were calibrated already
-    if ece_raw is None or ece_raw > ece_cal + calibration_noise(scores):
+    if ece_raw is None or ece_raw > ece_cal + calibration_noise(check_s):
         calibrator = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
         calibrator.fit(scores, y)
         calibration = Calibration.ISOTONIC
     reference = realised_metrics(y, scores, threshold)
+    spread, spread_rows = _spread(y, scores, threshold)
     return CbpeModel(
         calibration=calibration,
         calibrator=calibrator,
         threshold=threshold,
         reference_rows=len(y),
         reference=reference,
-        spread=_spread(y, scores, threshold),
+        spread=spread,
+        spread_rows=spread_rows,
         ece_raw=ece_raw,
         ece_calibrated=ece_cal,
     )
 
 
-def _spread(y: np.ndarray, scores: np.ndarray, threshold: float) -> dict[str, float]:
-    """Standard deviation of each realised metric over seeded bootstrap resamples."""
+def _spread(y: np.ndarray, scores: np.ndarray, threshold: float) -> tuple[dict[str, float], int]:
+    """Standard deviation of each realised metric over seeded bootstrap resamples, and the rows
+    it holds for (a large reference is subsampled: the band scales it to any window's rows)."""
     rng = np.random.default_rng(BOOTSTRAP_SEED)
+    if len(y) > SPREAD_MAX_ROWS:
+        pick = rng.choice(len(y), SPREAD_MAX_ROWS, replace=False)
+        y, scores = y[pick], scores[pick]
     n = len(y)
+    ranked = RankedScores(y, scores)  # sorted once for every resample
     samples: dict[str, list[float]] = {m: [] for m in METRICS}
     for _ in range(BAND_RESAMPLES):
         counts = np.bincount(rng.integers(0, n, n), minlength=n).astype(float)
-        for m, v in realised_metrics(y, scores, threshold, counts).items():
+        for m, v in realised_metrics(y, scores, threshold, counts, ranked).items():
             if v is not None:
                 samples[m].append(v)
-    return {m: float(np.std(v, ddof=1)) for m, v in samples.items() if len(v) > 1}
+    return {m: float(np.std(v, ddof=1)) for m, v in samples.items() if len(v) > 1}, n
 
 
 def estimate_window(

@@ -47,3 +47,18 @@ def test_reliability_bins_count_every_row() -> None:
     bins = reliability(y, s)
     assert [b["rows"] for b in bins] == [1, 2, 1]
     assert bins[1]["observed_rate"] == 0.5 and bins[1]["mean_score"] == pytest.approx(0.15)
+
+
+def test_a_large_sample_bootstrap_is_scaled_from_a_subsample(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from bot.monitoring.performance import stats
+
+    rng = np.random.default_rng(6)
+    y = rng.integers(0, 2, 80_000).astype(bool)
+    s = rng.random(80_000) + y * 0.3
+    lo, hi = bootstrap_auc(y, s)  # type: ignore[misc]
+    monkeypatch.setattr(stats, "BOOTSTRAP_MAX_ROWS", 10**9)
+    full_lo, full_hi = bootstrap_auc(y, s)  # type: ignore[misc]
+    assert lo < skm.roc_auc_score(y, s) < hi
+    assert hi - lo == pytest.approx(full_hi - full_lo, rel=0.25)
