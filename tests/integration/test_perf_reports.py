@@ -3,6 +3,7 @@ intervals, CBPE beside the realised metrics, and the charts that show them."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ from bot.monitoring.document import PerfDocument, parse_document
 from bot.monitoring.report import PerfColumns, make_report
 from bot.policy.file import load_policy
 from bot.registry.gateway import Registry
+from tests.helpers import cli_env, run_mlops_bot
 
 
 def scored(n: int, seed: int, shift: float = 0.0) -> pd.DataFrame:
@@ -97,3 +99,47 @@ def test_cli_columns_override_the_monitor_for_ad_hoc_files(tmp_path: Path) -> No
     assert perf.rows == 500 and perf.metrics["roc_auc"] is not None
     assert rep.title.startswith("ad-hoc data") and perf.cbpe is not None
     assert perf.cbpe.reason == "no reference data to calibrate the scores on"
+
+
+def test_a_regression_report_has_a_residual_chart(tmp_path: Path) -> None:
+    rng = np.random.default_rng(4)
+    y = rng.normal(10, 2, 400)
+    frame = pd.DataFrame({"label": y, "prediction": y + rng.normal(0, 0.5, 400)})
+    frame["ts"] = pd.date_range("2026-11-01", periods=400, freq="h", tz="UTC")
+    frame.to_parquet(tmp_path / "cur.parquet")
+    rep = make_report(
+        "perf",
+        Registry("sqlite:///unused.db"),
+        load_policy(Settings(_env_file=None)),  # type: ignore[call-arg]
+        current=str(tmp_path / "cur.parquet"),
+        columns=PerfColumns(timestamp="ts"),
+    )
+    perf = rep.document.performance  # type: ignore[union-attr]
+    assert perf.task == "regression" and set(perf.metrics) == {"rmse", "mae", "r2"}
+    names = [name for name, _ in rep.charts]
+    assert "residuals.png" in names and "metric_rmse.png" in names
+
+
+@pytest.mark.slow
+def test_cli_perf_with_column_options(tmp_path: Path) -> None:
+    frame = scored(300, 5).rename(columns={"label": "churned", "score": "p"})
+    frame.to_csv(tmp_path / "cur.csv", index=False)
+    res = run_mlops_bot(
+        tmp_path,
+        "report",
+        "perf",
+        "--current",
+        "cur.csv",
+        "--target",
+        "churned",
+        "--score",
+        "p",
+        "--out",
+        "out",
+        env=cli_env(tmp_path),
+        timeout=120,
+    )
+    assert res.returncode == 0, res.stderr
+    body = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert body["performance"]["score"] == "p" and body["performance"]["rows"] == 300
+    assert (tmp_path / "out" / "reliability.png").exists()

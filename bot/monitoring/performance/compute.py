@@ -24,6 +24,7 @@ from bot.monitoring.performance.measure import (
     class_labels,
     clean,
     detect_task,
+    label_text,
     worse,
 )
 from bot.monitoring.performance.windows import Window, WindowError, split
@@ -131,7 +132,12 @@ def compute_performance(
             reference, frame, [c for c in (decided, score) if c is not None]
         )
         extra["target_drift"] = sections.column_drift(reference, frame, [target])
-    if score is not None and task == "classification":
+    classes = len({label for t in known for label in label_text(t.dropna()).unique()})
+    if score is not None and task == "classification" and classes > 2:
+        extra["cbpe"] = {
+            "reason": f"CBPE covers binary classifiers; the target has {classes} classes"
+        }
+    elif score is not None and task == "classification":
         extra["cbpe"] = sections.cbpe_section(
             frame,
             reference,

@@ -196,3 +196,10 @@ def test_cbpe_says_why_when_the_reference_has_no_score() -> None:
         _scored(), "label", "prediction", score="score", reference=reference
     ).to_dict()
     assert "no `score` column" in body["cbpe"]["reason"]
+
+
+def test_cbpe_is_not_tried_on_three_classes() -> None:
+    df = pd.DataFrame({"t": ["a", "b", "c"] * 50, "p": ["a"] * 150, "s": [0.2, 0.5, 0.9] * 50})
+    body = compute_performance(df, "t", "p", score="s", reference=df).to_dict()
+    assert body["cbpe"] == {"reason": "CBPE covers binary classifiers; the target has 3 classes"}
+    assert body["metrics"]["roc_auc"] is None  # no per-class scores
