@@ -52,15 +52,19 @@ def attribute(
             "is unknown"
         )
         return [], baseline, baseline_source, note
-    names = labelled[VERSION_COLUMN].map(version_name, na_action="ignore").fillna(UNKNOWN)
+    # every version that predicted, labelled yet or not (rows counts the labelled ones)
+    every = frame[VERSION_COLUMN].map(version_name, na_action="ignore").fillna(UNKNOWN)
+    names = every.loc[labelled.index]
     versions = []
-    for name in sorted(names.unique(), key=lambda v: (v == UNKNOWN, len(v), v)):
+    for name in sorted(every.unique(), key=lambda v: (v == UNKNOWN, len(v), v)):
         part = labelled[names == name]
-        metrics, intervals = measure(part)
+        metrics, intervals = measure(part) if len(part) else ({}, {})
         base: Baseline | None = None
         if name != UNKNOWN and baseline_of is not None:
             base = baseline_of(name)
-        base_metrics = {k: v for k, v in (base.metrics if base else {}).items() if k in metrics}
+        base_metrics = {
+            k: v for k, v in (base.metrics if base else {}).items() if k in metrics or not len(part)
+        }
         versions.append(
             {
                 "version": name,

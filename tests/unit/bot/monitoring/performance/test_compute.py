@@ -203,3 +203,17 @@ def test_cbpe_is_not_tried_on_three_classes() -> None:
     body = compute_performance(df, "t", "p", score="s", reference=df).to_dict()
     assert body["cbpe"] == {"reason": "CBPE covers binary classifiers; the target has 3 classes"}
     assert body["metrics"]["roc_auc"] is None  # no per-class scores
+
+
+def test_versions_are_known_before_the_labels_arrive() -> None:
+    current = _scored(200).drop(columns="label").assign(model_version="2")
+    r = compute_performance(
+        current,
+        "label",
+        "prediction",
+        score="score",
+        baseline_of=lambda v: Baseline({"roc_auc": 0.9}, f"run of v{v}"),
+    )
+    (version,) = r.to_dict()["versions"]
+    assert version["version"] == "2" and version["rows"] == 0
+    assert version["baseline_source"] == "run of v2" and version["degraded"] == []
