@@ -133,6 +133,18 @@ class ReliabilityBin(_Part):
     rows: int
 
 
+class ResidualBin(_Part):
+    """Residuals (actual − predicted) of one prediction decile."""
+
+    low: float
+    high: float
+    rows: int
+    mean: float
+    p10: float
+    median: float
+    p90: float
+
+
 class VersionPerformance(_Part):
     """The rows one model version predicted (`model_version` column), against its own run."""
 
@@ -199,6 +211,7 @@ class Performance(_Part):
     positive_label: str | None = None
     confusion: ConfusionCounts | None = None
     reliability: list[ReliabilityBin] = Field(default_factory=list)
+    residuals: list[ResidualBin] = Field(default_factory=list)  # regression
     prediction_drift: ColumnDrift | None = None
     target_drift: ColumnDrift | None = None
     cbpe: Cbpe | None = None

@@ -323,8 +323,8 @@ def _perf_charts(result: Any, body: dict[str, Any], title: str) -> list[tuple[st
             body["confusion"], body["decision_threshold"], body["positive_label"], title
         )
         out.append(("confusion_matrix.png", png))
-    if result.residuals is not None:
-        out.append(("residuals.png", ch.residuals(result.residuals, title)))
+    if body.get("residuals"):
+        out.append(("residuals.png", ch.residuals(body["residuals"], title)))
     return out
 
 

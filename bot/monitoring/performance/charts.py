@@ -196,15 +196,34 @@ def confusion_matrix(counts: dict[str, int], threshold: float, positive: str, ti
     return _png(fig)
 
 
-def residuals(sample: np.ndarray, title: str) -> bytes:
-    """Residual (actual − predicted) against the prediction, with the zero line."""
+def residuals(bins: Sequence[dict[str, Any]], title: str) -> bytes:
+    """Residual (actual − predicted) per prediction decile: median, 10–90 % band, n."""
     fig = _figure()
     ax = fig.add_subplot()
-    if len(sample):
-        ax.scatter(sample[:, 0], sample[:, 1], s=6, alpha=0.4, color=BLUE, label="rows")
+    if bins:
+        mids = [(b["low"] + b["high"]) / 2 for b in bins]
+        ax.fill_between(
+            mids,
+            [b["p10"] for b in bins],
+            [b["p90"] for b in bins],
+            color=BLUE,
+            alpha=0.15,
+            label="10–90 % of residuals",
+        )
+        ax.plot(mids, [b["median"] for b in bins], marker="o", color=BLUE, label="median")
+        for x, b in zip(mids, bins, strict=True):
+            ax.annotate(
+                f"n={b['rows']:,}",
+                (x, b["p90"]),
+                textcoords="offset points",
+                xytext=(0, 4),
+                fontsize=7,
+                ha="center",
+                color=GREY,
+            )
     ax.axhline(0, color=VERMILION, linestyle="--", label="no error")
-    ax.set_xlabel("prediction")
+    ax.set_xlabel("prediction (decile bins)")
     ax.set_ylabel("actual − prediction")
     ax.legend(fontsize=8, loc="upper right")
-    ax.set_title(f"{title}\nresiduals (n={len(sample):,} shown)", fontsize=10)
+    ax.set_title(f"{title}\nresiduals by prediction", fontsize=10)
     return _png(fig)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bot.monitoring.performance import sections, stats
+from bot.monitoring.performance import sections
 from bot.monitoring.performance.measure import (
     BaselineOf,
     Measure,
@@ -32,7 +32,7 @@ from bot.monitoring.performance.windows import Window, WindowError, split
 if TYPE_CHECKING:
     import pandas as pd
 
-RESIDUAL_SAMPLE = 5000
+RESIDUAL_BINS = 10
 
 
 @dataclass
@@ -45,7 +45,6 @@ class PerformanceResult:
     degraded: list[str] = field(default_factory=list)
     windows: list[dict[str, Any]] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)  # the newer report.json sections
-    residuals: Any = None  # (prediction, residual) sample for the residual chart
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -122,11 +121,10 @@ def compute_performance(
         "versions": versions,
         "version_note": note,
     }
-    residuals = None
     if len(labelled) and task == "classification" and score is not None:
         extra.update(measure.score_details(labelled))
     elif len(labelled) and task == "regression" and decided is not None:
-        residuals = _residual_sample(labelled, target, decided)
+        extra["residuals"] = residual_bins(labelled, target, decided)
     if reference is not None:
         extra["prediction_drift"] = sections.column_drift(
             reference, frame, [c for c in (decided, score) if c is not None]
@@ -147,7 +145,7 @@ def compute_performance(
             min_window_rows,
         )
     return PerformanceResult(
-        task, len(labelled), metrics, base, threshold, degraded, windows, extra, residuals
+        task, len(labelled), metrics, base, threshold, degraded, windows, extra
     )
 
 
@@ -162,10 +160,27 @@ def _span(w: Window) -> dict[str, Any]:
     return {"start": w.start.isoformat(), "end": w.end.isoformat(), "periods": w.periods}
 
 
-def _residual_sample(data: pd.DataFrame, target: str, prediction: str) -> np.ndarray:
+def residual_bins(data: pd.DataFrame, target: str, prediction: str) -> list[dict[str, Any]]:
+    """Residuals (actual − predicted) per prediction decile: rows, mean and 10/50/90 % points.
+    Aggregates only, like every chart: no row's values reach the report."""
     pred = data[prediction].astype(float).to_numpy()
     resid = data[target].astype(float).to_numpy() - pred
-    if len(pred) > RESIDUAL_SAMPLE:
-        pick = np.random.default_rng(stats.BOOTSTRAP_SEED).choice(len(pred), RESIDUAL_SAMPLE, False)
-        pred, resid = pred[pick], resid[pick]
-    return np.column_stack([pred, resid])
+    edges = np.unique(np.quantile(pred, np.linspace(0, 1, RESIDUAL_BINS + 1)))
+    which = np.clip(np.searchsorted(edges, pred, side="right") - 1, 0, max(len(edges) - 2, 0))
+    out = []
+    for b in range(max(len(edges) - 1, 1)):
+        part = resid[which == b]
+        if len(part):
+            p10, p50, p90 = np.quantile(part, [0.1, 0.5, 0.9])
+            out.append(
+                {
+                    "low": float(edges[b]),
+                    "high": float(edges[min(b + 1, len(edges) - 1)]),
+                    "rows": int(len(part)),
+                    "mean": float(part.mean()),
+                    "p10": float(p10),
+                    "median": float(p50),
+                    "p90": float(p90),
+                }
+            )
+    return out

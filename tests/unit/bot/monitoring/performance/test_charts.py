@@ -42,6 +42,8 @@ def test_every_chart_renders_from_the_report_body() -> None:
         charts.cbpe_over_time(body["cbpe"], "accuracy", "t"),
         charts.reliability_diagram(body["reliability"], "score", "t"),
         charts.confusion_matrix(body["confusion"], 0.5, "1", "t"),
-        charts.residuals(np.array([[1.0, 0.1], [2.0, -0.2]]), "t"),
+        charts.residuals(
+            [{"low": 0, "high": 1, "rows": 3, "mean": 0, "p10": -1, "median": 0, "p90": 1}], "t"
+        ),
     ]
     assert all(p.startswith(PNG) for p in pngs)

@@ -158,12 +158,14 @@ def test_without_a_version_column_the_version_is_unknown() -> None:
     assert body["versions"] == [] and "unknown" in body["version_note"]
 
 
-def test_regression_keeps_a_residual_sample_for_its_chart() -> None:
+def test_regression_residuals_are_aggregated_per_prediction_decile() -> None:
     rng = np.random.default_rng(2)
     y = rng.normal(size=300)
-    r = compute_performance(pd.DataFrame({"y": y, "p": y + 0.1}), "y", "p")
-    assert r.residuals.shape == (300, 2)
-    assert r.residuals[:, 1] == pytest.approx(-0.1)
+    bins = compute_performance(pd.DataFrame({"y": y, "p": y + 0.1}), "y", "p").to_dict()[
+        "residuals"
+    ]
+    assert len(bins) == 10 and sum(b["rows"] for b in bins) == 300
+    assert all(b["median"] == pytest.approx(-0.1) for b in bins)
 
 
 def test_labels_not_arrived_yet_give_estimates_only() -> None:
