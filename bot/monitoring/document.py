@@ -131,6 +131,7 @@ class ReliabilityBin(_Part):
     mean_score: float
     observed_rate: float
     rows: int
+    interval: list[float] | None = None  # 95 % Wilson interval of observed_rate
 
 
 class ResidualBin(_Part):

@@ -147,12 +147,16 @@ def reliability_diagram(bins: Sequence[dict[str, Any]], score: str, title: str) 
     ax = fig.add_subplot()
     ax.plot([0, 1], [0, 1], color=GREY, linestyle="--", label="perfectly calibrated")
     if bins:
-        ax.plot(
+        rate = np.array([b["observed_rate"] for b in bins])
+        band = np.array([b.get("interval") or [r, r] for b, r in zip(bins, rate, strict=True)])
+        ax.errorbar(
             [b["mean_score"] for b in bins],
-            [b["observed_rate"] for b in bins],
+            rate,
+            yerr=[rate - band[:, 0], band[:, 1] - rate],
             marker="o",
             color=BLUE,
-            label="observed",
+            capsize=3,
+            label="observed (95 % interval)",
         )
         for b in bins:
             ax.annotate(
@@ -165,7 +169,7 @@ def reliability_diagram(bins: Sequence[dict[str, Any]], score: str, title: str) 
                 color=GREY,
             )
     ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1.05)
+    ax.set_ylim(0, 1.1)
     ax.set_xlabel(f"mean `{score}` in the bin")
     ax.set_ylabel("share of positive labels")
     ax.legend(fontsize=8, loc="upper left")

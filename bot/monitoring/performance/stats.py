@@ -123,7 +123,8 @@ def score_metrics(positive: np.ndarray, scores: np.ndarray) -> dict[str, float |
 
 
 def reliability(positive: np.ndarray, scores: np.ndarray) -> list[dict[str, Any]]:
-    """Equal-width score bins: mean score, observed positive rate and rows of each bin."""
+    """Equal-width score bins: mean score, observed positive rate (with its Wilson interval)
+    and rows of each bin."""
     if not is_probability(scores):
         return []
     edges = np.linspace(0.0, 1.0, RELIABILITY_BINS + 1)
@@ -133,13 +134,15 @@ def reliability(positive: np.ndarray, scores: np.ndarray) -> list[dict[str, Any]
         mask = which == b
         n = int(mask.sum())
         if n:
+            hits = int(positive[mask].sum())
             bins.append(
                 {
                     "low": float(edges[b]),
                     "high": float(edges[b + 1]),
                     "mean_score": float(scores[mask].mean()),
-                    "observed_rate": float(positive[mask].mean()),
+                    "observed_rate": hits / n,
                     "rows": n,
+                    "interval": list(wilson(hits, n) or (0.0, 1.0)),
                 }
             )
     return bins

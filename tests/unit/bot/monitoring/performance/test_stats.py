@@ -47,6 +47,7 @@ def test_reliability_bins_count_every_row() -> None:
     bins = reliability(y, s)
     assert [b["rows"] for b in bins] == [1, 2, 1]
     assert bins[1]["observed_rate"] == 0.5 and bins[1]["mean_score"] == pytest.approx(0.15)
+    assert bins[1]["interval"] == pytest.approx(list(wilson(1, 2)))  # type: ignore[arg-type]
 
 
 def test_a_large_sample_bootstrap_is_scaled_from_a_subsample(
