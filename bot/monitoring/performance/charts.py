@@ -65,7 +65,8 @@ def metric_over_time(
         ax.errorbar(
             xs,
             ys,
-            yerr=[ys - lo, hi - ys],
+            # a percentile bootstrap interval need not hold its point estimate: never below 0
+            yerr=[np.clip(ys - lo, 0, None), np.clip(hi - ys, 0, None)],
             marker="o",
             color=BLUE,
             capsize=3,
@@ -152,7 +153,7 @@ def reliability_diagram(bins: Sequence[dict[str, Any]], score: str, title: str) 
         ax.errorbar(
             [b["mean_score"] for b in bins],
             rate,
-            yerr=[rate - band[:, 0], band[:, 1] - rate],
+            yerr=[np.clip(rate - band[:, 0], 0, None), np.clip(band[:, 1] - rate, 0, None)],
             marker="o",
             color=BLUE,
             capsize=3,

@@ -47,3 +47,19 @@ def test_every_chart_renders_from_the_report_body() -> None:
         ),
     ]
     assert all(p.startswith(PNG) for p in pngs)
+
+
+def test_intervals_that_miss_their_point_still_draw() -> None:
+    window = {
+        "start": "2026-11-01T00:00:00+00:00",
+        "end": "2026-11-02T00:00:00+00:00",
+        "rows": 40,
+        "metrics": {"roc_auc": 0.9},
+        "intervals": {"roc_auc": [0.91, 0.97]},  # a skewed bootstrap can leave the point out
+    }
+    assert charts.metric_over_time([window], "roc_auc", None, None, "t").startswith(PNG)
+    rates = [
+        {"mean_score": 0.05, "observed_rate": 0.0, "rows": 7, "interval": [1e-17, 0.35]},
+        {"mean_score": 0.95, "observed_rate": 1.0, "rows": 7, "interval": [0.65, 1.0]},
+    ]
+    assert charts.reliability_diagram(rates, "score", "t").startswith(PNG)

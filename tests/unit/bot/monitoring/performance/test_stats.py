@@ -63,3 +63,9 @@ def test_a_large_sample_bootstrap_is_scaled_from_a_subsample(
     full_lo, full_hi = bootstrap_auc(y, s)  # type: ignore[misc]
     assert lo < skm.roc_auc_score(y, s) < hi
     assert hi - lo == pytest.approx(full_hi - full_lo, rel=0.25)
+
+
+@pytest.mark.parametrize("n", [1, 7, 33, 1000])
+def test_wilson_holds_zero_and_n_successes(n: int) -> None:
+    assert wilson(0, n)[0] == 0.0  # type: ignore[index]
+    assert wilson(n, n)[1] == 1.0  # type: ignore[index]
