@@ -45,6 +45,7 @@ SIGNATURE_GATE = "signature_compatible"  # v3 drops a column: compatible, and th
 DROPPED = "mean_fractal_dimension"  # the feature v3 is trained without
 SCHEDULE = "0 9 * * 1-5"
 LABEL, PREDICTION, TIMESTAMP = "label", "prediction", "ts"
+SCORE, VERSION = "score", "model_version"  # v1's probability of class 1; who predicted
 # the "current" data: every held-out row once, in random order (an iid sample of the same
 # population as the training rows, no duplicates), with exactly two features shifted: the drift
 # report must flag these two and nothing else
@@ -159,6 +160,7 @@ channel = "{CHANNEL}"
 alias = "champion"
 target = "{LABEL}"
 prediction = "{PREDICTION}"
+score = "{SCORE}"
 timestamp = "{TIMESTAMP}"
 """
 
@@ -208,6 +210,7 @@ def _train() -> tuple[list[Trained], pd.DataFrame]:
     """Three classifiers on scikit-learn's bundled breast-cancer data; the drifted current data."""
     import numpy as np
     import pandas as pd
+    from sklearn.base import clone
     from sklearn.datasets import load_breast_cancer
     from sklearn.ensemble import RandomForestClassifier
     from sklearn.linear_model import LogisticRegression
@@ -218,7 +221,7 @@ def _train() -> tuple[list[Trained], pd.DataFrame]:
         recall_score,
         roc_auc_score,
     )
-    from sklearn.model_selection import train_test_split
+    from sklearn.model_selection import cross_val_predict, train_test_split
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
     from sklearn.tree import DecisionTreeClassifier
@@ -278,7 +281,11 @@ def _train() -> tuple[list[Trained], pd.DataFrame]:
             "random_state": str(SEED),
         }
         train = x_train[cols]
-        reference = train.assign(**{LABEL: y_train, PREDICTION: model.predict(train)})
+        # out-of-fold scores: what the model gives rows it did not learn from (CBPE's reference)
+        oof = cross_val_predict(clone(model), train, y_train, cv=5, method="predict_proba")
+        reference = train.assign(
+            **{LABEL: y_train, PREDICTION: model.predict(train), SCORE: oof[:, 1]}
+        )
         trained.append(
             Trained(title, model, cols, metrics, params, reference.reset_index(drop=True))
         )
@@ -290,6 +297,8 @@ def _train() -> tuple[list[Trained], pd.DataFrame]:
         current[name] = current[name] * value if op == "×" else current[name] + value
     current[LABEL] = y_test.iloc[rows].to_numpy()
     current[PREDICTION] = trained[0].model.predict(current[list(x.columns)])
+    current[SCORE] = trained[0].model.predict_proba(current[list(x.columns)])[:, 1]
+    current[VERSION] = "1"  # the champion's predictions, whatever @champion holds later
     end = pd.Timestamp.now(tz="UTC").floor("D")
     current[TIMESTAMP] = pd.date_range(end=end, periods=len(current), freq="30min")
     return trained, current

@@ -23,12 +23,16 @@ def report(
     correction: str | None = typer.Option(
         None, "--correction", help="bh or none (raw p, Evidently's verdicts); default: the policy's"
     ),
+    target: str | None = typer.Option(None, "--target", help="perf: the label column"),
+    prediction: str | None = typer.Option(None, "--prediction", help="perf: the prediction column"),
+    score: str | None = typer.Option(None, "--score", help="perf: the score column"),
+    timestamp: str | None = typer.Option(None, "--timestamp", help="perf: the time column"),
 ) -> None:
     """Write DIR/report.json and PNG charts; exit 1 with a one-line reason on bad input."""
     from bot.cli.common import fail, load_runtime
     from bot.monitoring.datasets import DatasetError
     from bot.monitoring.document import ReportKind
-    from bot.monitoring.report import ReportError, make_report, write_report
+    from bot.monitoring.report import PerfColumns, ReportError, make_report, write_report
     from bot.registry.gateway import RegistryError
 
     if kind not in set(ReportKind):
@@ -51,6 +55,7 @@ def report(
             current=current,
             progress=progress,
             correction=correction,
+            columns=PerfColumns(target, prediction, score, timestamp),
         )
     except (ReportError, DatasetError, RegistryError) as exc:
         fail(str(exc).replace("`", "'"), 1)

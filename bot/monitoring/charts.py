@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -265,29 +264,6 @@ def _category_bars(ax: Any, reference: pd.Series, current: pd.Series) -> None:
     ax.set_xticks(x, names, rotation=30, ha="right", fontsize=8)
     ax.set_ylabel("share of rows")
     ax.legend(fontsize=8, loc="upper right")
-
-
-def metric_over_time(
-    windows: Sequence[dict[str, Any]], metric: str, baseline: float | None, title: str
-) -> bytes:
-    """One metric per time window, with the training baseline as a dashed line."""
-    import pandas as pd
-
-    fig = _figure()
-    ax = fig.add_subplot()
-    points = [(pd.Timestamp(w["start"]), w["metrics"].get(metric)) for w in windows]
-    points = [(t, v) for t, v in points if v is not None]
-    if points:
-        ax.plot(
-            [t for t, _ in points], [v for _, v in points], marker="o", color=BLUE, label=metric
-        )
-    if baseline is not None:
-        ax.axhline(baseline, color=VERMILION, linestyle="--", label="training baseline")
-    ax.set_ylabel(metric)
-    ax.legend(fontsize=8, loc="upper right")
-    fig.autofmt_xdate()
-    ax.set_title(f"{title}\n{metric} per window", fontsize=10)
-    return _png(fig)
 
 
 def _label(name: str, limit: int = 40) -> str:

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError
 
-from bot.monitoring.performance import Task
+from bot.monitoring.performance.measure import Task
 
 
 class ReportKind(StrEnum):
@@ -138,17 +138,112 @@ class PerformanceWindow(_Part):
     start: str  # ISO 8601
     rows: int
     metrics: dict[str, Stat]
+    end: str | None = None  # exclusive
+    periods: int = 1  # `window`-wide periods merged into this one (each had too few rows)
+    intervals: dict[str, list[float]] = Field(default_factory=dict)  # 95 %: [low, high]
+
+
+class ConfusionCounts(_Part):
+    """Rows per cell at the decision threshold (positive = the larger class: 1, True, yes)."""
+
+    tp: int
+    fp: int
+    fn: int
+    tn: int
+
+
+class ReliabilityBin(_Part):
+    low: float
+    high: float
+    mean_score: float
+    observed_rate: float
+    rows: int
+    interval: list[float] | None = None  # 95 % Wilson interval of observed_rate
+
+
+class ResidualBin(_Part):
+    """Residuals (actual − predicted) of one prediction decile."""
+
+    low: float
+    high: float
+    rows: int
+    mean: float
+    p10: float
+    median: float
+    p90: float
+
+
+class VersionPerformance(_Part):
+    """The rows one model version predicted (`model_version` column), against its own run."""
+
+    version: str  # "unknown" for rows without a version
+    rows: int
+    metrics: dict[str, Stat]
+    intervals: dict[str, list[float]]
+    baseline: dict[str, Stat]
+    baseline_source: str | None
+    degraded: list[str]
+
+
+class ColumnDrift(_Part):
+    """Drift of the prediction or target columns between the reference and current data."""
+
+    features: list[DriftFeature]
+    missing: list[str]  # not in one of the two data sets
+
+
+class CbpeWindow(_Part):
+    """One window of CBPE: estimated metrics, their sampling band, the realised ones."""
+
+    start: str | None = None  # absent without a timestamp column: all current rows
+    end: str | None = None
+    rows: int
+    estimated: dict[str, Stat]
+    lower: dict[str, Stat]
+    upper: dict[str, Stat]
+    confusion: dict[str, Stat]  # expected tp, fp, fn, tn
+    labelled_rows: int
+    realised: dict[str, Stat]
+    alerts: list[str]  # the band lies below the reference's realised value
+
+
+class Cbpe(_Part):
+    """Confidence-based performance estimation; only `reason` when it could not run."""
+
+    reason: str | None = None
+    calibration: str | None = None  # raw | isotonic
+    calibration_note: str | None = None
+    reference_rows: int | None = None
+    reference: dict[str, Stat] = Field(default_factory=dict)
+    decision_threshold: float | None = None
+    windows: list[CbpeWindow] = Field(default_factory=list)
+    alerts: list[str] = Field(default_factory=list)  # of the latest window
 
 
 class Performance(_Part):
     task: Task
     rows: int
     metrics: dict[str, Stat]
-    baseline: dict[str, Stat]  # logged on the version's run
+    baseline: dict[str, Stat]  # logged on the run of the version that made the predictions
     threshold: float  # relative degradation that flags a metric
     degraded: list[str]
     degradation: bool
     windows: list[PerformanceWindow]
+    intervals: dict[str, list[float]] = Field(default_factory=dict)  # 95 %: [low, high]
+    baseline_source: str | None = None  # "metrics logged on run … (v1)"
+    min_window_rows: int | None = None
+    versions: list[VersionPerformance] = Field(default_factory=list)
+    version_note: str | None = None  # version unknown, or several versions
+    score: str | None = None  # the score column
+    decision_threshold: float | None = None
+    positive_label: str | None = None
+    confusion: ConfusionCounts | None = None
+    reliability: list[ReliabilityBin] = Field(default_factory=list)
+    residuals: list[ResidualBin] = Field(default_factory=list)  # regression
+    prediction_drift: ColumnDrift | None = None
+    target_drift: ColumnDrift | None = None
+    cbpe: Cbpe | None = None
+    reference_note: str | None = None  # the reference could not be read: why
 
 
 class _Document(_Part):
@@ -191,6 +286,7 @@ class DriftDocument(_Document):
 class PerfDocument(_Document):
     kind: Literal[ReportKind.PERF]
     current: DatasetSummary
+    reference: DatasetSummary | None = None  # read for prediction/target drift and CBPE
     performance: Performance
     generated_at: str  # UTC, "%Y-%m-%dT%H:%M:%SZ"
 

@@ -15,12 +15,23 @@ from typing import Any
 from bot.clock import as_utc
 from bot.monitoring import datasets, drift_table
 from bot.monitoring.document import ReportDocument, ReportKind, build_document
+from bot.monitoring.performance.measure import VERSION_COLUMN
 from bot.policy.file import MonitorConfig, Policy
 from bot.registry.gateway import Registry
 
 TOP_FEATURE_CHARTS = 10
 FEATURE_TABLE = drift_table.FILENAME
 Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class PerfColumns:
+    """Columns of a performance report given on the command line (over the monitor's)."""
+
+    target: str | None = None
+    prediction: str | None = None
+    score: str | None = None
+    timestamp: str | None = None
 
 
 class ReportError(Exception):
@@ -58,11 +69,14 @@ def make_report(
     limits: datasets.Limits | None = None,
     correction: str | None = None,
     now: datetime | None = None,
+    columns: PerfColumns | None = None,
 ) -> Report:
     """Load both data sets, compute the report, render its charts.
 
     ``correction`` ("bh" or "none") overrides the monitor's; ``now`` is the report time (the
     caller's clock; default the system clock), used for `generated_at` and date freshness.
+    A performance report reads the reference too, when there is one, for its prediction and
+    target drift and for CBPE; one that cannot be read is named in the report, not fatal.
 
     `mlflow-artifact:` sources are read from the run of the monitor's configured alias holder
     (`monitor.alias`), whichever `alias` the report is about: anyone may point an unprotected
@@ -101,7 +115,17 @@ def make_report(
         ref = datasets.load(reference, holder=holder, progress=say, limits=limits)
         fix = correction or (monitor.correction if monitor else "bh")
         return _drift(head, ref, cur, monitor, stamp, charts, say, fix, now or _clock_now())
-    return _perf(head, cur, monitor, baseline, stamp, charts, say)
+    labelled_ref: datasets.Dataset | None = None
+    ref_note = None
+    if reference is not None:
+        try:
+            labelled_ref = datasets.load(reference, holder=holder, progress=say, limits=limits)
+        except datasets.DatasetError as exc:
+            ref_note = f"the reference could not be read: {exc}"
+    context = _PerfContext(
+        registry, model, alias, version, run_id, baseline, labelled_ref, ref_note
+    )
+    return _perf(head, cur, monitor, columns or PerfColumns(), context, charts, say)
 
 
 def _drift(
@@ -118,11 +142,11 @@ def _drift(
     from bot.monitoring import drift
 
     say(f"comparing {ref.rows:,} reference rows with {cur.rows:,} current rows")
-    exclude = (
-        {c for c in (monitor.target, monitor.prediction, monitor.timestamp) if c}
-        if monitor
-        else set()
-    )
+    # the monitor's label, model outputs, time and the version that predicted are not features
+    exclude: set[str] = set()
+    if monitor is not None:
+        outputs = (monitor.target, monitor.prediction, monitor.score, monitor.timestamp)
+        exclude = {c for c in (*outputs, VERSION_COLUMN) if c}
     overrides = {
         name: drift.FeatureOverride(method=o.method, threshold=o.threshold)
         for name, o in (monitor.features.items() if monitor else [])
@@ -175,52 +199,146 @@ def _drift_charts(
     return out
 
 
+@dataclass
+class _PerfContext:
+    registry: Registry
+    model: str | None
+    alias: str | None
+    version: str | None  # the alias holder's
+    run_id: str | None
+    baseline: dict[str, float]  # logged on the holder's run
+    reference: datasets.Dataset | None
+    reference_note: str | None
+
+    def baseline_of(self, version: str) -> Any:
+        """The metrics logged on the run of `version` (None when the registry lacks it)."""
+        from bot.monitoring.performance.measure import Baseline
+        from bot.registry.gateway import RegistryError
+
+        if self.model is None:
+            return None
+        try:
+            info = self.registry.get_version(self.model, version)
+        except RegistryError:
+            return None
+        return Baseline(info.metrics, f"metrics logged on run {_short(info.run_id)} (v{version})")
+
+    def holder_source(self) -> str | None:
+        if self.model is None or self.run_id is None:
+            return None
+        return (
+            f"metrics logged on run {_short(self.run_id)} (v{self.version}, "
+            f"@{self.alias}'s version now)"
+        )
+
+
 def _perf(
     head: dict[str, Any],
     cur: datasets.Dataset,
     monitor: MonitorConfig | None,
-    baseline: dict[str, float],
-    stamp: str,
+    columns: PerfColumns,
+    ctx: _PerfContext,
     charts: bool,
     say: Progress,
 ) -> Report:
-    from bot.monitoring import performance
+    from bot.monitoring.performance import compute as performance
 
-    target = monitor.target if monitor and monitor.target else "label"
-    prediction = monitor.prediction if monitor and monitor.prediction else "prediction"
+    def pick(given: str | None, configured: str | None, default: str | None) -> str | None:
+        return given or configured or default
+
+    target = pick(columns.target, monitor.target if monitor else None, "label")
+    prediction = pick(columns.prediction, monitor.prediction if monitor else None, "prediction")
+    score = pick(columns.score, monitor.score if monitor else None, None)
+    timestamp = pick(columns.timestamp, monitor.timestamp if monitor else None, None)
+    assert target is not None and prediction is not None
     say(f"scoring {cur.rows:,} rows ({target} vs {prediction})")
     try:
         result = performance.compute_performance(
             cur.frame,
             target,
             prediction,
-            baseline=baseline,
+            baseline=ctx.baseline,
             threshold=monitor.degradation_threshold if monitor else 0.05,
-            timestamp=monitor.timestamp if monitor else None,
+            timestamp=timestamp,
             window=monitor.window if monitor else "1D",
+            score=score,
+            min_window_rows=monitor.min_window_rows if monitor else 30,
+            decision_threshold=monitor.decision_threshold if monitor else 0.5,
+            baseline_source=ctx.holder_source(),
+            baseline_of=ctx.baseline_of,
+            reference=ctx.reference.frame if ctx.reference is not None else None,
         )
     except performance.PerformanceError as exc:
         raise ReportError(str(exc)) from None
+    body = result.to_dict()
+    if ctx.reference_note:
+        body["reference_note"] = ctx.reference_note
     generated = _now()
     document = build_document(
         {
             **head,
+            **(
+                {"reference": {"uri": ctx.reference.uri, "rows": ctx.reference.rows}}
+                if ctx.reference is not None
+                else {}
+            ),
             "current": {"uri": cur.uri, "rows": cur.rows},
-            "performance": result.to_dict(),
+            "performance": body,
             "generated_at": generated,
         }
     )
-    title = f"{stamp} — performance, {generated[:16].replace('T', ' ')} UTC"
-    report = Report(document, title, alert=bool(result.degraded))
-    if charts and result.windows:
-        from bot.monitoring import charts as ch
+    title = f"{_perf_stamp(head, body)} — performance, {generated[:16].replace('T', ' ')} UTC"
+    cbpe_alerts = (body.get("cbpe") or {}).get("alerts") or []
+    report = Report(document, title, alert=bool(result.degraded or cbpe_alerts))
+    if charts:
+        say("rendering charts")
+        report.charts = _perf_charts(result, body, title)
+    return report
 
+
+def _perf_stamp(head: dict[str, Any], body: dict[str, Any]) -> str:
+    """Whose predictions: the versions in the data, never the alias's holder by default."""
+    model = head["model"]
+    if model is None:
+        return "ad-hoc data"
+    known = [v["version"] for v in body.get("versions", []) if v["version"] != "unknown"]
+    if not body.get("versions"):
+        return f"{model}, version unknown"
+    return f"{model} " + ", ".join(f"v{v}" for v in known) if known else f"{model}, version unknown"
+
+
+def _perf_charts(result: Any, body: dict[str, Any], title: str) -> list[tuple[str, bytes]]:
+    from bot.monitoring.performance import charts as ch
+
+    out: list[tuple[str, bytes]] = []
+    if result.windows:
         keys = ["accuracy", "f1", "roc_auc"] if result.task == "classification" else ["rmse", "r2"]
         for m in keys:
             if any(w["metrics"].get(m) is not None for w in result.windows):
-                png = ch.metric_over_time(result.windows, m, result.baseline.get(m), title)
-                report.charts.append((f"metric_{m}.png", png))
-    return report
+                png = ch.metric_over_time(
+                    body["windows"], m, result.baseline.get(m), body.get("baseline_source"), title
+                )
+                out.append((f"metric_{m}.png", png))
+    cbpe = body.get("cbpe") or {}
+    for m in ("roc_auc", "accuracy"):
+        if any(w["estimated"].get(m) is not None for w in cbpe.get("windows", [])):
+            out.append((f"cbpe_{m}.png", ch.cbpe_over_time(cbpe, m, title)))
+    if body.get("reliability"):
+        out.append(
+            ("reliability.png", ch.reliability_diagram(body["reliability"], body["score"], title))
+        )
+    if body.get("confusion"):
+        png = ch.confusion_matrix(
+            body["confusion"], body["decision_threshold"], body["positive_label"], title
+        )
+        out.append(("confusion_matrix.png", png))
+    if body.get("residuals"):
+        out.append(("residuals.png", ch.residuals(body["residuals"], title)))
+    return out
+
+
+def _short(run_id: str | None) -> str:
+    return (run_id or "?")[:12]
 
 
 def write_report(report: Report, out_dir: Path) -> list[Path]:

@@ -262,10 +262,11 @@ def _retrain_refusal(click: _ModelClick) -> str | None:
 
 
 def alerted(doc: ReportDocument) -> bool:
-    """The report found dataset drift or a degraded metric."""
+    """The report found dataset drift, a degraded metric or an estimated drop (CBPE)."""
     if isinstance(doc, DriftDocument):
         return doc.dataset_drift
-    return bool(doc.performance.degraded)
+    cbpe = doc.performance.cbpe
+    return bool(doc.performance.degraded) or bool(cbpe and cbpe.alerts)
 
 
 handle_promote = _on_model_report(_promote)

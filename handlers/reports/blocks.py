@@ -10,8 +10,9 @@ from bot.monitoring import drift_table
 from bot.monitoring.document import DataQuality, DriftDocument, SchemaChanges
 from bot.registry.gateway import RegistryError
 from handlers import action_ids as ids
-from handlers.blocks import Reply, clip, context, esc, fields_section, header, section
+from handlers.blocks import Reply, clip, context, esc, header, section
 from handlers.reports.features import feature_line
+from handlers.reports.perf_blocks import perf_blocks
 
 if TYPE_CHECKING:
     from bot.monitoring.report import Report
@@ -38,23 +39,8 @@ def report_reply(report: Report, rt: Runtime) -> Reply:
             ", schema changed" if doc.schema_changes and doc.schema_changes.changed else ""
         )
     else:
-        perf = doc.performance
-        verdict = ":red_circle: *Degraded*" if perf.degraded else ":large_green_circle: *OK*"
-        blocks.append(
-            section(
-                f"{verdict} — {perf.rows:,} labelled rows ({perf.task})"
-                + (f"\n{mention}" if mention else "")
-            )
-        )
-        fields = [
-            f"*{esc(m)}*\n{_fmt(v)} (training {_fmt(perf.baseline.get(m))})"
-            + (" :warning:" if m in perf.degraded else "")
-            for m, v in perf.metrics.items()
-            if v is not None
-        ]
-        if fields:
-            blocks.append(fields_section(fields))
-        summary = f"degraded: {esc(', '.join(perf.degraded)) or 'none'}"
+        perf_part, summary = perf_blocks(doc.performance, mention)
+        blocks += perf_part
     link = rt.registry.version_url(model, doc.version) if model and doc.version else None
     ctx = [f"run `{esc(doc.run_id)}`"] if doc.run_id else []
     if link:

@@ -335,6 +335,31 @@ def test_demo_twice_changes_nothing(in_dir: Path) -> None:
     assert [f.stat().st_mtime_ns for f in files] == before
 
 
+def test_demo_perf_report_names_the_version_and_estimates_with_cbpe(in_dir: Path) -> None:
+    from bot.config import Settings
+    from bot.monitoring.document import PerfDocument
+    from bot.monitoring.report import make_report
+    from bot.policy.file import load_policy
+    from bot.registry.gateway import Registry
+
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None, mlops_bot_config=in_dir / ".mlops-bot" / "mlops-bot.toml"
+    )
+    mlflow_client(in_dir).set_registered_model_alias("churn", "champion", "3")
+    rep = make_report(
+        "perf", Registry(settings.mlflow_tracking_uri), load_policy(settings), model="churn"
+    )
+    doc = rep.document
+    assert isinstance(doc, PerfDocument)
+    assert rep.title.startswith("churn v1 — performance")  # v1 predicted; @champion is v3 now
+    perf = doc.performance
+    assert perf.baseline_source is not None and perf.baseline_source.endswith("(v1)")
+    assert perf.score == "score" and perf.metrics["roc_auc"] is not None
+    assert perf.cbpe is not None and perf.cbpe.reason is None and perf.cbpe.windows
+    assert all(w.rows >= 30 for w in perf.windows)
+    assert "cbpe_accuracy.png" in [name for name, _ in rep.charts]
+
+
 def test_demo_refuses_someone_elses_churn(in_dir: Path) -> None:
     from bot import demo
     from bot.config import Settings
