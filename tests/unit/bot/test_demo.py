@@ -18,16 +18,18 @@ def test_demo_drift_report_flags_exactly_the_two_shifted_features(tmp_path: Path
     monitor = read_policy_file(path).models[demo.MODEL].monitor
     assert monitor is not None and monitor.correction == "bh"
     reference = trained[0].reference  # @champion is v1
-    features = current.drop(columns=[demo.LABEL, demo.PREDICTION, demo.TIMESTAMP])
+    outputs = [demo.LABEL, demo.PREDICTION, demo.SCORE, demo.VERSION]
+    features = current.drop(columns=[*outputs, demo.TIMESTAMP])
     # an iid draw of held-out rows: none of them a training row, none twice
     assert not features.duplicated().any()
-    train = reference.drop(columns=[demo.LABEL, demo.PREDICTION, *demo.SHIFTED])
+    train = reference.drop(columns=[demo.LABEL, demo.PREDICTION, demo.SCORE, *demo.SHIFTED])
     assert pd.merge(features.drop(columns=list(demo.SHIFTED)), train, how="inner").empty
     assert len(current) == len(features.drop_duplicates()) > 100
     result = compute_drift(
         reference,
         current,
-        exclude={monitor.target, monitor.prediction, monitor.timestamp},  # type: ignore[arg-type]
+        # what the report leaves out of drift: the model's outputs, who made them, the time
+        exclude={*outputs, monitor.timestamp},  # type: ignore[arg-type]
         correction=monitor.correction,
     )
     assert sorted(f.name for f in result.features if f.drifted) == sorted(demo.SHIFTED)
