@@ -16,6 +16,7 @@ from bot.storage.tables import ApprovalVote, PromotionRequest
 from handlers.approvals import blocks as cards
 from handlers.audit.anchors import post_applied_anchor
 from handlers.blocks import Reply, esc
+from handlers.history.home import history_blocks
 from handlers.slack_client import SLACK_FAILURES, slack_error
 
 log = logging.getLogger(__name__)
@@ -203,6 +204,6 @@ def publish_home(
         or svc.refusal(r, v, user, Action.OVERRIDE) is None
     ]
     own = [(r, v) for r, v in pending if r.requester == user]
-    client.views_publish(
-        user_id=user, view=cards.home_view(actionable, own, svc.decided(10), notice)
-    )
+    view = cards.home_view(actionable, own, svc.decided(10), notice)
+    view["blocks"] += [b.to_dict() for b in history_blocks(svc, user, 100 - len(view["blocks"]))]
+    client.views_publish(user_id=user, view=view)
