@@ -33,9 +33,11 @@ class Groups:
         return {"U0LEAD"} if group_id == "S0LEADS" else set()
 
 
-def make_runtime(tmp_path: Path, mlflow_uri: str, clock: Clock | None = None) -> Runtime:
+def make_runtime(
+    tmp_path: Path, mlflow_uri: str, clock: Clock | None = None, policy_text: str = POLICY
+) -> Runtime:
     policy = tmp_path / "policy.toml"
-    policy.write_text(POLICY)
+    policy.write_text(policy_text)
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]
         mlflow_tracking_uri=mlflow_uri,
