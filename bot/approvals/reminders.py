@@ -12,6 +12,7 @@ runtime's clock.
 from __future__ import annotations
 
 import os
+import re
 import socket
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -33,6 +34,8 @@ LAST_HOUR = timedelta(hours=1)
 # nobody is told.
 TELL_EXPIRED_WITHIN = timedelta(days=1)
 _WHO = f"{socket.gethostname()}:{os.getpid()}"
+# Whom a DM can reach: a Slack user ID (a requester may be a pipeline, `pipeline:<name>`).
+_SLACK_USER = re.compile(r"^[UW][A-Z0-9_]{2,}$")
 
 
 @dataclass(frozen=True)
@@ -85,7 +88,7 @@ def waiting_approvers(
             if principal.startswith("S")
             else [principal]
         )
-        users += [u for u in members if u not in voted and u not in users]
+        users += [u for u in members if u not in voted and u not in users and _SLACK_USER.match(u)]
     return tuple(users)
 
 
@@ -99,7 +102,7 @@ def due(rt: Runtime, permissions: Permissions, now: datetime | None = None) -> l
             if ReminderKind.EXPIRED in sent:
                 continue
             owners = permissions.policy.for_model(req.model_name).owners
-            told = tuple(dict.fromkeys([req.requester, *owners]))
+            told = tuple(u for u in dict.fromkeys([req.requester, *owners]) if _SLACK_USER.match(u))
             if claim(rt, req.id, ReminderKind.EXPIRED):
                 claimed.append(Reminder(ReminderKind.EXPIRED, req, votes, told))
             continue

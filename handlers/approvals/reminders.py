@@ -10,6 +10,7 @@ from slack_sdk.models.blocks import Block
 from bot.approvals.reminders import Reminder, ReminderKind
 from handlers.approvals.blocks import fmt_time
 from handlers.blocks import Reply, context, esc, section
+from handlers.history.blocks import who
 from handlers.slack_client import SLACK_FAILURES, slack_error
 
 log = logging.getLogger(__name__)
@@ -19,7 +20,7 @@ def reminder_reply(reminder: Reminder) -> Reply:
     """What a reminder says: the request, its approvals, when it expires, where to act."""
     req, votes = reminder.request, reminder.votes
     what = (
-        f"<@{req.requester}> asks to move `@{esc(req.alias)}` of `{esc(req.model_name)}` "
+        f"{who(req.requester)} asks to move `@{esc(req.alias)}` of `{esc(req.model_name)}` "
         f"to v{esc(req.version)}"
     )
     count = f"{len(votes)}/{req.required_approvals} approvals"

@@ -4,6 +4,7 @@ accepts, and a tampered chain flagged or refused."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -12,7 +13,7 @@ from bot.approvals import history as hist
 from bot.approvals.history import HistoryError, HolderSource
 from bot.approvals.outcomes import RequestKind
 from bot.runtime import Runtime
-from tests.unit.bot.approvals.conftest import service
+from tests.unit.bot.approvals.conftest import make_runtime, service
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 
@@ -64,20 +65,31 @@ def test_unprotected_moves_are_history_too(rt: Runtime) -> None:
     assert holdings[0].requester == "U0APPROVER1" and holdings[0].reason == "try it"
 
 
-def test_a_tampered_event_flags_the_timeline_and_refuses_the_answer(rt: Runtime) -> None:
-    promote(rt, "3", "better recall")
-    with rt.engine.begin() as conn:  # someone with database access rewrites who approved
-        conn.execute(
-            text(
-                "UPDATE audit_event SET details = replace(details, 'U0LEAD', 'U0MALLORY') "
-                "WHERE action = 'promotion_applied'"
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def test_a_tampered_event_flags_the_timeline_and_refuses_the_answer(
+    backend: str, mlflow_store: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    url = request.getfixturevalue("pg_database") if backend == "postgresql" else None
+    rt = make_runtime(tmp_path, mlflow_store, database_url=url)
+    try:
+        promote(rt, "3", "better recall")
+        assert hist.history(rt, "churn").chain.ok
+        with rt.engine.begin() as conn:  # someone with database access rewrites who approved
+            conn.execute(
+                text(
+                    "UPDATE audit_event SET details = replace(details, 'U0LEAD', 'U0MALLORY') "
+                    "WHERE action = 'promotion_applied'"
+                )
             )
-        )
-    found = hist.history(rt, "churn", "champion")
-    assert not found.chain.ok and found.chain.bad_id is not None
-    assert not found.aliases["champion"][-1].verified
-    with pytest.raises(HistoryError, match=f"fails verification at event #{found.chain.bad_id}"):
-        found.holder_at("champion", NOW)
+        found = hist.history(rt, "churn", "champion")
+        assert not found.chain.ok and found.chain.bad_id is not None
+        assert not found.aliases["champion"][-1].verified
+        with pytest.raises(HistoryError, match=f"verification at event #{found.chain.bad_id}"):
+            found.holder_at("champion", NOW)
+    finally:
+        rt.engine.dispose()
 
 
 @pytest.mark.parametrize(

@@ -20,6 +20,7 @@ from tests.unit.bot.approvals.conftest import POLICY, make_runtime, service
 OPENED = datetime(2031, 5, 1, 12, 0, tzinfo=UTC)  # years from the wall clock
 TTL = timedelta(hours=72)
 OWNED = POLICY.replace("[models.churn]\n", '[models.churn]\nowners = ["U0OWNER"]\n')
+PG = pytest.mark.postgres
 APPROVERS = ("U0APPROVER1", "U0APPROVER2", "U0LEAD")  # U0LEAD through the S0LEADS group
 
 
@@ -82,18 +83,29 @@ def test_a_bot_down_for_days_sends_only_the_last_hour_one(rt: Runtime, clock: Fi
     assert sent(svc) == []  # the half-way one is never sent after it
 
 
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql", marks=PG)])
 def test_two_replicas_claim_each_reminder_once(
-    rt: Runtime, clock: FixedClock, mlflow_store: str, tmp_path: Path
+    backend: str,
+    clock: FixedClock,
+    mlflow_store: str,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
 ) -> None:
-    other = make_runtime(tmp_path, mlflow_store, clock, OWNED)  # same database, own engine
-    try:
-        svc, svc2 = service(rt), service(other)
+    url = request.getfixturevalue("pg_database") if backend == "postgresql" else None
+    replicas = [make_runtime(tmp_path, mlflow_store, clock, OWNED, url) for _ in range(2)]
+    try:  # one database, an engine each
+        svc, svc2 = (service(r) for r in replicas)
         opened(svc)
         clock.advance(TTL / 2)
         both = sent(svc2) + sent(svc)
         assert both == [(ReminderKind.HALFWAY, APPROVERS)]
+        clock.advance(TTL / 2 + timedelta(seconds=1))
+        assert len(svc2.expire_due()) == 1
+        both = sent(svc) + sent(svc2)
+        assert both == [(ReminderKind.EXPIRED, ("U0REQ", "U0OWNER"))]
     finally:
-        other.engine.dispose()
+        for r in replicas:
+            r.engine.dispose()
 
 
 @pytest.mark.parametrize(
