@@ -79,15 +79,19 @@ class ChainCheck:
     """The audit chain's verdict, as history shows it."""
 
     ok: bool
-    count: int
+    count: int  # rows verified from the first (whole), or events checked (not whole)
     bad_id: int | None = None
     reason: str = ""
     keyed: bool = False
+    whole: bool = True  # the whole chain was walked; else each event used, with its link
+    bad_ids: frozenset[int] = frozenset()  # not whole: the events that failed
 
     def trusts(self, event_id: int | None) -> bool:
-        """The event at `event_id` is covered by a chain that verified up to it (ids run 1…n
-        and `count` rows verified from the first)."""
-        return event_id is None or event_id <= self.count
+        """The event at `event_id` is covered by the check (ids run 1…n, so a whole-chain
+        check vouches for the first `count`)."""
+        if event_id is None:
+            return True
+        return event_id <= self.count if self.whole else event_id not in self.bad_ids
 
 
 @dataclass(frozen=True)
@@ -133,12 +137,47 @@ def history(rt: Runtime, model: str, alias: str | None = None) -> History:
     return histories(rt, [model], alias)[0]
 
 
-def histories(rt: Runtime, models: list[str], alias: str | None = None) -> list[History]:
+def histories(
+    rt: Runtime, models: list[str], alias: str | None = None, *, whole: bool = True
+) -> list[History]:
     """`history` of several models with one verification of the chain. The events are read
-    first and the chain verified after, so every event read is covered by the verdict."""
+    first and the chain verified after, so every event read is covered by the verdict.
+
+    `whole=False` (App Home, published on every visit and click) checks only the events used,
+    each against its content and the row before it: edits and insertions show, a deleted row
+    does not; `/mlops history` walks the whole chain."""
     read = [(model, _events(rt, model, alias)) for model in models]
-    chain = check_chain(rt)
+    if whole:
+        chain = check_chain(rt)
+    else:
+        chain = check_events(rt, [ev for _, events in read for ev in events])
     return [_history(model, events, chain) for model, events in read]
+
+
+def check_events(rt: Runtime, events: list[AuditEvent]) -> ChainCheck:
+    """Each event's hash against its content (under the chain's key, when it has one) and its
+    `prev_hash` against the row before it."""
+    key = audit.key_of(rt.engine)
+    before: dict[int, str] = {0: audit.GENESIS}
+    wanted = sorted({ev.id - 1 for ev in events if ev.id})
+    with db.session(rt.engine) as s:
+        for i in range(0, len(wanted), 500):
+            rows = s.exec(
+                select(AuditEvent.id, AuditEvent.hash).where(
+                    col(AuditEvent.id).in_(wanted[i : i + 500])
+                )
+            ).all()
+            before.update({int(row_id or 0): row_hash for row_id, row_hash in rows})
+    bad = set()
+    for ev in events:
+        fields = audit.to_dict(ev)
+        del fields["prev_hash"], fields["hash"]
+        linked = ev.id is not None and before.get(ev.id - 1) == ev.prev_hash
+        if not linked or audit.compute_hash(ev.prev_hash, fields, key) != ev.hash:
+            bad.add(ev.id or 0)
+    first = min(bad) if bad else None
+    reason = "its hash or its link to the row before does not match" if bad else ""
+    return ChainCheck(not bad, len(events), first, reason, key is not None, False, frozenset(bad))
 
 
 def _history(model: str, events: list[AuditEvent], chain: ChainCheck) -> History:

@@ -62,13 +62,24 @@ def holding_line(h: Holding, *, brief: bool = False) -> str:
 
 
 def chain_note(chain: ChainCheck) -> str:
+    how = "HMAC-keyed" if chain.keyed else "plain SHA-256, not keyed"
+    if not chain.whole:
+        if not chain.ok:
+            return (
+                f":rotating_light: *Audit event #{chain.bad_id} fails the chain check* "
+                f"({esc(chain.reason)}): entries marked :warning: cannot be trusted. "
+                "`mlops-bot audit verify` shows the details."
+            )
+        return (
+            f":lock: Each of the {chain.count} events shown checked against the audit chain "
+            f"({how}); `/mlops history <model>` verifies the whole log."
+        )
     if not chain.ok:
         return (
             f":rotating_light: *The audit log fails verification at event #{chain.bad_id}* "
             f"({esc(chain.reason)}): entries marked :warning: rest on events from there on "
             "and cannot be trusted. `mlops-bot audit verify` shows the details."
         )
-    how = "HMAC-keyed" if chain.keyed else "plain SHA-256, not keyed"
     return f":lock: Checked against the audit chain: {chain.count} events intact ({how})."
 
 

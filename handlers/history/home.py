@@ -31,4 +31,4 @@ def history_blocks(svc: ApprovalService, user: str, room: int) -> list[Block]:
     models = viewer_models(svc, user) if room >= 3 else []
     if not models:
         return []
-    return home_blocks(log.histories(svc.rt, models), room)
+    return home_blocks(log.histories(svc.rt, models, whole=False), room)

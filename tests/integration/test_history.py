@@ -89,15 +89,19 @@ def test_app_home_shows_the_timeline_of_models_the_viewer_owns_or_approves(
 ) -> None:
     promoted(hbot)
 
-    def home_of(user: str, n: int) -> str:
+    def home_of(user: str, n: int, visit: int = 1) -> str:
         body = app_home_opened(user, f"Ev0HIST{n}")
         assert hbot.post(body, signed_headers(body, content_type="application/json")).is_success
-        call = hbot.fake.wait_for(
-            "views.publish", lambda c: c.decoded.get("user_id") == user, timeout=30
-        )[0]
-        return json.dumps(call.decoded["view"], ensure_ascii=False)
+        calls = hbot.fake.wait_for(
+            "views.publish", lambda c: c.decoded.get("user_id") == user, count=visit
+        )
+        return json.dumps(calls[visit - 1].decoded["view"], ensure_ascii=False)
 
     owner = home_of("U0OWNER", 1)
     assert "Alias history of your models" in owner and "*churn*" in owner
     assert "*v3*" in owner and "approved by <@U0APPROVER1>" in owner
     assert "Alias history" not in home_of("U0STRANGER", 2)
+    with hbot.runtime.engine.begin() as conn:  # a database writer swaps the approver
+        conn.execute(text("UPDATE audit_event SET actor = 'U0MALLORY' WHERE id = 2"))
+    owner = home_of("U0OWNER", 3, visit=2)
+    assert "fails the chain check" in owner and ":warning: _unverified_ *v3*" in owner

@@ -33,6 +33,8 @@ def test_holders_over_time_name_requester_reason_and_approvers(rt: Runtime) -> N
     rid = promote(rt, "3", "better recall on Q3")
     found = hist.history(rt, "churn", "champion")
     assert found.chain.ok and found.chain.count > 0
+    (checked,) = hist.histories(rt, ["churn"], "champion", whole=False)
+    assert checked.chain.ok and checked.aliases == found.aliases
     before, now = found.aliases["champion"]
     assert (before.version, before.source, before.since) == ("1", HolderSource.BEFORE_LOG, None)
     assert before.until == now.since
@@ -86,6 +88,9 @@ def test_a_tampered_event_flags_the_timeline_and_refuses_the_answer(
         found = hist.history(rt, "churn", "champion")
         assert not found.chain.ok and found.chain.bad_id is not None
         assert not found.aliases["champion"][-1].verified
+        (shown,) = hist.histories(rt, ["churn"], whole=False)  # App Home's per-event check
+        assert not shown.chain.ok and shown.chain.bad_id == found.chain.bad_id
+        assert [h.verified for h in shown.aliases["champion"]] == [False, False]
         with pytest.raises(HistoryError, match=f"verification at event #{found.chain.bad_id}"):
             found.holder_at("champion", NOW)
     finally:
