@@ -61,7 +61,7 @@ class Holding:
     alias: str
     version: str | None
     source: HolderSource
-    since: datetime | None  # None: before the log says
+    since: datetime | None  # BEFORE_LOG: the first time the log vouches for it
     until: datetime | None = None  # None: holds it still
     event_id: int | None = None
     request_id: str | None = None
@@ -101,7 +101,7 @@ class History:
     model: str
     aliases: dict[str, list[Holding]]
     chain: ChainCheck
-    first_at: dict[str, datetime] = field(default_factory=dict)  # the alias's first event
+    first_at: dict[str, datetime] = field(default_factory=dict)  # the log knows each from
 
     def holder_at(self, alias: str, when: datetime) -> Holding | None:
         """The holding of `alias` at `when`; None when the log knows nothing of it then.
@@ -189,7 +189,7 @@ def _history(model: str, events: list[AuditEvent], chain: ChainCheck) -> History
         elif ev.action in MOVES and ev.alias is not None:
             moves.setdefault(ev.alias, []).append(ev)
     aliases = {a: _holdings(a, evs, by_request, chain) for a, evs in sorted(moves.items())}
-    first = {a: as_utc(evs[0].at) for a, evs in moves.items()}
+    first = {a: hs[0].since for a, hs in aliases.items() if hs and hs[0].since is not None}
     return History(model, aliases, chain, first)
 
 
@@ -245,17 +245,15 @@ def _holdings(
     first = moves[0]
     key = "expected" if first.action == "out_of_band_change" else "previous_version"
     before = _details(first).get(key)
+    moved = [_holding(alias, ev, by_request.get(ev.request_id or "", []), chain) for ev in moves]
     if first.action != "alias_baseline" and before is not None:
+        # The log vouches for it from when the first move was asked for (the bot read the
+        # holder then, and checked it was unchanged at the move), not earlier.
+        seen = moved[0].requested_at or moved[0].since
         out.append(
-            Holding(
-                alias,
-                str(before),
-                HolderSource.BEFORE_LOG,
-                None,
-                verified=chain.trusts(first.id),
-            )
+            Holding(alias, str(before), HolderSource.BEFORE_LOG, seen, verified=moved[0].verified)
         )
-    out += [_holding(alias, ev, by_request.get(ev.request_id or "", []), chain) for ev in moves]
+    out += moved
     ends = [h.since for h in out[1:]] + [None]
     return [replace(h, until=end) for h, end in zip(out, ends, strict=True)]
 

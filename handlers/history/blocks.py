@@ -33,7 +33,9 @@ def _version(h: Holding) -> str:
 
 def holding_line(h: Holding, *, brief: bool = False) -> str:
     """One holder: which version, from when to when, and how it got there."""
-    since = "before the log" if h.since is None else fmt_when(h.since)
+    since = _short(h.since)
+    if h.source == HolderSource.BEFORE_LOG:
+        since = f"at least since {since}"
     until = "now" if h.until is None else fmt_when(h.until)
     parts = [f"{_version(h)} — {since} → {until}"]
     if h.source == HolderSource.APPROVED:
@@ -57,7 +59,7 @@ def holding_line(h: Holding, *, brief: bool = False) -> str:
     elif h.source == HolderSource.BASELINE:
         parts.append(f"holder when mlops-bot first looked, {esc(h.note)}")
     else:
-        parts.append("held before the first recorded move")
+        parts.append("held before the first recorded move (since when, the log does not say)")
     return ("" if h.verified else UNVERIFIED) + " · ".join(parts)
 
 

@@ -51,11 +51,14 @@ def test_history_lists_each_holder_with_who_requested_and_approved(hbot: BotServ
 
 def test_history_at_a_time_names_the_version_that_held_the_alias(hbot: BotServer) -> None:
     promoted(hbot)
-    move = hist.history(hbot.runtime, "churn", "champion").aliases["champion"][-1]
-    assert move.since is not None
-    before = (move.since - timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%S")
-    shown = everything(hbot.ask(f"history churn @champion at {before}"))
+    held, move = hist.history(hbot.runtime, "churn", "champion").aliases["champion"]
+    assert held.since is not None and move.since is not None
+    asked = held.since.isoformat()  # when v3 was requested: v1 held it, v3 was not approved
+    shown = everything(hbot.ask(f"history churn @champion at {asked}"))
     assert "was held by *v1*" in shown and "*v3*" not in shown
+    earlier = (held.since - timedelta(seconds=1)).strftime("%Y-%m-%d %H:%M:%S")
+    shown = everything(hbot.ask(f"history churn @champion at {earlier}"))
+    assert "no record of `@champion` of `churn` at that time" in shown
     shown = everything(hbot.ask(f"history churn @champion at {move.since.isoformat()}"))
     assert "was held by *v3*" in shown and "approved by <@U0APPROVER1>" in shown
     shown = everything(hbot.ask("history churn at 0 minutes ago"))  # every alias

@@ -233,6 +233,27 @@ def test_override_flow_and_app_home(in_dir: Path) -> None:
     assert aliases(in_dir)["champion"] == "2"
 
 
+def test_history_after_a_promotion_in_the_shell_and_in_app_home(in_dir: Path) -> None:
+    out = shell_session(
+        "/mlops promote churn 3 champion better recall\n"
+        "as U0BOB\n"
+        "press 1\n"
+        "/mlops history churn @champion\n"
+        "/mlops history churn @champion at 1999-01-01\n"
+        "home\n"
+    )
+    timeline = after(out, "/mlops history churn @champion")
+    assert "History of churn @champion" in timeline
+    assert "v3" in timeline and "requested by @U0ALICE" in timeline
+    assert "approved by @U0BOB" in timeline and "better recall" in timeline
+    assert "v1 — at least since" in timeline and "held before the first recorded move" in timeline
+    assert "no record of `@champion` of `churn` at that time" in after(
+        out, "/mlops history churn @champion at 1999-01-01"
+    )
+    home = after(out, "home")
+    assert "Alias history of your models" in home and "approved by @U0BOB" in home
+
+
 def test_shell_commands_help_errors_and_eof(in_dir: Path) -> None:
     out = shell_session(
         "help\n"

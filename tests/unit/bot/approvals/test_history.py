@@ -36,8 +36,8 @@ def test_holders_over_time_name_requester_reason_and_approvers(rt: Runtime) -> N
     (checked,) = hist.histories(rt, ["churn"], "champion", whole=False)
     assert checked.chain.ok and checked.aliases == found.aliases
     before, now = found.aliases["champion"]
-    assert (before.version, before.source, before.since) == ("1", HolderSource.BEFORE_LOG, None)
-    assert before.until == now.since
+    assert (before.version, before.source) == ("1", HolderSource.BEFORE_LOG)
+    assert before.since == now.requested_at and before.until == now.since  # what the log knows
     assert (now.version, now.source, now.until) == ("3", HolderSource.APPROVED, None)
     assert now.request_id == rid and now.requester == "U0REQ"
     assert now.reason == "better recall on Q3"
@@ -54,6 +54,8 @@ def test_holder_at_a_moment_and_a_rollback(rt: Runtime) -> None:
     found = hist.history(rt, "churn")
     just_before = holdings[1].since - timedelta(microseconds=1)  # type: ignore[operator]
     assert found.holder_at("champion", just_before).version == "1"  # type: ignore[union-attr]
+    asked = holdings[0].since - timedelta(microseconds=1)  # type: ignore[operator]
+    assert found.holder_at("champion", asked) is None  # before the log knows anything
     assert found.holder_at("champion", holdings[1].since).version == "3"  # type: ignore[union-attr, arg-type]
     assert found.holder_at("champion", holdings[2].since).version == "1"  # type: ignore[union-attr, arg-type]
     assert found.holder_at("challenger", NOW) is None  # never moved through the bot
