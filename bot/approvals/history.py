@@ -253,9 +253,22 @@ def _holdings(
         out.append(
             Holding(alias, str(before), HolderSource.BEFORE_LOG, seen, verified=moved[0].verified)
         )
-    out += moved
+    for ev, holding in zip(moves, moved, strict=True):
+        out.append(_with_gap(holding, ev, out[-1] if out else None))
     ends = [h.since for h in out[1:]] + [None]
     return [replace(h, until=end) for h, end in zip(out, ends, strict=True)]
+
+
+def _with_gap(holding: Holding, ev: AuditEvent, before: Holding | None) -> Holding:
+    """A move that replaced another version than the one the log shows holding the alias:
+    the alias moved in between without a record (say, while the bot was down)."""
+    details = _details(ev)
+    key = "expected" if ev.action == "out_of_band_change" else "previous_version"
+    if before is None or key not in details or details[key] == before.version:
+        return holding
+    was = f"v{details[key]}" if details[key] else "unset"
+    gap = f"it replaced {was}: a move the log does not show came before"
+    return replace(holding, note=f"{holding.note}; {gap}" if holding.note else gap)
 
 
 def _holding(alias: str, ev: AuditEvent, trail: list[AuditEvent], chain: ChainCheck) -> Holding:

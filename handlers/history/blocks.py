@@ -54,6 +54,8 @@ def holding_line(h: Holding, *, brief: bool = False) -> str:
             parts.append(f"request `{esc(h.request_id)}`")
     elif h.source == HolderSource.UNPROTECTED:
         parts.append(f"set at once by {who(h.requester)} (alias not protected)")
+    if h.source in (HolderSource.APPROVED, HolderSource.UNPROTECTED) and h.note:
+        parts.append(f":warning: {esc(h.note)}")
     elif h.source == HolderSource.OUT_OF_BAND:
         parts.append(f":rotating_light: changed outside mlops-bot, {esc(h.note)}")
     elif h.source == HolderSource.BASELINE:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from mlflow.tracking import MlflowClient
 from sqlalchemy import text
 
 from bot.approvals import history as hist
@@ -59,6 +60,17 @@ def test_holder_at_a_moment_and_a_rollback(rt: Runtime) -> None:
     assert found.holder_at("champion", holdings[1].since).version == "3"  # type: ignore[union-attr, arg-type]
     assert found.holder_at("champion", holdings[2].since).version == "1"  # type: ignore[union-attr, arg-type]
     assert found.holder_at("challenger", NOW) is None  # never moved through the bot
+
+
+def test_a_move_the_log_missed_is_pointed_out(rt: Runtime) -> None:
+    promote(rt, "3", "better recall")
+    uri = rt.settings.mlflow_tracking_uri  # someone moves the alias in MLflow, unrecorded
+    MlflowClient(uri, uri).set_registered_model_alias("churn", "champion", "2")
+    promote(rt, "1", "back to the known good one", RequestKind.ROLLBACK)
+    holdings = hist.history(rt, "churn", "champion").aliases["champion"]
+    assert [h.version for h in holdings] == ["1", "3", "1"]
+    assert holdings[1].note == ""
+    assert holdings[2].note == "it replaced v2: a move the log does not show came before"
 
 
 def test_unprotected_moves_are_history_too(rt: Runtime) -> None:
