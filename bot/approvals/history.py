@@ -61,7 +61,7 @@ class Holding:
     alias: str
     version: str | None
     source: HolderSource
-    since: datetime | None  # BEFORE_LOG: the first time the log vouches for it
+    since: datetime | None  # None: before the log (BEFORE_LOG)
     until: datetime | None = None  # None: holds it still
     event_id: int | None = None
     request_id: str | None = None
@@ -72,6 +72,8 @@ class Holding:
     approvals: tuple[Approval, ...] = ()
     note: str = ""  # e.g. who saw an out-of-band change
     verified: bool = True  # its events come before the first bad row of the chain
+    # BEFORE_LOG: when the log first shows it holding the alias (the first move's request)
+    seen_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -189,7 +191,7 @@ def _history(model: str, events: list[AuditEvent], chain: ChainCheck) -> History
         elif ev.action in MOVES and ev.alias is not None:
             moves.setdefault(ev.alias, []).append(ev)
     aliases = {a: _holdings(a, evs, by_request, chain) for a, evs in sorted(moves.items())}
-    first = {a: hs[0].since for a, hs in aliases.items() if hs and hs[0].since is not None}
+    first = {a: t for a, hs in aliases.items() if hs and (t := hs[0].since or hs[0].seen_at)}
     return History(model, aliases, chain, first)
 
 
@@ -247,11 +249,19 @@ def _holdings(
     before = _details(first).get(key)
     moved = [_holding(alias, ev, by_request.get(ev.request_id or "", []), chain) for ev in moves]
     if first.action != "alias_baseline" and before is not None:
-        # The log vouches for it from when the first move was asked for (the bot read the
-        # holder then, and checked it was unchanged at the move), not earlier.
+        # The log shows it holding the alias from when the first move was asked for (the bot
+        # read the holder then, and checked it was unchanged at the move); earlier, it is the
+        # last holder the log knows of, and is answered as such (see Holding.seen_at).
         seen = moved[0].requested_at or moved[0].since
         out.append(
-            Holding(alias, str(before), HolderSource.BEFORE_LOG, seen, verified=moved[0].verified)
+            Holding(
+                alias,
+                str(before),
+                HolderSource.BEFORE_LOG,
+                None,
+                seen_at=seen,
+                verified=moved[0].verified,
+            )  # fmt: skip
         )
     for ev, holding in zip(moves, moved, strict=True):
         out.append(_with_gap(holding, ev, out[-1] if out else None))

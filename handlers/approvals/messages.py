@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from slack_sdk import WebClient
 
+import handlers.history.home
 from bot.approvals.outcomes import ANNOUNCED, COMMITTED, Outcome, OutcomeKind, RequestKind
 from bot.approvals.service import ApprovalService
 from bot.clock import SYSTEM, Clock
@@ -16,7 +17,6 @@ from bot.storage.tables import ApprovalVote, PromotionRequest
 from handlers.approvals import blocks as cards
 from handlers.audit.anchors import post_applied_anchor
 from handlers.blocks import Reply, esc
-from handlers.history.home import history_blocks
 from handlers.slack_client import SLACK_FAILURES, slack_error
 
 log = logging.getLogger(__name__)
@@ -205,5 +205,6 @@ def publish_home(
     ]
     own = [(r, v) for r, v in pending if r.requester == user]
     view = cards.home_view(actionable, own, svc.decided(10), notice)
-    view["blocks"] += [b.to_dict() for b in history_blocks(svc, user, 100 - len(view["blocks"]))]
+    room = 100 - len(view["blocks"])
+    view["blocks"] += [b.to_dict() for b in handlers.history.home.history_blocks(svc, user, room)]
     client.views_publish(user_id=user, view=view)

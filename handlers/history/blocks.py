@@ -35,7 +35,7 @@ def holding_line(h: Holding, *, brief: bool = False) -> str:
     """One holder: which version, from when to when, and how it got there."""
     since = _short(h.since)
     if h.source == HolderSource.BEFORE_LOG:
-        since = f"at least since {since}"
+        since = f"before the log (shown holding it at {_short(h.seen_at)})"
     until = "now" if h.until is None else fmt_when(h.until)
     parts = [f"{_version(h)} — {since} → {until}"]
     if h.source == HolderSource.APPROVED:
@@ -61,7 +61,7 @@ def holding_line(h: Holding, *, brief: bool = False) -> str:
     elif h.source == HolderSource.BASELINE:
         parts.append(f"holder when mlops-bot first looked, {esc(h.note)}")
     else:
-        parts.append("held before the first recorded move (since when, the log does not say)")
+        parts.append("held before the first recorded move")
     return ("" if h.verified else UNVERIFIED) + " · ".join(parts)
 
 
@@ -120,6 +120,11 @@ def holder_reply(h: History, alias: str | None, when: datetime) -> Reply:
         target = f"`@{esc(name)}` of `{esc(h.model)}`"
         if found is not None:
             lines.append(f"{target} was held by {holding_line(found)}")
+            if found.seen_at is not None and when < found.seen_at:
+                lines[-1] += (
+                    f" — the log first shows it at {fmt_when(found.seen_at)} and records "
+                    "nothing earlier: it is the last holder the log knows of"
+                )
         elif name in h.first_at:
             lines.append(
                 f"The audit log has no record of {target} at that time: its first event is "
