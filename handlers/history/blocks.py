@@ -35,7 +35,7 @@ def holding_line(h: Holding, *, brief: bool = False) -> str:
     """One holder: which version, from when to when, and how it got there."""
     since = _short(h.since)
     if h.source == HolderSource.BEFORE_LOG:
-        since = f"before the log (shown holding it at {_short(h.seen_at)})"
+        since = "before the log"
     until = "now" if h.until is None else fmt_when(h.until)
     parts = [f"{_version(h)} — {since} → {until}"]
     if h.source == HolderSource.APPROVED:
@@ -54,14 +54,14 @@ def holding_line(h: Holding, *, brief: bool = False) -> str:
             parts.append(f"request `{esc(h.request_id)}`")
     elif h.source == HolderSource.UNPROTECTED:
         parts.append(f"set at once by {who(h.requester)} (alias not protected)")
-    if h.source in (HolderSource.APPROVED, HolderSource.UNPROTECTED) and h.note:
-        parts.append(f":warning: {esc(h.note)}")
     elif h.source == HolderSource.OUT_OF_BAND:
         parts.append(f":rotating_light: changed outside mlops-bot, {esc(h.note)}")
     elif h.source == HolderSource.BASELINE:
         parts.append(f"holder when mlops-bot first looked, {esc(h.note)}")
     else:
-        parts.append("held before the first recorded move")
+        parts.append(f"held before the first recorded move (asked for {_short(h.seen_at)})")
+    if h.source in (HolderSource.APPROVED, HolderSource.UNPROTECTED) and h.note:
+        parts.append(f":warning: {esc(h.note)}")  # a move the log missed came before
     return ("" if h.verified else UNVERIFIED) + " · ".join(parts)
 
 

@@ -46,6 +46,8 @@ def test_history_lists_each_holder_with_who_requested_and_approved(hbot: BotServ
     assert "requested by <@U0REQ>" in shown and "better recall on Q3" in shown
     assert "approved by <@U0APPROVER1>" in shown and "<@U0APPROVER2>" in shown
     assert f"request `{rid}`" in shown and "held before the first recorded move" in shown
+    v3_line = shown[v3 : shown.index("\n", v3)]
+    assert "held before" not in v3_line and ":warning:" not in v3_line
     assert "Checked against the audit chain" in shown and "events intact" in shown
 
 
