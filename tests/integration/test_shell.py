@@ -220,19 +220,6 @@ def test_v3_passes_the_gates_and_a_blank_line_cancels_a_modal(in_dir: Path) -> N
     assert "0/1" in after(out, "/mlops pending")  # still pending: nothing was submitted
 
 
-def test_override_flow_and_app_home(in_dir: Path) -> None:
-    out = shell_session(
-        "/mlops promote churn 2 champion\nas U0BOB\nhome\npress 1\nLatency matters more today\n"
-    )
-    home = after(out, "home")
-    assert "App Home of @U0BOB" in home and "Waiting for you" in home
-    assert "[1 Override…] [2 Reject…]" in home
-    assert "modal · Override gates" in out
-    done = after(out, "Latency matters more today")
-    assert "Overridden by @U0BOB" in done and "moved to v2" in done
-    assert aliases(in_dir)["champion"] == "2"
-
-
 def test_history_after_a_promotion_in_the_shell_and_in_app_home(in_dir: Path) -> None:
     out = shell_session(
         "/mlops promote churn 3 champion better recall\n"
@@ -251,6 +238,19 @@ def test_history_after_a_promotion_in_the_shell_and_in_app_home(in_dir: Path) ->
     assert "was held by v1" in long_ago and "the last holder the log knows of" in long_ago
     home = after(out, "home")
     assert "Alias history of your models" in home and "approved by @U0BOB" in home
+
+
+def test_override_flow_and_app_home(in_dir: Path) -> None:
+    out = shell_session(
+        "/mlops promote churn 2 champion\nas U0BOB\nhome\npress 1\nLatency matters more today\n"
+    )
+    home = after(out, "home")
+    assert "App Home of @U0BOB" in home and "Waiting for you" in home
+    assert "[1 Override…] [2 Reject…]" in home
+    assert "modal · Override gates" in out
+    done = after(out, "Latency matters more today")
+    assert "Overridden by @U0BOB" in done and "moved to v2" in done
+    assert aliases(in_dir)["champion"] == "2"
 
 
 def test_shell_commands_help_errors_and_eof(in_dir: Path) -> None:
