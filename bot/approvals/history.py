@@ -220,13 +220,20 @@ def has_history(rt: Runtime, model: str) -> bool:
 
 
 def _events(rt: Runtime, model: str, alias: str | None) -> list[AuditEvent]:
-    """The model's moves (of `alias`) and request events, in chain order."""
-    wanted = MOVES | REQUEST_EVENTS
-    return [
-        ev
-        for ev in audit.iter_events(rt.engine, model=model)
-        if ev.action in wanted and (alias is None or ev.alias == alias)
-    ]
+    """The model's moves (of `alias`) and request events, in chain order (reports and other
+    events of the model are left in the database: ix_audit_event_model finds the model's)."""
+    q = (
+        select(AuditEvent)
+        .where(
+            col(AuditEvent.model_name) == model,
+            col(AuditEvent.action).in_(sorted(MOVES | REQUEST_EVENTS)),
+        )
+        .order_by(col(AuditEvent.id))
+    )
+    if alias is not None:
+        q = q.where(col(AuditEvent.alias) == alias)
+    with db.session(rt.engine) as s:
+        return list(s.exec(q).all())
 
 
 def _details(ev: AuditEvent) -> dict[str, Any]:
