@@ -167,3 +167,23 @@ class AliasState(SQLModel, table=True):
     alias: str = Field(primary_key=True, max_length=256)
     version: str | None = Field(default=None, max_length=32)
     seen_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class ReminderKind(StrEnum):
+    """A message about a pending request, sent once: to approvers who have not voted (half
+    its lifetime gone, one hour left), then to its requester and owners (expired)."""
+
+    HALFWAY = "halfway"
+    LAST_HOUR = "last_hour"
+    EXPIRED = "expired"
+
+
+class RequestReminder(SQLModel, table=True):
+    """One claimed reminder: the primary key lets exactly one replica send it."""
+
+    __tablename__ = "request_reminder"
+
+    request_id: str = Field(primary_key=True, max_length=32)
+    kind: str = Field(primary_key=True, max_length=16)  # a ReminderKind
+    claimed_by: str = Field(max_length=128)
+    claimed_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))

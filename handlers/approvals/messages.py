@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from slack_sdk import WebClient
 
+import handlers.history.home
 from bot.approvals.outcomes import ANNOUNCED, COMMITTED, Outcome, OutcomeKind, RequestKind
 from bot.approvals.service import ApprovalService
 from bot.clock import SYSTEM, Clock
@@ -218,6 +219,7 @@ def publish_home(
         or svc.refusal(r, v, user, Action.OVERRIDE) is None
     ]
     own = [(r, v) for r, v in pending if r.requester == user]
-    client.views_publish(
-        user_id=user, view=cards.home_view(actionable, own, svc.decided(10), notice)
-    )
+    view = cards.home_view(actionable, own, svc.decided(10), notice)
+    room = 100 - len(view["blocks"])
+    view["blocks"] += [b.to_dict() for b in handlers.history.home.history_blocks(svc, user, room)]
+    client.views_publish(user_id=user, view=view)

@@ -146,9 +146,9 @@ class Shell:
             return a.user == b.user
         return a.ts is not None and a.ts == b.ts
 
-    @staticmethod
-    def _where(channel: str) -> str:
-        return f"DM with @{channel}" if USER_ID.fullmatch(channel) else f"#{channel}"
+    def _where(self, channel: str) -> str:
+        user = self.workspace.im_user(channel)
+        return f"DM with @{user}" if user else f"#{channel}"
 
     def _label(self, channel: str, ts: str) -> str:
         known = self.workspace.messages.get((channel, ts))

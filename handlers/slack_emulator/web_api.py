@@ -16,7 +16,7 @@ import re
 from typing import Any
 
 from handlers.slack_emulator.blocks_check import validate_blocks, validate_view
-from handlers.slack_emulator.workspace import Workspace
+from handlers.slack_emulator.workspace import USER_ID, Workspace
 
 # Parameters that Slack accepts as JSON-encoded strings in form-encoded requests.
 JSON_FIELDS = ("blocks", "attachments", "view", "files", "metadata")
@@ -175,7 +175,7 @@ class WebAPI:
     # -- chat --------------------------------------------------------------------------------
 
     def api_chat_postMessage(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
-        channel = _channel(params)
+        channel = self._dm_of_user(_channel(params))
         check_message(params)
         _check_ts(params.get("thread_ts"), "invalid_thread_ts")
         params = dict(params)
@@ -263,7 +263,35 @@ class WebAPI:
             raise ApiError("hash_conflict")
         return {"view": self.workspace.publish_home(user_id, view)}
 
+    def _dm_of_user(self, channel: str) -> str:
+        """A user ID as `channel` means the bot's DM with that user: Slack posts there and
+        answers with the DM's `D…` ID."""
+        if not USER_ID.fullmatch(channel):
+            return channel
+        if self.workspace.user(channel) is None:
+            raise ApiError("channel_not_found")
+        return self.workspace.im_channel(channel)
+
     # -- users and channels ------------------------------------------------------------------
+
+    def api_conversations_open(self, params: dict[str, Any]) -> dict[str, Any]:
+        """A 1:1 DM for one user ID in `users` (2 to 8 users, a group DM, is not emulated),
+        or the DM `channel` given back."""
+        if params.get("channel"):
+            channel = str(params["channel"])
+            if self.workspace.im_user(channel) is None:
+                raise ApiError("channel_not_found")
+            return {"channel": {"id": channel}}
+        users = [u for u in str(params.get("users") or "").split(",") if u]
+        if not users:
+            raise ApiError("users_list_not_supplied")
+        if len(users) > 8:
+            raise ApiError("too_many_users")
+        if len(users) > 1:
+            raise ApiError("method_not_supported_for_channel_type")
+        if self.workspace.user(users[0]) is None:
+            raise ApiError("user_not_found")
+        return {"channel": {"id": self.workspace.im_channel(users[0])}}
 
     def api_users_info(self, params: dict[str, Any]) -> dict[str, Any]:
         _require(params, "user")

@@ -241,6 +241,26 @@ def test_a_missing_justification_is_asked_in_a_modal_and_the_card_is_a_model_car
     assert "modal · Request details" in details and "Training data of v1" in details
 
 
+def test_history_after_a_promotion_in_the_shell_and_in_app_home(in_dir: Path) -> None:
+    out = shell_session(
+        "/mlops promote churn 3 champion better recall\n"
+        "as U0BOB\n"
+        "press 1\n"
+        "/mlops history churn @champion\n"
+        "/mlops history churn @champion at 1999-01-01\n"
+        "home\n"
+    )
+    timeline = after(out, "/mlops history churn @champion")
+    assert "History of churn @champion" in timeline
+    assert "v3" in timeline and "requested by @U0ALICE" in timeline
+    assert "approved by @U0BOB" in timeline and "better recall" in timeline
+    assert "v1 — before the log" in timeline and "held before the first recorded move" in timeline
+    long_ago = after(out, "/mlops history churn @champion at 1999-01-01")
+    assert "was held by v1" in long_ago and "the last holder the log knows of" in long_ago
+    home = after(out, "home")
+    assert "Alias history of your models" in home and "approved by @U0BOB" in home
+
+
 def test_override_flow_and_app_home(in_dir: Path) -> None:
     out = shell_session(
         "/mlops promote churn 2 champion simpler model\nas U0BOB\nhome\npress 1\n"
