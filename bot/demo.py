@@ -93,6 +93,7 @@ def seed(settings: Settings, *, reset: bool = False, echo: Echo = print) -> bool
     if reset:
         _reset(settings, echo)
     settings.ensure_local_dirs()
+    _bot_database(settings, echo)
     client = _client(settings)
     have_model = _demo_model_state(client, settings.mlflow_tracking_uri)
     policy, current = policy_file(settings), current_file(settings)
@@ -126,6 +127,31 @@ def seed(settings: Settings, *, reset: bool = False, echo: Echo = print) -> bool
         "then type /mlops models"
     )
     return True
+
+
+def _bot_database(settings: Settings, echo: Echo) -> None:
+    """The bot's database at the newest migration, as a start would leave it (so that
+    `mlops-bot check` passes on the demo workspace); said only when it was created."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bot.redact import redact
+    from bot.storage import db
+
+    path = sqlite_path(settings.database_url)
+    new = path is not None and not path.exists()
+    try:
+        engine = db.make_engine(settings.database_url)
+        try:
+            db.upgrade(engine)
+        finally:
+            engine.dispose()
+    except (SQLAlchemyError, ValueError, ImportError) as exc:
+        raise DemoError(
+            f"DATABASE_URL: cannot open {redact(settings.database_url)}: "
+            f"{redact(str(exc).splitlines()[0][:200])}"
+        ) from None
+    if new:
+        echo(f"  database      {path} (the bot's requests and audit log)")
 
 
 def policy_text(current: Path) -> str:

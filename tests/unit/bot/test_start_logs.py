@@ -149,3 +149,78 @@ def test_a_bad_setting_is_named_and_exits_2(
     monkeypatch.setenv("MLOPS_BOT_REQUIRED_APPROVALS", "many")
     code, lines = _serve()
     assert code == 2 and "MLOPS_BOT_REQUIRED_APPROVALS" in lines[-1]
+
+
+def test_no_bot_token_ends_with_one_line_naming_it_and_exits_1(start_env: Path) -> None:
+    code, lines = _serve()
+    assert code == 1
+    assert lines[-1] == "mlops-bot: cannot start: SLACK_BOT_TOKEN is not set (what to set is above)"
+    assert any("SLACK_APP_TOKEN=xapp-" in line for line in lines)  # the help comes first
+
+
+def test_http_mode_without_a_signing_secret_names_it_and_exits_1(
+    start_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-x")
+    monkeypatch.delenv("SLACK_SIGNING_SECRET", raising=False)
+    code, lines = _serve()
+    assert code == 1
+    assert lines[-1].startswith("mlops-bot: cannot start: SLACK_SIGNING_SECRET is not set")
+
+
+def test_a_port_in_use_names_the_port_and_exits_1_after_the_start_line(
+    start_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-secret-token-value")
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", "secret-signing-value")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        from bot.cli import cli
+
+        result = CliRunner().invoke(
+            cli, ["serve", "--http", "--host", "127.0.0.1", "--port", str(port)]
+        )
+    lines = result.stderr.strip().splitlines()
+    assert result.exit_code == 1
+    assert lines[-1] == (
+        f"mlops-bot: cannot start: --host 127.0.0.1 --port {port}: cannot listen there: "
+        "Address already in use"
+    )
+    [start] = [line for line in lines if "mlops-bot 0.1.0 starting: " in line]
+    assert " INFO " in start and "Slack HTTP; MLflow sqlite:///" in start and "policy none" in start
+    assert "secret-token-value" not in result.stderr and "secret-signing-value" not in result.stderr
+
+
+def test_a_policy_file_with_several_problems_lists_them_then_names_the_variable(
+    start_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    policy = start_env / "policy.toml"
+    policy.write_text('[models.churn]\nrequired_approvals = 0\ngates = ["auc >>= 1"]\n')
+    monkeypatch.setenv("MLOPS_BOT_CONFIG", str(policy))
+    code, lines = _serve()
+    assert code == 2
+    assert (
+        lines[-1]
+        == "mlops-bot: cannot start: MLOPS_BOT_CONFIG: invalid policy file: 2 problems above"
+    )
+    problems = lines[-3:-1]  # each problem on its own line, just above the last one
+    assert problems[0].startswith(f"  {policy}: models.churn.required_approvals: ")
+    assert problems[1].startswith(f"  {policy}: models.churn.gates: ")
+
+
+def test_a_data_dir_that_cannot_be_made_is_named_and_exits_1(
+    start_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (start_env / "a-file").write_text("")
+    monkeypatch.setenv("MLOPS_BOT_DATA_DIR", str(start_env / "a-file" / "data"))
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    code, lines = _serve()
+    assert code == 1
+    assert lines[-1] == (
+        "mlops-bot: cannot start: MLOPS_BOT_DATA_DIR (where DATABASE_URL is by default): cannot "
+        f"create the directory {start_env / 'a-file' / 'data'}: Not a directory"
+    )
