@@ -141,13 +141,13 @@ def run_checks(
 def summary(settings: Settings) -> str:
     """The configuration in one line, without secrets (the start log line says the same)."""
     if settings.socket_mode:
-        mode = "Socket Mode"
+        mode = "Slack Socket Mode"
     elif settings.has_slack_tokens:
-        mode = "HTTP" + ("" if settings.slack_signing_secret else " (no SLACK_SIGNING_SECRET)")
+        mode = "Slack HTTP" + ("" if settings.slack_signing_secret else " (no signing secret)")
     else:
         mode = "no Slack tokens (local shell only)"
     return (
-        f"Slack {mode}; MLflow {redact(settings.mlflow_tracking_uri)}; "
+        f"{mode}; MLflow {redact(settings.mlflow_tracking_uri)}; "
         f"database {redact(settings.database_url)}; policy {settings.policy_path or 'none'}; "
         f"data dir {settings.mlops_bot_data_dir}"
     )
@@ -216,7 +216,9 @@ def check_mlflow(registry: Registry) -> Check:
             f"{shown} does not answer ({why_unanswered(exc)})",
             "start the MLflow server, or correct MLFLOW_TRACKING_URI",
         )
-    return passed("MLflow", f"{shown}: registry answers ({count} registered models)")
+    return passed(
+        "MLflow", f"{shown}: registry answers ({count} registered model{'s' * (count != 1)})"
+    )
 
 
 def why_unanswered(exc: BaseException) -> str:

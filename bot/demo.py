@@ -24,7 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bot.checks import bounded_mlflow_http, why_unanswered
 from bot.config import Settings, sqlite_path
+from bot.redact import redact
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -95,7 +97,8 @@ def seed(settings: Settings, *, reset: bool = False, echo: Echo = print) -> bool
     settings.ensure_local_dirs()
     _bot_database(settings, echo)
     client = _client(settings)
-    have_model = _demo_model_state(client, settings.mlflow_tracking_uri)
+    with bounded_mlflow_http():  # the first call: within seconds when MLflow does not answer
+        have_model = _demo_model_state(client, settings.mlflow_tracking_uri)
     policy, current = policy_file(settings), current_file(settings)
     if have_model and policy.exists() and current.exists():
         echo(
@@ -134,7 +137,6 @@ def _bot_database(settings: Settings, echo: Echo) -> None:
     `mlops-bot check` passes on the demo workspace); said only when it was created."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from bot.redact import redact
     from bot.storage import db
 
     path = sqlite_path(settings.database_url)
@@ -200,7 +202,9 @@ def _demo_model_state(client: MlflowClient, uri: str) -> bool:
     except MlflowException as exc:
         if getattr(exc, "error_code", "") == "RESOURCE_DOES_NOT_EXIST":
             return False
-        raise DemoError(f"MLflow at {uri} failed: {str(exc).splitlines()[0][:200]}") from None
+        raise DemoError(
+            f"MLFLOW_TRACKING_URI: {redact(uri)} failed ({why_unanswered(exc)})"
+        ) from None
     if (rm.tags or {}).get(DEMO_TAG) != "true":
         raise DemoError(
             f"A model named `{MODEL}` already exists in {uri} and was not made by "

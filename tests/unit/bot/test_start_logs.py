@@ -224,3 +224,18 @@ def test_a_data_dir_that_cannot_be_made_is_named_and_exits_1(
         "mlops-bot: cannot start: MLOPS_BOT_DATA_DIR (where DATABASE_URL is by default): cannot "
         f"create the directory {start_env / 'a-file' / 'data'}: Not a directory"
     )
+
+
+def test_the_shell_names_an_mlflow_that_does_not_answer_and_exits_1(
+    start_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.cli import cli
+    from tests.helpers import free_port
+
+    uri = f"http://127.0.0.1:{free_port()}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    result = CliRunner().invoke(cli, ["shell"], input="/mlops models\n")
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"mlops-bot: cannot start: MLFLOW_TRACKING_URI: {uri} does not answer (Connection refused)"
+    )
