@@ -84,22 +84,22 @@ PolicyCheck = Callable[["Policy"], list[Check]]
 
 @contextmanager
 def bounded_mlflow_http() -> Iterator[None]:
-    """MLflow's HTTP retries and timeout bounded for a start-up probe, restored after (they
-    are read from the environment on each request)."""
+    """MLflow's HTTP retries and timeout bounded for a start-up probe, then back to what the
+    bot uses otherwise (the environment's, else the gateway's defaults: MLflow reads them at
+    each request)."""
+    from bot.registry.gateway import use_http_defaults
+
+    use_http_defaults()
     bounds = {
         "MLFLOW_HTTP_REQUEST_MAX_RETRIES": PROBE_RETRIES,
         "MLFLOW_HTTP_REQUEST_TIMEOUT": PROBE_TIMEOUT_SECONDS,
     }
-    saved = {key: os.environ.get(key) for key in bounds}
+    saved = {key: os.environ[key] for key in bounds}
     os.environ.update(bounds)
     try:
         yield
     finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+        os.environ.update(saved)
 
 
 def run_checks(

@@ -38,9 +38,16 @@ QUIET_LIBRARIES: dict[str, int] = {
 }
 # Lines dropped below DEBUG whatever their level: Bolt's "As you gave `client` as well,
 # `token` will be unused." (the bot gives Bolt a client on purpose), on the logger the bot
-# hands Bolt (handlers.app) or Bolt's own.
-_CHATTER = ("`token` will be unused",)
-_CHATTY_LOGGERS = ("mlops_bot.bolt", "slack_bolt.App")
+# hands Bolt (handlers.app) or Bolt's own; uvicorn's lifespan steps (its "Started server
+# process", "Uvicorn running on …" and "Shutting down" stay).
+_CHATTER = (
+    "`token` will be unused",
+    "Waiting for application startup",
+    "Application startup complete",
+    "Waiting for application shutdown",
+    "Application shutdown complete",
+)
+_CHATTY_LOGGERS = ("mlops_bot.bolt", "slack_bolt.App", "uvicorn.error")
 
 TRACE_ID: ContextVar[str] = ContextVar("mlops_bot_trace_id", default="-")
 LogFormat = Literal["text", "json"]

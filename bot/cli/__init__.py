@@ -120,7 +120,8 @@ def serve(
     rt.warm_up()  # before the scheduler's first jobs and the first request
     scheduler.start()
     where = f"HTTP on http://{host}:{port}" if http else "Socket Mode"
-    log.info("serving Slack over %s (policy: %d models)", where, len(rt.policy.file.models))
+    models = len(rt.policy.file.models)
+    log.info("serving Slack over %s (policy: %d model%s)", where, models, "s" * (models != 1))
     problem = None
     try:
         if http:

@@ -74,6 +74,10 @@ def _library_chatter(tmp_path: Path) -> None:
         token_verification_enabled=False,
         logger=logging.getLogger("mlops_bot.bolt"),
     )
+    uvicorn = logging.getLogger("uvicorn.error")  # what uvicorn says at every start and stop
+    uvicorn.info("Waiting for application startup.")
+    uvicorn.info("Application startup complete.")
+    uvicorn.info("Uvicorn running on http://127.0.0.1:3000 (Press CTRL+C to quit)")
     logging.getLogger("mlops_bot.example").info("promotion request abc approved")
 
 
@@ -84,6 +88,8 @@ CHATTER = (
     "executed successfully",
     "Retrying (",  # urllib3
     "`token` will be unused",  # Bolt
+    "Waiting for application startup",  # uvicorn
+    "Application startup complete",
 )
 
 
@@ -93,6 +99,7 @@ def test_library_chatter_is_not_logged_at_info(logging_setup, tmp_path: Path) ->
     text = "\n".join(r.getMessage() for r in logging_setup.records)
     assert [c for c in CHATTER if c in text] == []
     assert "promotion request abc approved" in text  # what an operator acts on stays
+    assert "Uvicorn running on http://127.0.0.1:3000" in text
 
 
 def test_debug_shows_the_library_lines(logging_setup, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
