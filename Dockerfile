@@ -5,13 +5,15 @@
 #
 # BASE_IMAGE: any Debian-like image with python3 (3.11, as requirements.lock was compiled for)
 # and its venv module, e.g. the official python slim image, or a base made with debootstrap.
-# An offline build passes its package index as PIP_INDEX_URL / PIP_FIND_LINKS build args.
+# A build without PyPI passes its package index as PIP_INDEX_URL / PIP_FIND_LINKS build args;
+# behind a TLS-inspecting proxy, PIP_CERT names its CA bundle (mounted with --volume).
 ARG BASE_IMAGE=python:3.11-slim-bookworm
 FROM ${BASE_IMAGE}
 
 ARG PIP_INDEX_URL
 ARG PIP_EXTRA_INDEX_URL
 ARG PIP_FIND_LINKS
+ARG PIP_CERT
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \

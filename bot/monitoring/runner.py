@@ -275,10 +275,10 @@ class ReportRunner:
         if report is not None:
             posted = self.sink.publish(job, report)
             log.info(
-                "%s report of %s @%s for %s posted to %s: %s",
+                "%s report of %s%s for %s posted to %s: %s",
                 job.kind,
                 job.model,
-                job.alias or "-",
+                f" @{job.alias}" if job.alias else "",
                 job.actor,
                 job.channel,
                 "ALERT (threshold crossed)" if report.alert else "no alert",

@@ -97,3 +97,10 @@ def test_every_setting_compose_sets_is_a_setting_of_the_bot(compose: dict[str, A
 
 def _flag(command: list[str], name: str) -> str:
     return next(c.split("=", 1)[1] for c in command if c.startswith(f"{name}="))
+
+
+def test_the_build_context_leaves_out_secrets_and_local_state() -> None:
+    ignored = (ROOT / ".dockerignore").read_text(encoding="utf-8").split()
+    assert {".env", ".venv", ".git", ".mlops-bot"} <= set(ignored)
+    copied = [rest for word, rest in _instructions() if word == "COPY"]
+    assert not [c for c in copied if any(i.strip("*/") in c.split() for i in ignored)]
