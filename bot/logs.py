@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import uuid
 from collections.abc import Callable
@@ -104,6 +105,9 @@ def setup(level: int = logging.INFO, fmt: LogFormat = "text") -> None:
     )
     handler.addFilter(RedactingFilter())  # records made before tag_records, too
     quiet = level > logging.DEBUG
+    if quiet:  # MLflow logs through a handler of its own ("Creating initial MLflow database
+        # tables…" when a store is new), at the level this variable gives, read at its import
+        os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     for name, least in QUIET_LIBRARIES.items():
         logging.getLogger(name).setLevel(least if quiet else logging.NOTSET)
     for name in _CHATTY_LOGGERS:
