@@ -75,6 +75,7 @@ def _library_chatter(tmp_path: Path) -> None:
         logger=logging.getLogger("mlops_bot.bolt"),
     )
     uvicorn = logging.getLogger("uvicorn.error")  # what uvicorn says at every start and stop
+    uvicorn.setLevel(logging.INFO)  # as serve_http's uvicorn.run(log_level="info") sets it
     uvicorn.info("Waiting for application startup.")
     uvicorn.info("Application startup complete.")
     uvicorn.info("Uvicorn running on http://127.0.0.1:3000 (Press CTRL+C to quit)")
