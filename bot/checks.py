@@ -187,8 +187,10 @@ def check_database(url: str) -> Check:
     finally:
         engine.dispose()
     head = db.head_revision()
+    if not current:
+        return failed("database", f"{shown} has no migrations applied (head: {head})", upgrade)
     if current != {head}:
-        at = ", ".join(sorted(r for r in current if r)) or "no migrations applied"
+        at = ", ".join(sorted(current))
         return failed("database", f"{shown} is at {at}, not at head {head}", upgrade)
     return passed("database", f"{shown}: migrations at head ({head})")
 
@@ -222,10 +224,10 @@ def check_mlflow(registry: Registry) -> Check:
 
 
 def why_unanswered(exc: BaseException) -> str:
-    """The root of an MLflow failure in a few words ("Connection refused", "timed out",
+    """The root of an MLflow or Slack failure in a few words ("Connection refused", "timed out",
     "HTTP 503"): MLflow's own message quotes the whole request and urllib3's retry state."""
     text = " ".join(str(e) for e in (exc, exc.__cause__) if e is not None)
-    if found := re.search(r"\[Errno -?\d+\] ([^'\"()\]]+)", text):
+    if found := re.search(r"\[Errno -?\d+\] ([^'\"()<>\]]+)", text):
         return found.group(1).strip()
     if "timed out" in text.lower():
         return f"no answer within {PROBE_TIMEOUT_SECONDS} s"

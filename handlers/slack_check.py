@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from slack_sdk.errors import SlackApiError
 
-from bot.checks import SLACK_SCOPES, Check, failed, passed, skipped
+from bot.checks import SLACK_SCOPES, Check, failed, passed, skipped, why_unanswered
 from bot.config import Settings
 from handlers.slack_client import SLACK_FAILURES, make_client, slack_error
 
@@ -54,7 +54,7 @@ def check_slack(settings: Settings) -> list[Check]:
             *out,
             failed(
                 "Slack token",
-                f"cannot reach Slack at {settings.slack_api_url}: {slack_error(exc)}",
+                f"cannot reach Slack at {settings.slack_api_url} ({why_unanswered(exc)})",
                 "check the network or proxy, and SLACK_API_URL",
             ),
         ]

@@ -130,8 +130,10 @@ def test_unreachable_slack_is_named(workspace: Path, monkeypatch: pytest.MonkeyP
     code, lines = check(workspace)
     assert code == 1
     [line] = failing(lines)
-    assert line.startswith("✗ Slack token: cannot reach Slack at http://127.0.0.1:")
-    assert "fix: check the network or proxy, and SLACK_API_URL" in line
+    assert line == (
+        f"✗ Slack token: cannot reach Slack at {os.environ['SLACK_API_URL']} (Connection refused)"
+        " → fix: check the network or proxy, and SLACK_API_URL"
+    )
 
 
 def test_mlflow_down_fails_fast_and_skips_what_needs_it(
@@ -164,6 +166,19 @@ def test_a_database_behind_head_names_the_upgrade(workspace: Path) -> None:
     [line] = failing(lines)
     assert f"not at head {db.head_revision()}" in line
     assert line.endswith("→ fix: run `mlops-bot db upgrade` (`serve` also migrates at start)")
+
+
+def test_a_database_without_migrations_names_the_upgrade(
+    workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlite3
+
+    sqlite3.connect(workspace / "empty.db").close()  # a file, no tables
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{workspace / 'empty.db'}")
+    code, lines = check(workspace)
+    assert code == 1
+    [line] = failing(lines)
+    assert line.startswith(f"✗ database: sqlite:///{workspace / 'empty.db'} has no migrations ")
 
 
 def test_a_missing_database_is_not_created_by_the_check(
