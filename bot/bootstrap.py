@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot import audit
 from bot.clock import SYSTEM, Clock
-from bot.config import Settings, secret
+from bot.config import Settings, secret, sqlite_path
 from bot.monitoring.schedules import sync_file_monitors
 from bot.policy.file import load_policy
 from bot.redact import redact
@@ -55,6 +56,29 @@ def _database(settings: Settings, migrate: bool) -> Engine:
     return engine
 
 
+def _local_dirs(settings: Settings) -> None:
+    """The directories of the SQLite stores; StartError naming the variable when one cannot be
+    made (unset, both are files of MLOPS_BOT_DATA_DIR)."""
+    stores = (
+        ("DATABASE_URL", settings.database_url, "mlops_bot.db"),
+        ("MLFLOW_TRACKING_URI", settings.mlflow_tracking_uri, "mlflow.db"),
+    )
+    for var, url, default_name in stores:
+        path = sqlite_path(url)
+        if path is None or path.parent == Path(""):
+            continue
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            default = url == f"sqlite:///{settings.mlops_bot_data_dir}/{default_name}"
+            name = f"MLOPS_BOT_DATA_DIR (where {var} is by default)" if default else var
+            raise StartError(
+                f"{name}: cannot create the directory {path.parent}: "
+                f"{exc.strerror or type(exc).__name__}",
+                1,
+            ) from None
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(getattr(exc, "orig", None) or exc).strip()
     return redact(text.splitlines()[0][:300] if text else type(exc).__name__)
@@ -66,7 +90,7 @@ def build_runtime(
     """Load settings and policy (PolicyError on a bad file), connect, migrate (StartError
     naming DATABASE_URL when the database cannot be used)."""
     settings = settings or Settings()
-    settings.ensure_local_dirs()
+    _local_dirs(settings)
     policy = load_policy(settings)
     engine = _database(settings, migrate)
     registry = Registry(settings.mlflow_tracking_uri, settings.mlflow_ui_url)

@@ -26,7 +26,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bot.checks import bounded_mlflow_http, why_unanswered
 from bot.config import Settings, sqlite_path
+from bot.redact import redact
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -99,8 +101,10 @@ def seed(settings: Settings, *, reset: bool = False, echo: Echo = print) -> bool
     if reset:
         _reset(settings, echo)
     settings.ensure_local_dirs()
+    _bot_database(settings, echo)
     client = _client(settings)
-    have_model = _demo_model_state(client, settings.mlflow_tracking_uri)
+    with bounded_mlflow_http():  # the first call: within seconds when MLflow does not answer
+        have_model = _demo_model_state(client, settings.mlflow_tracking_uri)
     policy, current = policy_file(settings), current_file(settings)
     if have_model and policy.exists() and current.exists():
         echo(
@@ -132,6 +136,30 @@ def seed(settings: Settings, *, reset: bool = False, echo: Echo = print) -> bool
         "then type /mlops models"
     )
     return True
+
+
+def _bot_database(settings: Settings, echo: Echo) -> None:
+    """The bot's database at the newest migration, as a start would leave it (so that
+    `mlops-bot check` passes on the demo workspace); said only when it was created."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bot.storage import db
+
+    path = sqlite_path(settings.database_url)
+    new = path is not None and not path.exists()
+    try:
+        engine = db.make_engine(settings.database_url)
+        try:
+            db.upgrade(engine)
+        finally:
+            engine.dispose()
+    except (SQLAlchemyError, ValueError, ImportError) as exc:
+        raise DemoError(
+            f"DATABASE_URL: cannot open {redact(settings.database_url)}: "
+            f"{redact(str(exc).splitlines()[0][:200])}"
+        ) from None
+    if new:
+        echo(f"  database      {path} (the bot's requests and audit log)")
 
 
 def policy_text(current: Path) -> str:
@@ -181,7 +209,9 @@ def _demo_model_state(client: MlflowClient, uri: str) -> bool:
     except MlflowException as exc:
         if getattr(exc, "error_code", "") == "RESOURCE_DOES_NOT_EXIST":
             return False
-        raise DemoError(f"MLflow at {uri} failed: {str(exc).splitlines()[0][:200]}") from None
+        raise DemoError(
+            f"MLFLOW_TRACKING_URI: {redact(uri)} failed ({why_unanswered(exc)})"
+        ) from None
     if (rm.tags or {}).get(DEMO_TAG) != "true":
         raise DemoError(
             f"A model named `{MODEL}` already exists in {uri} and was not made by "

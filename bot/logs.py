@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import uuid
 from collections.abc import Callable
@@ -38,9 +39,16 @@ QUIET_LIBRARIES: dict[str, int] = {
 }
 # Lines dropped below DEBUG whatever their level: Bolt's "As you gave `client` as well,
 # `token` will be unused." (the bot gives Bolt a client on purpose), on the logger the bot
-# hands Bolt (handlers.app) or Bolt's own.
-_CHATTER = ("`token` will be unused",)
-_CHATTY_LOGGERS = ("mlops_bot.bolt", "slack_bolt.App")
+# hands Bolt (handlers.app) or Bolt's own; uvicorn's lifespan steps (its "Started server
+# process", "Uvicorn running on …" and "Shutting down" stay).
+_CHATTER = (
+    "`token` will be unused",
+    "Waiting for application startup",
+    "Application startup complete",
+    "Waiting for application shutdown",
+    "Application shutdown complete",
+)
+_CHATTY_LOGGERS = ("mlops_bot.bolt", "slack_bolt.App", "uvicorn.error")
 
 TRACE_ID: ContextVar[str] = ContextVar("mlops_bot_trace_id", default="-")
 LogFormat = Literal["text", "json"]
@@ -97,6 +105,9 @@ def setup(level: int = logging.INFO, fmt: LogFormat = "text") -> None:
     )
     handler.addFilter(RedactingFilter())  # records made before tag_records, too
     quiet = level > logging.DEBUG
+    if quiet:  # MLflow logs through a handler of its own ("Creating initial MLflow database
+        # tables…" when a store is new), at the level this variable gives, read at its import
+        os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     for name, least in QUIET_LIBRARIES.items():
         logging.getLogger(name).setLevel(least if quiet else logging.NOTSET)
     for name in _CHATTY_LOGGERS:

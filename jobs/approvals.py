@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from slack_sdk import WebClient
 
-from bot.approvals.outcomes import Outcome, OutcomeKind
+from bot.approvals.outcomes import Outcome, OutcomeKind, describe
 from bot.approvals.service import ApprovalService
 from handlers.approvals.deploy import run_deploy_hooks
 from handlers.approvals.messages import announce, refresh_card, show_outcome
@@ -24,6 +24,7 @@ def expire(svc: ApprovalService, client: WebClient, now: datetime | None = None)
             OutcomeKind.EXPIRED, "Your request expired without enough approvals.", req
         )
         announce(client, expired_outcome)
+        log.info("%s", describe(expired_outcome, "system"))
     return len(expired)
 
 

@@ -15,7 +15,9 @@ from slack_sdk import WebClient
 from bot.approvals.service import ApprovalService
 from bot.monitoring import schedules
 from bot.monitoring.runner import ReportRunner
+from bot.registry.gateway import RegistryUnavailableError
 from bot.runtime import Runtime
+from bot.storage.db import DatabaseError
 from bot.storage.deliveries import prune_deliveries
 from jobs import approvals as approval_jobs
 from jobs import audit as audit_jobs
@@ -67,6 +69,9 @@ class Scheduler:
         def run() -> None:
             try:
                 fn()
+            except (RegistryUnavailableError, DatabaseError) as exc:
+                # a dependency that is down: one line per run, the reason, no traceback
+                log.warning("job %r failed: %s", name, exc)
             except Exception:  # a failing job must not kill the scheduler thread
                 log.exception("job %r failed", name)
 

@@ -452,7 +452,7 @@ class FakeSlack:
     def _api(self, method: str, params: dict[str, Any], headers: dict[str, str]) -> _Reply:
         auth = _headers_get(headers, "Authorization")
         token = auth[7:].strip() if auth.lower().startswith("bearer ") else params.get("token")
-        return _Reply(200, self.api.call(method, params, token))
+        return _Reply(200, self.api.call(method, params, token), self.api.headers(token))
 
     def _upload(self, file_id: str, body: bytes) -> _Reply:
         if not self.workspace.receive_upload(file_id, body):

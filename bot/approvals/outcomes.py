@@ -8,10 +8,14 @@ exported from here with the rest.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, ParamSpec
 
 from bot.storage.tables import ApprovalVote, PromotionRequest, RequestKind, RequestStatus
 
@@ -25,8 +29,12 @@ __all__ = [
     "OutcomeKind",
     "RequestKind",
     "RequestStatus",
+    "logged",
     "snapshot_of",
 ]
+
+log = logging.getLogger("bot.approvals")
+P = ParamSpec("P")
 
 
 class ApprovalError(Exception):
@@ -111,3 +119,30 @@ def snapshot_of(req: PromotionRequest) -> dict[str, Any]:
     """The candidate/holder metrics and gate results stored with the request."""
     data: dict[str, Any] = json.loads(req.snapshot or "{}")
     return data
+
+
+def describe(outcome: Outcome, actor: str) -> str:
+    """One log line for a decision: what happened to which request, by whom, and why."""
+    req = outcome.request
+    what = f"{req.model_name} v{req.version} → @{req.alias} (request {req.id})" if req else "-"
+    message = " ".join(outcome.message.split())[:300]
+    return f"decision {outcome.kind}: {what} by {actor}: {message}"
+
+
+def logged(actor: str) -> Callable[[Callable[P, Outcome]], Callable[P, Outcome]]:
+    """Log each outcome of the decorated decision at INFO (what an operator acts on);
+    `actor` names the parameter holding the user who acted."""
+
+    def wrap(fn: Callable[P, Outcome]) -> Callable[P, Outcome]:
+        signature = inspect.signature(fn)
+
+        @functools.wraps(fn)
+        def logging_outcome(*args: P.args, **kwargs: P.kwargs) -> Outcome:
+            outcome = fn(*args, **kwargs)
+            who = signature.bind(*args, **kwargs).arguments.get(actor, "-")
+            log.info("%s", describe(outcome, str(who)))
+            return outcome
+
+        return logging_outcome
+
+    return wrap

@@ -28,6 +28,7 @@ from bot.approvals.outcomes import (
     OutcomeKind,
     RequestKind,
     RequestStatus,
+    logged,
 )
 from bot.approvals.store import ApprovalStore, DuplicateRequestError, ids
 from bot.clock import as_utc
@@ -64,6 +65,7 @@ class ApprovalService:
     # -- requesting --------------------------------------------------------------------------
 
     @metrics.count_outcomes(metrics.REQUESTS, ApprovalError)
+    @logged("requester")
     def request_promotion(
         self,
         model: str,
@@ -253,6 +255,7 @@ class ApprovalService:
     # -- deciding ----------------------------------------------------------------------------
 
     @metrics.count_outcomes(metrics.DECISIONS, ApprovalError)
+    @logged("user")
     def approve(self, request_id: str, user: str) -> Outcome:
         """One approval click: refuse, record the vote, or apply when enough votes."""
         req, votes = self.get(request_id)
@@ -270,11 +273,13 @@ class ApprovalService:
         return self._after_vote(voted.request, voted.votes, voted.claimed, voted.trail)
 
     @metrics.count_outcomes(metrics.DECISIONS, ApprovalError)
+    @logged("user")
     def override(self, request_id: str, user: str, reason: str) -> Outcome:
         """Override failed gates (reason required); counts as the approver's approval."""
         return self._decide_reasoned(request_id, user, Action.OVERRIDE, reason, self._overridden)
 
     @metrics.count_outcomes(metrics.DECISIONS, ApprovalError)
+    @logged("user")
     def reject(self, request_id: str, user: str, reason: str) -> Outcome:
         return self._decide_reasoned(request_id, user, Action.REJECT, reason, self._rejected)
 
@@ -327,6 +332,7 @@ class ApprovalService:
         return Outcome(OutcomeKind.REJECTED, f"Rejected by <@{user}>: {reason}", req, votes, ev.id)
 
     @metrics.count_outcomes(metrics.DECISIONS, ApprovalError)
+    @logged("user")
     def deny(
         self, req: PromotionRequest | None, request_id: str, user: str, action: Action, why: str
     ) -> Outcome:

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import TYPE_CHECKING
 
 import typer
 
+from bot.cli.check import check
 from bot.cli.common import fail, load_runtime, setup_logging
 from bot.cli.report import report
 from bot.cli.request import request_cli
 from bot.cli.webhook import webhook_cli
+
+if TYPE_CHECKING:
+    from bot.runtime import Runtime
 
 cli = typer.Typer(
     help="mlops-bot: promote models with approval, watch drift, keep an audit log — in Slack.",
@@ -66,17 +71,27 @@ def serve(
     setup_logging()
     rt = load_runtime(say_where=True)
     settings = rt.settings
+    from bot.checks import summary
     from bot.logs import setup
 
     setup(logging.INFO, settings.mlops_bot_log_format)  # the value may come from .env
+    log = logging.getLogger("mlops_bot")
+    log.info("mlops-bot %s starting: %s", _installed_version(), summary(settings))
     if settings.slack_bot_token is None:
-        fail(SLACK_SETUP, 1)
-    from handlers.app import build_app, build_services
-
-    if (http or not settings.socket_mode) and settings.slack_signing_secret is None:
-        fail("HTTP mode needs SLACK_SIGNING_SECRET (Basic Information → Signing Secret).", 1)
+        typer.echo(SLACK_SETUP, err=True)
+        fail("cannot start: SLACK_BOT_TOKEN is not set (what to set is above)", 1)
+    http = http or not settings.socket_mode
+    if http and settings.slack_signing_secret is None:
+        fail(
+            "cannot start: SLACK_SIGNING_SECRET is not set; HTTP mode needs it (Basic "
+            "Information → Signing Secret), or set SLACK_APP_TOKEN for Socket Mode",
+            1,
+        )
+    if http and (busy := _cannot_listen(host, port)):
+        fail(f"cannot start: --host {host} --port {port}: cannot listen there: {busy}", 1)
     from slack_bolt.error import BoltError
 
+    from handlers.app import build_app, build_services
     from handlers.slack_client import SLACK_FAILURES, make_client, slack_error
     from jobs.scheduler import Scheduler
 
@@ -87,20 +102,31 @@ def serve(
     try:
         app = build_app(services, client)  # Bolt checks the token with auth.test here
     except BoltError as exc:
-        fail(f"Slack refused the bot token: {str(exc).splitlines()[0][:200]}", 1)
+        fail(f"cannot start: SLACK_BOT_TOKEN: Slack refused it: {_first(exc)}", 1)
     except SLACK_FAILURES as exc:
-        fail(f"cannot reach Slack at {settings.slack_api_url}: {slack_error(exc)}", 1)
+        fail(
+            f"cannot start: SLACK_API_URL: cannot reach Slack at {settings.slack_api_url}: "
+            f"{slack_error(exc)}",
+            1,
+        )
     from handlers.router.registry import unknown_commands
 
     if unknown := unknown_commands(rt.policy):
-        fail(f"invalid policy file: [permissions] names no /mlops subcommand: {unknown}")
+        fail(
+            f"cannot start: MLOPS_BOT_CONFIG: {rt.policy.source}: [permissions] names no /mlops "
+            f"subcommand: {unknown}"
+        )
+    _probe_mlflow(rt)
     scheduler = services.scheduler
     assert isinstance(scheduler, Scheduler)
     rt.warm_up()  # before the scheduler's first jobs and the first request
     scheduler.start()
+    where = f"HTTP on http://{host}:{port}" if http else "Socket Mode"
+    models = len(rt.policy.file.models)
+    log.info("serving Slack over %s (policy: %d model%s)", where, models, "s" * (models != 1))
     problem = None
     try:
-        if http or not settings.socket_mode:
+        if http:
             from handlers.transport.http import serve_http
 
             serve_http(app, services, host, port)
@@ -113,6 +139,59 @@ def serve(
         scheduler.shutdown(wait=problem is not None)
     if problem:
         fail(problem, 1)  # after the scheduler's last log line, so it is the last line shown
+
+
+def _installed_version() -> str:
+    from importlib.metadata import version
+
+    return version("mlops-bot")
+
+
+def _first(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+
+
+def _cannot_listen(host: str, port: int) -> str | None:
+    """Why uvicorn could not bind host:port (address in use, no such address), else None; so
+    that the start fails with one line naming --port instead of uvicorn's exit."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        family, kind, proto, _, address = infos[0]
+        with socket.socket(family, kind, proto) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+            sock.bind(address)
+    except OSError as exc:
+        return exc.strerror or type(exc).__name__
+    return None
+
+
+def _ask_mlflow(rt: Runtime) -> None:
+    """One MLflow call with its HTTP retries off and a short timeout: RegistryError within
+    seconds when it does not answer (its default retries take minutes)."""
+    from bot.checks import bounded_mlflow_http
+
+    with bounded_mlflow_http():
+        rt.registry.ping()
+
+
+def _probe_mlflow(rt: Runtime) -> None:
+    """Ask MLflow once at start, within seconds (retries and timeout bounded): one warning
+    when it does not answer. The bot serves anyway; /healthz says so until MLflow answers."""
+    from bot.checks import why_unanswered
+    from bot.redact import redact
+    from bot.registry.gateway import RegistryError
+
+    try:
+        _ask_mlflow(rt)
+    except RegistryError as exc:
+        logging.getLogger("mlops_bot").warning(
+            "MLFLOW_TRACKING_URI: %s does not answer (%s); serving anyway, /healthz says "
+            "mlflow unavailable until it does",
+            redact(rt.registry.tracking_uri),
+            why_unanswered(exc),
+        )
 
 
 @cli.command()
@@ -166,7 +245,22 @@ def _open_shell(user: str | None, channel: str | None) -> int:
     from handlers.shell import startup as local_shell
 
     local_shell.adopt_demo_policy()
-    return local_shell.open_shell(load_runtime(say_where=True), user=user, channel=channel)
+    rt = load_runtime(say_where=True)
+    if rt.registry.tracking_uri.startswith(("http://", "https://")):
+        from bot.registry.gateway import RegistryError
+
+        try:
+            _ask_mlflow(rt)
+        except RegistryError as exc:
+            from bot.checks import why_unanswered
+            from bot.redact import redact
+
+            uri = redact(rt.registry.tracking_uri)
+            fail(
+                f"cannot start: MLFLOW_TRACKING_URI: {uri} does not answer ({why_unanswered(exc)})",
+                1,
+            )
+    return local_shell.open_shell(rt, user=user, channel=channel)
 
 
 @cli.command()
@@ -266,6 +360,7 @@ def audit_verify(
 
 
 cli.command("report")(report)
+cli.command("check")(check)
 cli.add_typer(webhook_cli, name="webhook")
 
 

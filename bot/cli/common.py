@@ -50,7 +50,12 @@ def load_runtime(say_where: bool = False) -> Runtime:
         )
         fail(f"invalid configuration: {errors}")
     except PolicyError as exc:
-        fail(f"invalid policy file:\n{exc}")
+        problems = str(exc).splitlines()
+        if len(problems) == 1:
+            fail(f"cannot start: MLOPS_BOT_CONFIG: invalid policy file: {problems[0]}")
+        for problem in problems:
+            typer.echo(f"  {problem}", err=True)
+        fail(f"cannot start: MLOPS_BOT_CONFIG: invalid policy file: {len(problems)} problems above")
     except StartError as exc:
         fail(f"cannot start: {exc}", exc.code)
     except Exception as exc:  # database unreachable, bad URL…

@@ -273,7 +273,17 @@ class ReportRunner:
         self, job: ReportJob, report: Report | None, exc: BaseException | None
     ) -> str | None:
         if report is not None:
-            return self.sink.publish(job, report)
+            posted = self.sink.publish(job, report)
+            log.info(
+                "%s report of %s%s for %s posted to %s: %s",
+                job.kind,
+                job.model,
+                f" @{job.alias}" if job.alias else "",
+                job.actor,
+                job.channel,
+                "ALERT (threshold crossed)" if report.alert else "no alert",
+            )
+            return posted
         metrics.REPORT_FAILURES.labels(job.kind).inc()
         message = _describe(exc, self.rt.settings)
         log.warning("%s report of %s failed: %s", job.kind, job.model, message)

@@ -356,6 +356,8 @@ def read_policy_file(path: Path) -> PolicyFile:
         raise PolicyError(f"{path}: policy file not found") from None
     except UnicodeDecodeError:
         raise PolicyError(f"{path}: not UTF-8 text") from None
+    except OSError as exc:  # a directory, no permission
+        raise PolicyError(f"{path}: cannot read: {exc.strerror or type(exc).__name__}") from None
     except tomllib.TOMLDecodeError as exc:
         raise PolicyError(f"{path}: invalid TOML: {exc}") from None
     try:

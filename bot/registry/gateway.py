@@ -29,6 +29,13 @@ _MLFLOW_HTTP_DEFAULTS = {
 }
 
 
+def use_http_defaults() -> None:
+    """MLflow's HTTP retries and timeout fit for a chat bot, where the environment sets none
+    (MLflow reads them at each request)."""
+    for key, value in _MLFLOW_HTTP_DEFAULTS.items():
+        os.environ.setdefault(key, value)
+
+
 # A version whose source is an MLflow 3 logged model: `models:/m-<id>` (not `models:/<name>/<v>`).
 _LOGGED_MODEL = re.compile(r"^models:/(m-[0-9a-f]+)/?$")
 
@@ -100,8 +107,7 @@ class Registry:
         if self._client is None:
             with self._client_lock:
                 if self._client is None:
-                    for key, value in _MLFLOW_HTTP_DEFAULTS.items():
-                        os.environ.setdefault(key, value)
+                    use_http_defaults()
                     from mlflow.tracking import MlflowClient
 
                     self._client = MlflowClient(

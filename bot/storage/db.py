@@ -94,3 +94,11 @@ def rowcount(result: Any) -> int:
 def session(engine: Engine, *, write: bool = False) -> Session:
     """A session whose objects stay readable after commit; `write` takes the write lock first."""
     return Session(writer(engine) if write else engine, expire_on_commit=False)
+
+
+def current_revisions(engine: Engine) -> set[str]:
+    """The migration revisions the database is at (empty: none applied); read only."""
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as conn:
+        return set(MigrationContext.configure(conn).get_current_heads())

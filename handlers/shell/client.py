@@ -49,7 +49,7 @@ class ShellClient(WebClient):
             api_url=f"{self.base_url}{api_method}",
             req_args={"params": args},
             data=body,
-            headers={},
+            headers=self.api.headers(token),
             status_code=200,
         ).validate()
 

@@ -145,6 +145,14 @@ class WebAPI:
             return exc.payload
         return {"ok": True, **answer}
 
+    def headers(self, token: str | None) -> dict[str, str]:
+        """The HTTP headers Slack adds to a Web API answer: with a valid token, the scopes it
+        was granted (`x-oauth-scopes`, comma-separated), whatever the method."""
+        team = self.workspace.team
+        if token != team.token:
+            return {}
+        return {"x-oauth-scopes": ",".join(team.scopes)}
+
     def post_to_response_url(self, name: str, params: dict[str, Any]) -> tuple[int, str]:
         """A message POSTed to the response_url `name`: the HTTP status and body Slack answers."""
         with self.workspace.lock:

@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.checks import SLACK_SCOPES
+
 # Slack IDs as this project writes them (U0ALICE, C0DEMO; an underscore is let through), for
 # `fullmatch`.
 USER_ID = re.compile(r"[UW][A-Z0-9_]{2,}")
@@ -36,6 +38,8 @@ class Team:
     token: str  # the bot token the Web API accepts
     bot_user_id: str = "U0BOT"
     bot_id: str = "B0BOT"
+    # the scopes the bot token was granted, sent as `x-oauth-scopes` with each answer
+    scopes: tuple[str, ...] = SLACK_SCOPES
 
 
 @dataclass(frozen=True)

@@ -232,6 +232,7 @@ def serve_http(app: App, services: Services, host: str, port: int) -> None:
         host=host,
         port=port,
         log_level="info",
+        log_config=None,  # its lines go through the bot's handler: one format (text or JSON)
         access_log=False,
         timeout_graceful_shutdown=15,
         # Longer than a load balancer's idle timeout (AWS ALB: 60 s), so the balancer, not the

@@ -14,7 +14,7 @@ def serve_socket_mode(app: App, app_token: str | None) -> str | None:
         SocketModeHandler(app, app_token).start()
     except SLACK_FAILURES as exc:
         return (
-            f"Socket Mode could not connect ({slack_error(exc)}): check SLACK_APP_TOKEN "
-            "(an xapp-… token with connections:write) and that Socket Mode is enabled."
+            f"cannot start: SLACK_APP_TOKEN: Socket Mode could not connect ({slack_error(exc)}): "
+            "it must be an xapp-… token with connections:write, and Socket Mode enabled"
         )
     return None

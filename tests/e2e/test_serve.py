@@ -111,6 +111,9 @@ def test_bad_policy_file_stops_start_with_one_clear_error(tmp_path: Path) -> Non
     res = run_mlops_bot(tmp_path, "serve", "--http", env=env, timeout=60)
     assert res.returncode == 2
     assert "mlops-bot.toml: models.churn.gates" in res.stderr and "Traceback" not in res.stderr
+    assert (
+        res.stderr.strip().splitlines()[-1].startswith("mlops-bot: cannot start: MLOPS_BOT_CONFIG")
+    )
 
 
 def serve_until_exit(tmp_path: Path, *args: str, **env: str) -> str:
@@ -136,7 +139,8 @@ def test_slack_refusing_the_token_at_start_is_one_clear_error(
         SLACK_BOT_TOKEN="xoxb-not-the-token",
         SLACK_API_URL=fake_slack.api_url,
     )
-    assert last.startswith("mlops-bot: Slack refused the bot token") and "invalid_auth" in last
+    assert last.startswith("mlops-bot: cannot start: SLACK_BOT_TOKEN: Slack refused it")
+    assert "invalid_auth" in last
 
 
 @pytest.mark.slow
@@ -149,7 +153,9 @@ def test_slack_unreachable_at_start_is_one_clear_error(tmp_path: Path) -> None:
         SLACK_BOT_TOKEN=BOT_TOKEN,
         SLACK_API_URL=f"http://127.0.0.1:{free_port()}/api/",
     )
-    assert last.startswith("mlops-bot: cannot reach Slack at http://127.0.0.1:")
+    assert last.startswith(
+        "mlops-bot: cannot start: SLACK_API_URL: cannot reach Slack at http://127.0.0.1:"
+    )
 
 
 @pytest.mark.slow
@@ -162,4 +168,6 @@ def test_socket_mode_that_cannot_connect_is_one_clear_error(
         SLACK_APP_TOKEN="xapp-1-not-valid",
         SLACK_API_URL=fake_slack.api_url,
     )
-    assert last.startswith("mlops-bot: Socket Mode could not connect") and "SLACK_APP_TOKEN" in last
+    assert last.startswith(
+        "mlops-bot: cannot start: SLACK_APP_TOKEN: Socket Mode could not connect"
+    )

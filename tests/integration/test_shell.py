@@ -404,7 +404,11 @@ def test_demo_reset_starts_over(in_dir: Path) -> None:
     with closing(sqlite3.connect(in_dir / ".mlops-bot" / "mlflow.db")) as conn:
         rows = conn.execute("SELECT alias, version FROM registered_model_aliases").fetchall()
     assert sorted(rows) == [("challenger", 3), ("champion", 1)]
-    assert not (in_dir / ".mlops-bot" / "mlops_bot.db").exists()  # requests and audit: gone
+    # requests and audit: gone (the database is made again, migrated and empty)
+    with closing(sqlite3.connect(in_dir / ".mlops-bot" / "mlops_bot.db")) as conn:
+        assert conn.execute("SELECT count(*) FROM audit_event").fetchone() == (0,)
+        assert conn.execute("SELECT count(*) FROM promotion_request").fetchone() == (0,)
+    assert "reset: deleted the embedded bot database" in proc.stdout
 
 
 # -- rendering -------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import re
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
@@ -125,7 +126,10 @@ def text_of(call_params: dict) -> str:
     return call_params.get("text", "") + json.dumps(call_params.get("blocks", ""))
 
 
-def test_on_demand_drift_posts_summary_then_charts_in_its_thread(rbot: BotServer) -> None:
+def test_on_demand_drift_posts_summary_then_charts_in_its_thread(
+    rbot: BotServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="bot.monitoring.runner")
     fake = rbot.fake
     assert "Working on the drift report" in text_of(rbot.ask("drift churn"))
     post = fake.wait_for(
@@ -148,6 +152,10 @@ def test_on_demand_drift_posts_summary_then_charts_in_its_thread(rbot: BotServer
     assert {k: payload[k] for k in ("kind", "model", "version", "alias", "alert")} == {
         "kind": "drift", "model": "churn", "version": "1", "alias": "champion", "alert": True,
     }  # fmt: skip
+    logged = wait_until(lambda: [r.getMessage() for r in caplog.records if "posted to" in r.msg])
+    assert logged == [
+        f"drift report of churn for U0REQ posted to {CHANNEL}: ALERT (threshold crossed)"
+    ]
 
 
 def test_unreachable_data_is_posted_as_an_error(rbot: BotServer, tmp_path: Path) -> None:

@@ -1,14 +1,18 @@
-"""Issue 14 item 7: the demo's drift report flags exactly the two features it shifted."""
+"""The demo: its drift report flags exactly the two features it shifted (issue 14 item 7), and an
+unreachable MLflow is named at once."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from bot import demo
+from bot.config import Settings
 from bot.monitoring.drift import compute_drift
 from bot.policy.file import read_policy_file
+from tests.helpers import free_port
 
 
 def test_demo_drift_report_flags_exactly_the_two_shifted_features(tmp_path: Path) -> None:
@@ -34,3 +38,20 @@ def test_demo_drift_report_flags_exactly_the_two_shifted_features(tmp_path: Path
     )
     assert sorted(f.name for f in result.features if f.drifted) == sorted(demo.SHIFTED)
     assert len(result.features) == 30 and not result.schema_changed
+
+
+def test_an_unreachable_mlflow_is_named_at_once(tmp_path: Path) -> None:
+    """`mlops-bot demo` against an MLflow that does not answer: one clear error within seconds
+    (MLflow's own HTTP defaults retry for minutes)."""
+    uri = f"http://127.0.0.1:{free_port()}"
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        mlflow_tracking_uri=uri,
+        database_url=f"sqlite:///{tmp_path / 'bot.db'}",
+        mlops_bot_data_dir=tmp_path / "data",
+    )
+    said: list[str] = []
+    with pytest.raises(demo.DemoError) as exc:
+        demo.seed(settings, echo=said.append)
+    assert str(exc.value) == f"MLFLOW_TRACKING_URI: {uri} failed (Connection refused)"
+    assert not (tmp_path / "data" / "mlops-bot.toml").exists()  # nothing seeded

@@ -264,6 +264,21 @@ def test_missing_and_wrong_auth(slack: FakeSlack) -> None:
     assert slack.messages() == []
 
 
+def test_granted_scopes_come_in_the_x_oauth_scopes_header(slack: FakeSlack) -> None:
+    """As Slack does: every answer to a valid token names the token's scopes; a refused
+    token's answer names none."""
+    from handlers.shell.client import ShellClient
+
+    answer = WebClient(token=slack.token, base_url=slack.api_url).auth_test()
+    assert answer.headers["x-oauth-scopes"] == ",".join(slack.workspace.team.scopes)
+    assert "chat:write" in answer.headers["x-oauth-scopes"].split(",")
+    with pytest.raises(SlackApiError) as exc:
+        WebClient(token="xoxb-wrong", base_url=slack.api_url).auth_test()
+    assert "x-oauth-scopes" not in {k.lower() for k in exc.value.response.headers}
+    in_process = ShellClient(slack.api).auth_test()  # the local shell's client says the same
+    assert in_process.headers["x-oauth-scopes"] == answer.headers["x-oauth-scopes"]
+
+
 def test_unknown_method(client: WebClient) -> None:
     with pytest.raises(SlackApiError) as exc:
         client.api_call("chat.postMesage", json={"channel": CHANNEL, "text": "x"})
