@@ -20,16 +20,22 @@ def report(
     current: str | None = typer.Option(None, "--current", help="path, glob, URL, mlflow-artifact:"),
     out: Path = typer.Option(Path("report"), "--out", help="directory for report.json and PNGs"),
     channel: str | None = typer.Option(None, "--channel", help="also post to this Slack channel"),
+    engine: str | None = typer.Option(
+        None, "--engine", help="drift: auto, numpy or duckdb (default: the monitor's, else auto)"
+    ),
 ) -> None:
     """Write DIR/report.json and PNG charts; exit 1 with a one-line reason on bad input."""
     from bot.cli.common import fail, load_runtime
     from bot.monitoring.datasets import DatasetError
     from bot.monitoring.document import ReportKind
     from bot.monitoring.report import ReportError, make_report, write_report
+    from bot.monitoring.runner import engine_config
     from bot.registry.gateway import RegistryError
 
     if kind not in set(ReportKind):
         fail(f"report kind must be drift or perf, not {kind!r}", 1)
+    if engine is not None and engine not in ("auto", "numpy", "duckdb"):
+        fail(f"--engine must be auto, numpy or duckdb, not {engine!r}", 1)
     rt = load_runtime()
 
     def progress(msg: str) -> None:
@@ -45,6 +51,8 @@ def report(
             reference=reference,
             current=current,
             progress=progress,
+            engine=engine,
+            engine_config=engine_config(rt.settings),
         )
     except (ReportError, DatasetError, RegistryError) as exc:
         fail(str(exc).replace("`", "'"), 1)

@@ -10,14 +10,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.monitoring import datasets
 from bot.monitoring.document import ReportDocument, ReportKind, build_document
 from bot.policy.file import MonitorConfig, Policy
 from bot.registry.gateway import Registry
 
+if TYPE_CHECKING:  # the drift package imports numpy, pandas and scipy: only when a report runs
+    from bot.monitoring.drift.engines.base import EngineConfig, EngineKind
+
 TOP_FEATURE_CHARTS = 10
+CHART_SAMPLE_ROWS = 100_000  # rows per side drawn for the charts of an out-of-core report
 Progress = Callable[[str], None]
 
 
@@ -53,12 +57,16 @@ def make_report(
     charts: bool = True,
     progress: Progress | None = None,
     limits: datasets.Limits | None = None,
+    engine: str | None = None,
+    engine_config: EngineConfig | None = None,
 ) -> Report:
     """Load both data sets, compute the report, render its charts.
 
     `mlflow-artifact:` sources are read from the run of the monitor's configured alias holder
     (`monitor.alias`), whichever `alias` the report is about: anyone may point an unprotected
     alias at their own version, and must not choose that way whose files are downloaded.
+    ``engine`` (default: the monitor's, else ``auto``) chooses where drift statistics are
+    computed; DuckDB reads local sources where they are, without the size caps.
     """
     kind = ReportKind(kind)  # callers may pass "drift" or "perf"
     say = progress or (lambda _m: None)
@@ -86,12 +94,19 @@ def make_report(
         "version": version,
         "run_id": run_id,
     }
-    cur = datasets.load(current, holder=holder, progress=say, limits=limits)
     stamp = f"{model} @{alias} v{version}" if model else "ad-hoc data"
     if kind == ReportKind.DRIFT:
         assert reference is not None
+        from bot.monitoring.drift.engines.base import EngineConfig
+
+        chosen = _engine(engine or (monitor.engine if monitor else "auto"), reference, current)
+        config = engine_config or EngineConfig()
+        if chosen != "numpy" and _local(reference, current):
+            return _drift_out_of_core(head, reference, current, monitor, stamp, charts, say, config)
+        cur = datasets.load(current, holder=holder, progress=say, limits=limits)
         ref = datasets.load(reference, holder=holder, progress=say, limits=limits)
-        return _drift(head, ref, cur, monitor, stamp, charts, say)
+        return _drift(head, ref, cur, monitor, stamp, charts, say, chosen, config)
+    cur = datasets.load(current, holder=holder, progress=say, limits=limits)
     return _perf(head, cur, monitor, baseline, stamp, charts, say)
 
 
@@ -103,10 +118,81 @@ def _drift(
     stamp: str,
     charts: bool,
     say: Progress,
+    engine: EngineKind | str = "numpy",
+    config: EngineConfig | None = None,
 ) -> Report:
-    from bot.monitoring import drift
+    from bot.monitoring.drift.engines import EngineError, make_engine
 
-    say(f"comparing {ref.rows:,} reference rows with {cur.rows:,} current rows")
+    say(f"comparing {ref.rows:,} reference rows with {cur.rows:,} current rows ({engine})")
+    try:
+        result = make_engine(engine, config).compute(ref.frame, cur.frame, _options(monitor))
+    except EngineError as exc:
+        raise ReportError(str(exc)) from None
+    report = _drift_report(head, result, ref.uri, ref.rows, cur.uri, cur.rows, stamp, engine)
+    if charts:
+        say("rendering charts")
+        report.charts = _drift_charts(result, ref, cur, report.title)
+    return report
+
+
+def _drift_out_of_core(
+    head: dict[str, Any],
+    reference: str,
+    current: str,
+    monitor: MonitorConfig | None,
+    stamp: str,
+    charts: bool,
+    say: Progress,
+    config: EngineConfig,
+) -> Report:
+    """Drift by DuckDB on local files read where they are (no size caps: out of core)."""
+    from bot.monitoring.drift.engines import EngineError
+    from bot.monitoring.drift.engines.duckdb_engine import DuckDBEngine
+
+    engine = DuckDBEngine(memory_limit=config.memory_limit, temp_directory=config.spill_dir)
+    say(f"comparing {current} with {reference} (duckdb, memory limit {config.memory_limit})")
+    try:
+        result, ref_rows, cur_rows = engine.compute_with_rows(reference, current, _options(monitor))
+        report = _drift_report(
+            head, result, reference, ref_rows, current, cur_rows, stamp, "duckdb"
+        )
+        if charts:  # histograms of a random sample of each side: a picture, not a statistic
+            say("rendering charts")
+            names = [f.name for f in result.features]
+            ref = datasets.Dataset(reference, engine.sample(reference, names, CHART_SAMPLE_ROWS))
+            cur = datasets.Dataset(current, engine.sample(current, names, CHART_SAMPLE_ROWS))
+            report.charts = _drift_charts(result, ref, cur, report.title)
+    except EngineError as exc:
+        raise ReportError(str(exc)) from None
+    return report
+
+
+def _engine(kind: str, reference: str, current: str) -> EngineKind:
+    """The engine to run: ``auto`` resolved from the sizes of local sources."""
+    from bot.monitoring.drift.engines.base import EngineKind, choose_engine, local_paths
+
+    try:
+        chosen = EngineKind(kind)
+    except ValueError:
+        raise ReportError(f"unknown engine {kind!r}; use auto, numpy or duckdb") from None
+    if chosen == EngineKind.SPARK:
+        raise ReportError("the spark engine is not available yet; use auto, numpy or duckdb")
+    missing = not (local_paths(reference) and local_paths(current))
+    if chosen == EngineKind.AUTO and _local(reference, current) and missing:
+        return EngineKind.NUMPY  # its loader names the missing file
+    return choose_engine(chosen, reference, current)
+
+
+def _local(*sources: str) -> bool:
+    from bot.monitoring.drift.engines.base import is_local
+
+    return all(is_local(s) for s in sources)
+
+
+def _options(monitor: MonitorConfig | None) -> Any:
+    from bot.monitoring import drift
+    from bot.monitoring.drift.engines import DriftOptions
+
     exclude = (
         {c for c in (monitor.target, monitor.prediction, monitor.timestamp) if c}
         if monitor
@@ -116,33 +202,40 @@ def _drift(
         name: drift.FeatureOverride(method=o.method, threshold=o.threshold)
         for name, o in (monitor.features.items() if monitor else [])
     }
-    result = drift.compute_drift(
-        ref.frame,
-        cur.frame,
+    return DriftOptions(
         features=overrides,
         exclude=exclude,
         correction=monitor.correction if monitor else None,
     )
+
+
+def _drift_report(
+    head: dict[str, Any],
+    result: Any,
+    ref_uri: str,
+    ref_rows: int,
+    cur_uri: str,
+    cur_rows: int,
+    stamp: str,
+    engine: EngineKind | str,
+) -> Report:
     generated = _now()
     document = build_document(
         {
             **head,
-            "reference": {"uri": ref.uri, "rows": ref.rows},
-            "current": {"uri": cur.uri, "rows": cur.rows},
+            "reference": {"uri": ref_uri, "rows": ref_rows},
+            "current": {"uri": cur_uri, "rows": cur_rows},
             **result.to_dict(),
+            "engine": str(engine),
             "generated_at": generated,
         }
     )
     title = f"{stamp} — drift, {generated[:16].replace('T', ' ')} UTC"
-    report = Report(
+    return Report(
         document,
         title,
         alert=bool(result.dataset_drift) or any(f.drifted for f in result.features),
     )
-    if charts:
-        say("rendering charts")
-        report.charts = _drift_charts(result, ref, cur, title)
-    return report
 
 
 def _drift_charts(

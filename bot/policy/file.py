@@ -92,6 +92,8 @@ class MonitorConfig(_Strict):
     window: str = "1D"
     retrain_url: str | None = None
     correction: Literal["bh"] | None = None
+    # where drift statistics are computed (bot.monitoring.drift.engines.EngineKind)
+    engine: Literal["auto", "numpy", "duckdb"] = "auto"
     degradation_threshold: float = Field(default=0.05, ge=0)
     features: dict[str, FeatureOverrideConfig] = Field(default_factory=dict)
 

@@ -9,11 +9,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from bot.monitoring.drift.engines.base import (
     DriftEngine,
     DriftOptions,
+    EngineConfig,
     EngineError,
     EngineKind,
     choose_engine,
@@ -22,6 +21,7 @@ from bot.monitoring.drift.engines.base import (
 __all__ = [
     "DriftEngine",
     "DriftOptions",
+    "EngineConfig",
     "EngineError",
     "EngineKind",
     "choose_engine",
@@ -29,12 +29,7 @@ __all__ = [
 ]
 
 
-def make_engine(
-    kind: EngineKind | str,
-    *,
-    memory_limit: str = "2GB",
-    temp_directory: Path | None = None,
-) -> DriftEngine:
+def make_engine(kind: EngineKind | str, config: EngineConfig | None = None) -> DriftEngine:
     """The engine of ``kind`` (resolve ``auto`` with :func:`choose_engine` first)."""
     kind = EngineKind(kind)
     if kind == EngineKind.NUMPY:
@@ -44,5 +39,6 @@ def make_engine(
     if kind == EngineKind.DUCKDB:
         from bot.monitoring.drift.engines.duckdb_engine import DuckDBEngine
 
-        return DuckDBEngine(memory_limit=memory_limit, temp_directory=temp_directory)
+        config = config or EngineConfig()
+        return DuckDBEngine(memory_limit=config.memory_limit, temp_directory=config.spill_dir)
     raise EngineError(f"the {kind} engine is not available yet; use numpy or duckdb")

@@ -50,6 +50,14 @@ class DriftOptions:
     exclude: Collection[str] = frozenset()
 
 
+@dataclass(frozen=True)
+class EngineConfig:
+    """Settings of the out-of-core engines (MLOPS_BOT_DUCKDB_MEMORY_LIMIT, the data dir)."""
+
+    memory_limit: str = "2GB"
+    spill_dir: Path | None = None
+
+
 class DriftEngine(Protocol):
     """Computes a :class:`DriftResult` from a reference and a current data set."""
 
@@ -61,6 +69,11 @@ class DriftEngine(Protocol):
         current: pd.DataFrame | str | Path,
         options: DriftOptions,
     ) -> DriftResult: ...
+
+
+def is_local(source: str) -> bool:
+    """Whether ``source`` is a local path, glob or folder (not a URL or an MLflow artifact)."""
+    return "://" not in source and not source.startswith("mlflow-artifact:")
 
 
 def local_paths(source: str | Path) -> list[Path]:
@@ -117,5 +130,7 @@ def choose_engine(
     kind = EngineKind(kind)
     if kind != EngineKind.AUTO:
         return kind
+    if any(isinstance(s, str) and not is_local(s) for s in (reference, current)):
+        return EngineKind.NUMPY  # downloaded within the MLOPS_BOT_REPORT_MAX_* caps
     size = estimated_bytes(reference) + estimated_bytes(current)
     return EngineKind.NUMPY if size <= numpy_max_bytes else EngineKind.DUCKDB

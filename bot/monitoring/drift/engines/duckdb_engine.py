@@ -108,13 +108,43 @@ class DuckDBEngine:
         options: DriftOptions,
     ) -> DriftResult:
         """Compare ``current`` with ``reference``; bad sources raise :class:`EngineError`."""
+        return self.compute_with_rows(reference, current, options)[0]
+
+    def compute_with_rows(
+        self,
+        reference: pd.DataFrame | str | Path,
+        current: pd.DataFrame | str | Path,
+        options: DriftOptions,
+    ) -> tuple[DriftResult, int, int]:
+        """:meth:`compute`, and the row counts of both sides (for the report document)."""
         import duckdb
 
         con = self.connect()
         try:
             ref_parts = _view(con, "ref", reference)
             cur_parts = _view(con, "cur", current)
-            return _compute(con, options, exclude=ref_parts | cur_parts)
+            result = _compute(con, options, exclude=ref_parts | cur_parts)
+            rows = [con.execute(f"SELECT count(*) FROM {v}").fetchone() for v in ("ref", "cur")]
+            assert rows[0] is not None and rows[1] is not None
+            return result, int(rows[0][0]), int(rows[1][0])
+        except duckdb.Error as exc:
+            raise EngineError(f"DuckDB could not read the data: {_one_line(exc)}") from exc
+        finally:
+            con.close()
+
+    def sample(
+        self, source: pd.DataFrame | str | Path, columns: Sequence[str], rows: int
+    ) -> pd.DataFrame:
+        """Up to ``rows`` random rows of ``columns`` (the charts of an out-of-core report)."""
+        import duckdb
+
+        con = self.connect()
+        try:
+            _view(con, "src", source)
+            present = set(_types(con, "src"))
+            names = ", ".join(sql.ident(c) for c in columns if c in present) or "1 AS _"
+            query = f"SELECT {names} FROM src USING SAMPLE reservoir({int(rows)} ROWS)"
+            return con.execute(query).df()
         except duckdb.Error as exc:
             raise EngineError(f"DuckDB could not read the data: {_one_line(exc)}") from exc
         finally:
