@@ -317,7 +317,10 @@ def _numeric_stats(con: duckdb.DuckDBPyConnection, name: str, n: int, m: int) ->
     stats.std = math.sqrt(float(sq[0]) / n)
     lo_rank, hi_rank, t = decile_ranks(n)
     ranks = sorted({int(r) for r in np.concatenate((lo_rank, hi_rank))})
-    found = dict(con.execute(sql.order_statistics(_UNION, len(ranks)), ranks).fetchall())
+    runs = con.execute(
+        sql.order_statistics(_UNION, len(ranks)), [r for r in ranks for _ in (0, 1)]
+    ).fetchall()
+    found = {r: float(v) for start, end, v in runs for r in ranks if start <= r < end}
     edges = decile_edges(
         np.array([found[int(r)] for r in lo_rank], dtype=np.float64),
         np.array([found[int(r)] for r in hi_rank], dtype=np.float64),

@@ -43,18 +43,19 @@ def side_counts(columns: Sequence[tuple[str, bool]], table: str) -> str:
 
 
 def union_table(column: str, ref: str, cur: str, target: str) -> str:
-    """Create ``target(v, rc, cc, cr, ccum)`` for one numeric column (see the module doc)."""
+    """Create ``target(v, rc, cc, cr, ccum, nxt)`` for one numeric column (see the module doc).
+
+    One aggregation over both sides tagged by side (faster than two and a join), then one
+    sort shared by the running sums and ``lead``."""
     x = as_double(column)
+    finite = FINITE.format(x=x)
     return f"""
 CREATE OR REPLACE TEMP TABLE {target} AS
-WITH r AS (SELECT {x} AS v, count(*) AS c FROM {ref} WHERE {FINITE.format(x=x)} GROUP BY 1),
-     k AS (SELECT {x} AS v, count(*) AS c FROM {cur} WHERE {FINITE.format(x=x)} GROUP BY 1),
-     j AS (SELECT coalesce(r.v, k.v) AS v, coalesce(r.c, 0) AS rc, coalesce(k.c, 0) AS cc
-           FROM r FULL OUTER JOIN k ON r.v = k.v)
-SELECT v, rc, cc,
-       sum(rc) OVER w AS cr,
-       sum(cc) OVER w AS ccum,
-       lead(v) OVER (ORDER BY v) AS nxt
+WITH t AS (SELECT {x} AS v, 0 AS s FROM {ref} WHERE {finite}
+           UNION ALL SELECT {x} AS v, 1 AS s FROM {cur} WHERE {finite}),
+     j AS (SELECT v, count(*) FILTER (WHERE s = 0) AS rc, count(*) FILTER (WHERE s = 1) AS cc
+           FROM t GROUP BY v)
+SELECT v, rc, cc, sum(rc) OVER w AS cr, sum(cc) OVER w AS ccum, lead(v) OVER w AS nxt
 FROM j
 WINDOW w AS (ORDER BY v ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
 """
@@ -84,12 +85,10 @@ def reference_sq_dev(table: str) -> str:
 
 
 def order_statistics(table: str, k: int) -> str:
-    """Parameters: ``k`` 0-based ranks. Rows (rank, value): the reference's sorted values."""
-    ranks = ", ".join("(?)" for _ in range(k))
-    return f"""
-SELECT t.i, min(u.v) FROM {table} u, (VALUES {ranks}) t(i)
-WHERE u.cr > t.i GROUP BY t.i
-"""
+    """Parameters: ``k`` 0-based ranks, each twice. Rows (rank range start, end, value): the
+    reference values whose run of ties [cr - rc, cr) holds one of the ranks (one scan)."""
+    hits = " OR ".join("(cr - rc <= ? AND cr > ?)" for _ in range(k))
+    return f"SELECT cr - rc, cr, v FROM {table} WHERE rc > 0 AND ({hits})"
 
 
 def bin_counts(table: str, edges: int) -> str:
