@@ -281,6 +281,10 @@ def _column(
     if kind == "numeric" and reason is None:
         stats = _numeric_stats(con, ref.name, ref.n, cur.n)
         return compare_numeric(ref, cur, stats, override, lambda: _samples(con))
+    numeric_override = override is not None and override.method in ("ks", "wasserstein")
+    if ref.dtype == cur.dtype == "bool" and numeric_override and ref.n and cur.n:
+        stats = _numeric_stats(con, ref.name, ref.n, cur.n)  # on 0/1, as numpy does
+        return compare_numeric(ref, cur, stats, override, lambda: _samples(con), boolean=True)
     if kind in ("categorical", None) and reason is None:
         for side, prof in (("ref", ref), ("cur", cur)):
             prof.counts = {} if prof.kind is None else _category_counts(con, ref.name, side)

@@ -86,17 +86,23 @@ def compare_numeric(
     stats: NumericStats,
     override: FeatureOverride | None,
     samples: Samples,
+    *,
+    boolean: bool = False,
 ) -> tuple[FeatureDrift, dict[str, Any]]:
-    """``compare._compare`` for a column numeric on both sides, from its exact statistics."""
+    """``compare._compare`` for a column numeric on both sides, from its exact statistics.
+
+    ``boolean``: a bool column (no nulls) whose override asks for KS or Wasserstein, which the
+    numpy engine computes on its 0/1 values while comparing it as a categorical column."""
     quality: dict[str, Any] = {
         "name": ref.name,
         "missing_rate_reference": _rate(ref.missing, ref.rows),
         "missing_rate_current": _rate(cur.missing, cur.rows),
     }
     n, m = stats.n, stats.m
-    quality["out_of_range_share"] = stats.out_of_range / m if n and m else None
+    if not boolean:
+        quality["out_of_range_share"] = stats.out_of_range / m if n and m else None
     union = categorical_union(stats) if n or m else 0
-    categorical = 0 < union <= CATEGORICAL_MAX_DISTINCT
+    categorical = boolean or 0 < union <= CATEGORICAL_MAX_DISTINCT
     method: Method | None = override.method if override else None
     threshold: float | None = override.threshold if override else None
     feature = FeatureDrift(
@@ -126,7 +132,7 @@ def compare_numeric(
         assert stats.keys is not None
         assert stats.ref_key_counts is not None and stats.cur_key_counts is not None
         r_counts, c_counts = stats.ref_key_counts, stats.cur_key_counts
-        keys: list[Hashable] = list(stats.keys)
+        keys: list[Hashable] = [bool(k) for k in stats.keys] if boolean else list(stats.keys)
         quality["new_categories"] = _new_categories(keys, r_counts, c_counts)
     else:
         assert stats.ref_bins is not None and stats.cur_bins is not None

@@ -108,7 +108,7 @@ def test_every_method_and_the_correction_match(tmp_path: Path, method: str) -> N
     rng = np.random.default_rng(7)
     ref, cur = _frame(rng, 3000, 0.0), _frame(rng, 2500, 0.1)
     override = FeatureOverride(method=method)  # type: ignore[arg-type]
-    features = {c: override for c in ("normal", "ties", "few_ints", "odd", "plan")}
+    features = {c: override for c in ("normal", "ties", "few_ints", "odd", "plan", "flag")}
     assert_same(*run_both(tmp_path, ref, cur, features=features, correction="bh"))
 
 
