@@ -69,7 +69,8 @@ _UNION = "drift_union"
 
 
 class DuckDBEngine:
-    """Drift statistics computed by an in-process DuckDB, within ``memory_limit``."""
+    """Drift statistics computed by an in-process DuckDB, within ``memory_limit``, spilling
+    to ``temp_directory`` (None: no spilling, a query beyond the limit fails)."""
 
     kind = EngineKind.DUCKDB
 
@@ -94,6 +95,8 @@ class DuckDBEngine:
         if self.temp_directory is not None:
             self.temp_directory.mkdir(parents=True, exist_ok=True)
             config["temp_directory"] = str(self.temp_directory)
+        else:  # DuckDB's default would be ./.tmp under whatever the working directory is
+            config["temp_directory"] = ""
         if self.threads is not None:
             config["threads"] = self.threads
         try:
@@ -127,6 +130,11 @@ class DuckDBEngine:
             rows = [con.execute(f"SELECT count(*) FROM {v}").fetchone() for v in ("ref", "cur")]
             assert rows[0] is not None and rows[1] is not None
             return result, int(rows[0][0]), int(rows[1][0])
+        except duckdb.OutOfMemoryException as exc:
+            raise EngineError(
+                f"DuckDB ran out of memory within its limit of {self.memory_limit} "
+                f"(MLOPS_BOT_DUCKDB_MEMORY_LIMIT): {_one_line(exc)}"
+            ) from exc
         except duckdb.Error as exc:
             raise EngineError(f"DuckDB could not read the data: {_one_line(exc)}") from exc
         finally:
@@ -181,6 +189,8 @@ def _view(con: duckdb.DuckDBPyConnection, name: str, source: pd.DataFrame | str 
 def _compute(
     con: duckdb.DuckDBPyConnection, options: DriftOptions, *, exclude: Collection[str]
 ) -> DriftResult:
+    import duckdb
+
     ref_types = _types(con, "ref")
     cur_types = _types(con, "cur")
     excluded = {str(c) for c in options.exclude} | set(exclude)
@@ -202,6 +212,8 @@ def _compute(
         cur = _profile(name, cur_types[name], cur_counts)
         try:
             feature, quality = _column(con, ref, cur, options)
+        except duckdb.Error:  # out of memory, a broken file: the report fails, saying why
+            raise
         except Exception as exc:  # a bug on one column must not sink the whole report
             logger.exception("drift (duckdb): column %r could not be analysed", name)
             feature = FeatureDrift(

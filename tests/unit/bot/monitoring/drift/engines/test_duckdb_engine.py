@@ -221,3 +221,19 @@ def test_memory_limit_and_spill_directory_are_applied(tmp_path: Path) -> None:
     assert limit is not None and spill is not None
     assert limit[0].replace(" ", "") in ("286.1MiB", "300.0MB", "300MB")
     assert spill[0] == str(tmp_path / "spill")
+
+
+def test_data_larger_than_the_memory_limit_spills_or_fails_in_one_line(tmp_path: Path) -> None:
+    """600k distinct doubles a side: DuckDB's value table needs more than 40 MB, so the run
+    spills to the temp folder (without one it runs out of memory) and still matches numpy."""
+    rng = np.random.default_rng(9)
+    pd.DataFrame({"x": rng.normal(0, 1, 600_000)}).to_parquet(tmp_path / "r.parquet")
+    pd.DataFrame({"x": rng.normal(0.02, 1, 600_000)}).to_parquet(tmp_path / "c.parquet")
+    paths = (tmp_path / "r.parquet", tmp_path / "c.parquet")
+    spilling = DuckDBEngine(memory_limit="40MB", temp_directory=tmp_path / "spill", threads=1)
+    expected = make_engine("numpy").compute(*paths, DriftOptions())
+    assert_same(expected, spilling.compute(*paths, DriftOptions()))
+    no_spill = DuckDBEngine(memory_limit="40MB", temp_directory=None, threads=1)
+    with pytest.raises(EngineError, match="ran out of memory within its limit of 40MB") as info:
+        no_spill.compute(*paths, DriftOptions())
+    assert "MLOPS_BOT_DUCKDB_MEMORY_LIMIT" in str(info.value) and "\n" not in str(info.value)
