@@ -99,7 +99,9 @@ def make_report(
         assert reference is not None
         from bot.monitoring.drift.engines.base import EngineConfig
 
-        chosen = _engine(engine or (monitor.engine if monitor else "auto"), reference, current)
+        chosen = _engine(
+            engine or (monitor.engine if monitor else "auto"), reference, current, limits
+        )
         config = engine_config or EngineConfig()
         if chosen != "numpy" and _local(reference, current):
             return _drift_out_of_core(head, reference, current, monitor, stamp, charts, say, config)
@@ -167,8 +169,9 @@ def _drift_out_of_core(
     return report
 
 
-def _engine(kind: str, reference: str, current: str) -> EngineKind:
-    """The engine to run: ``auto`` resolved from the sizes of local sources."""
+def _engine(kind: str, reference: str, current: str, limits: datasets.Limits | None) -> EngineKind:
+    """The engine to run: ``auto`` resolved from the sizes of local sources (DuckDB for what
+    the in-memory loader would refuse)."""
     from bot.monitoring.drift.engines.base import EngineKind, choose_engine, local_paths
 
     try:
@@ -180,7 +183,10 @@ def _engine(kind: str, reference: str, current: str) -> EngineKind:
     missing = not (local_paths(reference) and local_paths(current))
     if chosen == EngineKind.AUTO and _local(reference, current) and missing:
         return EngineKind.NUMPY  # its loader names the missing file
-    return choose_engine(chosen, reference, current)
+    caps = limits or datasets.Limits()
+    return choose_engine(
+        chosen, reference, current, side_max_bytes=caps.max_bytes, side_max_rows=caps.max_rows
+    )
 
 
 def _local(*sources: str) -> bool:

@@ -60,7 +60,7 @@ def test_duckdb_report_reads_beyond_the_in_memory_caps_and_matches_numpy(
     ref, cur = _data(tmp_path)
     small = Limits(max_rows=1000)
     with pytest.raises(DatasetError, match="more than 1,000 rows|at most 1,000"):
-        _report(tmp_path, reference=ref, current=cur + "/*/*.parquet", limits=small)
+        _report(tmp_path, reference=ref, current=cur + "/*/*.parquet", limits=small, engine="numpy")
     out_of_core = _report(tmp_path, reference=ref, current=cur, limits=small, engine="duckdb")
     in_memory = _report(tmp_path, reference=ref, current=cur + "/*/*.parquet", engine="numpy")
     assert (out_of_core.engine, in_memory.engine) == ("duckdb", "numpy")
@@ -70,6 +70,8 @@ def test_duckdb_report_reads_beyond_the_in_memory_caps_and_matches_numpy(
         assert (a.method, a.drifted, a.type) == (b.method, b.drifted, b.type)
         assert a.statistic == pytest.approx(b.statistic, rel=1e-9, abs=1e-12)
     assert {f.name for f in out_of_core.features if f.drifted} == {"age"}
+    # auto: what the in-memory loader would refuse goes to DuckDB instead of failing
+    assert _report(tmp_path, reference=ref, current=cur, limits=small).engine == "duckdb"
 
 
 def test_auto_keeps_small_data_in_memory_and_charts_come_with_duckdb(tmp_path: Path) -> None:

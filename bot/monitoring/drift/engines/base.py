@@ -92,31 +92,39 @@ def local_paths(source: str | Path) -> list[Path]:
     return [path] if path.is_file() else []
 
 
-def estimated_bytes(source: pd.DataFrame | str | Path) -> int:
-    """About how many bytes ``source`` takes once decoded in memory.
+def estimated_size(source: pd.DataFrame | str | Path) -> tuple[int, int]:
+    """About how many bytes ``source`` takes once decoded in memory, and its rows.
 
     Parquet: from the footers (fixed-width columns by their width, byte arrays by their
     uncompressed pages), no page read; CSV: three times the file size (text to float64 and
-    Python strings); a frame: its own memory use.
+    Python strings) and one row per 8 bytes (an upper bound for anything but empty lines);
+    a frame: its own memory use.
     """
     import pandas as pd
 
     if isinstance(source, pd.DataFrame):
-        return int(source.memory_usage(index=False, deep=False).sum())
+        return int(source.memory_usage(index=False, deep=False).sum()), len(source)
     import pyarrow.parquet as pq
 
     from bot.monitoring.datasets import _decoded_bytes
 
-    total = 0
+    size = rows = 0
     for path in local_paths(source):
         if path.name.lower().endswith((".parquet", ".pq")):
             try:
-                total += _decoded_bytes(pq.read_metadata(path))
+                meta = pq.read_metadata(path)
+                size, rows = size + _decoded_bytes(meta), rows + meta.num_rows
                 continue
             except (OSError, ValueError):  # not Parquet after all: count its size
                 pass
-        total += 3 * path.stat().st_size
-    return total
+        on_disk = path.stat().st_size
+        size, rows = size + 3 * on_disk, rows + on_disk // 8
+    return size, rows
+
+
+def estimated_bytes(source: pd.DataFrame | str | Path) -> int:
+    """:func:`estimated_size`'s bytes."""
+    return estimated_size(source)[0]
 
 
 def choose_engine(
@@ -125,12 +133,20 @@ def choose_engine(
     current: pd.DataFrame | str | Path,
     *,
     numpy_max_bytes: int = AUTO_NUMPY_MAX_BYTES,
+    side_max_bytes: int | None = None,
+    side_max_rows: int | None = None,
 ) -> EngineKind:
-    """Resolve ``auto``: numpy when both sides together fit in ``numpy_max_bytes``."""
+    """Resolve ``auto``: numpy when both sides together fit in ``numpy_max_bytes`` and each
+    within the in-memory loader's caps (``side_max_*``, MLOPS_BOT_REPORT_MAX_MB/_ROWS)."""
     kind = EngineKind(kind)
     if kind != EngineKind.AUTO:
         return kind
     if any(isinstance(s, str) and not is_local(s) for s in (reference, current)):
         return EngineKind.NUMPY  # downloaded within the MLOPS_BOT_REPORT_MAX_* caps
-    size = estimated_bytes(reference) + estimated_bytes(current)
-    return EngineKind.NUMPY if size <= numpy_max_bytes else EngineKind.DUCKDB
+    sides = [estimated_size(reference), estimated_size(current)]
+    fits = sum(size for size, _ in sides) <= numpy_max_bytes and all(
+        (side_max_bytes is None or size <= side_max_bytes)
+        and (side_max_rows is None or rows <= side_max_rows)
+        for size, rows in sides
+    )
+    return EngineKind.NUMPY if fits else EngineKind.DUCKDB

@@ -30,6 +30,9 @@ def test_auto_picks_numpy_for_small_data_and_duckdb_beyond_the_budget(tmp_path: 
     assert choose_engine("auto", ref, cur) == EngineKind.NUMPY
     assert choose_engine("auto", ref, cur, numpy_max_bytes=40_000) == EngineKind.DUCKDB
     assert choose_engine("numpy", ref, cur, numpy_max_bytes=1) == EngineKind.NUMPY
+    assert choose_engine("auto", ref, cur, side_max_rows=1999) == EngineKind.DUCKDB
+    assert choose_engine("auto", ref, cur, side_max_bytes=20_000) == EngineKind.DUCKDB
+    assert choose_engine("auto", ref, cur, side_max_rows=2000) == EngineKind.NUMPY
     remote = "https://example.com/data.parquet"
     assert choose_engine("auto", remote, str(cur), numpy_max_bytes=1) == EngineKind.NUMPY
 
