@@ -49,6 +49,7 @@ def report_reply(report: Report, rt: Runtime) -> Reply:
             section(
                 f"{verdict} — {doc.drifted_share:.0%} of features drifted · reference "
                 f"{doc.reference.rows:,} rows · current {doc.current.rows:,} rows"
+                + (" · computed by DuckDB" if doc.engine == "duckdb" else "")
                 + (f"\n{mention}" if mention else "")
             )
         )
