@@ -42,7 +42,7 @@ def main() -> None:
     for i in range(8):
         cur[f"n{i}"] += 0.2 * (i + 1)
     result = compute_drift(ref, cur)
-    top = sorted(result.features, key=lambda f: charts.drift_score(f) or 0, reverse=True)[:10]
+    top = [f for f in result.features if f.drift_score is not None][:10]  # severity order
 
     def empty() -> None:
         charts._png(charts._figure())
@@ -53,7 +53,7 @@ def main() -> None:
     def all_charts() -> None:
         summary()
         for f in top:
-            charts.feature_distribution(f.name, f.type, ref[f.name], cur[f.name], "churn")
+            charts.feature_distribution(f, ref[f.name], cur[f.name], "churn")
 
     empty()  # warm matplotlib's font cache
     base = timed(empty)

@@ -27,6 +27,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
+from bot.audit_actions import ACTIONS
 from bot.clock import utcnow
 from bot.redact import redact
 from bot.storage import db
@@ -35,31 +36,6 @@ from bot.storage.tables import AuditEvent
 GENESIS = "0" * 64
 _encode_str = json.encoder.encode_basestring  # the C encoder, ensure_ascii=False semantics
 
-ACTIONS = frozenset(
-    {
-        "promotion_requested",
-        "approval_granted",
-        "approval_denied",
-        "promotion_rejected",
-        "promotion_applied",
-        "promotion_failed",
-        "request_expired",
-        "request_stale",
-        "override_used",
-        "rollback_requested",
-        "report_posted",
-        "schedule_changed",
-        "out_of_band_change",
-        "retrain_triggered",
-        "retrain_failed",
-        "alias_baseline",
-        "report_failed",
-        "request_refused",
-        "deploy_hook_delivered",
-        "deploy_hook_failed",
-        "api_token_refused",
-    }
-)
 FIELDS = (
     "id",
     "at",

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -85,6 +86,11 @@ class Settings(BaseSettings):
     # The pipeline client (`mlops-bot request …`): the bot's base URL and a pipeline's token.
     mlops_bot_url: str | None = None
     mlops_bot_api_token: SecretStr | None = None
+    # Report pages: the bot's public base URL (links are left out when unset), the HMAC key of
+    # the links (derived from SLACK_SIGNING_SECRET when unset) and how long a link works.
+    mlops_bot_public_url: str | None = None
+    mlops_bot_report_link_secret: SecretStr | None = None
+    mlops_bot_report_link_ttl_hours: float = Field(default=720, gt=0, le=24 * 366)
 
     @field_validator("mlops_bot_approvers", "mlops_bot_protected_aliases", mode="before")
     @classmethod
@@ -109,6 +115,16 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r}") from exc
         return value
+
+    @field_validator("mlops_bot_public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
+            raise ValueError(f"{value!r} is not a base URL like https://mlops-bot.example.com")
+        return value.rstrip("/")
 
     @model_validator(mode="after")
     def _stores_in_data_dir(self) -> Settings:

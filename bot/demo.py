@@ -4,8 +4,9 @@ It trains three scikit-learn classifiers on the breast-cancer data set that ship
 scikit-learn (no download), logs them to the embedded MLflow store with metrics, params, the
 model and a `reference.parquet` artifact (training features + label + prediction), registers
 them as model `churn` (the name the SPEC's examples use) with `@champion` → v1 and
-`@challenger` → v3, writes a drifted "current" data file and a policy file whose gates v2 fails
-and v3 passes. Idempotent: a second run changes nothing; `reset=True` starts over.
+`@challenger` → v3, writes a "current" data file (the held-out rows, two features shifted) and
+a policy file whose gates v2 fails and v3 passes. Idempotent: a second run changes nothing;
+`reset=True` starts over.
 
 scikit-learn, pandas and mlflow are imported inside functions: the CLI imports this module.
 """
@@ -18,6 +19,7 @@ import shutil
 import sqlite3
 import tempfile
 import time
+import warnings
 from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass
@@ -39,11 +41,15 @@ CHANNEL = "C0DEMO"
 OWNER = "U0ALICE"
 APPROVERS = ("U0BOB", "U0CAROL")
 GATES = ("roc_auc >= champion - 0.005", "accuracy >= 0.90", "latency_ms <= champion * 1.10")
+SIGNATURE_GATE = "signature_compatible"  # v3 drops a column: compatible, and the card shows it
+DROPPED = "mean_fractal_dimension"  # the feature v3 is trained without
 SCHEDULE = "0 9 * * 1-5"
 LABEL, PREDICTION, TIMESTAMP = "label", "prediction", "ts"
-# the "current" data: test rows resampled, with two features shifted (drift to find)
+SCORE, VERSION = "score", "model_version"  # v1's probability of class 1; who predicted
+# the "current" data: every held-out row once, in random order (an iid sample of the same
+# population as the training rows, no duplicates), with exactly two features shifted: the drift
+# report must flag these two and nothing else
 SHIFTED = {"mean_radius": ("×", 1.2), "mean_texture": ("+", 4.0)}
-CURRENT_ROWS = 300
 SEED = 7
 
 Echo = Callable[[str], Any]
@@ -119,7 +125,7 @@ def seed(settings: Settings, *, reset: bool = False, echo: Echo = print) -> bool
         policy.write_text(policy_text(current), encoding="utf-8")
         echo(
             f"  policy        {policy} (owner {OWNER}; approvers {', '.join(APPROVERS)}; "
-            "1 approval; 3 gates)"
+            f"1 approval; {len(GATES) + 1} gates)"
         )
     echo(
         f"Done in {time.monotonic() - started:.0f} s. Next: `mlops-bot shell` (or `make run`), "
@@ -130,7 +136,7 @@ def seed(settings: Settings, *, reset: bool = False, echo: Echo = print) -> bool
 
 def policy_text(current: Path) -> str:
     """The demo policy file (SPEC §3 format)."""
-    gates = ", ".join(f'"{g}"' for g in GATES)
+    gates = ", ".join(f'"{g}"' for g in (*GATES, SIGNATURE_GATE))
     approvers = ", ".join(f'"{a}"' for a in APPROVERS)
     return f"""\
 # Written by `mlops-bot demo`: the policy of the demo workspace (format: SPEC §3).
@@ -154,6 +160,7 @@ channel = "{CHANNEL}"
 alias = "champion"
 target = "{LABEL}"
 prediction = "{PREDICTION}"
+score = "{SCORE}"
 timestamp = "{TIMESTAMP}"
 """
 
@@ -193,6 +200,7 @@ def _demo_model_state(client: MlflowClient, uri: str) -> bool:
 class Trained:
     title: str
     model: Any
+    features: list[str]
     metrics: dict[str, float]
     params: dict[str, str]
     reference: pd.DataFrame
@@ -202,6 +210,7 @@ def _train() -> tuple[list[Trained], pd.DataFrame]:
     """Three classifiers on scikit-learn's bundled breast-cancer data; the drifted current data."""
     import numpy as np
     import pandas as pd
+    from sklearn.base import clone
     from sklearn.datasets import load_breast_cancer
     from sklearn.ensemble import RandomForestClassifier
     from sklearn.linear_model import LogisticRegression
@@ -212,7 +221,7 @@ def _train() -> tuple[list[Trained], pd.DataFrame]:
         recall_score,
         roc_auc_score,
     )
-    from sklearn.model_selection import train_test_split
+    from sklearn.model_selection import cross_val_predict, train_test_split
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
     from sklearn.tree import DecisionTreeClassifier
@@ -240,19 +249,21 @@ def _train() -> tuple[list[Trained], pd.DataFrame]:
             {"algorithm": "logistic_regression", "C": "0.5", "scaler": "standard"},
         ),
     ]
-    for _, model, _ in candidates:
-        model.fit(x_train, y_train)
+    all_features = list(x.columns)
+    features = [all_features, all_features, [c for c in all_features if c != DROPPED]]
+    for (_, model, _), cols in zip(candidates, features, strict=True):
+        model.fit(x_train[cols], y_train)
     # latency of one-row scoring, measured round-robin so that machine load hits all three alike
     row = x_test.iloc[[0]]
     timings: list[list[float]] = [[] for _ in candidates]
     for _ in range(15):
         for i, (_, model, _) in enumerate(candidates):
             t0 = time.perf_counter()
-            model.predict_proba(row)
+            model.predict_proba(row[features[i]])
             timings[i].append((time.perf_counter() - t0) * 1000)
     trained = []
-    for (title, model, params), times in zip(candidates, timings, strict=True):
-        score = model.predict_proba(x_test)[:, 1]
+    for (title, model, params), times, cols in zip(candidates, timings, features, strict=True):
+        score = model.predict_proba(x_test[cols])[:, 1]
         pred = (score >= 0.5).astype(int)
         metrics = {
             "roc_auc": float(roc_auc_score(y_test, score)),
@@ -265,22 +276,31 @@ def _train() -> tuple[list[Trained], pd.DataFrame]:
         params = {
             **params,
             "dataset": "sklearn.datasets.load_breast_cancer",
-            "features": str(x.shape[1]),
+            "features": str(len(cols)),
             "train_rows": str(len(x_train)),
             "random_state": str(SEED),
         }
-        reference = x_train.assign(**{LABEL: y_train, PREDICTION: model.predict(x_train)})
-        trained.append(Trained(title, model, metrics, params, reference.reset_index(drop=True)))
+        train = x_train[cols]
+        # out-of-fold scores: what the model gives rows it did not learn from (CBPE's reference)
+        oof = cross_val_predict(clone(model), train, y_train, cv=5, method="predict_proba")
+        reference = train.assign(
+            **{LABEL: y_train, PREDICTION: model.predict(train), SCORE: oof[:, 1]}
+        )
+        trained.append(
+            Trained(title, model, cols, metrics, params, reference.reset_index(drop=True))
+        )
 
     rng = np.random.default_rng(SEED)
-    rows = rng.integers(0, len(x_test), CURRENT_ROWS)
+    rows = rng.permutation(len(x_test))  # without replacement: resampled duplicates fake drift
     current = x_test.iloc[rows].reset_index(drop=True).copy()
     for name, (op, value) in SHIFTED.items():
         current[name] = current[name] * value if op == "×" else current[name] + value
     current[LABEL] = y_test.iloc[rows].to_numpy()
     current[PREDICTION] = trained[0].model.predict(current[list(x.columns)])
+    current[SCORE] = trained[0].model.predict_proba(current[list(x.columns)])[:, 1]
+    current[VERSION] = "1"  # the champion's predictions, whatever @champion holds later
     end = pd.Timestamp.now(tz="UTC").floor("D")
-    current[TIMESTAMP] = pd.date_range(end=end, periods=CURRENT_ROWS, freq="30min")
+    current[TIMESTAMP] = pd.date_range(end=end, periods=len(current), freq="30min")
     return trained, current
 
 
@@ -301,6 +321,7 @@ def _register(client: MlflowClient, settings: Settings, trained: list[Trained], 
     from mlflow.entities import Metric, Param
 
     from bot.policy.gates import evaluate, parse_gate
+    from bot.registry.lineage import SOURCE_NAME_TAG
 
     exp_id = _experiment_id(client, settings)
     client.create_registered_model(
@@ -315,7 +336,9 @@ def _register(client: MlflowClient, settings: Settings, trained: list[Trained], 
     now_ms = int(time.time() * 1000)
     for number, t in enumerate(trained, start=1):
         run = client.create_run(
-            exp_id, run_name=f"{MODEL}-v{number}", tags={DEMO_TAG: "true", "model_title": t.title}
+            exp_id,
+            run_name=f"{MODEL}-v{number}",
+            tags={DEMO_TAG: "true", "model_title": t.title, SOURCE_NAME_TAG: "bot/demo.py"},
         )
         run_id = run.info.run_id
         client.log_batch(
@@ -327,13 +350,16 @@ def _register(client: MlflowClient, settings: Settings, trained: list[Trained], 
             reference = Path(tmp) / "reference.parquet"
             t.reference.to_parquet(reference, index=False)
             client.log_artifact(run_id, str(reference))
+            _log_training_data(client, run_id, f"{run.info.artifact_uri}/reference.parquet", t)
             model_dir = Path(tmp) / "model"
+            features = t.reference[t.features]
             # our own freshly trained model: MLflow's warning about pickles is noise here
             logging.getLogger("mlflow.sklearn").setLevel(logging.ERROR)
             mlflow.sklearn.save_model(
                 t.model,
                 str(model_dir),
                 serialization_format="cloudpickle",
+                signature=_signature(features, t.model.predict(features)),
                 pip_requirements=[f"scikit-learn=={sklearn.__version__}"],
             )
             client.log_artifacts(run_id, str(model_dir), "model")
@@ -360,6 +386,31 @@ def _register(client: MlflowClient, settings: Settings, trained: list[Trained], 
     client.set_registered_model_alias(MODEL, "challenger", "3")
     where = artifact_root(settings)
     echo(f"  aliases       @champion → v1, @challenger → v3 (artifacts under {where})")
+
+
+def _signature(features: pd.DataFrame, predicted: Any) -> Any:
+    """The model signature of the demo's data, without MLflow's hint about integer columns
+    (the label and predictions are 0/1 integers, never missing)."""
+    from mlflow.models import infer_signature
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return infer_signature(features, predicted)
+
+
+def _log_training_data(client: MlflowClient, run_id: str, uri: str, t: Trained) -> None:
+    """The run's training data as an MLflow dataset input (the rows in reference.parquet)."""
+    from mlflow.data.pandas_dataset import from_pandas
+    from mlflow.entities import DatasetInput, InputTag
+
+    # MLflow's hints: "the source can be interpreted in multiple ways" (it is a file) and about
+    # integer columns (0/1 labels, never missing)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        data = from_pandas(t.reference, source=uri, name="breast_cancer_train", targets=LABEL)
+        entity = data._to_mlflow_entity()
+    context = InputTag("mlflow.data.context", "training")
+    client.log_inputs(run_id, datasets=[DatasetInput(entity, [context])])
 
 
 # -- reset -----------------------------------------------------------------------------------

@@ -5,7 +5,17 @@ The order of registration is the order `/mlops help` lists the subcommands in.
 
 from slack_bolt import App
 
-from handlers import approvals, errors, home, middleware, models, notices, reports, router
+from handlers import (
+    approvals,
+    errors,
+    history,
+    home,
+    middleware,
+    models,
+    notices,
+    reports,
+    router,
+)
 
 
 def register(app: App) -> None:
@@ -15,6 +25,7 @@ def register(app: App) -> None:
     router.register(app)
     models.register(app)
     approvals.register(app)
+    history.register(app)
     reports.register(app)
     notices.register(app)
     home.register(app)

@@ -17,7 +17,7 @@ from bot.policy.permissions import Permissions
 from bot.runtime import Runtime
 from handlers.approvals.messages import SlackDirectory
 from handlers.context import SERVICES_KEY, SchedulerView, Services
-from handlers.reports.posting import SlackReportSink
+from handlers.reports.posting import PageFiles, SlackReportSink
 
 LISTENER_THREADS = 64
 
@@ -28,16 +28,18 @@ def build_services(
     *,
     inline_work: bool = False,
     scheduler: Callable[[ApprovalService, ReportRunner], SchedulerView] | None = None,
+    page_files: PageFiles | None = None,
 ) -> Services:
     """Build the approval service, report runner, scheduler and health checks of a process.
 
     `inline_work` (the local shell) computes reports and after-ack work in the caller's thread.
     `scheduler` builds the periodic jobs on the same services (serve does; tests and the
-    shell run none).
+    shell run none). `page_files` is told where each posted report's page was written (the
+    shell prints it; elsewhere pages are served at `GET /reports/<id>`).
     """
     permissions = Permissions(rt.policy, SlackDirectory(client, clock=rt.clock))
     approvals = ApprovalService(rt, permissions)
-    reports = ReportRunner(rt, SlackReportSink(client, rt), in_process=inline_work)
+    reports = ReportRunner(rt, SlackReportSink(client, rt, page_files), in_process=inline_work)
     jobs = scheduler(approvals, reports) if scheduler is not None else None
     return Services(
         rt=rt,

@@ -20,6 +20,7 @@ from bot.storage.deliveries import prune_deliveries
 from jobs import approvals as approval_jobs
 from jobs import audit as audit_jobs
 from jobs import reconcile as reconcile_job
+from jobs import reminders as reminder_jobs
 from jobs import reports as report_jobs
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,7 @@ class Scheduler:
         self._add(
             "recover interrupted promotions", every, lambda: approval_jobs.recover(svc, client)
         )
+        self._add("remind approvers", every, lambda: reminder_jobs.remind(svc, client))
         self._add(
             "scheduled reports", report_jobs.TICK_SECONDS, lambda: report_jobs.tick(rt, runner)
         )

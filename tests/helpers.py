@@ -70,6 +70,58 @@ def seed_mlflow(root: Path, uri: str | None = None) -> str:
     return uri
 
 
+def log_signed_version(
+    uri: str,
+    tmp: Path,
+    model: str,
+    inputs: dict[str, str] | None,
+    *,
+    params: dict[str, str] | None = None,
+    mlmodel: str | None = None,
+) -> str:
+    """A new version of `model` (created if need be) in the seeded store whose run has code tags,
+    a training dataset input and an MLmodel file: with a signature of `inputs` (column → type,
+    a `?` after the type for an optional one) and one `long` output, none when `inputs` is None,
+    or the text `mlmodel` as it is. Returns the version number."""
+    import pandas as pd
+    from mlflow.data.pandas_dataset import from_pandas
+    from mlflow.entities import DatasetInput, InputTag
+    from mlflow.models import Model, ModelSignature
+    from mlflow.tracking import MlflowClient
+    from mlflow.types import ColSpec, Schema
+
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    exp = client.get_experiment_by_name("seed")
+    assert exp is not None
+    tags = {"mlflow.source.git.commit": "0123abcd", "mlflow.source.name": "train.py"}
+    run = client.create_run(exp.experiment_id, tags=tags)
+    rid = run.info.run_id
+    for key, value in (params or {}).items():
+        client.log_param(rid, key, value)
+    frame = pd.DataFrame({"age": [1.0, 2.0], "churned": [0, 1]})
+    data = from_pandas(frame, source="s3://data/train.parquet", name="train", targets="churned")
+    context = InputTag("mlflow.data.context", "training")
+    client.log_inputs(rid, datasets=[DatasetInput(data._to_mlflow_entity(), [context])])
+    folder = tmp / rid
+    folder.mkdir(parents=True)
+    if mlmodel is not None:
+        (folder / "MLmodel").write_text(mlmodel)
+    else:
+        signature = None
+        if inputs is not None:
+            cols = [
+                ColSpec(kind.rstrip("?"), name, required=not kind.endswith("?"))
+                for name, kind in inputs.items()
+            ]
+            signature = ModelSignature(Schema(cols), Schema([ColSpec("long")]))
+        Model(artifact_path="model", run_id=rid, signature=signature).save(folder / "MLmodel")
+    client.log_artifacts(rid, str(folder), "model")
+    client.set_terminated(rid)
+    if not client.search_registered_models(f"name='{model}'"):
+        client.create_registered_model(model)
+    return str(client.create_model_version(model, f"{run.info.artifact_uri}/model", rid).version)
+
+
 def slack_signature(secret: str, timestamp: str, body: str) -> str:
     """Slack's v0 request signature (written out here, independent of the code under test)."""
     base = f"v0:{timestamp}:{body}".encode()
@@ -547,3 +599,66 @@ def alias_of(uri: str, model: str = "churn", alias: str = "champion") -> str | N
         .aliases.get(alias)
     )
     return None if version is None else str(version)
+
+
+@dataclass
+class PageParts:
+    """What a report page shows, read with the standard library's HTML parser."""
+
+    tables: dict[str, list[list[str]]] = field(default_factory=dict)  # id -> rows (header first)
+    urls: list[str] = field(default_factory=list)  # every src, href and action
+    scripts: list[str] = field(default_factory=list)  # inline script bodies
+    text: str = ""  # all text outside <script> and <style>
+
+
+def page_parts(html: str) -> PageParts:
+    """The tables (by id), URLs, scripts and text of a report page."""
+    from html.parser import HTMLParser
+
+    parts = PageParts()
+    texts: list[str] = []
+
+    class Reader(HTMLParser):
+        table: str | None = None
+        row: list[str] | None = None
+        cell: list[str] | None = None
+        raw: str | None = None  # inside <script> or <style>
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            a = dict(attrs)
+            parts.urls += [v for k, v in attrs if k in ("src", "href", "action") and v]
+            if tag == "table":
+                self.table = a.get("id") or f"table{len(parts.tables)}"
+                parts.tables[self.table] = []
+            elif tag == "tr" and self.table:
+                self.row = []
+            elif tag in ("td", "th") and self.row is not None:
+                self.cell = []
+            elif tag in ("script", "style"):
+                self.raw = tag
+                if tag == "script":
+                    parts.scripts.append("")
+
+        def handle_endtag(self, tag: str) -> None:
+            if tag in ("td", "th") and self.row is not None and self.cell is not None:
+                self.row.append("".join(self.cell).strip())
+                self.cell = None
+            elif tag == "tr" and self.table and self.row is not None:
+                parts.tables[self.table].append(self.row)
+                self.row = None
+            elif tag == "table":
+                self.table = None
+            elif tag in ("script", "style"):
+                self.raw = None
+
+        def handle_data(self, data: str) -> None:
+            if self.raw == "script":
+                parts.scripts[-1] += data
+            elif self.raw is None:
+                texts.append(data)
+                if self.cell is not None:
+                    self.cell.append(data)
+
+    Reader(convert_charrefs=True).feed(html)
+    parts.text = " ".join(" ".join(texts).split())
+    return parts

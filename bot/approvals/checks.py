@@ -16,11 +16,13 @@ from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
 
+from bot.approvals.modelcard import signature_gate
 from bot.approvals.outcomes import RequestKind
 from bot.policy.file import ModelPolicy
-from bot.policy.gates import evaluate
+from bot.policy.gates import GateKind, evaluate
 from bot.policy.permissions import Action, Permissions
 from bot.registry.gateway import VersionInfo
+from bot.registry.lineage import Lineage
 from bot.storage.tables import ApprovalVote, AuditEvent, PromotionRequest
 
 SOURCE_GATE = "source inside the run's artifacts"
@@ -36,11 +38,22 @@ class Trail(StrEnum):
 
 
 def gate_results(
-    policy: ModelPolicy, candidate: VersionInfo, holder: VersionInfo | None
+    policy: ModelPolicy,
+    candidate: VersionInfo,
+    holder: VersionInfo | None,
+    lineages: tuple[Lineage, Lineage | None] | None = None,
 ) -> list[dict[str, Any]]:
-    """The policy's metric gates, then the source gate: what is approved is what is deployed."""
+    """The policy's gates, then the source gate: what is approved is what is deployed.
+
+    `lineages` (candidate's, holder's) are what a `signature_compatible` gate compares; without
+    them such a gate fails as unknown."""
     results = []
     for gate in policy.gates:
+        if gate.kind == GateKind.SIGNATURE_COMPATIBLE:
+            cand, held = lineages or (Lineage(signature_error="not read"), None)
+            version = holder.version if holder else None
+            results.append(signature_gate(gate, cand, held, version))
+            continue
         r = evaluate(gate, candidate.metrics, holder.metrics if holder else None)
         results.append({"text": gate.text, "passed": r.passed, "reason": r.reason})
     outside = source_outside_run(candidate)

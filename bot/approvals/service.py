@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot import audit, metrics
 from bot.approvals.checks import gate_results, refusal_at_move
+from bot.approvals.modelcard import card_snapshot
 from bot.approvals.outcomes import (
     ApprovalError,
     Outcome,
@@ -104,8 +105,18 @@ class ApprovalService:
                 f"No approvers are configured for `{model}`: set MLOPS_BOT_APPROVERS or "
                 f"`approvers` under [models.{model}] in the policy file."
             )
+        if not reason.strip():
+            raise ApprovalError(
+                f"A request for `@{alias}` needs a justification: "
+                f"`/mlops promote {model} {candidate.version} {alias} <why this version>`."
+            )
         holder = registry.version_of(model_info, holder_version) if holder_version else None
-        gates = [] if kind == RequestKind.ROLLBACK else gate_results(policy, candidate, holder)
+        lineages = (registry.lineage(candidate), registry.lineage(holder) if holder else None)
+        gates = (
+            []
+            if kind == RequestKind.ROLLBACK
+            else gate_results(policy, candidate, holder, lineages)
+        )
         now = self.rt.clock.now()
         req = PromotionRequest(
             id=uuid.uuid4().hex[:12],
@@ -119,7 +130,16 @@ class ApprovalService:
             reason=reason[:2000],
             required_approvals=policy.required_approvals,
             gates_passed=all(g["passed"] for g in gates),
-            snapshot=json.dumps(_snapshot(self.rt, candidate, holder, gates)),
+            snapshot=json.dumps(
+                card_snapshot(
+                    candidate,
+                    holder,
+                    gates,
+                    lineages,
+                    registry.version_url(candidate.name, candidate.version),
+                    registry.run_url(candidate.run_id) if candidate.run_id else None,
+                )
+            ),
             status=RequestStatus.PENDING,
             channel=channel,
             created_at=now,
@@ -465,19 +485,3 @@ def check_alias(alias: str) -> None:
             f"`{alias[:60]}` is not a valid alias: letters, digits, `_` and `-`, "
             "not `latest` or `v<number>`."
         )
-
-
-def _snapshot(
-    rt: Runtime, candidate: VersionInfo, holder: VersionInfo | None, gates: list[dict[str, Any]]
-) -> dict[str, Any]:
-    return {
-        "candidate": {
-            "metrics": candidate.metrics,
-            "run_id": candidate.run_id,
-            "source": candidate.source,
-        },
-        "holder": {"version": holder.version, "metrics": holder.metrics} if holder else None,
-        "gates": gates,
-        "version_url": rt.registry.version_url(candidate.name, candidate.version),
-        "run_url": rt.registry.run_url(candidate.run_id) if candidate.run_id else None,
-    }

@@ -23,12 +23,19 @@ def report(
     engine: str | None = typer.Option(
         None, "--engine", help="drift: auto, numpy or duckdb (default: the monitor's, else auto)"
     ),
+    correction: str | None = typer.Option(
+        None, "--correction", help="bh or none (raw p, Evidently's verdicts); default: the policy's"
+    ),
+    target: str | None = typer.Option(None, "--target", help="perf: the label column"),
+    prediction: str | None = typer.Option(None, "--prediction", help="perf: the prediction column"),
+    score: str | None = typer.Option(None, "--score", help="perf: the score column"),
+    timestamp: str | None = typer.Option(None, "--timestamp", help="perf: the time column"),
 ) -> None:
     """Write DIR/report.json and PNG charts; exit 1 with a one-line reason on bad input."""
     from bot.cli.common import fail, load_runtime
     from bot.monitoring.datasets import DatasetError
     from bot.monitoring.document import ReportKind
-    from bot.monitoring.report import ReportError, make_report, write_report
+    from bot.monitoring.report import PerfColumns, ReportError, make_report, write_report
     from bot.monitoring.runner import engine_config
     from bot.registry.gateway import RegistryError
 
@@ -36,6 +43,8 @@ def report(
         fail(f"report kind must be drift or perf, not {kind!r}", 1)
     if engine is not None and engine not in ("auto", "numpy", "duckdb"):
         fail(f"--engine must be auto, numpy or duckdb, not {engine!r}", 1)
+    if correction not in (None, "bh", "none"):
+        fail(f"--correction must be bh or none, not {correction!r}", 1)
     rt = load_runtime()
 
     def progress(msg: str) -> None:
@@ -53,6 +62,8 @@ def report(
             progress=progress,
             engine=engine,
             engine_config=engine_config(rt.settings),
+            correction=correction,
+            columns=PerfColumns(target, prediction, score, timestamp),
         )
     except (ReportError, DatasetError, RegistryError) as exc:
         fail(str(exc).replace("`", "'"), 1)

@@ -8,21 +8,34 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bot.monitoring import datasets
+from bot.clock import as_utc
+from bot.monitoring import datasets, drift_table
 from bot.monitoring.document import ReportDocument, ReportKind, build_document
+from bot.monitoring.performance.measure import VERSION_COLUMN
 from bot.policy.file import MonitorConfig, Policy
 from bot.registry.gateway import Registry
 
 if TYPE_CHECKING:  # the drift package imports numpy, pandas and scipy: only when a report runs
-    from bot.monitoring.drift.engines.base import EngineConfig, EngineKind
+    from bot.monitoring.drift.engines.base import DriftOptions, EngineConfig, EngineKind
 
 TOP_FEATURE_CHARTS = 10
 CHART_SAMPLE_ROWS = 100_000  # rows per side drawn for the charts of an out-of-core report
+FEATURE_TABLE = drift_table.FILENAME
 Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class PerfColumns:
+    """Columns of a performance report given on the command line (over the monitor's)."""
+
+    target: str | None = None
+    prediction: str | None = None
+    score: str | None = None
+    timestamp: str | None = None
 
 
 class ReportError(Exception):
@@ -33,8 +46,9 @@ class ReportError(Exception):
 class Report:
     document: ReportDocument  # report.json
     title: str
-    alert: bool  # drift or degradation crossed its threshold
+    alert: bool  # drift, a schema change or degradation crossed its threshold
     charts: list[tuple[str, bytes]] = field(default_factory=list)
+    files: list[tuple[str, bytes]] = field(default_factory=list)  # tables (CSV)
 
     @property
     def kind(self) -> ReportKind:
@@ -59,8 +73,16 @@ def make_report(
     limits: datasets.Limits | None = None,
     engine: str | None = None,
     engine_config: EngineConfig | None = None,
+    correction: str | None = None,
+    now: datetime | None = None,
+    columns: PerfColumns | None = None,
 ) -> Report:
     """Load both data sets, compute the report, render its charts.
+
+    ``correction`` ("bh" or "none") overrides the monitor's; ``now`` is the report time (the
+    caller's clock; default the system clock), used for `generated_at` and date freshness.
+    A performance report reads the reference too, when there is one, for its prediction and
+    target drift and for CBPE; one that cannot be read is named in the report, not fatal.
 
     `mlflow-artifact:` sources are read from the run of the monitor's configured alias holder
     (`monitor.alias`), whichever `alias` the report is about: anyone may point an unprotected
@@ -103,20 +125,32 @@ def make_report(
             engine or (monitor.engine if monitor else "auto"), reference, current, limits
         )
         config = engine_config or EngineConfig()
+        fix = correction or (monitor.correction if monitor else "bh")
+        options = _options(monitor, fix, now or _clock_now())
         if chosen != "numpy" and _local(reference, current):
-            return _drift_out_of_core(head, reference, current, monitor, stamp, charts, say, config)
+            return _drift_out_of_core(head, reference, current, options, stamp, charts, say, config)
         cur = datasets.load(current, holder=holder, progress=say, limits=limits)
         ref = datasets.load(reference, holder=holder, progress=say, limits=limits)
-        return _drift(head, ref, cur, monitor, stamp, charts, say, chosen, config)
+        return _drift(head, ref, cur, options, stamp, charts, say, chosen, config)
     cur = datasets.load(current, holder=holder, progress=say, limits=limits)
-    return _perf(head, cur, monitor, baseline, stamp, charts, say)
+    labelled_ref: datasets.Dataset | None = None
+    ref_note = None
+    if reference is not None:
+        try:
+            labelled_ref = datasets.load(reference, holder=holder, progress=say, limits=limits)
+        except datasets.DatasetError as exc:
+            ref_note = f"the reference could not be read: {exc}"
+    context = _PerfContext(
+        registry, model, alias, version, run_id, baseline, labelled_ref, ref_note
+    )
+    return _perf(head, cur, monitor, columns or PerfColumns(), context, charts, say)
 
 
 def _drift(
     head: dict[str, Any],
     ref: datasets.Dataset,
     cur: datasets.Dataset,
-    monitor: MonitorConfig | None,
+    options: DriftOptions,
     stamp: str,
     charts: bool,
     say: Progress,
@@ -127,10 +161,14 @@ def _drift(
 
     say(f"comparing {ref.rows:,} reference rows with {cur.rows:,} current rows ({engine})")
     try:
-        result = make_engine(engine, config).compute(ref.frame, cur.frame, _options(monitor))
+        result = make_engine(engine, config).compute(ref.frame, cur.frame, options)
     except EngineError as exc:
         raise ReportError(str(exc)) from None
-    report = _drift_report(head, result, ref.uri, ref.rows, cur.uri, cur.rows, stamp, engine)
+    sides = (
+        (ref.uri, ref.rows, len(ref.frame.columns)),
+        (cur.uri, cur.rows, len(cur.frame.columns)),
+    )
+    report = _drift_report(head, result, sides, stamp, engine, options)
     if charts:
         say("rendering charts")
         report.charts = _drift_charts(result, ref, cur, report.title)
@@ -141,7 +179,7 @@ def _drift_out_of_core(
     head: dict[str, Any],
     reference: str,
     current: str,
-    monitor: MonitorConfig | None,
+    options: DriftOptions,
     stamp: str,
     charts: bool,
     say: Progress,
@@ -154,10 +192,14 @@ def _drift_out_of_core(
     engine = DuckDBEngine(memory_limit=config.memory_limit, temp_directory=config.spill_dir)
     say(f"comparing {current} with {reference} (duckdb, memory limit {config.memory_limit})")
     try:
-        result, ref_rows, cur_rows = engine.compute_with_rows(reference, current, _options(monitor))
-        report = _drift_report(
-            head, result, reference, ref_rows, current, cur_rows, stamp, "duckdb"
+        result, ref_rows, cur_rows = engine.compute_with_rows(reference, current, options)
+        width = (
+            (engine.column_count(reference), engine.column_count(current))
+            if not result.compared
+            else (0, 0)
         )
+        sides = ((reference, ref_rows, width[0]), (current, cur_rows, width[1]))
+        report = _drift_report(head, result, sides, stamp, "duckdb", options)
         if charts:  # histograms of a random sample of each side: a picture, not a statistic
             say("rendering charts")
             names = [f.name for f in result.features]
@@ -195,37 +237,49 @@ def _local(*sources: str) -> bool:
     return all(is_local(s) for s in sources)
 
 
-def _options(monitor: MonitorConfig | None) -> Any:
+def _options(monitor: MonitorConfig | None, correction: str, now: datetime) -> DriftOptions:
     from bot.monitoring import drift
     from bot.monitoring.drift.engines import DriftOptions
 
-    exclude = (
-        {c for c in (monitor.target, monitor.prediction, monitor.timestamp) if c}
-        if monitor
-        else set()
-    )
+    # the monitor's label, model outputs, time and the version that predicted are not features
+    exclude: set[str] = set()
+    if monitor is not None:
+        outputs = (monitor.target, monitor.prediction, monitor.score, monitor.timestamp)
+        exclude = {c for c in (*outputs, VERSION_COLUMN) if c}
     overrides = {
         name: drift.FeatureOverride(method=o.method, threshold=o.threshold)
         for name, o in (monitor.features.items() if monitor else [])
     }
+    try:
+        fix = drift.Correction(correction)
+    except ValueError:
+        raise ReportError(f"unknown correction {correction!r}; use bh or none") from None
     return DriftOptions(
         features=overrides,
         exclude=exclude,
-        correction=monitor.correction if monitor else None,
+        correction=fix,
+        now=now,
+        freshness=[monitor.timestamp] if monitor and monitor.timestamp else [],
     )
 
 
 def _drift_report(
     head: dict[str, Any],
     result: Any,
-    ref_uri: str,
-    ref_rows: int,
-    cur_uri: str,
-    cur_rows: int,
+    sides: tuple[tuple[str, int, int], tuple[str, int, int]],
     stamp: str,
     engine: EngineKind | str,
+    options: DriftOptions,
 ) -> Report:
-    generated = _now()
+    """The report of a drift result; ``sides`` holds (uri, rows, columns) of each side."""
+    (ref_uri, ref_rows, ref_cols), (cur_uri, cur_rows, cur_cols) = sides
+    if result.compared == 0:
+        raise ReportError(
+            f"no column to compare: the reference has {ref_cols} column(s), the "
+            f"current data {cur_cols}, and none is in both"
+            + (" (after leaving out target, prediction and timestamp)" if options.exclude else "")
+        )
+    generated = as_utc(options.now or _clock_now()).strftime("%Y-%m-%dT%H:%M:%SZ")
     document = build_document(
         {
             **head,
@@ -237,11 +291,9 @@ def _drift_report(
         }
     )
     title = f"{stamp} — drift, {generated[:16].replace('T', ' ')} UTC"
-    return Report(
-        document,
-        title,
-        alert=bool(result.dataset_drift) or any(f.drifted for f in result.features),
-    )
+    report = Report(document, title, alert=result.alert)
+    report.files.append((FEATURE_TABLE, drift_table.to_csv(result.features)))
+    return report
 
 
 def _drift_charts(
@@ -250,82 +302,183 @@ def _drift_charts(
     from bot.monitoring import charts
 
     out = [("drift_summary.png", charts.drift_summary(result, title))]
-    ranked = sorted(
-        (f for f in result.features if charts.drift_score(f) is not None),
-        key=lambda f: charts.drift_score(f) or 0.0,
-        reverse=True,
-    )
+    ranked = [f for f in result.features if f.drift_score is not None]  # severity order
     for i, f in enumerate(ranked[:TOP_FEATURE_CHARTS], start=1):
         if f.name in ref.frame.columns and f.name in cur.frame.columns:
-            png = charts.feature_distribution(
-                f.name, f.type, ref.frame[f.name], cur.frame[f.name], title
-            )
+            png = charts.feature_distribution(f, ref.frame[f.name], cur.frame[f.name], title)
             out.append((f"feature_{i:02d}_{_slug(f.name)}.png", png))
     return out
+
+
+@dataclass
+class _PerfContext:
+    registry: Registry
+    model: str | None
+    alias: str | None
+    version: str | None  # the alias holder's
+    run_id: str | None
+    baseline: dict[str, float]  # logged on the holder's run
+    reference: datasets.Dataset | None
+    reference_note: str | None
+
+    def baseline_of(self, version: str) -> Any:
+        """The metrics logged on the run of `version` (None when the registry lacks it)."""
+        from bot.monitoring.performance.measure import Baseline
+        from bot.registry.gateway import RegistryError
+
+        if self.model is None:
+            return None
+        try:
+            info = self.registry.get_version(self.model, version)
+        except RegistryError:
+            return None
+        return Baseline(info.metrics, f"metrics logged on run {_short(info.run_id)} (v{version})")
+
+    def holder_source(self) -> str | None:
+        if self.model is None or self.run_id is None:
+            return None
+        return (
+            f"metrics logged on run {_short(self.run_id)} (v{self.version}, "
+            f"@{self.alias}'s version now)"
+        )
 
 
 def _perf(
     head: dict[str, Any],
     cur: datasets.Dataset,
     monitor: MonitorConfig | None,
-    baseline: dict[str, float],
-    stamp: str,
+    columns: PerfColumns,
+    ctx: _PerfContext,
     charts: bool,
     say: Progress,
 ) -> Report:
-    from bot.monitoring import performance
+    from bot.monitoring.performance import compute as performance
 
-    target = monitor.target if monitor and monitor.target else "label"
-    prediction = monitor.prediction if monitor and monitor.prediction else "prediction"
+    def pick(given: str | None, configured: str | None, default: str | None) -> str | None:
+        return given or configured or default
+
+    target = pick(columns.target, monitor.target if monitor else None, "label")
+    prediction = pick(columns.prediction, monitor.prediction if monitor else None, "prediction")
+    score = pick(columns.score, monitor.score if monitor else None, None)
+    timestamp = pick(columns.timestamp, monitor.timestamp if monitor else None, None)
+    assert target is not None and prediction is not None
     say(f"scoring {cur.rows:,} rows ({target} vs {prediction})")
     try:
         result = performance.compute_performance(
             cur.frame,
             target,
             prediction,
-            baseline=baseline,
+            baseline=ctx.baseline,
             threshold=monitor.degradation_threshold if monitor else 0.05,
-            timestamp=monitor.timestamp if monitor else None,
+            timestamp=timestamp,
             window=monitor.window if monitor else "1D",
+            score=score,
+            min_window_rows=monitor.min_window_rows if monitor else 30,
+            decision_threshold=monitor.decision_threshold if monitor else 0.5,
+            baseline_source=ctx.holder_source(),
+            baseline_of=ctx.baseline_of,
+            reference=ctx.reference.frame if ctx.reference is not None else None,
         )
     except performance.PerformanceError as exc:
         raise ReportError(str(exc)) from None
+    body = result.to_dict()
+    if ctx.reference_note:
+        body["reference_note"] = ctx.reference_note
     generated = _now()
     document = build_document(
         {
             **head,
+            **(
+                {"reference": {"uri": ctx.reference.uri, "rows": ctx.reference.rows}}
+                if ctx.reference is not None
+                else {}
+            ),
             "current": {"uri": cur.uri, "rows": cur.rows},
-            "performance": result.to_dict(),
+            "performance": body,
             "generated_at": generated,
         }
     )
-    title = f"{stamp} — performance, {generated[:16].replace('T', ' ')} UTC"
-    report = Report(document, title, alert=bool(result.degraded))
-    if charts and result.windows:
-        from bot.monitoring import charts as ch
-
-        keys = ["accuracy", "f1", "roc_auc"] if result.task == "classification" else ["rmse", "r2"]
-        for m in keys:
-            if any(w["metrics"].get(m) is not None for w in result.windows):
-                png = ch.metric_over_time(result.windows, m, result.baseline.get(m), title)
-                report.charts.append((f"metric_{m}.png", png))
+    title = f"{_perf_stamp(head, body)} — performance, {generated[:16].replace('T', ' ')} UTC"
+    cbpe_alerts = (body.get("cbpe") or {}).get("alerts") or []
+    report = Report(document, title, alert=bool(result.degraded or cbpe_alerts))
+    if charts:
+        say("rendering charts")
+        report.charts = _perf_charts(result, body, title)
     return report
 
 
+def _perf_stamp(head: dict[str, Any], body: dict[str, Any]) -> str:
+    """Whose predictions: the versions in the data, never the alias's holder by default."""
+    model = head["model"]
+    if model is None:
+        return "ad-hoc data"
+    known = [v["version"] for v in body.get("versions", []) if v["version"] != "unknown"]
+    if not body.get("versions"):
+        return f"{model}, version unknown"
+    return f"{model} " + ", ".join(f"v{v}" for v in known) if known else f"{model}, version unknown"
+
+
+def _perf_charts(result: Any, body: dict[str, Any], title: str) -> list[tuple[str, bytes]]:
+    from bot.monitoring.performance import charts as ch
+
+    out: list[tuple[str, bytes]] = []
+    if result.windows:
+        keys = ["accuracy", "f1", "roc_auc"] if result.task == "classification" else ["rmse", "r2"]
+        for m in keys:
+            if any(w["metrics"].get(m) is not None for w in result.windows):
+                png = ch.metric_over_time(
+                    body["windows"], m, result.baseline.get(m), body.get("baseline_source"), title
+                )
+                out.append((f"metric_{m}.png", png))
+    cbpe = body.get("cbpe") or {}
+    for m in ("roc_auc", "accuracy"):
+        if any(w["estimated"].get(m) is not None for w in cbpe.get("windows", [])):
+            out.append((f"cbpe_{m}.png", ch.cbpe_over_time(cbpe, m, title)))
+    if body.get("reliability"):
+        out.append(
+            ("reliability.png", ch.reliability_diagram(body["reliability"], body["score"], title))
+        )
+    if body.get("confusion"):
+        png = ch.confusion_matrix(
+            body["confusion"], body["decision_threshold"], body["positive_label"], title
+        )
+        out.append(("confusion_matrix.png", png))
+    if body.get("residuals"):
+        out.append(("residuals.png", ch.residuals(body["residuals"], title)))
+    return out
+
+
+def _short(run_id: str | None) -> str:
+    return (run_id or "?")[:12]
+
+
 def write_report(report: Report, out_dir: Path) -> list[Path]:
-    """Write report.json and the charts; returns the paths written."""
+    """Write report.json, report.html (the report page) and the charts; returns the paths."""
+    import json
+
+    from bot.monitoring.page import render_page
+
     out_dir.mkdir(parents=True, exist_ok=True)
-    written = [out_dir / "report.json"]
-    written[0].write_text(report.document.to_json(indent=2) + "\n", encoding="utf-8")
-    for name, png in report.charts:
+    body = report.document.to_json(indent=2)
+    written = [out_dir / "report.json", out_dir / "report.html"]
+    written[0].write_text(body + "\n", encoding="utf-8")
+    page = render_page(json.loads(body), report.charts, title=report.title)
+    written[1].write_text(page, encoding="utf-8")
+    for name, content in [*report.charts, *report.files]:
         path = out_dir / name
-        path.write_bytes(png)
+        path.write_bytes(content)
         written.append(path)
     return written
 
 
 def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return _clock_now().strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _clock_now() -> datetime:
+    from bot.clock import SYSTEM
+
+    return SYSTEM.now()
 
 
 def _slug(name: str) -> str:

@@ -88,10 +88,13 @@ class MonitorConfig(_Strict):
     alias: str = "champion"
     target: str | None = None
     prediction: str | None = None
+    score: str | None = None
+    decision_threshold: float = Field(default=0.5, gt=0, lt=1)
     timestamp: str | None = None
     window: str = "1D"
+    min_window_rows: int = Field(default=30, ge=1)
     retrain_url: str | None = None
-    correction: Literal["bh"] | None = None
+    correction: Literal["bh", "none"] = "bh"  # "none": raw p-values, Evidently's verdicts
     # where drift statistics are computed (bot.monitoring.drift.engines.EngineKind)
     engine: Literal["auto", "numpy", "duckdb"] = "auto"
     degradation_threshold: float = Field(default=0.05, ge=0)

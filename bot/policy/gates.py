@@ -1,4 +1,5 @@
-"""Metric gates: `<metric> <op> <rhs>` (SPEC §3), parsed with a regex and never `eval`-ed."""
+"""Gates: metric gates `<metric> <op> <rhs>` (SPEC §3), parsed with a regex and never
+`eval`-ed, and the `signature_compatible` gate (evaluated in bot.approvals.modelcard)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import operator
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 
 _OPS: dict[str, Callable[[float, float], bool]] = {
     ">=": operator.ge,
@@ -23,6 +25,13 @@ _RHS_NUMBER = re.compile(rf"^{_NUMBER}$")
 _RHS_CHAMPION = re.compile(rf"^champion(?:\s*(?P<arith>[-+*])\s*(?P<num>{_NUMBER}))?$")
 
 
+class GateKind(StrEnum):
+    """What a gate checks: a run metric, or the model signatures of candidate and holder."""
+
+    METRIC = "metric"
+    SIGNATURE_COMPATIBLE = "signature_compatible"
+
+
 class GateSyntaxError(ValueError):
     """A gate expression that does not follow the grammar."""
 
@@ -37,6 +46,7 @@ class Gate:
     constant: float | None = None  # set when rhs is a plain number
     arith: str | None = None  # "+", "-" or "*" applied to the holder's value
     operand: float | None = None
+    kind: GateKind = GateKind.METRIC
 
     @property
     def relative(self) -> bool:
@@ -70,9 +80,14 @@ def parse_gate(text: str) -> Gate:
     """Parse one gate; raise GateSyntaxError with a message naming what is wrong."""
     if not isinstance(text, str):
         raise GateSyntaxError("a gate must be a string like 'accuracy >= 0.8'")
+    if text.strip() == GateKind.SIGNATURE_COMPATIBLE:
+        return Gate(text=text.strip(), metric="", op="", kind=GateKind.SIGNATURE_COMPATIBLE)
     m = _GATE.match(text)
     if not m:
-        raise GateSyntaxError(f"{text!r} is not '<metric> <op> <rhs>' with op one of >= > <= < ==")
+        raise GateSyntaxError(
+            f"{text!r} is not '<metric> <op> <rhs>' with op one of >= > <= < ==, "
+            f"nor '{GateKind.SIGNATURE_COMPATIBLE}'"
+        )
     rhs = m.group("rhs")
     if _RHS_NUMBER.match(rhs):
         value = float(rhs)
@@ -98,7 +113,9 @@ def parse_gate(text: str) -> Gate:
 def evaluate(
     gate: Gate, candidate: Mapping[str, float], holder: Mapping[str, float] | None
 ) -> GateResult:
-    """Evaluate a gate against the candidate's and the current holder's run metrics."""
+    """Evaluate a metric gate against the candidate's and the current holder's run metrics."""
+    if gate.kind != GateKind.METRIC:
+        raise ValueError(f"{gate.text!r} is not a metric gate")
     value = candidate.get(gate.metric)
     if value is None or not math.isfinite(value):
         return GateResult(gate, False, None, None, f"candidate has no metric `{gate.metric}`")

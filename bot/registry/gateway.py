@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from bot.redact import redact
+from bot.registry.lineage import DatasetRef, Lineage, datasets_of, read_lineage
 
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
@@ -79,6 +80,8 @@ class VersionInfo:
     run_artifact_uri: str | None = None  # where the version's run keeps its artifacts
     # the run that logged the model a `models:/m-…` source names (MLflow 3 logged models)
     source_run_id: str | None = None
+    run_tags: dict[str, str] = field(default_factory=dict)  # the source run's tags
+    datasets: tuple[DatasetRef, ...] = ()  # the source run's dataset inputs
 
 
 class Registry:
@@ -188,12 +191,16 @@ class Registry:
                 raise
             metrics: dict[str, float] = {}
             params: dict[str, str] = {}
+            run_tags: dict[str, str] = {}
+            datasets: tuple[DatasetRef, ...] = ()
             artifact_uri = None
             if mv.run_id:
                 try:
                     run = self.client.get_run(mv.run_id)
                     metrics = {k: float(v) for k, v in run.data.metrics.items() if math.isfinite(v)}
                     params = dict(run.data.params)
+                    run_tags = dict(run.data.tags)
+                    datasets = tuple(datasets_of(run))
                     artifact_uri = run.info.artifact_uri or None
                 except MlflowException as exc:
                     if not _is_not_found(exc):
@@ -210,6 +217,8 @@ class Registry:
                 metrics=metrics,
                 params=params,
                 run_artifact_uri=artifact_uri,
+                run_tags=run_tags,
+                datasets=datasets,
                 source_run_id=self._logged_model_run(mv.source or ""),
             )
 
@@ -227,6 +236,15 @@ class Registry:
                 return None
             raise
         return run_id or None
+
+    def lineage(self, v: VersionInfo) -> Lineage:
+        """Signature, training data and code version of a version read with `version_of`
+        (the signature separately: it downloads the MLmodel file, which only a promotion
+        request needs; the rest comes from the run `version_of` read)."""
+        with _errors(f"read the signature of `{v.name}` v{v.version}"):
+            return read_lineage(
+                self.client, self.tracking_uri, v.name, v.version, v.run_tags, v.datasets
+            )
 
     def alias_holder(self, name: str, alias: str) -> str | None:
         """The version an alias points to now (whatever the case of its name), or None."""

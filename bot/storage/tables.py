@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, DateTime, Index, Text
+from sqlalchemy import Column, DateTime, Index, LargeBinary, Text
 from sqlmodel import Field, SQLModel
 
 
@@ -135,6 +135,17 @@ class ReportRecord(SQLModel, table=True):
     created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
 
 
+class ReportChart(SQLModel, table=True):
+    """A posted report's charts (PNG), in order, for its page (`GET /reports/<id>`)."""
+
+    __tablename__ = "report_chart"
+
+    record_id: str = Field(primary_key=True, max_length=32)  # a ReportRecord's id
+    position: int = Field(primary_key=True)
+    name: str = Field(max_length=128)
+    png: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
 class WebhookDelivery(SQLModel, table=True):
     """Delivery IDs already handled (MLflow webhooks; Slack events as `slack-event:<event_id>`).
 
@@ -156,3 +167,23 @@ class AliasState(SQLModel, table=True):
     alias: str = Field(primary_key=True, max_length=256)
     version: str | None = Field(default=None, max_length=32)
     seen_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class ReminderKind(StrEnum):
+    """A message about a pending request, sent once: to approvers who have not voted (half
+    its lifetime gone, one hour left), then to its requester and owners (expired)."""
+
+    HALFWAY = "halfway"
+    LAST_HOUR = "last_hour"
+    EXPIRED = "expired"
+
+
+class RequestReminder(SQLModel, table=True):
+    """One claimed reminder: the primary key lets exactly one replica send it."""
+
+    __tablename__ = "request_reminder"
+
+    request_id: str = Field(primary_key=True, max_length=32)
+    kind: str = Field(primary_key=True, max_length=16)  # a ReminderKind
+    claimed_by: str = Field(max_length=128)
+    claimed_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))

@@ -16,6 +16,7 @@ from handlers import blocks as render
 from handlers.approvals import blocks as cards
 from handlers.approvals.deploy import run_deploy_hooks
 from handlers.approvals.messages import announce, publish_home, show_outcome
+from handlers.approvals.modelcard import details_modal
 from handlers.context import approvals_of, services_of
 from handlers.later import after_ack
 from handlers.slack_client import SLACK_FAILURES, slack_error
@@ -27,6 +28,7 @@ def register(app: App) -> None:
     app.action(ids.APPROVE)(handle_approve)
     app.action(ids.REJECT)(handle_reason_button)
     app.action(ids.OVERRIDE)(handle_reason_button)
+    app.action(ids.REQUEST_DETAILS)(handle_details)
 
 
 def _request_id(action: dict) -> str:
@@ -118,3 +120,25 @@ def handle_reason_button(
             svc,
             f"Could not open the form ({slack_error(exc)}); try again.",
         )
+
+
+def handle_details(
+    ack: Ack, body: dict, action: dict, respond: Respond, client: WebClient, context: BoltContext
+) -> None:
+    """Details: everything the card cut short, in a modal (opened within the trigger window)."""
+    ack()
+    svc = approvals_of(context)
+    try:
+        req, _ = svc.get(_request_id(action))
+    except Exception as exc:
+        reply_to_clicker(body, respond, client, svc, explain(exc, "Details button"))
+        return
+    if req is None:
+        reply_to_clicker(body, respond, client, svc, "This request does not exist.")
+        return
+    try:
+        view = details_modal(req, cards.metrics_table(req))
+        client.views_open(trigger_id=body["trigger_id"], view=view)
+    except SLACK_FAILURES as exc:
+        text = f"Could not open the details ({slack_error(exc)}); try again."
+        reply_to_clicker(body, respond, client, svc, text)

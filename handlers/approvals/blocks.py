@@ -21,6 +21,7 @@ from bot.clock import as_utc
 from bot.policy.permissions import Action
 from bot.storage.tables import ApprovalVote, AuditEvent, PromotionRequest
 from handlers import action_ids as ids
+from handlers.approvals.modelcard import card_sections
 from handlers.blocks import (
     Reply,
     clip,
@@ -103,8 +104,13 @@ def gates_text(req: PromotionRequest) -> str:
     return "\n".join(lines)
 
 
-def buttons(req: PromotionRequest) -> ActionsBlock:
-    """Approve / Reject (and Override when gates fail). Values carry only the request id."""
+def details_button(req: PromotionRequest) -> ButtonElement:
+    return ButtonElement(text="Details", action_id=ids.REQUEST_DETAILS, value=req.id)
+
+
+def buttons(req: PromotionRequest, details: bool = False) -> ActionsBlock:
+    """Approve / Reject (and Override when gates fail), and Details on the card. Values carry
+    only the request id."""
     if not req.gates_passed and req.overridden_by is None:
         vote = ButtonElement(text="Override…", action_id=ids.OVERRIDE, value=req.id, style="danger")
     else:
@@ -121,7 +127,8 @@ def buttons(req: PromotionRequest) -> ActionsBlock:
             ),
         )
     reject = ButtonElement(text="Reject…", action_id=ids.REJECT, value=req.id)
-    return ActionsBlock(block_id=f"{ids.REQUEST_ACTIONS}:{req.id}", elements=[vote, reject])
+    elements = [vote, reject, details_button(req)] if details else [vote, reject]
+    return ActionsBlock(block_id=f"{ids.REQUEST_ACTIONS}:{req.id}", elements=elements)
 
 
 def approval_card(req: PromotionRequest, votes: list[ApprovalVote], note: str = "") -> Reply:
@@ -149,13 +156,15 @@ def approval_card(req: PromotionRequest, votes: list[ApprovalVote], note: str = 
         ),
     ]
     if req.reason:
-        blocks.append(section(f"*Reason*\n>{esc(clip(req.reason, 1500))}"))
+        quoted = esc(clip(req.reason, 1500)).replace("\n", "\n>")
+        blocks.append(section(f"*Justification*\n>{quoted}"))
     blocks.append(section(metrics_table(req)))
+    blocks += card_sections(req)
     blocks.append(section(gates_text(req)))
     if req.status == RequestStatus.PENDING:
         if req.status_detail:
             blocks.append(section(f":warning: {esc(req.status_detail)}"))
-        blocks.append(buttons(req))
+        blocks.append(buttons(req, details=True))
         blocks.append(context(f"Expires {fmt_time(req.expires_at)} · request `{req.id}`"))
     else:
         outcome = STATUS_LINE.get(req.status, req.status)
@@ -167,6 +176,9 @@ def approval_card(req: PromotionRequest, votes: list[ApprovalVote], note: str = 
         detail = f" — {esc(req.status_detail)}" if req.status_detail else ""
         blocks.append(DividerBlock())
         blocks.append(section(f"{outcome}{who} {fmt_time(req.decided_at)}{detail}"))
+        blocks.append(
+            ActionsBlock(block_id=f"{ids.REQUEST_ACTIONS}:{req.id}", elements=[details_button(req)])
+        )
         blocks.append(context(f"request `{req.id}`"))
     if note:
         blocks.append(context(note))

@@ -7,6 +7,7 @@ from bot.approvals.outcomes import OutcomeKind, RequestKind
 from bot.policy.permissions import Action
 from handlers import blocks as render
 from handlers.approvals import blocks as cards
+from handlers.approvals import justify
 from handlers.approvals.messages import open_request
 from handlers.blocks import Reply
 from handlers.router.invocation import Invocation, UsageError
@@ -15,20 +16,25 @@ from handlers.router.registry import subcommand
 MAX_AUDIT_LIMIT = 100
 
 
-PROMOTE = "/mlops promote <model> <version> [to] <alias> [reason…]"
+PROMOTE = "/mlops promote <model> <version> [to] <alias> <justification…>"
 ROLLBACK = "/mlops rollback <model> <alias>"
 ROLLBACK_HELP = "ask to move an alias back to its previous approved holder"
 
 
 @subcommand(PROMOTE, "ask approvers to move an alias to a version", action=Action.PROMOTE)
 def promote(inv: Invocation) -> Reply:
-    """`promote <model> <version> [to] <alias> [reason…]`: open a request and post its card."""
+    """`promote <model> <version> [to] <alias> <justification…>`: open a request and post its
+    card; without a justification, a modal asks for it (a protected alias needs one)."""
     model, version, alias, reason = _promotion(inv.words)
+    if not reason.strip():
+        asked = justify.ask(inv, model, version, alias)
+        if asked is not None:
+            return asked
     return _open(inv, model, version, alias, reason, RequestKind.PROMOTE)
 
 
 def _promotion(words: list[str]) -> tuple[str, str, str, str]:
-    """`<model> <version> [to] <alias> [reason…]` as model, version (without `v`), alias
+    """`<model> <version> [to] <alias> [justification…]` as model, version (without `v`), alias
     (without `@`) and reason."""
     if len(words) >= 3 and words[2].lower() == "to":
         words = words[:2] + words[3:]

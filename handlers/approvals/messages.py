@@ -8,14 +8,16 @@ from datetime import datetime, timedelta
 
 from slack_sdk import WebClient
 
+import handlers.history.home
 from bot.approvals.outcomes import ANNOUNCED, COMMITTED, Outcome, OutcomeKind, RequestKind
 from bot.approvals.service import ApprovalService
 from bot.clock import SYSTEM, Clock
 from bot.policy.permissions import Action
 from bot.storage.tables import ApprovalVote, PromotionRequest
+from handlers import metadata as events
 from handlers.approvals import blocks as cards
 from handlers.audit.anchors import post_applied_anchor
-from handlers.blocks import Reply, esc, mention
+from handlers.blocks import Reply, clip, esc, mention
 from handlers.slack_client import SLACK_FAILURES, slack_error
 
 log = logging.getLogger(__name__)
@@ -64,7 +66,11 @@ def post_card(
     req = outcome.request
     assert req is not None
     try:
-        resp = client.chat_postMessage(channel=channel, **cards.approval_card(req, []).payload())
+        resp = client.chat_postMessage(
+            channel=channel,
+            **cards.approval_card(req, []).payload(),
+            metadata=events.requested(req),
+        )
     except SLACK_FAILURES as exc:
         error = slack_error(exc)
         log.warning("posting the card of %s failed: %s", req.id, error)
@@ -140,6 +146,7 @@ def update_card(
             channel=req.channel,
             ts=req.message_ts,
             **cards.approval_card(req, list(votes), note).payload(),
+            metadata=events.requested(req),
         )
     except SLACK_FAILURES as exc:
         log.warning("updating the card of %s failed: %s", req.id, slack_error(exc))
@@ -156,10 +163,19 @@ def announce(client: WebClient, outcome: Outcome) -> None:
         client.chat_postMessage(
             channel=req.channel,
             thread_ts=req.message_ts,
-            text=f"{mention(req.requester)} {shown(outcome)}",
+            text=f"{mention(req.requester)} {shown(outcome)}{justification(req)}",
+            metadata=events.decided(outcome),
         )
     except SLACK_FAILURES as exc:
         log.warning("thread reply for %s failed: %s", req.id, slack_error(exc))
+
+
+def justification(req: PromotionRequest) -> str:
+    """The requester's justification, quoted under a decision in the card's thread."""
+    if not req.reason:
+        return ""
+    quoted = esc(clip(req.reason, 1500)).replace("\n", "\n>")
+    return f"\n*Justification*\n>{quoted}"
 
 
 def shown(outcome: Outcome) -> str:
@@ -203,6 +219,7 @@ def publish_home(
         or svc.refusal(r, v, user, Action.OVERRIDE) is None
     ]
     own = [(r, v) for r, v in pending if r.requester == user]
-    client.views_publish(
-        user_id=user, view=cards.home_view(actionable, own, svc.decided(10), notice)
-    )
+    view = cards.home_view(actionable, own, svc.decided(10), notice)
+    room = 100 - len(view["blocks"])
+    view["blocks"] += [b.to_dict() for b in handlers.history.home.history_blocks(svc, user, room)]
+    client.views_publish(user_id=user, view=view)

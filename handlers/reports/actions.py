@@ -30,7 +30,8 @@ from handlers import blocks as render
 from handlers.approvals.messages import open_request
 from handlers.context import approvals_of, permissions_of, runtime_of
 from handlers.later import after_ack
-from handlers.reports.blocks import CHALLENGER, features_reply
+from handlers.reports.blocks import CHALLENGER
+from handlers.reports.features import features_reply
 from handlers.reports.posting import load_record
 from handlers.slack_client import SLACK_FAILURES
 
@@ -40,6 +41,8 @@ log = logging.getLogger(__name__)
 
 def register(app: App) -> None:
     app.action(ids.REPORT_DETAILS)(handle_details)
+    app.action(ids.REPORT_PAGE_PREV)(handle_details)
+    app.action(ids.REPORT_PAGE_NEXT)(handle_details)
     app.action(ids.REPORT_PROMOTE)(handle_promote)
     app.action(ids.REPORT_RETRAIN)(handle_retrain)
 
@@ -87,16 +90,20 @@ def _with_record(
 
 
 def handle_details(ack: Ack, action: dict, respond: Respond, context: BoltContext) -> None:
+    """Show all features (value: the record ID), or another page of them (value `ID:page`,
+    from the table's own buttons: that ephemeral message is replaced, not the report)."""
     ack()
+    record_id, _, page_text = str(action.get("value") or "").partition(":")
+    page = int(page_text) if page_text.isdigit() and len(page_text) < 6 else 1
 
     def show(record: ReportRecord, doc: ReportDocument) -> None:
         respond(
-            **features_reply(doc).payload(),
+            **features_reply(doc, record.id, page).payload(),
             response_type="ephemeral",
-            replace_original=False,
+            replace_original=bool(page_text),
         )
 
-    _with_record(action, context, respond, show)
+    _with_record({**action, "value": record_id}, context, respond, show)
 
 
 @dataclass(frozen=True)
@@ -255,10 +262,11 @@ def _retrain_refusal(click: _ModelClick) -> str | None:
 
 
 def alerted(doc: ReportDocument) -> bool:
-    """The report found dataset drift or a degraded metric."""
+    """The report found dataset drift, a degraded metric or an estimated drop (CBPE)."""
     if isinstance(doc, DriftDocument):
         return doc.dataset_drift
-    return bool(doc.performance.degraded)
+    cbpe = doc.performance.cbpe
+    return bool(doc.performance.degraded) or bool(cbpe and cbpe.alerts)
 
 
 handle_promote = _on_model_report(_promote)

@@ -6,10 +6,13 @@ from typing import TYPE_CHECKING, Any
 
 from slack_sdk.models.blocks import ActionsBlock, Block, ButtonElement
 
-from bot.monitoring.document import DataQuality, DriftDocument, ReportDocument
+from bot.monitoring import drift_table
+from bot.monitoring.document import DataQuality, DriftDocument, SchemaChanges
 from bot.registry.gateway import RegistryError
 from handlers import action_ids as ids
-from handlers.blocks import Reply, clip, context, esc, fields_section, header, section
+from handlers.blocks import Reply, clip, context, esc, header, section
+from handlers.reports.features import feature_line
+from handlers.reports.perf_blocks import perf_blocks
 
 if TYPE_CHECKING:
     from bot.monitoring.report import Report
@@ -17,11 +20,6 @@ if TYPE_CHECKING:
 
 TOP_FEATURES = 10
 CHALLENGER = "challenger"
-_MARKS: dict[bool | None, str] = {
-    True: ":red_circle:",
-    False: ":large_green_circle:",
-    None: ":grey_question:",  # could not be tested
-}
 
 
 def _fmt(value: Any) -> str:
@@ -36,61 +34,13 @@ def report_reply(report: Report, rt: Runtime) -> Reply:
     mention = " ".join(f"<@{o}>" for o in owners) if report.alert and owners else ""
     blocks: list[Block] = [header(report.title)]
     if isinstance(doc, DriftDocument):
-        verdict = (
-            ":red_circle: *Dataset drift*"
-            if doc.dataset_drift
-            else (
-                ":large_orange_circle: *Some features drifted*"
-                if report.alert
-                else ":large_green_circle: *No drift*"
-            )
+        blocks += _drift_blocks(doc, report.alert, mention)
+        summary = f"drifted share {doc.drifted_share:.0%}" + (
+            ", schema changed" if doc.schema_changes and doc.schema_changes.changed else ""
         )
-        blocks.append(
-            section(
-                f"{verdict} — {doc.drifted_share:.0%} of features drifted · reference "
-                f"{doc.reference.rows:,} rows · current {doc.current.rows:,} rows"
-                + (" · computed by DuckDB" if doc.engine == "duckdb" else "")
-                + (f"\n{mention}" if mention else "")
-            )
-        )
-        drifted = [f for f in doc.features if f.drifted]
-        if drifted:
-            lines = [
-                f"• `{esc(clip(f.name, 60))}` {f.method} {_fmt(f.statistic)}"
-                f"{' (p ' + _fmt(f.p_value) + ')' if f.p_value is not None else ''}"
-                f" vs {_fmt(f.threshold)} · PSI {_fmt(f.psi)}"
-                for f in drifted[:TOP_FEATURES]
-            ]
-            more = len(drifted) - TOP_FEATURES
-            blocks.append(
-                section(
-                    "*Drifted features*\n"
-                    + "\n".join(lines)
-                    + (f"\n…and {more} more" if more > 0 else "")
-                )
-            )
-        notes = _quality_notes(doc.quality)
-        if notes:
-            blocks.append(section("*Data quality*\n" + "\n".join(notes)))
-        summary = f"drifted share {doc.drifted_share:.0%}"
     else:
-        perf = doc.performance
-        verdict = ":red_circle: *Degraded*" if perf.degraded else ":large_green_circle: *OK*"
-        blocks.append(
-            section(
-                f"{verdict} — {perf.rows:,} labelled rows ({perf.task})"
-                + (f"\n{mention}" if mention else "")
-            )
-        )
-        fields = [
-            f"*{esc(m)}*\n{_fmt(v)} (training {_fmt(perf.baseline.get(m))})"
-            + (" :warning:" if m in perf.degraded else "")
-            for m, v in perf.metrics.items()
-            if v is not None
-        ]
-        if fields:
-            blocks.append(fields_section(fields))
-        summary = f"degraded: {esc(', '.join(perf.degraded)) or 'none'}"
+        perf_part, summary = perf_blocks(doc.performance, mention)
+        blocks += perf_part
     link = rt.registry.version_url(model, doc.version) if model and doc.version else None
     ctx = [f"run `{esc(doc.run_id)}`"] if doc.run_id else []
     if link:
@@ -101,18 +51,95 @@ def report_reply(report: Report, rt: Runtime) -> Reply:
     return Reply(text, blocks)
 
 
-def _quality_notes(quality: DataQuality) -> list[str]:
+def _drift_blocks(doc: DriftDocument, alert: bool, mention: str) -> list[Block]:
+    """Schema changes first, then the verdict, the drifted features, data quality."""
+    blocks: list[Block] = []
+    schema = doc.schema_changes
+    if schema is not None and schema.changed:
+        blocks.append(section(":warning: *Schema changed*\n" + "\n".join(_schema_notes(schema))))
+    table = drift_table.rows(doc.features)
+    tested = [r for r in table if r["status"] != "untested"]
+    drifted = [r for r in table if r["status"] == "drifted"]
+    if doc.dataset_drift:
+        verdict = ":red_circle: *Dataset drift*"
+    elif drifted:
+        verdict = ":large_orange_circle: *Some features drifted*"
+    elif alert:
+        verdict = ":large_orange_circle: *No feature drifted, but the schema changed*"
+    else:
+        verdict = ":large_green_circle: *No drift*"
+    p_kind = "BH-adjusted p" if doc.correction == "bh" else "raw p"
+    untested = len(table) - len(tested)
+    blocks.append(
+        section(
+            f"{verdict} — {len(drifted)} of {len(tested)} tested features drifted "
+            f"({doc.drifted_share:.0%}, {p_kind})"
+            + (f", {untested} not tested" if untested else "")
+            + f" · reference {doc.reference.rows:,} rows · current {doc.current.rows:,} rows"
+            + (" · computed by DuckDB" if doc.engine == "duckdb" else "")
+            + (f"\n{mention}" if mention else "")
+        )
+    )
+    if drifted:
+        lines = [feature_line(r) for r in drifted[:TOP_FEATURES]]
+        more = len(drifted) - TOP_FEATURES
+        blocks.append(
+            section(
+                "*Drifted features* (most severe first)\n"
+                + "\n".join(lines)
+                + (f"\n…and {more} more: *Show all features*" if more > 0 else "")
+            )
+        )
+    notes = _quality_notes(doc.quality)
+    if notes:
+        blocks.append(section("*Data quality*\n" + "\n".join(notes)))
+    return blocks
+
+
+def _names(cols: list[str]) -> str:
+    shown = ", ".join(f"`{esc(clip(c, 40))}`" for c in cols[:10])
+    return shown + (f" and {len(cols) - 10} more" if len(cols) > 10 else "")
+
+
+def _schema_notes(schema: SchemaChanges) -> list[str]:
     notes = []
-    for cols, label in (
-        (quality.missing_columns, "missing in current"),
-        (quality.extra_columns, "new in current"),
-    ):
-        if cols:
-            shown = ", ".join(f"`{esc(clip(c, 40))}`" for c in cols[:10])
-            notes.append(f"• {label}: {shown}")
-    if quality.changed_types:
-        notes.append(f"• changed types: {len(quality.changed_types)} column(s)")
+    if schema.missing:
+        notes.append(f"• missing in current: {_names(schema.missing)}")
+    if schema.new:
+        notes.append(f"• new in current: {_names(schema.new)}")
+    for c in schema.changed_types[:10]:
+        notes.append(
+            f"• `{esc(clip(c.name, 40))}` changed type: {esc(c.reference)} → {esc(c.current)}"
+        )
     return notes
+
+
+def _quality_notes(quality: DataQuality) -> list[str]:
+    """Date freshness and per-column warnings (schema changes have their own section)."""
+    notes = []
+    for col in quality.columns:
+        name = f"`{esc(clip(col.name, 40))}`"
+        if col.freshness is not None and col.freshness.newest_current is not None:
+            age = col.freshness.age_seconds
+            notes.append(
+                f"• {name} newest value {col.freshness.newest_current[:19].replace('T', ' ')} "
+                + (f"({_age(age)})" if age is not None else "")
+                + (
+                    f", reference newest {col.freshness.newest_reference[:10]}"
+                    if col.freshness.newest_reference
+                    else ""
+                )
+            )
+        if col.warning:
+            notes.append(f"• {name}: {esc(col.warning)}")
+    return notes[:15]
+
+
+def _age(seconds: float) -> str:
+    """ "5 h before the report", "3 days before the report", "2 h after the report"."""
+    hours = abs(seconds) / 3600
+    span = f"{hours:.0f} h" if hours < 48 else f"{hours / 24:.0f} days"
+    return f"{span} {'before' if seconds >= 0 else 'after'} the report"
 
 
 def report_buttons(report: Report, rt: Runtime, record_id: str) -> ActionsBlock | None:
@@ -149,23 +176,3 @@ def report_buttons(report: Report, rt: Runtime, record_id: str) -> ActionsBlock 
                 )
             )
     return ActionsBlock(block_id=f"report:{record_id}", elements=elements) if elements else None
-
-
-def features_reply(doc: ReportDocument) -> Reply:
-    """Every feature of a drift report, 20 per section (ephemeral "Show all features")."""
-    lines = []
-    for f in doc.features if isinstance(doc, DriftDocument) else []:
-        mark = _MARKS[f.drifted]
-        extra = f" — {esc(f.reason)}" if f.reason else ""
-        lines.append(
-            f"{mark} `{esc(clip(f.name, 60))}` {f.type} {f.method or '—'} "
-            f"{_fmt(f.statistic)} vs {_fmt(f.threshold)} · PSI {_fmt(f.psi)}"
-            f" · missing {f.missing_reference}/{f.missing_current}{extra}"
-        )
-    if not lines:
-        return Reply("No features in this report.", [section("No features in this report.")])
-    blocks: list[Block] = [header(f"All features ({len(lines)})")]
-    blocks += [section("\n".join(lines[i : i + 20])) for i in range(0, len(lines), 20)]
-    if len(blocks) > 50:
-        blocks = blocks[:49] + [context("Truncated: see report.json from `mlops-bot report`.")]
-    return Reply("\n".join(lines)[:3000], blocks)

@@ -1,18 +1,23 @@
-"""Reports in Slack: one summary message, charts uploaded in its thread, `report_posted` audited."""
+"""Reports in Slack: one summary message, charts and the feature table (CSV) uploaded in its
+thread, `report_posted` audited."""
 
 from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from slack_sdk import WebClient
 
 from bot import audit, clock
+from bot.monitoring import links, pages
 from bot.monitoring.runner import ReportJob
 from bot.storage import db
 from bot.storage.tables import ReportRecord
-from handlers.blocks import clip, esc, section
+from handlers import metadata as events
+from handlers.blocks import clip, context, esc, section
 from handlers.reports.blocks import report_buttons, report_reply
 from handlers.slack_client import SLACK_FAILURES, make_client, slack_error
 
@@ -21,18 +26,23 @@ if TYPE_CHECKING:
     from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
+# told the path of each report page written to a file (the local shell prints it)
+PageFiles = Callable[[Path], None]
 
 
 class SlackReportSink:
     """The report runner's sink: posts finished reports and failures to their channel."""
 
-    def __init__(self, client: WebClient, rt: Runtime) -> None:
+    def __init__(self, client: WebClient, rt: Runtime, page_files: PageFiles | None = None):
         self.client = client
         self.rt = rt
+        self.page_files = page_files
 
     def publish(self, job: ReportJob, report: Report) -> str | None:
         details = {"schedule_id": job.schedule_id} if job.schedule_id else None
-        return post_report(self.client, self.rt, report, job.channel, job.actor, details)
+        return post_report(
+            self.client, self.rt, report, job.channel, job.actor, details, self.page_files
+        )
 
     def failed(self, job: ReportJob, message: str) -> None:
         post_failure(self.client, job.channel, job.kind, job.model, message)
@@ -45,10 +55,24 @@ def post_report(
     channel: str,
     actor: str = "system",
     details: dict[str, Any] | None = None,
+    page_files: PageFiles | None = None,
 ) -> str:
-    """Post the summary, upload charts in its thread, audit `report_posted`; returns the ts."""
+    """Post the summary, upload charts in its thread, audit `report_posted`; returns the ts.
+
+    The summary links to the report's page when MLOPS_BOT_PUBLIC_URL is set; with `page_files`
+    the page is also written under MLOPS_BOT_DATA_DIR and its path handed over.
+    """
     record_id = uuid.uuid4().hex[:12]
     reply = report_reply(report, rt)
+    link = links.page_link(rt.settings, record_id, rt.clock.now())
+    if link is not None:
+        url, until = link
+        reply.blocks.append(
+            context(
+                f"<{url}|Full report in the browser> · every feature and chart"
+                f" · link valid until {clock.as_utc(until):%Y-%m-%d %H:%M} UTC"
+            )
+        )
     buttons = report_buttons(report, rt, record_id)
     if buttons is not None:
         reply.blocks.append(buttons)
@@ -64,8 +88,18 @@ def post_report(
                 created_at=clock.utcnow(),
             )
         )
+        pages.add_charts(s, record_id, report.charts)
         s.commit()
-    resp = client.chat_postMessage(channel=channel, **reply.payload(), unfurl_links=False)
+    doc = report.document
+    schedule = str((details or {}).get("schedule_id") or "") or None
+    resp = client.chat_postMessage(
+        channel=channel,
+        **reply.payload(),
+        unfurl_links=False,
+        metadata=events.report_posted(
+            record_id, str(report.kind), doc.model, doc.version, doc.alias, report.alert, schedule
+        ),
+    )
     ts = str(resp["ts"])
     channel_id = str(resp.get("channel") or channel)
     with db.session(rt.engine, write=True) as s:
@@ -73,23 +107,30 @@ def post_report(
         if record is not None:
             record.channel, record.ts = channel_id, ts
         s.commit()
-    uploaded = 0
-    if report.charts:
+    uploaded = tables = 0
+    files = [*report.charts, *report.files]  # the PNGs, then the full feature table (CSV)
+    if files:
         try:
             client.files_upload_v2(
                 channel=channel_id,
                 thread_ts=ts,
                 file_uploads=[
-                    {"content": png, "filename": name, "title": name} for name, png in report.charts
+                    {"content": content, "filename": name, "title": name} for name, content in files
                 ],
             )
-            uploaded = len(report.charts)
+            uploaded, tables = len(report.charts), len(report.files)
         except Exception as exc:  # the upload step raises urllib errors, not SlackApiError
             log.warning("uploading charts failed: %s", exc)
             client.chat_postMessage(
-                channel=channel_id, thread_ts=ts, text=":warning: The charts could not be uploaded."
+                channel=channel_id,
+                thread_ts=ts,
+                text=":warning: The charts and tables could not be uploaded.",
             )
-    doc = report.document
+    if page_files is not None:
+        try:
+            page_files(write_page_file(rt, record_id))
+        except OSError as exc:  # the report is posted; a full disk must not lose its audit event
+            log.warning("writing the report page failed: %s", exc)
     audit.record(
         rt.engine,
         "report_posted",
@@ -103,6 +144,7 @@ def post_report(
             "channel": channel_id,
             "ts": ts,
             "charts": uploaded,
+            "tables": tables,
             "alert": report.alert,
             **(details or {}),
         },
@@ -125,6 +167,13 @@ def post_report_cli(rt: Runtime, report: Report, channel: str) -> None:
 
     ts = post_report(make_client(rt.settings), rt, report, channel, actor="cli")
     print(f"posted to {channel} (ts {ts})")
+
+
+def write_page_file(rt: Runtime, record_id: str) -> Path:
+    """The stored report's page as `MLOPS_BOT_DATA_DIR/report-pages/<id>.html`."""
+    html = pages.stored_page(rt.engine, record_id)
+    assert html is not None  # stored just before
+    return pages.write_page(rt.settings.data_dir / pages.PAGES_DIR, record_id, html)
 
 
 def load_record(rt: Runtime, record_id: str) -> ReportRecord | None:

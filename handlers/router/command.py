@@ -45,7 +45,14 @@ def handle_mlops(
         ack(**help_reply(unknown=parsed.sub, shown=shown).payload(), response_type="ephemeral")
         return
     ack()
-    inv = Invocation(services=services, parsed=parsed, user=user, channel=channel, client=client)
+    inv = Invocation(
+        services=services,
+        parsed=parsed,
+        user=user,
+        channel=channel,
+        client=client,
+        trigger_id=str(command.get("trigger_id") or ""),
+    )
 
     def rest() -> None:
         refusal = services.permissions.may_run(user, sub.name, channel)

@@ -31,6 +31,7 @@ class Invocation:
     user: str
     channel: str
     client: WebClient
+    trigger_id: str = ""  # for a modal the subcommand opens (views.open)
     deferred: list[Callable[[], object]] = field(default_factory=list)
 
     def defer(self, fn: Callable[[], object]) -> None:

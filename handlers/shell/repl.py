@@ -28,6 +28,7 @@ import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TextIO
 
 from slack_bolt import BoltContext, BoltRequest
@@ -108,7 +109,8 @@ class Shell:
         self.api = WebAPI(self.workspace)
         self._warm: threading.Thread | None = None
         self.client = ShellClient(self.api)
-        self.app = build_app(build_services(rt, self.client, inline_work=True), self.client)
+        services = build_services(rt, self.client, inline_work=True, page_files=self._page_file)
+        self.app = build_app(services, self.client)
 
         def to_terminal(context: BoltContext, next: Callable[[], None]) -> None:  # noqa: A002
             # Bolt gives each request a fresh WebClient on the app client's base_url; the shell's
@@ -144,9 +146,9 @@ class Shell:
             return a.user == b.user
         return a.ts is not None and a.ts == b.ts
 
-    @staticmethod
-    def _where(channel: str) -> str:
-        return f"DM with @{channel}" if USER_ID.fullmatch(channel) else f"#{channel}"
+    def _where(self, channel: str) -> str:
+        user = self.workspace.im_user(channel)
+        return f"DM with @{user}" if user else f"#{channel}"
 
     def _label(self, channel: str, ts: str) -> str:
         known = self.workspace.messages.get((channel, ts))
@@ -201,6 +203,10 @@ class Shell:
         else:
             where = "file upload (not shared in a channel)"
         self.emit(boxed(where, lines))
+
+    def _page_file(self, path: Path) -> None:
+        """A posted report's full page (no HTTP server in the shell: open the file)."""
+        self.emit(boxed("report page", [f"🌐 every feature and chart → {path}"]))
 
     # -- response_url ------------------------------------------------------------------------
 
@@ -339,6 +345,8 @@ class Shell:
                 if rendered.buttons:
                     self.buttons, self.button_origin = rendered.buttons, Origin("modal", view=view)
                 shown = True
+            if not inputs and view.get("submit") is None:
+                return  # only a Close button (Details): nothing to submit, as in Slack
             values: dict[str, Any] = {}
             for block in inputs:
                 element = block.get("element") or {}

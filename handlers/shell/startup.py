@@ -84,7 +84,10 @@ def welcome(
     tour = [
         ("/mlops models", "registered models and their aliases"),
         (f"/mlops show {model} @challenger", "a version: metrics, params, source run"),
-        (f"/mlops promote {model} 3 champion", "ask for approval: a card with buttons"),
+        (
+            f"/mlops promote {model} 3 champion better recall",
+            "ask for approval, saying why (without a why, a form asks): a model card",
+        ),
         ("press 1", "click Approve (refused: it is your own request)"),
         (f"as {approver}", "become an approver, then: press 1"),
         (f"/mlops drift {model}", "drift of the current data vs. the training data"),

@@ -16,7 +16,7 @@ import re
 from typing import Any
 
 from handlers.slack_emulator.blocks_check import validate_blocks, validate_view
-from handlers.slack_emulator.workspace import Workspace
+from handlers.slack_emulator.workspace import USER_ID, Workspace
 
 # Parameters that Slack accepts as JSON-encoded strings in form-encoded requests.
 JSON_FIELDS = ("blocks", "attachments", "view", "files", "metadata")
@@ -60,6 +60,29 @@ def check_message(params: dict[str, Any], *, need_content: bool = True) -> None:
         errors = validate_blocks(blocks)
         if errors:
             raise _errors("invalid_blocks", errors)
+
+
+_EVENT_TYPE = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def check_metadata(params: dict[str, Any]) -> str | None:
+    """Slack's checks of a message's `metadata`: not a JSON object with an `event_type` string
+    and an `event_payload` object is an error (`invalid_metadata_format`); an `event_type` of
+    other characters than letters, digits, `_` and `-` is dropped from the message with the
+    warning `invalid_metadata_schema`, which is returned."""
+    if "metadata" not in params:
+        return None
+    meta = params["metadata"]
+    if (
+        not isinstance(meta, dict)
+        or not isinstance(meta.get("event_type"), str)
+        or not isinstance(meta.get("event_payload"), dict)
+    ):
+        raise ApiError("invalid_metadata_format")
+    if not _EVENT_TYPE.match(meta["event_type"]):
+        del params["metadata"]
+        return "invalid_metadata_schema"
+    return None
 
 
 def _errors(error: str, errors: list[str]) -> ApiError:
@@ -152,12 +175,15 @@ class WebAPI:
     # -- chat --------------------------------------------------------------------------------
 
     def api_chat_postMessage(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
-        channel = _channel(params)
+        channel = self._dm_of_user(_channel(params))
         check_message(params)
         _check_ts(params.get("thread_ts"), "invalid_thread_ts")
+        params = dict(params)
+        warning = check_metadata(params)
         message = self.workspace.post(channel, params)
         answer = {k: v for k, v in message.items() if k != "channel" and v is not None}
-        return {"channel": channel, "ts": message["ts"], "message": {"type": "message", **answer}}
+        reply = {"channel": channel, "ts": message["ts"], "message": {"type": "message", **answer}}
+        return {**reply, "warning": warning} if warning else reply
 
     def api_chat_update(self, params: dict[str, Any]) -> dict[str, Any]:
         channel = _channel(params)
@@ -166,8 +192,10 @@ class WebAPI:
         if (channel, ts) not in self.workspace.messages:
             raise ApiError("message_not_found")
         check_message(params, need_content=False)
+        params = dict(params)
+        warning = check_metadata(params)
         message = self.workspace.update(channel, ts, params) or {}
-        return {
+        reply = {
             "channel": channel,
             "ts": ts,
             "text": message.get("text", ""),
@@ -179,6 +207,7 @@ class WebAPI:
                 "bot_id": message.get("bot_id"),
             },
         }
+        return {**reply, "warning": warning} if warning else reply
 
     def api_chat_postEphemeral(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
         channel = _channel(params)
@@ -234,7 +263,35 @@ class WebAPI:
             raise ApiError("hash_conflict")
         return {"view": self.workspace.publish_home(user_id, view)}
 
+    def _dm_of_user(self, channel: str) -> str:
+        """A user ID as `channel` means the bot's DM with that user: Slack posts there and
+        answers with the DM's `D…` ID."""
+        if not USER_ID.fullmatch(channel):
+            return channel
+        if self.workspace.user(channel) is None:
+            raise ApiError("channel_not_found")
+        return self.workspace.im_channel(channel)
+
     # -- users and channels ------------------------------------------------------------------
+
+    def api_conversations_open(self, params: dict[str, Any]) -> dict[str, Any]:
+        """A 1:1 DM for one user ID in `users` (2 to 8 users, a group DM, is not emulated),
+        or the DM `channel` given back."""
+        if params.get("channel"):
+            channel = str(params["channel"])
+            if self.workspace.im_user(channel) is None:
+                raise ApiError("channel_not_found")
+            return {"channel": {"id": channel}}
+        users = [u for u in str(params.get("users") or "").split(",") if u]
+        if not users:
+            raise ApiError("users_list_not_supplied")
+        if len(users) > 8:
+            raise ApiError("too_many_users")
+        if len(users) > 1:
+            raise ApiError("method_not_supported_for_channel_type")
+        if self.workspace.user(users[0]) is None:
+            raise ApiError("user_not_found")
+        return {"channel": {"id": self.workspace.im_channel(users[0])}}
 
     def api_users_info(self, params: dict[str, Any]) -> dict[str, Any]:
         _require(params, "user")

@@ -71,6 +71,7 @@ class Workspace:
         self.ephemerals: list[dict[str, Any]] = []
         self.views: dict[str, dict[str, Any]] = {}  # view id -> view (modals and home tabs)
         self.home_views: dict[str, dict[str, Any]] = {}  # user id -> published home view
+        self.ims: dict[str, str] = {}  # user id -> the bot's DM channel with them (D…)
         self.files: dict[str, dict[str, Any]] = {}  # file id -> upload state
         self.response_url_uses: dict[str, int] = {}  # response_url name -> messages POSTed
         self.upload_url = "https://files.slack.invalid/upload/"  # + file id: upload step 2
@@ -223,6 +224,15 @@ class Workspace:
             "tz": "UTC",
             "profile": {"real_name": f"User {user_id}", "display_name": name},
         }
+
+    def im_channel(self, user_id: str) -> str:
+        """The ID of the bot's DM with a user (`D…`), opened on first use, as Slack does for
+        `conversations.open` and for `chat.postMessage` to a user ID."""
+        return self.ims.setdefault(user_id, f"D{user_id[1:]}")
+
+    def im_user(self, channel_id: str) -> str | None:
+        """Whom the DM channel `channel_id` is with (None: not a DM opened here)."""
+        return next((u for u, c in self.ims.items() if c == channel_id), None)
 
     def channel(self, channel_id: str) -> dict[str, Any] | None:
         """A channel: the one set in `channels`, else a made-up one for any channel ID."""

@@ -30,6 +30,7 @@ from handlers.api.promotions import api_routes
 from handlers.context import Services
 from handlers.metrics import register_probes
 from handlers.notices.posting import post_notice
+from handlers.transport.pages import report_page_route
 
 log = logging.getLogger(__name__)
 MAX_BODY = 1 << 20  # Slack payloads are a few kB; refuse anything over 1 MiB
@@ -115,7 +116,8 @@ async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
 
 def create_asgi(app: App, services: Services) -> Starlette:
     """The ASGI app: `POST /slack/events`, `GET /healthz`, `GET /metrics`,
-    `POST /mlflow/webhook`, and the pipelines' API (`/api/v1/promotions`)."""
+    `POST /mlflow/webhook`, the pipelines' API (`/api/v1/promotions`) and `GET /reports/<id>`
+    (signed report page links)."""
     rt = services.rt
     limiter = anyio.CapacityLimiter(_THREADS)
     register_probes(services)
@@ -210,6 +212,7 @@ def create_asgi(app: App, services: Services) -> Starlette:
             Route("/metrics", metrics_page, methods=["GET"]),
             Route("/mlflow/webhook", mlflow_webhook, methods=["POST"]),
             *api_routes(app.client, services, limiter),
+            report_page_route(rt, limiter),
         ]
     )
 

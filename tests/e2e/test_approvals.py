@@ -43,7 +43,7 @@ def test_mlflow_down_during_approval_then_back(
         policy=one_approval,
     )
     try:
-        rid, card = request(bot, "promote churn 3 champion")
+        rid, card = request(bot, "promote churn 3 champion better recall on the Q3 data")
         server.stop()
         url = click(bot, ids.APPROVE, rid, "U0APPROVER1", card)
         reply = everything(bot.reply_to(url, timeout=60))
@@ -80,7 +80,7 @@ def test_fifty_clicks_on_two_processes_on_postgres_promote_once(
         for _, url in procs
     ]
     try:
-        rid, card = request(clients[0], "promote churn 3 champion")
+        rid, card = request(clients[0], "promote churn 3 champion better recall on the Q3 data")
         voters = ["U0APPROVER1", "U0APPROVER2", "U0LEAD", "U0REQ", "U0OUTSIDER"] * 10
         with concurrent.futures.ThreadPoolExecutor(25) as pool:
             list(

@@ -3,6 +3,7 @@ approver approves the card, the script exits 0 and the deploy receiver gets one 
 
 from __future__ import annotations
 
+import json
 import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -97,8 +98,9 @@ def test_a_ci_job_waits_for_the_approval_and_the_deploy_hook_fires_once(
     wait_until(lambda: any("Deploy hook" in t for t in thread()))
     assert any(f"Deploy hook `{receiver.url}/deploy` notified" in t for t in thread())
 
-    # --- issue 16 item 5 (history, built on another branch) goes here: ---------------------
-    # `/mlops history churn @champion at <before>` must name the previous version (v1), e.g.
-    #   reply = pbot.ask(f"history churn @champion at {before.isoformat()}")
-    #   assert "v1" in everything(reply)
-    assert before < datetime.now(UTC)
+    # history: at a time before the request, @champion was held by the previous version
+    reply = pbot.ask(f"history churn @champion at {before.isoformat()}")
+    shown = json.dumps(reply)
+    assert "was held by *v1*" in shown, shown
+    now = pbot.ask("history churn @champion")
+    assert "v3" in json.dumps(now) and "nightly retrain" in json.dumps(now)

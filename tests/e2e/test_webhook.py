@@ -149,7 +149,7 @@ def test_a_legitimate_promotion_raises_no_tampering_notice(
     ]
     with mlflow_and_bot(mlflow_template, fake_slack, tmp_path, events) as (client, bot):
         svc = bot.services.approvals
-        outcome = svc.request_promotion("churn", "3", "champion", "U0REQ")
+        outcome = svc.request_promotion("churn", "3", "champion", "U0REQ", "better recall")
         assert outcome.request is not None
         assert svc.approve(outcome.request.id, "U0APPROVER1").kind == OutcomeKind.APPLIED
         # The alias move and the bot's three mlops_bot.* tags, each delivered by MLflow.

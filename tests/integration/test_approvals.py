@@ -212,12 +212,12 @@ def test_card_shows_candidate_vs_holder_gates_requester_and_buttons(abot: BotSer
     buttons = [
         el["action_id"] for b in card["blocks"] if b["type"] == "actions" for el in b["elements"]
     ]
-    assert buttons == [ids.APPROVE, ids.REJECT]
+    assert buttons == [ids.APPROVE, ids.REJECT, ids.REQUEST_DETAILS]
     assert actions_of(abot, rid) == ["promotion_requested"]
 
 
 def test_two_of_n_with_refusals_then_promotion(abot: BotServer) -> None:
-    rid, card = request(abot, "promote churn 3 champion")
+    rid, card = request(abot, "promote churn 3 champion better recall on the Q3 data")
 
     url = click(abot, ids.APPROVE, rid, REQUESTER, card)
     assert "can't approve or reject your own request" in ephemeral(abot, url)
@@ -233,7 +233,10 @@ def test_two_of_n_with_refusals_then_promotion(abot: BotServer) -> None:
     click(abot, ids.APPROVE, rid, "U0APPROVER1", card)
     wait_until(lambda: holder(abot) == "3")
     final = wait_until(lambda: (m := card_now(abot, card)) and "Promoted" in everything(m) and m)
-    assert not any(b["type"] == "actions" for b in final["blocks"])  # buttons replaced
+    left = [
+        el["action_id"] for b in final["blocks"] if b["type"] == "actions" for el in b["elements"]
+    ]
+    assert left == [ids.REQUEST_DETAILS]  # the decision buttons replaced; Details stays
     thread = abot.fake.wait_for(
         "chat.postMessage", lambda c: c.params.get("thread_ts") == card["ts"]
     )[0]
@@ -259,7 +262,7 @@ def test_two_of_n_with_refusals_then_promotion(abot: BotServer) -> None:
 
 
 def test_stale_request_moves_nothing(abot: BotServer) -> None:
-    rid, card = request(abot, "promote churn 3 champion")
+    rid, card = request(abot, "promote churn 3 champion better recall on the Q3 data")
     mlflow(abot).set_registered_model_alias("churn", "champion", "2")  # someone moved it
     click(abot, ids.APPROVE, rid, "U0APPROVER1", card)
     click(abot, ids.APPROVE, rid, "U0APPROVER2", card)
@@ -270,7 +273,7 @@ def test_stale_request_moves_nothing(abot: BotServer) -> None:
 
 
 def test_reject_needs_a_reason_in_a_modal(abot: BotServer) -> None:
-    rid, card = request(abot, "promote churn 2 champion")
+    rid, card = request(abot, "promote churn 2 champion simpler model, easier to explain")
     click(abot, ids.REJECT, rid, "U0APPROVER2", card)
     opened = abot.fake.wait_for("views.open")[0]
     view = opened.decoded["view"]
@@ -290,7 +293,7 @@ def test_reject_needs_a_reason_in_a_modal(abot: BotServer) -> None:
 
 
 def test_reject_button_refuses_the_requester_without_a_modal(abot: BotServer) -> None:
-    rid, card = request(abot, "promote churn 2 champion")
+    rid, card = request(abot, "promote churn 2 champion simpler model, easier to explain")
     url = click(abot, ids.REJECT, rid, REQUESTER, card)
     assert "your own request" in ephemeral(abot, url)
     assert abot.fake.calls_to("views.open") == []
@@ -298,13 +301,13 @@ def test_reject_button_refuses_the_requester_without_a_modal(abot: BotServer) ->
 
 def test_failing_gates_need_an_override_with_a_reason(abot: BotServer) -> None:
     mlflow(abot).delete_registered_model_alias("fraud-detector", "production")
-    rid, card = request(abot, "promote fraud-detector 1 production")
+    rid, card = request(abot, "promote fraud-detector 1 production back to the baseline")
     text = everything(card)
     assert ":x: `roc_auc &gt;= 0.99`" in text
     buttons = [
         el["action_id"] for b in card["blocks"] if b["type"] == "actions" for el in b["elements"]
     ]
-    assert buttons == [ids.OVERRIDE, ids.REJECT]
+    assert buttons == [ids.OVERRIDE, ids.REJECT, ids.REQUEST_DETAILS]
     url = click(abot, ids.APPROVE, rid, "U0APPROVER1", card)  # a forged Approve click
     assert "Gates failed" in ephemeral(abot, url)
 
@@ -346,8 +349,8 @@ def test_bad_requests_are_refused_clearly(abot: BotServer, text: str, expected: 
 
 
 def test_duplicate_pending_request_is_refused(abot: BotServer) -> None:
-    request(abot, "promote churn 3 champion")
-    assert "already pending" in everything(abot.ask("promote churn 3 champion"))
+    request(abot, "promote churn 3 champion better recall on the Q3 data")
+    assert "already pending" in everything(abot.ask("promote churn 3 champion once more"))
 
 
 def test_expiry_job_updates_the_card(abot: BotServer) -> None:
@@ -356,7 +359,7 @@ def test_expiry_job_updates_the_card(abot: BotServer) -> None:
     from bot.clock import utcnow
     from jobs.approvals import expire
 
-    rid, card = request(abot, "promote churn 3 champion")
+    rid, card = request(abot, "promote churn 3 champion better recall on the Q3 data")
     svc, client = abot.services.approvals, abot.app.client
     assert expire(svc, client, utcnow()) == 0
     assert expire(svc, client, utcnow() + timedelta(hours=73)) == 1
@@ -367,12 +370,16 @@ def test_expiry_job_updates_the_card(abot: BotServer) -> None:
         "chat.postMessage", lambda c: c.params.get("thread_ts") == card["ts"]
     )[0]
     assert "expired" in thread.params["text"]
+    decided = thread.decoded["metadata"]  # the bot decided: no decided_by in the payload
+    assert decided["event_type"] == "mlops_bot_promotion_decided"
+    assert decided["event_payload"]["outcome"] == "expired"
+    assert "decided_by" not in decided["event_payload"]
     url = click(abot, ids.APPROVE, rid, "U0APPROVER1", card)
     assert "already expired" in ephemeral(abot, url)
 
 
 def test_rollback_goes_back_to_the_previous_approved_holder(abot: BotServer) -> None:
-    rid, card = request(abot, "promote churn 3 champion")
+    rid, card = request(abot, "promote churn 3 champion better recall on the Q3 data")
     click(abot, ids.APPROVE, rid, "U0APPROVER1", card)
     click(abot, ids.APPROVE, rid, "U0APPROVER2", card)
     wait_until(lambda: "promotion_applied" in actions_of(abot, rid))
@@ -388,7 +395,7 @@ def test_rollback_goes_back_to_the_previous_approved_holder(abot: BotServer) -> 
 
 
 def test_pending_and_audit_commands(abot: BotServer) -> None:
-    rid, _ = request(abot, "promote churn 3 champion")
+    rid, _ = request(abot, "promote churn 3 champion better recall on the Q3 data")
     text = everything(abot.ask("pending", user="U0APPROVER1"))
     assert rid in text and "you can approve" in text
     assert "your request" in everything(abot.ask("pending", user=REQUESTER))
@@ -398,7 +405,7 @@ def test_pending_and_audit_commands(abot: BotServer) -> None:
 
 
 def test_app_home_lists_what_the_viewer_can_act_on(abot: BotServer) -> None:
-    rid, _ = request(abot, "promote churn 3 champion")
+    rid, _ = request(abot, "promote churn 3 champion better recall on the Q3 data")
     body = app_home_opened("U0LEAD", "Ev0002")
     abot.post(body, signed_headers(body, content_type="application/json"))
     view = abot.fake.wait_for("views.publish")[0].decoded["view"]
@@ -409,7 +416,7 @@ def test_app_home_lists_what_the_viewer_can_act_on(abot: BotServer) -> None:
 
 
 def test_forged_and_unknown_button_values_change_nothing(abot: BotServer) -> None:
-    rid, card = request(abot, "promote churn 3 champion")
+    rid, card = request(abot, "promote churn 3 champion better recall on the Q3 data")
     for value in ["", "x" * 5000, "'; DROP TABLE audit_event; --", "000000000000"]:
         url = click(abot, ids.APPROVE, value, "U0APPROVER1", card, n=hash(value) % 1000)
         assert "does not exist" in ephemeral(abot, url)
@@ -436,7 +443,7 @@ def test_two_bots_on_one_sqlite_database_move_the_alias_once(
         for i in range(2)
     ]
     try:
-        rid, card = request(bots[0], "promote churn 3 champion")
+        rid, card = request(bots[0], "promote churn 3 champion better recall on the Q3 data")
         voters = ["U0APPROVER1", "U0APPROVER2"] * 10
         with concurrent.futures.ThreadPoolExecutor(20) as pool:
             list(
@@ -460,7 +467,7 @@ def test_promotion_interrupted_after_the_decision_is_recovered(abot: BotServer) 
     """A process that claimed the request and died: the recovery job completes it once."""
     from jobs.approvals import recover
 
-    rid, card = request(abot, "promote churn 3 champion")
+    rid, card = request(abot, "promote churn 3 champion better recall on the Q3 data")
     svc, client = abot.services.approvals, abot.app.client
     left_applying(abot, rid)
     assert recover(svc, client) == 1
@@ -475,7 +482,7 @@ def test_the_final_approve_click_opens_at_most_three_database_sessions(abot: Bot
     drawn from what the decision committed (no re-read)."""
     from sqlalchemy import event
 
-    rid, card = request(abot, "promote churn 3 champion")
+    rid, card = request(abot, "promote churn 3 champion better recall on the Q3 data")
     click(abot, ids.APPROVE, rid, "U0APPROVER1", card)
     wait_until(lambda: "1/2" in everything(card_now(abot, card)))
     replies_before = len(abot.fake.calls_to("chat.postMessage"))

@@ -26,7 +26,7 @@ kbot = policy_bot(POLICY, mlops_bot_audit_key=KEY, mlops_bot_audit_channel=AUDIT
 
 
 def test_protected_promotion_anchors_the_chain_and_truncation_is_named(kbot: BotServer) -> None:
-    rid, card = request(kbot, "promote churn 3 champion")
+    rid, card = request(kbot, "promote churn 3 champion better recall on the Q3 data")
     click(kbot, ids.APPROVE, rid, "U0APPROVER1", card)
     wait_until(lambda: holder(kbot) == "3")
     applied = wait_until(lambda: [e for e in events(kbot) if e.action == "promotion_applied"])[0]

@@ -151,11 +151,11 @@ def test_names_on_a_case_insensitive_store_are_mlflows(
         assert store.get_registered_model("churn").aliases == {"champion": 1, "challenger": 3}
 
         # `CHURN` is churn: judged by churn's policy (2 approvals, its gates), which v2 fails
-        rid, card = request(bot, "promote CHURN 2 champion")
+        rid, card = request(bot, "promote CHURN 2 champion simpler model, easier to explain")
         shown = everything(card)
         assert "Promotion request: churn v2 → @champion" in shown and "0/2" in shown
         assert ":x: `latency_ms &lt;= champion * 1.05`" in shown
-        assert buttons_of(card) == [ids.OVERRIDE, ids.REJECT]
+        assert buttons_of(card) == [ids.OVERRIDE, ids.REJECT, ids.REQUEST_DETAILS]
         url = click(bot, ids.APPROVE, rid, "U0APPROVER1", card)
         assert "Gates failed" in ephemeral(bot, url)
         req, _ = bot.services.approvals.get(rid)

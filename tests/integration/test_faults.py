@@ -89,7 +89,7 @@ def test_bot_sigkilled_between_decision_and_alias_move_is_recovered_once(
         proc, url = serve_process(tmp_path / "a", fake_slack, proxy.url, db_url, policy, **serve)
         procs.append(proc)
         client = BotServer(url=url, fake=fake_slack, runtime=None, app=None, _stop=lambda: None)
-        rid, card = request(client, "promote churn 3 champion")
+        rid, card = request(client, "promote churn 3 champion better recall on the Q3 data")
         click(client, ids.APPROVE, rid, "U0APPROVER1", card)
         assert proxy.held.wait(60), "the bot never called set-alias"
         proc.send_signal(signal.SIGKILL)
@@ -141,7 +141,7 @@ def test_locked_sqlite_gets_a_clear_answer_and_changes_nothing(
     )
     engine = bot.runtime.engine
     try:
-        rid, card = request(bot, "promote churn 3 champion")
+        rid, card = request(bot, "promote churn 3 champion better recall on the Q3 data")
         cards_before = len(fake_slack.messages(CHANNEL))
         locker = sqlite3.connect(db_file, isolation_level=None)
         locker.execute("BEGIN IMMEDIATE")  # another process holding the write lock
@@ -150,7 +150,7 @@ def test_locked_sqlite_gets_a_clear_answer_and_changes_nothing(
             assert LOCKED in everything(bot.reply_to(url))
             # unprotected: would move at once
             assert LOCKED in bot.ask("promote churn 2 staging")["text"]
-            assert LOCKED in bot.ask("promote fraud-detector 1 champion")["text"]
+            assert LOCKED in bot.ask("promote fraud-detector 1 champion first version")["text"]
         finally:
             locker.execute("ROLLBACK")
             locker.close()
@@ -198,7 +198,7 @@ def test_postgres_going_away_gets_a_clear_answer_and_recovers(
     )
     engine = db.make_engine(pg_database)  # the test's own view, not through the proxy
     try:
-        rid, card = request(bot, "promote churn 3 champion")
+        rid, card = request(bot, "promote churn 3 champion better recall on the Q3 data")
         proxy.cut()
         url = click(bot, ids.APPROVE, rid, "U0APPROVER1", card)
         assert LOCKED in everything(bot.reply_to(url))
@@ -266,7 +266,7 @@ def test_slack_errors_and_timeouts_are_retried_where_safe_and_delivered_once(
     )
     try:
         fake_slack.fail_next("chat.postMessage", status=500)
-        rid, card = request(bot, "promote churn 3 champion")
+        rid, card = request(bot, "promote churn 3 champion better recall on the Q3 data")
         assert len(fake_slack.messages(CHANNEL)) == 1  # the 500, then one card
 
         fake_slack.slow_next("chat.update", seconds=3)
@@ -286,7 +286,8 @@ def test_slack_errors_and_timeouts_are_retried_where_safe_and_delivered_once(
         assert actions_for(bot.runtime.engine, rid).count("promotion_applied") == 1
 
         fake_slack.slow_next("chat.postMessage", seconds=3)  # a new card, answered late
-        assert "Slack did not confirm its card" in bot.ask("promote churn 2 champion")["text"]
+        reply = bot.ask("promote churn 2 champion simpler model")["text"]
+        assert "Slack did not confirm its card" in reply
         cards = [m for m in fake_slack.messages(CHANNEL) if not m.get("thread_ts")]
         assert len(cards) == 2  # posted once, not retried
     finally:

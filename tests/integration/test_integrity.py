@@ -136,7 +136,7 @@ def test_a_vote_written_into_the_database_does_not_complete_a_live_request(
 ) -> None:
     """Two approvals needed: one is a row written by hand, the other a real click. The click
     claims the request; the check at the move counts one approval and refuses it."""
-    rid, card = request(ibot, "promote churn 3 champion")
+    rid, card = request(ibot, "promote churn 3 champion better recall on the Q3 data")
     write_sql(ibot, insert(ApprovalVote).values(request_id=rid, voter="U0APPROVER2", at=utcnow()))
     url = click(ibot, ids.APPROVE, rid, "U0APPROVER1", card)
     assert "Not applied: 1 of 2 approvals are by eligible approvers" in ephemeral(ibot, url)
@@ -159,8 +159,8 @@ def test_a_gate_failing_request_marked_passed_in_the_database_is_refused(
 ) -> None:
     """v2 fails a gate; its row is changed to say the gates passed and both approvers' votes
     are there with their events: the request's chained event still says the gates failed."""
-    rid, card = request(ibot, "promote churn 2 champion")
-    assert buttons_of(card) == [ids.OVERRIDE, ids.REJECT]
+    rid, card = request(ibot, "promote churn 2 champion simpler model, easier to explain")
+    assert buttons_of(card) == [ids.OVERRIDE, ids.REJECT, ids.REQUEST_DETAILS]
     where = col(PromotionRequest.id) == rid
     write_sql(ibot, update(PromotionRequest).where(where).values(gates_passed=True))
     left_applying(ibot, rid)
@@ -184,13 +184,13 @@ def test_a_source_outside_its_run_fails_a_gate_shown_on_the_card(ibot: BotServer
     v4 = client.create_model_version("churn", "s3://elsewhere/model.pkl", champion_run)
     assert v4.version == 4
 
-    rid, card = request(ibot, "promote churn 4 champion")
+    rid, card = request(ibot, "promote churn 4 champion retrained on fresh data")
     shown = everything(card)
     assert "*Version source*\\n`s3://elsewhere/model.pkl`" in shown
     assert ":white_check_mark: `latency_ms &lt;= champion * 1.05`" in shown
     gate = ":x: `source inside the run's artifacts` — `s3://elsewhere/model.pkl` is outside"
     assert gate in shown
-    assert buttons_of(card) == [ids.OVERRIDE, ids.REJECT]
+    assert buttons_of(card) == [ids.OVERRIDE, ids.REJECT, ids.REQUEST_DETAILS]
     url = click(ibot, ids.APPROVE, rid, "U0APPROVER1", card)  # a forged Approve click
     assert "Gates failed" in ephemeral(ibot, url)
 
@@ -211,12 +211,12 @@ def test_a_source_outside_its_run_fails_a_gate_shown_on_the_card(ibot: BotServer
 
 
 def test_a_source_inside_its_run_passes_and_the_card_shows_it(ibot: BotServer) -> None:
-    rid, card = request(ibot, "promote churn 3 champion")
+    rid, card = request(ibot, "promote churn 3 champion better recall on the Q3 data")
     source = mlflow(ibot).get_model_version("churn", "3").source
     shown = everything(card)
     assert f"*Version source*\\n`{source}`" in shown
     assert ":white_check_mark: `source inside the run's artifacts` — in the artifacts of run" in (
         shown
     )
-    assert buttons_of(card) == [ids.APPROVE, ids.REJECT]
+    assert buttons_of(card) == [ids.APPROVE, ids.REJECT, ids.REQUEST_DETAILS]
     assert actions_of(ibot, rid) == ["promotion_requested"]

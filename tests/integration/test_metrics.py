@@ -68,7 +68,7 @@ def moved(before: Samples, after: Samples, name: str, **labels: str) -> float:
 def test_metrics_count_a_promotion_and_a_report(mbot: BotServer) -> None:
     before = scrape(mbot)
 
-    rid, card = request(mbot, "promote churn 3 champion")
+    rid, card = request(mbot, "promote churn 3 champion better recall on the Q3 data")
     click(mbot, ids.REJECT, rid, "U0OUTSIDER", card)  # refused: not an approver
     wait_until(lambda: mbot.audited("approval_denied"))
     click(mbot, ids.APPROVE, rid, "U0APPROVER1", card)

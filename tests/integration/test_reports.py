@@ -13,7 +13,7 @@ import pytest
 
 from bot.config import Settings
 from bot.monitoring.document import DriftDocument, PerfDocument
-from bot.monitoring.report import ReportError, make_report, write_report
+from bot.monitoring.report import Report, ReportError, make_report, write_report
 from bot.policy.file import load_policy
 from bot.registry.gateway import Registry
 from tests.helpers import cli_env, run_mlops_bot
@@ -186,3 +186,83 @@ def test_report_error_when_no_sources() -> None:
             load_policy(Settings(_env_file=None)),
             current="x.csv",
         )  # type: ignore[call-arg]
+
+
+def adhoc(tmp_path: Path, ref: pd.DataFrame, cur: pd.DataFrame, **kw: object) -> Report:
+    ref.to_parquet(tmp_path / "r.parquet")
+    cur.to_parquet(tmp_path / "c.parquet")
+    return make_report(
+        "drift",
+        Registry(f"sqlite:///{tmp_path / 'unused.db'}"),
+        load_policy(Settings(_env_file=None)),  # type: ignore[call-arg]
+        reference=str(tmp_path / "r.parquet"),
+        current=str(tmp_path / "c.parquet"),
+        charts=False,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def test_no_column_in_common_is_a_failed_report(tmp_path: Path) -> None:
+    """Issue 14 item 2: main answered `"drifted_share": 0.0, "dataset_drift": false`."""
+    with pytest.raises(ReportError, match=r"^no column to compare: the reference has 2 column"):
+        adhoc(tmp_path, pd.DataFrame({"a": [1.0], "b": [2.0]}), pd.DataFrame({"c": [1.0]}))
+
+
+def test_a_schema_change_alone_alerts_and_is_listed_first(tmp_path: Path) -> None:
+    ref, _ = frames(400)
+    cur = ref.drop(columns=["income"]).assign(region="eu", plan=ref["plan"].astype("category"))
+    rep = adhoc(tmp_path, ref, cur.assign(label=cur["label"].astype(str)))
+    doc = rep.document
+    assert isinstance(doc, DriftDocument) and not any(f.drifted for f in doc.features)
+    assert rep.alert is True
+    body = json.loads(doc.to_json())
+    assert body["schema"] == {
+        "missing": ["income"],
+        "new": ["region"],
+        "changed_types": [{"name": "label", "reference": "int64", "current": "str"}],
+    }
+    assert list(body).index("schema") < list(body).index("features")
+    assert body["correction"] == "bh"
+
+
+def test_correction_none_and_the_report_time_come_from_the_caller(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    ref, cur = frames(400)
+    at = datetime(2026, 11, 1, 12, 30, tzinfo=UTC)
+    rep = adhoc(tmp_path, ref, cur, correction="none", now=at)
+    doc = rep.document
+    assert isinstance(doc, DriftDocument) and doc.correction == "none"
+    assert doc.generated_at == "2026-11-01T12:30:00Z"
+    assert all(f.p_value_adjusted is None for f in doc.features)
+    (ts,) = [c for c in doc.quality.columns if c.name == "ts"] or [None]
+    assert ts is None  # `ts` is new in current: a schema change, not a compared column
+    assert [name for name, _ in rep.files] == ["drift_features.csv"]
+
+
+@pytest.mark.slow
+def test_cli_no_column_in_common_exits_1_with_one_line(tmp_path: Path) -> None:
+    pd.DataFrame({"a": [1.0, 2.0]}).to_csv(tmp_path / "a.csv", index=False)
+    pd.DataFrame({"b": [1.0, 2.0]}).to_csv(tmp_path / "b.csv", index=False)
+    res = run_cli(tmp_path, "drift", "--reference", "a.csv", "--current", "b.csv")
+    assert res.returncode == 1 and "Traceback" not in res.stderr
+    assert res.stderr.strip().splitlines()[-1].endswith("none is in both")
+    assert not (tmp_path / "report" / "report.json").exists()
+
+
+@pytest.mark.slow
+def test_cli_correction_none_keeps_raw_p_and_a_bad_value_is_one_line(tmp_path: Path) -> None:
+    ref, cur = frames(400)
+    ref.to_parquet(tmp_path / "ref.parquet")
+    cur.drop(columns=["ts"]).to_parquet(tmp_path / "cur.parquet")
+    files = ["--reference", "ref.parquet", "--current", "cur.parquet"]
+    bad = run_cli(tmp_path, "drift", *files, "--correction", "holm")
+    assert bad.returncode == 1 and "--correction must be bh or none, not 'holm'" in bad.stderr
+    res = run_cli(tmp_path, "drift", *files, "--correction", "none", "--out", "out")
+    assert res.returncode == 0, res.stderr
+    body = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert body["correction"] == "none"
+    assert {f["p_value_adjusted"] for f in body["features"]} == {None}
+    assert [f["name"] for f in body["features"]][0] == "age"  # severity order: the shifted one
+    table = (tmp_path / "out" / "drift_features.csv").read_text().splitlines()
+    assert table[0].startswith("feature,status,type,method") and table[1].startswith("age,drifted")

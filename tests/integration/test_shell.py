@@ -110,7 +110,7 @@ def test_make_run_without_slack_seeds_the_demo_and_shows_models(
     out = proc.stdout
     assert "seeding the demo workspace" in out
     assert "No Slack app: set SLACK_BOT_TOKEN" in out
-    assert "/mlops promote churn 3 champion" in out  # the welcome screen's tour
+    assert "/mlops promote churn 3 champion better recall" in out  # the welcome screen's tour
     models = after(out, "/mlops models")
     assert "churn" in models and "`@champion` → v1" in models and "`@challenger` → v3" in models
     assert (root / ".mlops-bot" / "mlops-bot.toml").exists()
@@ -166,7 +166,7 @@ def test_run_tour_request_refuse_approve(workspace: Path) -> None:
 
     card = after(out, "/mlops promote churn 3 champion Better AUC and 20x faster")
     assert "Promotion request: churn v3 → @champion" in card
-    assert "[1 Approve] [2 Reject…]" in card
+    assert "[1 Approve] [2 Reject…] [3 Details]" in card
     assert "Requested by: @U0ALICE" in card and "only @U0ALICE sees this" in card
 
     refused, approved = out.split("> press 1\n")[1:3]
@@ -191,16 +191,16 @@ def test_run_tour_request_refuse_approve(workspace: Path) -> None:
 
 def test_reject_flow_modal_answered_on_the_next_line(in_dir: Path) -> None:
     out = shell_session(
-        "/mlops promote churn 2 champion\n"
+        "/mlops promote churn 2 champion simpler model\n"
         "as U0CAROL\n"
         "press 2\n"
         "no\n"  # too short: the modal stays open and asks again
         "v2 fails the AUC gate\n"
         "/mlops audit churn\n"
     )
-    card = after(out, "/mlops promote churn 2 champion")
+    card = after(out, "/mlops promote churn 2 champion simpler model")
     assert "❌ `roc_auc >= champion - 0.005`" in card  # v2 fails a gate …
-    assert "[1 Override…] [2 Reject…]" in card  # … so approving needs an Override
+    assert "[1 Override…] [2 Reject…] [3 Details]" in card  # … so approving needs an Override
     assert "modal · Reject promotion" in out
     assert "Why reject? > no\n⚠️ Please give a reason.\nWhy reject? > v2 fails the AUC gate" in out
     rejected = after(out, "v2 fails the AUC gate")
@@ -211,18 +211,60 @@ def test_reject_flow_modal_answered_on_the_next_line(in_dir: Path) -> None:
 
 
 def test_v3_passes_the_gates_and_a_blank_line_cancels_a_modal(in_dir: Path) -> None:
-    out = shell_session("/mlops promote churn 3 champion\nas U0BOB\npress 2\n\n/mlops pending\n")
-    card = after(out, "/mlops promote churn 3 champion")
-    # the demo's three metric gates and the source gate (the demo logs each model in its run)
-    assert card.count("✅ `") == 4 and "❌" not in card
+    out = shell_session(
+        "/mlops promote churn 3 champion better recall\nas U0BOB\npress 2\n\n/mlops pending\n"
+    )
+    card = after(out, "/mlops promote churn 3 champion better recall")
+    # the demo's three metric gates, the signature gate (v3 only drops a column) and the
+    # source gate (the demo logs each model in its run)
+    assert card.count("✅ `") == 5 and "❌" not in card
+    assert "✅ `signature_compatible` — needs no input column that v1 did not" in card
     assert "✅ `source inside the run's artifacts`" in card
     assert "(modal closed: Cancel)" in out
     assert "0/1" in after(out, "/mlops pending")  # still pending: nothing was submitted
 
 
+def test_a_missing_justification_is_asked_in_a_modal_and_the_card_is_a_model_card(
+    in_dir: Path,
+) -> None:
+    out = shell_session("/mlops promote churn 3 champion\nsame callers, better recall\npress 3\n")
+    assert "modal · Justify the promotion" in out
+    assert "Why this version? > same callers, better recall" in out
+    card = out.split("Why this version? > same callers, better recall\n")[1]
+    assert "│ Justification\n│ > same callers, better recall" in card
+    # the demo's v3 is trained without one column: the diff shows it, the gate passes
+    assert "− input `mean_fractal_dimension` (double)" in card
+    assert "✅ `signature_compatible`" in card
+    assert "Training data of v3" in card and "breast_cancer_train" in card
+    assert "[1 Approve] [2 Reject…] [3 Details]" in card
+    details = after(out, "press 3")
+    assert "modal · Request details" in details and "Training data of v1" in details
+
+
+def test_history_after_a_promotion_in_the_shell_and_in_app_home(in_dir: Path) -> None:
+    out = shell_session(
+        "/mlops promote churn 3 champion better recall\n"
+        "as U0BOB\n"
+        "press 1\n"
+        "/mlops history churn @champion\n"
+        "/mlops history churn @champion at 1999-01-01\n"
+        "home\n"
+    )
+    timeline = after(out, "/mlops history churn @champion")
+    assert "History of churn @champion" in timeline
+    assert "v3" in timeline and "requested by @U0ALICE" in timeline
+    assert "approved by @U0BOB" in timeline and "better recall" in timeline
+    assert "v1 — before the log" in timeline and "held before the first recorded move" in timeline
+    long_ago = after(out, "/mlops history churn @champion at 1999-01-01")
+    assert "was held by v1" in long_ago and "the last holder the log knows of" in long_ago
+    home = after(out, "home")
+    assert "Alias history of your models" in home and "approved by @U0BOB" in home
+
+
 def test_override_flow_and_app_home(in_dir: Path) -> None:
     out = shell_session(
-        "/mlops promote churn 2 champion\nas U0BOB\nhome\npress 1\nLatency matters more today\n"
+        "/mlops promote churn 2 champion simpler model\nas U0BOB\nhome\npress 1\n"
+        "Latency matters more today\n"
     )
     home = after(out, "home")
     assert "App Home of @U0BOB" in home and "Waiting for you" in home
@@ -231,6 +273,16 @@ def test_override_flow_and_app_home(in_dir: Path) -> None:
     done = after(out, "Latency matters more today")
     assert "Overridden by @U0BOB" in done and "moved to v2" in done
     assert aliases(in_dir)["champion"] == "2"
+
+
+def test_drift_report_prints_the_path_of_its_page(in_dir: Path) -> None:
+    out = shell_session("/mlops drift churn\n")
+    shown = after(out, "/mlops drift churn")
+    found = re.search(r"🌐 every feature and chart → (\S+\.html)", shown)
+    assert found, shown
+    html = (in_dir / found.group(1)).read_text(encoding="utf-8")
+    assert "mean_radius" in html and html.count('src="data:image/png;base64,') >= 2
+    assert "Full report in the browser" not in out  # no public URL: no link
 
 
 def test_shell_commands_help_errors_and_eof(in_dir: Path) -> None:
@@ -303,6 +355,31 @@ def test_demo_twice_changes_nothing(in_dir: Path) -> None:
     assert [f.stat().st_mtime_ns for f in files] == before
 
 
+def test_demo_perf_report_names_the_version_and_estimates_with_cbpe(in_dir: Path) -> None:
+    from bot.config import Settings
+    from bot.monitoring.document import PerfDocument
+    from bot.monitoring.report import make_report
+    from bot.policy.file import load_policy
+    from bot.registry.gateway import Registry
+
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None, mlops_bot_config=in_dir / ".mlops-bot" / "mlops-bot.toml"
+    )
+    mlflow_client(in_dir).set_registered_model_alias("churn", "champion", "3")
+    rep = make_report(
+        "perf", Registry(settings.mlflow_tracking_uri), load_policy(settings), model="churn"
+    )
+    doc = rep.document
+    assert isinstance(doc, PerfDocument)
+    assert rep.title.startswith("churn v1 — performance")  # v1 predicted; @champion is v3 now
+    perf = doc.performance
+    assert perf.baseline_source is not None and perf.baseline_source.endswith("(v1)")
+    assert perf.score == "score" and perf.metrics["roc_auc"] is not None
+    assert perf.cbpe is not None and perf.cbpe.reason is None and perf.cbpe.windows
+    assert all(w.rows >= 30 for w in perf.windows)
+    assert "cbpe_accuracy.png" in [name for name, _ in rep.charts]
+
+
 def test_demo_refuses_someone_elses_churn(in_dir: Path) -> None:
     from bot import demo
     from bot.config import Settings
@@ -316,7 +393,7 @@ def test_demo_refuses_someone_elses_churn(in_dir: Path) -> None:
 
 @pytest.mark.slow
 def test_demo_reset_starts_over(in_dir: Path) -> None:
-    shell_session("/mlops promote churn 3 champion\nas U0BOB\npress 1\n")
+    shell_session("/mlops promote churn 3 champion better recall\nas U0BOB\npress 1\n")
     assert aliases(in_dir)["champion"] == "3"
     proc = run_cli(in_dir, "demo", "--reset")
     assert proc.returncode == 0, proc.stderr

@@ -19,6 +19,7 @@ from mlflow.tracking import MlflowClient
 from bot import audit
 from bot.monitoring import schedules
 from bot.storage.tables import ReportRecord
+from handlers.reports.posting import load_record
 from jobs.reports import tick
 from tests.helpers import BotServer, QuietHandler, serve_loopback, serving, start_bot, wait_until
 from tests.slack_fake import FakeSlack
@@ -139,6 +140,14 @@ def test_on_demand_drift_posts_summary_then_charts_in_its_thread(rbot: BotServer
     assert len(done.decoded["files"]) >= 2
     posted = wait_until(lambda: rbot.audited("report_posted"))
     assert len(posted) == 1 and posted[0].model_version == "1" and posted[0].run_id
+    # machine-readable: the summary's metadata names the report its buttons refer to
+    meta = post.decoded["metadata"]
+    assert meta["event_type"] == "mlops_bot_report_posted"
+    payload = meta["event_payload"]
+    assert load_record(rbot.runtime, payload["report_id"]) is not None
+    assert {k: payload[k] for k in ("kind", "model", "version", "alias", "alert")} == {
+        "kind": "drift", "model": "churn", "version": "1", "alias": "champion", "alert": True,
+    }  # fmt: skip
 
 
 def test_unreachable_data_is_posted_as_an_error(rbot: BotServer, tmp_path: Path) -> None:
@@ -148,6 +157,16 @@ def test_unreachable_data_is_posted_as_an_error(rbot: BotServer, tmp_path: Path)
     assert "failed" in post.params["text"] and "does not exist" in post.params["text"]
     failed = wait_until(lambda: rbot.audited("report_failed"))
     assert len(failed) == 1
+
+
+def test_no_comparable_column_is_posted_as_a_failure(rbot: BotServer, tmp_path: Path) -> None:
+    pd.DataFrame({"other": [1.0, 2.0, 3.0]}).to_parquet(tmp_path / "current.parquet")
+    rbot.command("drift churn")
+    post = rbot.posted_in(CHANNEL, timeout=90)
+    text = post.params["text"]
+    assert "The drift report for `churn` failed: no column to compare" in text
+    assert "Traceback" not in text
+    assert len(wait_until(lambda: rbot.audited("report_failed"))) == 1
 
 
 def test_rate_limited_post_is_delivered_once(rbot: BotServer) -> None:
@@ -214,9 +233,10 @@ def test_tick_fires_each_due_time_once_and_catches_up_once(rbot: BotServer) -> N
     assert sched.id in tick(rt, runner, now)  # a bot down for hours posts the latest fire once
     assert tick(rt, runner, now + timedelta(minutes=10)) == []  # same fire time: claimed
     assert sched.id in tick(rt, runner, now + timedelta(hours=1))  # the next hour's fire
-    rbot.fake.wait_for(
+    posts = rbot.fake.wait_for(
         "chat.postMessage", lambda c: c.params.get("channel") == CHANNEL, timeout=120, count=2
     )
+    assert all(p.decoded["metadata"]["event_payload"]["schedule_id"] == sched.id for p in posts)
 
 
 def test_claims_are_exclusive_across_replicas_on_postgres(
@@ -287,6 +307,36 @@ def test_show_all_features_is_ephemeral(rbot: BotServer) -> None:
     reply = rbot.reply_to(url)
     assert reply["response_type"] == "ephemeral"
     assert "All features (2)" in text_of(reply) and "`plan`" in text_of(reply)
+
+
+def test_show_all_features_is_a_table_with_the_full_csv_in_the_thread(rbot: BotServer) -> None:
+    import csv
+    import io
+
+    from handlers import action_ids as ids
+
+    message, button = _report_button(rbot, ids.REPORT_DETAILS)
+    reply = rbot.reply_to(_press(rbot, message, button, "U0ANYONE"))
+    lines = [ln for ln in reply["text"].splitlines() if ln.startswith(":")]
+    assert [ln.split("`")[1] for ln in lines] == ["age", "plan"]  # severity order
+    age = lines[0]
+    for part in ("numeric · Wasserstein 0.", " vs 0.1 · score ", "PSI ", "(major)"):
+        assert part in age, (part, age)
+    assert "n 2,000/2,000 · nulls 0/0" in age
+    uploaded = wait_until(
+        lambda: [
+            f
+            for f in rbot.fake.files.values()
+            if f["filename"] == "drift_features.csv" and f.get("completed")
+        ]
+    )
+    assert uploaded[0]["thread_ts"] == message["ts"]
+    rows = list(csv.DictReader(io.StringIO(uploaded[0]["data"].decode())))
+    assert [(r["feature"], r["status"]) for r in rows] == [
+        ("age", "drifted"),
+        ("plan", "not_drifted"),
+    ]
+    assert rows[0]["n_reference"] == "2000" and rows[0]["psi_band"] == "major"
 
 
 def test_buttons_read_old_stored_bodies_and_refuse_unreadable_ones(rbot: BotServer) -> None:

@@ -131,7 +131,7 @@ def test_reconciliation_catches_a_direct_move_and_revert_opens_a_request(
 def test_the_bots_own_promotion_is_not_out_of_band(wbot: BotServer) -> None:
     reconcile(wbot.runtime, wbot.app.client)
     svc = wbot.services.approvals
-    outcome = svc.request_promotion("churn", "3", "champion", "U0REQ")
+    outcome = svc.request_promotion("churn", "3", "champion", "U0REQ", "better recall")
     assert outcome.request is not None
     svc.approve(outcome.request.id, "U0APPROVER1")
     assert deliver(wbot, alias_event(version="3"))[0] == 200
@@ -165,7 +165,7 @@ def tag_event(key: str, version: str = "3", action: str = "set", value: str = ""
 def promote_by_approval(bot: BotServer, version: str = "3") -> dict[str, str]:
     """Promote churn `version` to champion through the bot; the tags it wrote on the version."""
     svc = bot.services.approvals
-    outcome = svc.request_promotion("churn", version, "champion", "U0REQ")
+    outcome = svc.request_promotion("churn", version, "champion", "U0REQ", "better recall")
     assert outcome.request is not None
     svc.approve(outcome.request.id, "U0APPROVER1")
     tags = client_of(bot).get_model_version("churn", version).tags

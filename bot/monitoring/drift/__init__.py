@@ -26,10 +26,20 @@ Names with a leading underscore are private to this package.
 """
 
 from bot.monitoring.drift.engine import compute_drift, profile_reference
-from bot.monitoring.drift.results import DriftResult, FeatureDrift, FeatureOverride
+from bot.monitoring.drift.results import (
+    Correction,
+    DriftResult,
+    FeatureDrift,
+    FeatureOverride,
+    FeatureStatus,
+    by_severity,
+)
 
 __all__ = [
+    "Correction",
     "DriftResult",
+    "FeatureStatus",
+    "by_severity",
     "FeatureDrift",
     "FeatureOverride",
     "compute_drift",

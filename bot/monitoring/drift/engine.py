@@ -10,20 +10,29 @@ import logging
 import os
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Literal
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from bot.monitoring.drift.compare import _compare
+from bot.monitoring.drift.compare import _compare, _freshness
 from bot.monitoring.drift.numeric import _quantile_grid
 from bot.monitoring.drift.profiles import (
+    ColumnProfile,
     ReferenceProfile,
     _add_reference_stats,
     _positions,
     _profile_column,
 )
-from bot.monitoring.drift.results import DriftResult, FeatureDrift, FeatureOverride
+from bot.monitoring.drift.results import (
+    Correction,
+    DriftResult,
+    FeatureDrift,
+    FeatureOverride,
+    by_severity,
+)
 from bot.monitoring.drift.verdicts import DATASET_DRIFT_SHARE, _apply_bh
 
 logger = logging.getLogger(__name__)
@@ -56,10 +65,12 @@ def compute_drift(
     current: pd.DataFrame,
     *,
     features: Mapping[str, FeatureOverride] | None = None,
-    correction: Literal["bh"] | None = None,
+    correction: Correction | str | None = Correction.BH,
     columns: Sequence[str] | None = None,
     exclude: Collection[str] = frozenset(),
     workers: int | None = None,
+    now: datetime | None = None,
+    freshness: Collection[str] = (),
 ) -> DriftResult:
     """Compare ``current`` with ``reference`` per SPEC §7; never raises on odd data.
 
@@ -67,9 +78,16 @@ def compute_drift(
     removes columns (targets, predictions, timestamps), ``features`` overrides method and
     threshold per column. Column names are compared as strings. ``workers`` threads process
     columns concurrently (default: up to 4, one per CPU); results do not depend on it.
+    ``correction``: "bh" (default) adjusts the p-values across features (Benjamini-Hochberg),
+    "none" (or None) keeps the raw ones. ``now`` is the report time, for the freshness of date
+    columns (the caller's clock; without it no age is given). ``freshness`` names date columns
+    that are not compared (a monitor's timestamp) but whose newest value data quality reports.
+    Features come in severity order.
     """
-    if correction not in (None, "bh"):
-        raise ValueError(f"unknown correction {correction!r}; use 'bh' or None")
+    try:
+        fix = Correction.NONE if correction is None else Correction(correction)
+    except ValueError:
+        raise ValueError(f"unknown correction {correction!r}; use 'bh' or 'none'") from None
     overrides = dict(features or {})
     excluded = {str(c) for c in exclude}
 
@@ -90,9 +108,10 @@ def compute_drift(
         unknown = []
     wanted = [c for c in dict.fromkeys(wanted) if c not in excluded]
 
-    def one_column(name: str) -> tuple[str, str, FeatureDrift | None, dict[str, Any]]:
+    def one_column(name: str) -> tuple[str, str, FeatureDrift | None, dict[str, Any], str]:
         # returns no arrays, so a finished column's memory is freed at once
         ref_dtype = cur_dtype = "?"
+        kinds = ""
         try:
             if isinstance(reference, ReferenceProfile):
                 ref = reference.columns[name]
@@ -104,7 +123,9 @@ def compute_drift(
             with np.errstate(all="ignore"):  # overflow on ±1e308 data ends up as a null statistic
                 if not isinstance(reference, ReferenceProfile):
                     _add_reference_stats(ref)
-                feature, quality = _compare(ref, cur, overrides.get(name))
+                feature, quality = _compare(ref, cur, overrides.get(name), now)
+            if ref.kind is not None and cur.kind is not None and ref.kind != cur.kind:
+                kinds = f"{ref.kind}>{cur.kind}"
         except Exception as exc:  # a bug on one column must not sink the whole report
             logger.exception("drift: column %r could not be analysed", name)
             feature = FeatureDrift(
@@ -115,51 +136,148 @@ def compute_drift(
                 reason=f"could not be analysed ({type(exc).__name__})",
             )
             quality = {"name": name}
-        return ref_dtype, cur_dtype, feature, quality
+        return ref_dtype, cur_dtype, feature, quality, kinds
 
     common = [c for c in wanted if c in ref_set and c in cur_pos]
     n_workers = max(1, min(workers if workers is not None else DEFAULT_WORKERS, len(common)))
-    done: Iterator[tuple[str, str, FeatureDrift | None, dict[str, Any]]]
+    done: Iterator[tuple[str, str, FeatureDrift | None, dict[str, Any], str]]
     if n_workers == 1:
         done = map(one_column, common)
     else:  # sorting and the array passes release the GIL, so columns overlap on cores
         pool = ThreadPoolExecutor(n_workers, thread_name_prefix="drift")
         done = pool.map(one_column, common)
+    rows: list[ColumnOutcome] = []
+    try:
+        for name, (ref_dtype, cur_dtype, feature, quality, kinds) in zip(common, done, strict=True):
+            rows.append(ColumnOutcome(name, ref_dtype, cur_dtype, feature, quality, kinds))
+    finally:
+        if n_workers > 1:
+            pool.shutdown(cancel_futures=True)
+    _quantile_grid.cache_clear()  # up to ~32 bytes per value; not worth keeping across calls
+
+    fresh: list[dict[str, Any]] = []
+    for name in dict.fromkeys(str(c) for c in freshness):
+        entry = _freshness_only(name, reference, ref_pos, current, cur_pos, now)
+        if entry is not None:
+            fresh.append(entry)
+    return assemble(
+        rows,
+        wanted=wanted,
+        ref_names=ref_set,
+        cur_names=set(cur_pos),
+        unknown=unknown,
+        correction=fix,
+        freshness=fresh,
+    )
+
+
+@dataclass
+class ColumnOutcome:
+    """One common column compared: its dtypes, verdict (None: not tested), quality entry and
+    ``kinds`` ("numeric>categorical" when its kind changed, else "")."""
+
+    name: str
+    ref_dtype: str
+    cur_dtype: str
+    feature: FeatureDrift | None
+    quality: dict[str, Any]
+    kinds: str = ""
+
+
+def assemble(
+    columns: Sequence[ColumnOutcome],
+    *,
+    wanted: Sequence[str],
+    ref_names: Collection[str],
+    cur_names: Collection[str],
+    unknown: list[str],
+    correction: Correction,
+    freshness: Sequence[dict[str, Any]] = (),
+) -> DriftResult:
+    """The end of :func:`compute_drift`, shared by every engine: schema changes, the quality
+    section, the correction, the dataset verdict, severity order. ``freshness`` holds the
+    quality entries of date columns checked only for freshness."""
     results: list[FeatureDrift] = []
     quality_columns: list[dict[str, Any]] = []
     changed_types: list[dict[str, str]] = []
     unsupported: list[dict[str, str]] = []
-    try:
-        for name, (ref_dtype, cur_dtype, feature, quality) in zip(common, done, strict=True):
-            if ref_dtype != cur_dtype:
-                changed_types.append({"name": name, "reference": ref_dtype, "current": cur_dtype})
-            if feature is None:
-                unsupported.append({"name": name, "dtype": ref_dtype})
-            else:
-                results.append(feature)
-            quality_columns.append(quality)
-    finally:
-        if n_workers > 1:
-            pool.shutdown(cancel_futures=True)
+    retyped: list[dict[str, str]] = []
+    for col in columns:
+        change = {"name": col.name, "reference": col.ref_dtype, "current": col.cur_dtype}
+        if col.ref_dtype != col.cur_dtype:
+            changed_types.append(change)
+        if col.kinds:  # int64 vs float64 is no schema change; number vs text is
+            retyped.append(change)
+        if col.feature is None and "freshness" in col.quality:
+            pass  # a date column: its freshness is in the quality section
+        elif col.feature is None:
+            unsupported.append({"name": col.name, "dtype": col.ref_dtype})
+        else:
+            results.append(col.feature)
+        quality_columns.append(col.quality)
+    for entry in freshness:
+        if not any(q["name"] == entry["name"] for q in quality_columns):
+            quality_columns.append(entry)
 
-    _quantile_grid.cache_clear()  # up to ~32 bytes per value; not worth keeping across calls
-    if correction == "bh":
+    if correction == Correction.BH:
         _apply_bh(results)
 
     verdicts = [f.drifted for f in results if f.drifted is not None]
     share = sum(verdicts) / len(verdicts) if verdicts else 0.0
+    missing = [c for c in wanted if c in ref_names and c not in cur_names]
+    new = [c for c in wanted if c in cur_names and c not in ref_names]
     summary: dict[str, Any] = {
-        "missing_columns": [c for c in wanted if c in ref_set and c not in cur_pos],
-        "extra_columns": [c for c in wanted if c in cur_pos and c not in ref_set],
+        "missing_columns": missing,
+        "extra_columns": new,
         "unknown_columns": unknown,
         "changed_types": changed_types,
         "unsupported_columns": unsupported,
         "columns": quality_columns,
     }
     return DriftResult(
-        features=results,
+        features=by_severity(results),
         drifted_share=float(share),
         dataset_drift=bool(verdicts) and share >= DATASET_DRIFT_SHARE,
         quality=summary,
         correction=correction,
+        schema={"missing": missing, "new": new, "changed_types": retyped},
+        compared=len(columns),
     )
+
+
+def _freshness_only(
+    name: str,
+    reference: pd.DataFrame | ReferenceProfile,
+    ref_pos: dict[str, int],
+    current: pd.DataFrame,
+    cur_pos: dict[str, int],
+    now: datetime | None,
+) -> dict[str, Any] | None:
+    """The quality entry of a date column that is only checked for freshness (None if the
+    current data has no such date column)."""
+    if name not in cur_pos:
+        return None
+    cur = _profile_column(name, current.iloc[:, cur_pos[name]])
+    if cur.kind != "datetime":
+        return None
+    if isinstance(reference, ReferenceProfile):
+        ref = reference.columns.get(name)
+    else:
+        ref = _profile_column(name, reference.iloc[:, ref_pos[name]]) if name in ref_pos else None
+    return freshness_entry(ref, cur, now)
+
+
+def freshness_entry(
+    ref: ColumnProfile | None, cur: ColumnProfile, now: datetime | None
+) -> dict[str, Any] | None:
+    """The quality entry of a date column checked only for freshness, from both sides'
+    profiles (None when the current column is no date column)."""
+    if cur.kind != "datetime":
+        return None
+    if ref is None or ref.kind != "datetime":
+        ref = ColumnProfile(name=cur.name, dtype="-", kind=None, rows=0, missing=0)
+    return {
+        "name": cur.name,
+        "missing_rate_current": cur.missing / cur.rows if cur.rows else None,
+        "freshness": _freshness(ref, cur, now),
+    }

@@ -8,6 +8,7 @@ column is reduced to its category counts.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -17,7 +18,7 @@ import pandas as pd
 
 from bot.monitoring.drift.numeric import _bin_counts, _quantile_edges
 
-_Kind = Literal["numeric", "categorical", "unsupported"]
+_Kind = Literal["numeric", "categorical", "datetime", "unsupported"]
 
 CATEGORICAL_MAX_DISTINCT = 5
 
@@ -41,6 +42,8 @@ class ColumnProfile:
     std: float = 0.0
     edges: np.ndarray | None = None  # inner PSI edges (unique reference deciles)
     bin_counts: np.ndarray | None = None
+    newest: pd.Timestamp | None = None  # datetime columns (UTC)
+    oldest: pd.Timestamp | None = None
 
     @property
     def n(self) -> int:
@@ -77,13 +80,56 @@ def _dtype_kind(dtype: Any) -> _Kind:
         return "unsupported"
     if pd.api.types.is_numeric_dtype(dtype):
         return "numeric"
-    return "unsupported"  # datetime, timedelta, period, interval, ...
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        return "datetime"
+    return "unsupported"  # timedelta, period, interval, ...
+
+
+# ISO 8601 dates as CSV readers leave them (text); Parquet keeps them typed
+_ISO_DATE = re.compile(
+    r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$"
+)
+
+
+def _as_dates(s: pd.Series) -> pd.Series | None:
+    """The column's values as UTC timestamps when every one is an ISO 8601 date text, else
+    None. A sample of 20 values decides first, so other text columns cost next to nothing."""
+    sample = s.iloc[:200].dropna().iloc[:20]
+    if sample.empty:
+        sample = s.dropna().iloc[:20]
+    if sample.empty or not all(isinstance(v, str) and _ISO_DATE.match(v) for v in sample):
+        return None
+    values = s.dropna()
+    try:
+        dates = pd.to_datetime(values, utc=True, format="ISO8601")
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return None if bool(dates.isna().any()) else dates
+
+
+def _profile_dates(col: ColumnProfile, dates: pd.Series) -> None:
+    """Newest and oldest value in UTC (naive timestamps are read as UTC)."""
+    dates = dates.dt.tz_localize("UTC") if dates.dt.tz is None else dates.dt.tz_convert("UTC")
+    valid = dates.dropna()
+    col.kind = "datetime"
+    col.missing = col.rows - len(valid)
+    if len(valid):
+        col.newest, col.oldest = valid.max(), valid.min()
 
 
 def _profile_column(name: str, s: pd.Series) -> ColumnProfile:
     dtype = s.dtype
     kind: _Kind | None = _dtype_kind(dtype)
     col = ColumnProfile(name=name, dtype=str(dtype), kind=kind, rows=len(s), missing=len(s))
+    if kind == "datetime":
+        _profile_dates(col, s)
+        return col
+    if kind == "categorical" and not isinstance(dtype, pd.CategoricalDtype):
+        dates = _as_dates(s)
+        if dates is not None:  # the same dates from CSV and from Parquet are treated alike
+            _profile_dates(col, dates)
+            col.missing = len(s) - len(dates)
+            return col
     if kind == "numeric" or pd.api.types.is_bool_dtype(dtype):
         try:
             col.values, col.missing = _sorted_finite(s)
@@ -154,7 +200,13 @@ def _add_reference_stats(col: ColumnProfile) -> None:
     """Std and PSI quantile edges, computed once per reference column."""
     if col.values is None or col.values.size == 0:
         return
-    centred = col.values - np.mean(col.values)
-    col.std = math.sqrt(float(np.dot(centred, centred)) / centred.size)
+    # scaled by the largest magnitude first: squares of values near 1e200 overflow float64
+    scale = float(max(abs(col.values[0]), abs(col.values[-1])))
+    if scale > 0 and math.isfinite(scale):
+        scaled = col.values / scale
+        centred = scaled - np.mean(scaled)
+        col.std = scale * math.sqrt(float(np.dot(centred, centred)) / centred.size)
+    else:
+        col.std = 0.0 if scale == 0 else math.nan
     col.edges = _quantile_edges(col.values)
     col.bin_counts = _bin_counts(col.values, col.edges)

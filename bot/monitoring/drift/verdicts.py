@@ -1,11 +1,13 @@
-"""From a statistic to a verdict: default thresholds, the per-method rule and the
-Benjamini-Hochberg correction of p-values across features."""
+"""From a statistic to a verdict: default thresholds, the per-method rule (Evidently's: KS
+p <= threshold, chi-squared p < threshold, distances >= threshold) and the Benjamini-Hochberg
+correction of p-values across the features of one report."""
 
 from __future__ import annotations
 
 import numpy as np
+from scipy.stats import false_discovery_control
 
-from bot.monitoring.drift.results import FeatureDrift
+from bot.monitoring.drift.results import P_VALUE_METHODS, FeatureDrift
 
 DEFAULT_THRESHOLDS: dict[str, float] = {
     "ks": 0.05,
@@ -14,28 +16,30 @@ DEFAULT_THRESHOLDS: dict[str, float] = {
     "jensenshannon": 0.1,
     "psi": 0.2,
 }
-P_VALUE_METHODS = frozenset({"ks", "chisquare"})
 DATASET_DRIFT_SHARE = 0.5
+
+__all__ = ["DATASET_DRIFT_SHARE", "DEFAULT_THRESHOLDS", "P_VALUE_METHODS"]
 
 
 def _benjamini_hochberg(p: np.ndarray) -> np.ndarray:
-    """BH-adjusted p-values (step-up, monotone, capped at 1)."""
-    k = p.size
-    order = np.argsort(p)
-    scaled = p[order] * k / np.arange(1, k + 1)
-    adjusted = np.minimum.accumulate(scaled[::-1])[::-1]
-    out = np.empty(k)
-    out[order] = np.minimum(adjusted, 1.0)
-    return out
+    """BH-adjusted p-values (scipy's step-up false_discovery_control, capped at 1)."""
+    if p.size == 0:
+        return p.astype(np.float64)
+    return np.asarray(false_discovery_control(p, method="bh"), dtype=np.float64)
 
 
 def _apply_bh(results: list[FeatureDrift]) -> None:
-    tested = [f for f in results if f.p_value is not None and f.method in P_VALUE_METHODS]
+    """Adjust the raw p-values of the tested p-value features; verdicts use the adjusted p."""
+    tested = [
+        f
+        for f in results
+        if f.p_value is not None and f.method in P_VALUE_METHODS and f.drifted is not None
+    ]
     if not tested:
         return
     adjusted = _benjamini_hochberg(np.array([f.p_value for f in tested], dtype=np.float64))
     for f, p in zip(tested, adjusted.tolist(), strict=True):
-        f.p_value = p
+        f.p_value_adjusted = p
         f.drifted = _verdict(f.method, f.statistic, p, f.threshold)
 
 

@@ -27,7 +27,8 @@ from handlers.approvals import blocks as cards
 from handlers.approvals import messages
 from handlers.notices.blocks import notice_blocks
 from handlers.notices.posting import post_notice
-from handlers.reports.blocks import features_reply, report_reply
+from handlers.reports.blocks import report_reply
+from handlers.reports.features import features_reply
 from handlers.reports.posting import post_failure
 from handlers.router.command import help_reply
 from tests.unit.bot.monitoring.stored_bodies import OLD_DRIFT_BODY, OLD_PERF_BODY
@@ -172,7 +173,7 @@ def payloads() -> Iterator[tuple[str, Any]]:
         doc = report_doc(body)
         report = Report(doc, f"{HOSTILE} — {doc.kind}", alert=True)
         yield f"report_reply {doc.kind}", report_reply(report, rt).payload()  # type: ignore[arg-type]
-        yield f"features_reply {doc.kind}", features_reply(doc).payload()
+        yield f"features_reply {doc.kind}", features_reply(doc, "0123456789ab").payload()
     post_failure(client, "C1", "drift", HOSTILE, f"`{HOSTILE}` answered HTTP 403")  # type: ignore[arg-type]
     for i, sent in enumerate(client.sent):
         yield f"sent {i}", sent

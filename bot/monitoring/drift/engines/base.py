@@ -12,11 +12,12 @@ import glob
 import os
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
 
-from bot.monitoring.drift.results import DriftResult, FeatureOverride
+from bot.monitoring.drift.results import Correction, DriftResult, FeatureOverride
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -45,9 +46,11 @@ class DriftOptions:
     """What a drift comparison is asked for, identical for every engine."""
 
     features: Mapping[str, FeatureOverride] = field(default_factory=dict)
-    correction: Literal["bh"] | None = None
+    correction: Correction | Literal["bh", "none"] = Correction.BH
     columns: Sequence[str] | None = None
     exclude: Collection[str] = frozenset()
+    now: datetime | None = None  # the report time, for the age of date columns
+    freshness: Sequence[str] = ()  # date columns not compared, only checked for freshness
 
 
 @dataclass(frozen=True)

@@ -19,17 +19,22 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bot.monitoring.drift.compare import _compare, _resolve_kind
+from bot.monitoring.drift.engine import ColumnOutcome, assemble, freshness_entry
 from bot.monitoring.drift.engines import sql
 from bot.monitoring.drift.engines.base import DriftOptions, EngineError, EngineKind, local_paths
 from bot.monitoring.drift.engines.stats import (
     NumericStats,
-    assemble,
     compare_numeric,
     decile_edges,
     decile_ranks,
 )
-from bot.monitoring.drift.profiles import CATEGORICAL_MAX_DISTINCT, ColumnProfile, _Kind
-from bot.monitoring.drift.results import DriftResult, FeatureDrift
+from bot.monitoring.drift.profiles import (
+    _ISO_DATE,
+    CATEGORICAL_MAX_DISTINCT,
+    ColumnProfile,
+    _Kind,
+)
+from bot.monitoring.drift.results import Correction, DriftResult, FeatureDrift
 
 if TYPE_CHECKING:
     import duckdb
@@ -140,6 +145,19 @@ class DuckDBEngine:
         finally:
             con.close()
 
+    def column_count(self, source: pd.DataFrame | str | Path) -> int:
+        """How many columns ``source`` has (for the message of a report with none in common)."""
+        import duckdb
+
+        con = self.connect()
+        try:
+            _view(con, "src", source)
+            return len(_types(con, "src"))
+        except duckdb.Error as exc:
+            raise EngineError(f"DuckDB could not read the data: {_one_line(exc)}") from exc
+        finally:
+            con.close()
+
     def sample(
         self, source: pd.DataFrame | str | Path, columns: Sequence[str], rows: int
     ) -> pd.DataFrame:
@@ -204,12 +222,18 @@ def _compute(
     wanted = [c for c in dict.fromkeys(wanted) if c not in excluded]
     common = [c for c in wanted if c in ref_types and c in cur_types]
 
-    ref_counts = _usable_counts(con, "ref", common, ref_types)
-    cur_counts = _usable_counts(con, "cur", common, cur_types)
-    columns: list[tuple[str, str, str, FeatureDrift | None, dict[str, Any]]] = []
+    try:
+        fix = Correction(options.correction)
+    except ValueError:
+        raise EngineError(f"unknown correction {options.correction!r}; use bh or none") from None
+    fresh_names = [str(c) for c in dict.fromkeys(options.freshness) if str(c) in cur_types]
+    ref_fresh = [c for c in fresh_names if c in ref_types]
+    ref_counts = _usable_counts(con, "ref", list(dict.fromkeys(common + ref_fresh)), ref_types)
+    cur_counts = _usable_counts(con, "cur", list(dict.fromkeys(common + fresh_names)), cur_types)
+    columns: list[ColumnOutcome] = []
     for name in common:
-        ref = _profile(name, ref_types[name], ref_counts)
-        cur = _profile(name, cur_types[name], cur_counts)
+        ref = _profile(con, "ref", name, ref_types[name], ref_counts)
+        cur = _profile(con, "cur", name, cur_types[name], cur_counts)
         try:
             feature, quality = _column(con, ref, cur, options)
         except duckdb.Error:  # out of memory, a broken file: the report fails, saying why
@@ -224,14 +248,27 @@ def _compute(
                 reason=f"could not be analysed ({type(exc).__name__})",
             )
             quality = {"name": name}
-        columns.append((name, ref.dtype, cur.dtype, feature, quality))
+        kinds = ""
+        if ref.kind is not None and cur.kind is not None and ref.kind != cur.kind:
+            kinds = f"{ref.kind}>{cur.kind}"
+        columns.append(ColumnOutcome(name, ref.dtype, cur.dtype, feature, quality, kinds))
+    fresh = []
+    for name in fresh_names:
+        cur = _profile(con, "cur", name, cur_types[name], cur_counts)
+        ref_p = (
+            _profile(con, "ref", name, ref_types[name], ref_counts) if name in ref_types else None
+        )
+        entry = freshness_entry(ref_p, cur, options.now)
+        if entry is not None:
+            fresh.append(entry)
     return assemble(
+        columns,
         wanted=wanted,
         ref_names=set(ref_types),
         cur_names=set(cur_types),
         unknown=unknown,
-        columns=columns,
-        correction=options.correction,
+        correction=fix,
+        freshness=fresh,
     )
 
 
@@ -245,6 +282,8 @@ def _types(con: duckdb.DuckDBPyConnection, view: str) -> dict[str, str]:
 def _kind(sql_type: str) -> _Kind | None:
     if _NUMERIC.match(sql_type):
         return "numeric"
+    if sql_type.startswith("TIMESTAMP"):
+        return "datetime"
     if sql_type in ("BOOLEAN", "VARCHAR", "DATE") or sql_type.startswith("ENUM("):
         return "categorical"  # pandas reads a Parquet date as objects: compared as categories
     if sql_type == '"NULL"':
@@ -263,16 +302,46 @@ def _usable_counts(
     return {n: (rows, int(c)) for n, c in zip(names, row[1:], strict=True)}
 
 
-def _profile(name: str, sql_type: str, counts: dict[str, tuple[int, int]]) -> ColumnProfile:
+def _profile(
+    con: duckdb.DuckDBPyConnection,
+    view: str,
+    name: str,
+    sql_type: str,
+    counts: dict[str, tuple[int, int]],
+) -> ColumnProfile:
     rows, usable = counts[name]
     missing = rows - usable
-    return ColumnProfile(
+    prof = ColumnProfile(
         name=name,
         dtype=_pandas_dtype(sql_type, missing),
         kind=_kind(sql_type),
         rows=rows,
         missing=missing,
     )
+    if prof.kind == "datetime" or (sql_type == "VARCHAR" and usable):
+        _dates(con, view, prof, text=sql_type == "VARCHAR")
+    return prof
+
+
+def _dates(con: duckdb.DuckDBPyConnection, view: str, prof: ColumnProfile, *, text: bool) -> None:
+    """Newest and oldest value (UTC) of a date column; a text column becomes one when every
+    value is an ISO 8601 date (``profiles._as_dates``, which decides on a sample first and
+    then needs every value to parse: the same columns, unless the sample misleads it)."""
+    params = [_ISO_DATE.pattern] if text else []
+    row = con.execute(sql.newest_oldest(prof.name, view, text), params).fetchone()
+    assert row is not None
+    usable, newest, oldest, dates = row
+    if text and (not usable or dates != usable):
+        return
+    prof.kind = "datetime"
+    if usable:
+        prof.newest, prof.oldest = _utc(newest), _utc(oldest)
+
+
+def _utc(micros: int) -> pd.Timestamp:
+    import pandas as pd
+
+    return pd.Timestamp(int(micros), unit="us", tz="UTC")
 
 
 def _pandas_dtype(sql_type: str, missing: int) -> str:
@@ -300,7 +369,7 @@ def _column(
     if kind in ("categorical", None) and reason is None:
         for side, prof in (("ref", ref), ("cur", cur)):
             prof.counts = {} if prof.kind is None else _category_counts(con, ref.name, side)
-    return _compare(ref, cur, override)
+    return _compare(ref, cur, override, options.now)
 
 
 def _category_counts(con: duckdb.DuckDBPyConnection, name: str, view: str) -> dict[Any, int]:
@@ -315,7 +384,7 @@ def _numeric_stats(con: duckdb.DuckDBPyConnection, name: str, n: int, m: int) ->
     con.execute(sql.union_table(name, "ref", "cur", _UNION))
     row = con.execute(sql.numeric_summary(_UNION), [max(n, 1), max(m, 1)]).fetchone()
     assert row is not None
-    ks, w1, rd, cd, ud, lo, hi, outside, total = row
+    ks, w1, rd, cd, ud, lo, hi, outside, _total = row
     stats.ks = float(ks) if ks is not None else math.nan
     stats.w1 = float(w1) if w1 is not None else 0.0  # one distinct value: no area
     stats.ref_distinct, stats.cur_distinct, stats.union_distinct = int(rd), int(cd), int(ud)
@@ -327,10 +396,17 @@ def _numeric_stats(con: duckdb.DuckDBPyConnection, name: str, n: int, m: int) ->
         stats.cur_key_counts = np.array([cc for _, _, cc in values], dtype=np.float64)
     if n == 0:
         return stats
-    mean = float(total) / n
-    sq = con.execute(sql.reference_sq_dev(_UNION), [mean, mean]).fetchone()
-    assert sq is not None
-    stats.std = math.sqrt(float(sq[0]) / n)
+    # scaled by the largest magnitude first, as profiles._add_reference_stats does
+    scale = max(abs(float(lo)), abs(float(hi)))
+    if scale > 0 and math.isfinite(scale):
+        total = con.execute(sql.reference_scaled_sum(_UNION), [scale]).fetchone()
+        assert total is not None
+        mean = float(total[0]) / n
+        sq = con.execute(sql.reference_sq_dev(_UNION), [scale, mean, scale, mean]).fetchone()
+        assert sq is not None
+        stats.std = scale * math.sqrt(float(sq[0]) / n)
+    else:
+        stats.std = 0.0 if scale == 0 else math.nan
     lo_rank, hi_rank, t = decile_ranks(n)
     ranks = sorted({int(r) for r in np.concatenate((lo_rank, hi_rank))})
     runs = con.execute(

@@ -32,6 +32,8 @@ class NumpyEngine:
             correction=options.correction,
             columns=options.columns,
             exclude=options.exclude,
+            now=options.now,
+            freshness=options.freshness,
         )
 
 

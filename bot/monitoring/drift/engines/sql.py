@@ -79,9 +79,30 @@ FROM g, lim
 """
 
 
+def reference_scaled_sum(table: str) -> str:
+    """Parameter: a scale. Sum of the reference values divided by it (no overflow near 1e308)."""
+    return f"SELECT fsum(rc * (v / ?)) FROM {table} WHERE rc > 0"
+
+
 def reference_sq_dev(table: str) -> str:
-    """Parameter: the reference mean. Sum of squared deviations of the reference values."""
-    return f"SELECT fsum(rc * (v - ?) * (v - ?)) FROM {table} WHERE rc > 0"
+    """Parameters: the scale, the scaled reference mean, twice each. Sum of squared deviations
+    of the scaled reference values."""
+    return f"SELECT fsum(rc * (v / ? - ?) * (v / ? - ?)) FROM {table} WHERE rc > 0"
+
+
+def newest_oldest(column: str, table: str, text: bool) -> str:
+    """One row: the non-null count, the newest and oldest value of a date column (in
+    microseconds since the epoch, UTC; naive values read as UTC) and, for ``text`` columns, how
+    many values are ISO 8601 dates that parse. Parameter (``text`` only): the ISO pattern."""
+    c = ident(column)
+    if not text:
+        return f"SELECT count({c}), epoch_us(max({c})), epoch_us(min({c})), count({c}) FROM {table}"
+    x = f"try_cast({c} AS TIMESTAMPTZ)"
+    ok = f"regexp_full_match({c}, ?) AND {x} IS NOT NULL"
+    return (
+        f"SELECT count({c}), epoch_us(max({x})), epoch_us(min({x})),"
+        f" count(*) FILTER (WHERE {ok}) FROM {table}"
+    )
 
 
 def order_statistics(table: str, k: int) -> str:

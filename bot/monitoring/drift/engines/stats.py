@@ -4,7 +4,9 @@ quality entry the numpy engine's ``compare._compare`` gives.
 Categorical columns are handed to ``_compare`` itself (their profiles are category counts,
 which a SQL engine computes exactly). A numeric column's profile is its sorted values, which
 an out-of-core engine never holds, so :func:`compare_numeric` repeats ``_compare``'s steps on
-:class:`NumericStats` instead, calling the same statistic, p-value and verdict functions.
+:class:`NumericStats` instead, calling the same reason, statistic, p-value, Wasserstein
+scaling and verdict functions (``compare.no_values_reason``, ``scale_wasserstein``,
+``settle``); the end of the comparison is ``engine.assemble``, shared by every engine.
 The exactness tests (tests/unit/bot/monitoring/drift/engines) hold the two paths together.
 """
 
@@ -13,23 +15,22 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
 from bot.monitoring.drift.categorical import _chi2, _jensenshannon
-from bot.monitoring.drift.compare import SMALL_REFERENCE_ROWS, STD_FLOOR
+from bot.monitoring.drift.compare import (
+    SMALL_REFERENCE_ROWS,
+    no_values_reason,
+    scale_wasserstein,
+    settle,
+)
 from bot.monitoring.drift.numeric import PSI_BINS, _ks_pvalue, _psi
 from bot.monitoring.drift.profiles import CATEGORICAL_MAX_DISTINCT, ColumnProfile
 from bot.monitoring.drift.quality import _new_categories, _rate
-from bot.monitoring.drift.results import DriftResult, FeatureDrift, FeatureOverride, Method
-from bot.monitoring.drift.verdicts import (
-    DATASET_DRIFT_SHARE,
-    DEFAULT_THRESHOLDS,
-    P_VALUE_METHODS,
-    _apply_bh,
-    _verdict,
-)
+from bot.monitoring.drift.results import FeatureDrift, FeatureOverride, Method
+from bot.monitoring.drift.verdicts import DEFAULT_THRESHOLDS
 
 # The sorted values of both sides, fetched only when scipy's exact KS needs them (small sides).
 Samples = Callable[[], tuple[np.ndarray, np.ndarray]]
@@ -112,13 +113,12 @@ def compare_numeric(
         threshold=threshold,
         missing_reference=ref.missing,
         missing_current=cur.missing,
+        n_reference=ref.rows,
+        n_current=cur.rows,
     )
-    if n == 0 or m == 0:
-        feature.reason = (
-            "no values in reference or current"
-            if n == 0 and m == 0
-            else ("no values in reference" if n == 0 else "no values in current")
-        )
+    reason = no_values_reason(n, m)
+    if reason is not None:
+        feature.reason = reason
         return feature, quality
     if method is None:
         if n <= SMALL_REFERENCE_ROWS:
@@ -147,17 +147,9 @@ def compare_numeric(
         feature.statistic, feature.p_value = _chi2(r_counts, c_counts)
     elif method == "ks":
         feature.statistic, feature.p_value = stats.ks, ks_pvalue(stats.ks, n, m, samples)
-    else:
-        feature.statistic = stats.w1 / max(stats.std, STD_FLOOR)
-    feature.drifted = _verdict(method, feature.statistic, feature.p_value, feature.threshold)
-    for attr in ("statistic", "p_value", "psi"):
-        value = getattr(feature, attr)
-        if value is not None and not math.isfinite(value):
-            setattr(feature, attr, None)
-    if feature.drifted is not None and (
-        feature.statistic is None or (method in P_VALUE_METHODS and feature.p_value is None)
-    ):
-        feature.drifted, feature.reason = None, "statistic is not finite"
+    elif not scale_wasserstein(feature, stats.w1, stats.std, quality):
+        return feature, quality
+    settle(feature)
     return feature, quality
 
 
@@ -173,49 +165,3 @@ def ks_pvalue(d: float, n: int, m: int, samples: Samples) -> float:
         return _ks_pvalue(d, u, v)
     zero = np.float64(0.0)
     return _ks_pvalue(d, np.broadcast_to(zero, (n,)), np.broadcast_to(zero, (m,)))
-
-
-def assemble(
-    *,
-    wanted: list[str],
-    ref_names: set[str],
-    cur_names: set[str],
-    unknown: list[str],
-    columns: list[tuple[str, str, str, FeatureDrift | None, dict[str, Any]]],
-    correction: Literal["bh"] | None,
-) -> DriftResult:
-    """The end of ``engine.compute_drift``: schema changes, correction, dataset verdict.
-
-    ``columns`` holds (name, reference dtype, current dtype, feature, quality) per common
-    column, in order."""
-    results: list[FeatureDrift] = []
-    quality_columns: list[dict[str, Any]] = []
-    changed_types: list[dict[str, str]] = []
-    unsupported: list[dict[str, str]] = []
-    for name, ref_dtype, cur_dtype, feature, quality in columns:
-        if ref_dtype != cur_dtype:
-            changed_types.append({"name": name, "reference": ref_dtype, "current": cur_dtype})
-        if feature is None:
-            unsupported.append({"name": name, "dtype": ref_dtype})
-        else:
-            results.append(feature)
-        quality_columns.append(quality)
-    if correction == "bh":
-        _apply_bh(results)
-    verdicts = [f.drifted for f in results if f.drifted is not None]
-    share = sum(verdicts) / len(verdicts) if verdicts else 0.0
-    summary: dict[str, Any] = {
-        "missing_columns": [c for c in wanted if c in ref_names and c not in cur_names],
-        "extra_columns": [c for c in wanted if c in cur_names and c not in ref_names],
-        "unknown_columns": unknown,
-        "changed_types": changed_types,
-        "unsupported_columns": unsupported,
-        "columns": quality_columns,
-    }
-    return DriftResult(
-        features=results,
-        drifted_share=float(share),
-        dataset_drift=bool(verdicts) and share >= DATASET_DRIFT_SHARE,
-        quality=summary,
-        correction=correction,
-    )

@@ -33,13 +33,19 @@ class Groups:
         return {"U0LEAD"} if group_id == "S0LEADS" else set()
 
 
-def make_runtime(tmp_path: Path, mlflow_uri: str, clock: Clock | None = None) -> Runtime:
+def make_runtime(
+    tmp_path: Path,
+    mlflow_uri: str,
+    clock: Clock | None = None,
+    policy_text: str = POLICY,
+    database_url: str | None = None,
+) -> Runtime:
     policy = tmp_path / "policy.toml"
-    policy.write_text(POLICY)
+    policy.write_text(policy_text)
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]
         mlflow_tracking_uri=mlflow_uri,
-        database_url=f"sqlite:///{tmp_path / 'bot.db'}",
+        database_url=database_url or f"sqlite:///{tmp_path / 'bot.db'}",
         mlops_bot_data_dir=tmp_path / "data",
         mlops_bot_config=policy,
     )

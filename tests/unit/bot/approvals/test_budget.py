@@ -94,7 +94,7 @@ def test_a_promotion_request_reads_the_registered_model_once(rt: Runtime) -> Non
 
 def test_the_final_approval_stays_within_its_budget(rt: Runtime) -> None:
     svc = service(rt)
-    opened = svc.request_promotion("churn", "3", "champion", "U0REQ")
+    opened = svc.request_promotion("churn", "3", "champion", "U0REQ", "better recall")
     assert opened.request is not None
     rid = opened.request.id
     assert svc.approve(rid, "U0APPROVER1").kind == "voted"

@@ -22,7 +22,7 @@ def test_a_request_expires_exactly_at_its_ttl_on_a_fixed_clock(
     rt = make_runtime(tmp_path, mlflow_store, clock)
     try:
         svc = service(rt)
-        req = svc.request_promotion("churn", "3", "champion", "U0REQ").request
+        req = svc.request_promotion("churn", "3", "champion", "U0REQ", "better recall").request
         assert req is not None
         stored, votes = svc.get(req.id)
         assert stored is not None

@@ -37,7 +37,7 @@ def ci_rt(mlflow_store: str, tmp_path: Path) -> Runtime:
 def test_a_request_typed_in_capitals_is_judged_by_the_models_own_policy(ci_rt: Runtime) -> None:
     svc = service(ci_rt)
     try:
-        outcome = svc.request_promotion("CHURN", "3", "champion", "U0REQ")
+        outcome = svc.request_promotion("CHURN", "3", "champion", "U0REQ", "better recall")
         req = outcome.request
         assert outcome.kind == OutcomeKind.REQUESTED and req is not None
         # churn's policy: 2 approvals and its two gates, not the defaults' 1 approval
@@ -56,9 +56,9 @@ def test_a_request_typed_in_capitals_is_judged_by_the_models_own_policy(ci_rt: R
 def test_the_duplicate_check_sees_through_the_case(ci_rt: Runtime) -> None:
     svc = service(ci_rt)
     try:
-        svc.request_promotion("churn", "3", "champion", "U0REQ")
+        svc.request_promotion("churn", "3", "champion", "U0REQ", "better recall")
         with pytest.raises(ApprovalError, match="is already pending"):
-            svc.request_promotion("Churn", "3", "champion", "U0REQ")
+            svc.request_promotion("Churn", "3", "champion", "U0REQ", "better recall")
     finally:
         ci_rt.engine.dispose()
 

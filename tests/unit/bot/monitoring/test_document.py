@@ -70,7 +70,8 @@ def test_a_fresh_document_round_trips_through_json_unchanged(
 def test_report_json_holds_the_document(tmp_path: Path) -> None:
     doc = fresh_report(ReportKind.DRIFT, tmp_path)
     assert isinstance(doc, DriftDocument)
-    [path] = write_report(Report(doc, "title", alert=True), tmp_path / "out")
+    [path, page] = write_report(Report(doc, "title", alert=True), tmp_path / "out")
+    assert page.name == "report.html" and '<td class="name"' in page.read_text(encoding="utf-8")
     written = json.loads(path.read_text(encoding="utf-8"))
     assert parse_document(path.read_text(encoding="utf-8")) == doc
     assert written["kind"] == "drift" and written["reference"]["rows"] == 300

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from bot.config import Settings
 from bot.policy.file import PolicyFile, load_policy
+from bot.policy.gates import GateKind
 from handlers.router.registry import unknown_commands
 
 ROOT = Path(__file__).resolve().parents[4]
@@ -66,7 +67,8 @@ def test_the_example_loads_with_the_bots_loader() -> None:
     policy = load_policy(_loaded())
     churn = policy.for_model("churn")
     assert churn.required_approvals == 2 and churn.owners == ("U0OWNER",)
-    assert [g.metric for g in churn.gates] == ["roc_auc", "latency_ms", "log_loss"]
+    assert [g.metric for g in churn.gates[:-1]] == ["roc_auc", "latency_ms", "log_loss"]
+    assert churn.gates[-1].kind == GateKind.SIGNATURE_COMPATIBLE
     assert churn.monitor is not None and churn.monitor.features["tenure_months"].method == "psi"
     fraud = policy.for_model("fraud")
     assert fraud.approvers == ("S0MLOPS",) and [g.text for g in fraud.gates] == ["accuracy >= 0.8"]

@@ -231,6 +231,25 @@ def test_ephemeral_needs_user(slack: FakeSlack, client: WebClient) -> None:
     assert slack.messages() == []
 
 
+def test_a_user_id_as_channel_posts_in_the_bots_dm_with_that_user(
+    slack: FakeSlack, client: WebClient
+) -> None:
+    posted = client.chat_postMessage(channel="U0BOB", text="reminder")
+    opened = client.conversations_open(users="U0BOB")["channel"]["id"]
+    assert posted["channel"] == opened and opened.startswith("D")  # Slack answers the DM's ID
+    assert [m["text"] for m in slack.messages(opened)] == ["reminder"]
+    assert slack.messages("U0BOB") == []
+    assert client.conversations_open(channel=opened)["channel"]["id"] == opened
+    for kwargs, error in [
+        ({"users": ""}, "users_list_not_supplied"),
+        ({"users": "not-a-user"}, "user_not_found"),
+        ({"channel": "D0NEVER"}, "channel_not_found"),
+    ]:
+        with pytest.raises(SlackApiError) as exc:
+            client.conversations_open(**kwargs)
+        assert api_error(exc) == error
+
+
 # ----------------------------------------------------------------------------- auth
 
 

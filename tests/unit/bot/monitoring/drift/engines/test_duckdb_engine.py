@@ -20,7 +20,8 @@ from bot.monitoring.drift.results import DriftResult, FeatureOverride
 
 TOL = 1e-9
 EXACT_KEYS = ("name", "type", "method", "threshold", "drifted", "reason")
-EXACT_KEYS += ("missing_reference", "missing_current")
+EXACT_KEYS += ("missing_reference", "missing_current", "n_reference", "n_current", "status")
+EXACT_KEYS += ("psi_band",)
 
 
 def _close(a: Any, b: Any) -> bool:
@@ -40,9 +41,11 @@ def assert_same(numpy_result: DriftResult, duckdb_result: DriftResult) -> None:
     for fa, fb in zip(a["features"], b["features"], strict=True):
         for key in EXACT_KEYS:
             assert fa.get(key) == fb.get(key), (fa["name"], key, fa.get(key), fb.get(key))
-        for key in ("statistic", "p_value", "psi"):
+        for key in ("statistic", "p_value", "p_value_adjusted", "drift_score", "psi"):
             assert _close(fa[key], fb[key]), (fa["name"], key, fa[key], fb[key])
     assert a["dataset_drift"] == b["dataset_drift"]
+    assert (a["correction"], a["schema"]) == (b["correction"], b["schema"])
+    assert numpy_result.compared == duckdb_result.compared
     assert _close(a["drifted_share"], b["drifted_share"])
     assert _close(a["quality"], b["quality"]), (a["quality"], b["quality"])
 
@@ -146,7 +149,12 @@ def test_empty_one_sided_and_all_missing_columns(tmp_path: Path) -> None:
     assert reasons["both_empty"] == "no values in reference or current"
     assert duckdb_result.quality["missing_columns"] == ["only_ref"]
     assert duckdb_result.quality["extra_columns"] == ["only_cur"]
-    assert [c["name"] for c in duckdb_result.quality["unsupported_columns"]] == ["when"]
+    assert duckdb_result.quality["unsupported_columns"] == []
+    when = next(c for c in duckdb_result.quality["columns"] if c["name"] == "when")
+    assert when["freshness"]["newest_current"] == "2024-02-09T07:00:00+00:00"
+    assert duckdb_result.schema["changed_types"] == [
+        {"name": "became_text", "reference": "float64", "current": "str"}
+    ]
 
 
 def test_zero_rows_on_one_side(tmp_path: Path) -> None:
