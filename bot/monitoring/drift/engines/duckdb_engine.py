@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+import sys
 from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,6 +29,7 @@ from bot.monitoring.drift.engines.stats import (
     decile_edges,
     decile_ranks,
 )
+from bot.monitoring.drift.numeric import _wasserstein
 from bot.monitoring.drift.profiles import (
     _ISO_DATE,
     CATEGORICAL_MAX_DISTINCT,
@@ -71,6 +73,7 @@ _DTYPES = {
 }
 _CSV_TYPES = ["BOOLEAN", "BIGINT", "DOUBLE", "VARCHAR"]  # what pandas.read_csv infers
 _UNION = "drift_union"
+_OVERFLOW_RISK = sys.float_info.max / 2  # beyond it a difference of two values can overflow
 
 
 class DuckDBEngine:
@@ -387,6 +390,12 @@ def _numeric_stats(con: duckdb.DuckDBPyConnection, name: str, n: int, m: int) ->
     ks, w1, rd, cd, ud, lo, hi, outside, _total = row
     stats.ks = float(ks) if ks is not None else math.nan
     stats.w1 = float(w1) if w1 is not None else 0.0  # one distinct value: no area
+    big = con.execute(sql.largest_magnitude(_UNION)).fetchone()
+    if big is not None and big[0] is not None and float(big[0]) > _OVERFLOW_RISK:
+        # numpy's W1 pairs quantiles, and a gap between values near ±1e308 overflows to a
+        # "not finite" verdict; the ECDF area may not: take numpy's own arithmetic then
+        with np.errstate(all="ignore"):  # as the numpy engine: overflow -> not finite
+            stats.w1 = _wasserstein(*_samples(con))
     stats.ref_distinct, stats.cur_distinct, stats.union_distinct = int(rd), int(cd), int(ud)
     stats.ref_min, stats.ref_max, stats.out_of_range = lo, hi, int(outside)
     if stats.union_distinct <= CATEGORICAL_MAX_DISTINCT:

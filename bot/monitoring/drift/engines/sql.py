@@ -79,6 +79,11 @@ FROM g, lim
 """
 
 
+def largest_magnitude(table: str) -> str:
+    """The largest absolute value of the union table."""
+    return f"SELECT max(abs(v)) FROM {table}"
+
+
 def reference_scaled_sum(table: str) -> str:
     """Parameter: a scale. Sum of the reference values divided by it (no overflow near 1e308)."""
     return f"SELECT fsum(rc * (v / ?)) FROM {table} WHERE rc > 0"

@@ -245,3 +245,98 @@ def test_data_larger_than_the_memory_limit_spills_or_fails_in_one_line(tmp_path:
     with pytest.raises(EngineError, match="ran out of memory within its limit of 40MB") as info:
         no_spill.compute(*paths, DriftOptions())
     assert "MLOPS_BOT_DUCKDB_MEMORY_LIMIT" in str(info.value) and "\n" not in str(info.value)
+
+
+def _categories(rng: np.random.Generator, n: int, shift: float) -> pd.DataFrame:
+    """Issue 14's categorical cases: a binary column, rare categories, an identifier."""
+    rare = [f"rare{i}" for i in range(12)]
+    common = rng.choice(["a", "b", "c"], n, p=[0.5 - shift / 2, 0.3, 0.2 + shift / 2])
+    return pd.DataFrame(
+        {
+            "binary": rng.choice(["yes", "no"], n, p=[0.5 + shift, 0.5 - shift]),
+            "with_rare": np.where(rng.random(n) < 0.05, rng.choice(rare, n), common),
+            "customer_id": [f"c{int(x)}" for x in rng.integers(0, 10**9, n)],
+            "score": rng.normal(shift, 1.0, n),
+        }
+    )
+
+
+@pytest.mark.parametrize("correction", ["bh", "none"])
+def test_binary_rare_and_identifier_columns_match(tmp_path: Path, correction: str) -> None:
+    from scipy.stats import chi2_contingency
+
+    rng = np.random.default_rng(11)
+    ref, cur = _categories(rng, 800, 0.0), _categories(rng, 700, 0.08)
+    numpy_result, duckdb_result = run_both(tmp_path, ref, cur, correction=correction)
+    assert_same(numpy_result, duckdb_result)
+    by_name = {f.name: f for f in duckdb_result.features}
+    binary = by_name["binary"]
+    table = [
+        [int((ref["binary"] == v).sum()) for v in ("no", "yes")],
+        [int((cur["binary"] == v).sum()) for v in ("no", "yes")],
+    ]
+    expected = chi2_contingency(table, correction=False)  # no Yates on a binary column
+    assert binary.method == "chisquare"
+    assert math.isclose(binary.p_value or 0.0, float(expected.pvalue), rel_tol=1e-9)
+    assert by_name["with_rare"].method == "chisquare" and by_name["with_rare"].drifted is not None
+    assert by_name["customer_id"].drifted is None
+    assert (by_name["customer_id"].reason or "").startswith("identifier-like")
+    adjusted = [f.p_value_adjusted for f in duckdb_result.features if f.p_value is not None]
+    if correction == "bh":
+        assert adjusted and all(p is not None for p in adjusted)
+    else:
+        assert adjusted and all(p is None for p in adjusted)
+
+
+def test_dates_freshness_and_now_match(tmp_path: Path) -> None:
+    """Typed timestamps (Parquet) and ISO date texts (CSV) become freshness entries; a
+    timestamp left out of drift is still checked for freshness, against ``now``."""
+    from datetime import UTC, datetime
+
+    rng = np.random.default_rng(12)
+    ref = pd.DataFrame(
+        {
+            "event_time": pd.date_range("2024-01-01", periods=400, freq="h"),
+            "signup": pd.date_range("2023-01-01", periods=400, freq="D").strftime("%Y-%m-%d"),
+            "x": rng.normal(0, 1, 400),
+        }
+    )
+    cur = pd.DataFrame(
+        {
+            "event_time": pd.date_range("2024-03-01", periods=300, freq="h", tz="UTC"),
+            "signup": pd.date_range("2024-01-01", periods=300, freq="D").strftime("%Y-%m-%d"),
+            "x": rng.normal(0.5, 1, 300),
+        }
+    )
+    now = datetime(2024, 3, 20, tzinfo=UTC)
+    options: dict[str, Any] = {"exclude": {"event_time"}, "freshness": ["event_time"], "now": now}
+    numpy_result, duckdb_result = run_both(tmp_path, ref, cur, **options)
+    assert_same(numpy_result, duckdb_result)
+    quality = {c["name"]: c for c in duckdb_result.quality["columns"]}
+    assert quality["event_time"]["freshness"]["newest_current"] == "2024-03-13T11:00:00+00:00"
+    assert quality["event_time"]["freshness"]["age_seconds"] == 6 * 86400 + 13 * 3600
+    ref.to_csv(tmp_path / "ref.csv", index=False)
+    cur.to_csv(tmp_path / "cur.csv", index=False)
+    opts = DriftOptions(**options)
+    from_csv = make_engine("duckdb").compute(tmp_path / "ref.csv", tmp_path / "cur.csv", opts)
+    assert_same(
+        make_engine("numpy").compute(tmp_path / "ref.csv", tmp_path / "cur.csv", opts), from_csv
+    )
+    signup = next(c for c in from_csv.quality["columns"] if c["name"] == "signup")
+    assert signup["freshness"]["newest_current"] == "2024-10-26T00:00:00+00:00"
+    assert [f.name for f in from_csv.features] == ["x"]
+
+
+def test_std_floor_warning_and_values_too_large_match(tmp_path: Path) -> None:
+    rng = np.random.default_rng(13)
+    n = 3000
+    ref = pd.DataFrame({"tiny": rng.normal(0, 1e-5, n), "huge": rng.choice([-1e308, 1e308], n)})
+    cur = pd.DataFrame({"tiny": rng.normal(1e-4, 1e-5, n), "huge": rng.choice([-1e308, 1e308], n)})
+    ref["huge"] = ref["huge"] * rng.random(n)
+    cur["huge"] = cur["huge"] * rng.random(n)
+    numpy_result, duckdb_result = run_both(tmp_path, ref, cur)
+    assert_same(numpy_result, duckdb_result)
+    tiny = next(c for c in duckdb_result.quality["columns"] if c["name"] == "tiny")
+    assert "below the floor" in tiny["warning"]
+    huge = next(f for f in duckdb_result.features if f.name == "huge")
+    assert huge.statistic is None and "not finite" in (huge.reason or "")
