@@ -131,3 +131,76 @@ def test_cli_engine_option(tmp_path: Path) -> None:
     bad = run_mlops_bot(tmp_path, "report", *args[:-1], "spark", env=env, timeout=120)
     assert bad.returncode == 1 and "--engine must be auto, numpy or duckdb" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+@pytest.mark.parametrize("correction", ["bh", "none"])
+def test_duckdb_and_numpy_reports_are_the_same_document(tmp_path: Path, correction: str) -> None:
+    """Verdicts, raw and adjusted p, schema changes, quality and the CSV table, whichever engine."""
+    from datetime import UTC, datetime
+
+    rng = np.random.default_rng(12)
+    n = 600
+    ref = pd.DataFrame(
+        {
+            "age": rng.normal(40, 10, n),
+            "member": rng.choice(["yes", "no"], n),
+            "plan": rng.choice(["basic", "pro", "team"], n),
+            "gone": rng.normal(size=n),
+            "seen": pd.date_range("2024-01-01", periods=n, freq="h"),
+        }
+    )
+    cur = ref.drop(columns=["gone"]).assign(age=ref["age"] + 3, added=1.0)
+    cur["member"] = rng.choice(["yes", "no"], n, p=[0.6, 0.4])
+    ref.to_parquet(tmp_path / "ref.parquet", index=False)
+    cur.to_parquet(tmp_path / "cur.parquet", index=False)
+    now = datetime(2024, 3, 1, tzinfo=UTC)
+    reports = [
+        make_report(
+            "drift",  # type: ignore[arg-type]
+            Registry("sqlite:///unused.db"),
+            load_policy(Settings(_env_file=None)),  # type: ignore[call-arg]
+            reference=str(tmp_path / "ref.parquet"),
+            current=str(tmp_path / "cur.parquet"),
+            engine=engine,
+            correction=correction,
+            now=now,
+            charts=False,
+        )
+        for engine in ("numpy", "duckdb")
+    ]
+    bodies = [json.loads(r.document.to_json()) for r in reports]
+    assert [b.pop("engine") for b in bodies] == ["numpy", "duckdb"]
+    numpy_body, duckdb_body = bodies
+    assert duckdb_body["correction"] == correction
+    assert duckdb_body["schema"]["missing"] == ["gone"] and duckdb_body["schema"]["new"] == [
+        "added"
+    ]
+    assert duckdb_body["generated_at"] == "2024-03-01T00:00:00Z"
+    for fa, fb in zip(numpy_body.pop("features"), duckdb_body.pop("features"), strict=True):
+        assert fa.keys() == fb.keys()
+        for key, value in fa.items():
+            if isinstance(value, float):
+                assert fb[key] == pytest.approx(value, rel=1e-9, abs=1e-12), (fa["name"], key)
+            else:
+                assert fb[key] == value, (fa["name"], key)
+    assert numpy_body == duckdb_body
+    assert {f.name for f in reports[1].document.features if f.drifted} == {"age", "member"}
+    assert reports[0].files == reports[1].files  # drift_features.csv, byte for byte
+    assert reports[0].alert and reports[1].alert  # the schema changed
+
+
+def test_no_common_column_is_a_one_line_error_on_duckdb_too(tmp_path: Path) -> None:
+    pd.DataFrame({"a": [1.0, 2.0]}).to_parquet(tmp_path / "ref.parquet", index=False)
+    pd.DataFrame({"b": [1.0, 2.0], "c": [3, 4]}).to_parquet(tmp_path / "cur.parquet", index=False)
+    for engine in ("numpy", "duckdb"):
+        with pytest.raises(ReportError) as info:
+            _report(
+                tmp_path,
+                reference=str(tmp_path / "ref.parquet"),
+                current=str(tmp_path / "cur.parquet"),
+                engine=engine,
+            )
+        assert str(info.value) == (
+            "no column to compare: the reference has 1 column(s), the current data 2, "
+            "and none is in both"
+        )
