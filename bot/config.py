@@ -78,6 +78,11 @@ class Settings(BaseSettings):
     mlops_bot_report_max_mb: int = Field(default=512, ge=1)
     mlops_bot_report_max_rows: int = Field(default=10_000_000, ge=1)
     mlops_bot_report_max_columns: int = Field(default=2000, ge=1)
+    # The DuckDB drift engine's memory limit (DuckDB syntax: "2GB", "512MB"); it spills to
+    # <data dir>/duckdb-spill beyond it.
+    mlops_bot_duckdb_memory_limit: str = Field(
+        default="2GB", pattern=r"^\s*\d+(\.\d+)?\s*[KMGT]i?B\s*$"
+    )
     # The pipeline client (`mlops-bot request …`): the bot's base URL and a pipeline's token.
     mlops_bot_url: str | None = None
     mlops_bot_api_token: SecretStr | None = None

@@ -20,6 +20,9 @@ def report(
     current: str | None = typer.Option(None, "--current", help="path, glob, URL, mlflow-artifact:"),
     out: Path = typer.Option(Path("report"), "--out", help="directory for report.json and PNGs"),
     channel: str | None = typer.Option(None, "--channel", help="also post to this Slack channel"),
+    engine: str | None = typer.Option(
+        None, "--engine", help="drift: auto, numpy or duckdb (default: the monitor's, else auto)"
+    ),
     correction: str | None = typer.Option(
         None, "--correction", help="bh or none (raw p, Evidently's verdicts); default: the policy's"
     ),
@@ -33,10 +36,13 @@ def report(
     from bot.monitoring.datasets import DatasetError
     from bot.monitoring.document import ReportKind
     from bot.monitoring.report import PerfColumns, ReportError, make_report, write_report
+    from bot.monitoring.runner import engine_config
     from bot.registry.gateway import RegistryError
 
     if kind not in set(ReportKind):
         fail(f"report kind must be drift or perf, not {kind!r}", 1)
+    if engine is not None and engine not in ("auto", "numpy", "duckdb"):
+        fail(f"--engine must be auto, numpy or duckdb, not {engine!r}", 1)
     if correction not in (None, "bh", "none"):
         fail(f"--correction must be bh or none, not {correction!r}", 1)
     rt = load_runtime()
@@ -54,6 +60,8 @@ def report(
             reference=reference,
             current=current,
             progress=progress,
+            engine=engine,
+            engine_config=engine_config(rt.settings),
             correction=correction,
             columns=PerfColumns(target, prediction, score, timestamp),
         )

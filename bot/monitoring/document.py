@@ -280,6 +280,7 @@ class DriftDocument(_Document):
     drifted_share: float
     dataset_drift: bool
     quality: DataQuality
+    engine: str | None = None  # numpy | duckdb: where the statistics were computed
     generated_at: str  # UTC, "%Y-%m-%dT%H:%M:%SZ"
 
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.clock import as_utc
 from bot.monitoring import datasets, drift_table
@@ -19,7 +19,11 @@ from bot.monitoring.performance.measure import VERSION_COLUMN
 from bot.policy.file import MonitorConfig, Policy
 from bot.registry.gateway import Registry
 
+if TYPE_CHECKING:  # the drift package imports numpy, pandas and scipy: only when a report runs
+    from bot.monitoring.drift.engines.base import DriftOptions, EngineConfig, EngineKind
+
 TOP_FEATURE_CHARTS = 10
+CHART_SAMPLE_ROWS = 100_000  # rows per side drawn for the charts of an out-of-core report
 FEATURE_TABLE = drift_table.FILENAME
 Progress = Callable[[str], None]
 
@@ -67,6 +71,8 @@ def make_report(
     charts: bool = True,
     progress: Progress | None = None,
     limits: datasets.Limits | None = None,
+    engine: str | None = None,
+    engine_config: EngineConfig | None = None,
     correction: str | None = None,
     now: datetime | None = None,
     columns: PerfColumns | None = None,
@@ -81,6 +87,8 @@ def make_report(
     `mlflow-artifact:` sources are read from the run of the monitor's configured alias holder
     (`monitor.alias`), whichever `alias` the report is about: anyone may point an unprotected
     alias at their own version, and must not choose that way whose files are downloaded.
+    ``engine`` (default: the monitor's, else ``auto``) chooses where drift statistics are
+    computed; DuckDB reads local sources where they are, without the size caps.
     """
     kind = ReportKind(kind)  # callers may pass "drift" or "perf"
     say = progress or (lambda _m: None)
@@ -108,13 +116,23 @@ def make_report(
         "version": version,
         "run_id": run_id,
     }
-    cur = datasets.load(current, holder=holder, progress=say, limits=limits)
     stamp = f"{model} @{alias} v{version}" if model else "ad-hoc data"
     if kind == ReportKind.DRIFT:
         assert reference is not None
-        ref = datasets.load(reference, holder=holder, progress=say, limits=limits)
+        from bot.monitoring.drift.engines.base import EngineConfig
+
+        chosen = _engine(
+            engine or (monitor.engine if monitor else "auto"), reference, current, limits
+        )
+        config = engine_config or EngineConfig()
         fix = correction or (monitor.correction if monitor else "bh")
-        return _drift(head, ref, cur, monitor, stamp, charts, say, fix, now or _clock_now())
+        options = _options(monitor, fix, now or _clock_now())
+        if chosen != "numpy" and _local(reference, current):
+            return _drift_out_of_core(head, reference, current, options, stamp, charts, say, config)
+        cur = datasets.load(current, holder=holder, progress=say, limits=limits)
+        ref = datasets.load(reference, holder=holder, progress=say, limits=limits)
+        return _drift(head, ref, cur, options, stamp, charts, say, chosen, config)
+    cur = datasets.load(current, holder=holder, progress=say, limits=limits)
     labelled_ref: datasets.Dataset | None = None
     ref_note = None
     if reference is not None:
@@ -132,16 +150,97 @@ def _drift(
     head: dict[str, Any],
     ref: datasets.Dataset,
     cur: datasets.Dataset,
-    monitor: MonitorConfig | None,
+    options: DriftOptions,
     stamp: str,
     charts: bool,
     say: Progress,
-    correction: str,
-    now: datetime,
+    engine: EngineKind | str = "numpy",
+    config: EngineConfig | None = None,
 ) -> Report:
-    from bot.monitoring import drift
+    from bot.monitoring.drift.engines import EngineError, make_engine
 
-    say(f"comparing {ref.rows:,} reference rows with {cur.rows:,} current rows")
+    say(f"comparing {ref.rows:,} reference rows with {cur.rows:,} current rows ({engine})")
+    try:
+        result = make_engine(engine, config).compute(ref.frame, cur.frame, options)
+    except EngineError as exc:
+        raise ReportError(str(exc)) from None
+    sides = (
+        (ref.uri, ref.rows, len(ref.frame.columns)),
+        (cur.uri, cur.rows, len(cur.frame.columns)),
+    )
+    report = _drift_report(head, result, sides, stamp, engine, options)
+    if charts:
+        say("rendering charts")
+        report.charts = _drift_charts(result, ref, cur, report.title)
+    return report
+
+
+def _drift_out_of_core(
+    head: dict[str, Any],
+    reference: str,
+    current: str,
+    options: DriftOptions,
+    stamp: str,
+    charts: bool,
+    say: Progress,
+    config: EngineConfig,
+) -> Report:
+    """Drift by DuckDB on local files read where they are (no size caps: out of core)."""
+    from bot.monitoring.drift.engines import EngineError
+    from bot.monitoring.drift.engines.duckdb_engine import DuckDBEngine
+
+    engine = DuckDBEngine(memory_limit=config.memory_limit, temp_directory=config.spill_dir)
+    say(f"comparing {current} with {reference} (duckdb, memory limit {config.memory_limit})")
+    try:
+        result, ref_rows, cur_rows = engine.compute_with_rows(reference, current, options)
+        width = (
+            (engine.column_count(reference), engine.column_count(current))
+            if not result.compared
+            else (0, 0)
+        )
+        sides = ((reference, ref_rows, width[0]), (current, cur_rows, width[1]))
+        report = _drift_report(head, result, sides, stamp, "duckdb", options)
+        if charts:  # histograms of a random sample of each side: a picture, not a statistic
+            say("rendering charts")
+            names = [f.name for f in result.features]
+            ref = datasets.Dataset(reference, engine.sample(reference, names, CHART_SAMPLE_ROWS))
+            cur = datasets.Dataset(current, engine.sample(current, names, CHART_SAMPLE_ROWS))
+            report.charts = _drift_charts(result, ref, cur, report.title)
+    except EngineError as exc:
+        raise ReportError(str(exc)) from None
+    return report
+
+
+def _engine(kind: str, reference: str, current: str, limits: datasets.Limits | None) -> EngineKind:
+    """The engine to run: ``auto`` resolved from the sizes of local sources (DuckDB for what
+    the in-memory loader would refuse)."""
+    from bot.monitoring.drift.engines.base import EngineKind, choose_engine, local_paths
+
+    try:
+        chosen = EngineKind(kind)
+    except ValueError:
+        raise ReportError(f"unknown engine {kind!r}; use auto, numpy or duckdb") from None
+    if chosen == EngineKind.SPARK:
+        raise ReportError("the spark engine is not available yet; use auto, numpy or duckdb")
+    missing = not (local_paths(reference) and local_paths(current))
+    if chosen == EngineKind.AUTO and _local(reference, current) and missing:
+        return EngineKind.NUMPY  # its loader names the missing file
+    caps = limits or datasets.Limits()
+    return choose_engine(
+        chosen, reference, current, side_max_bytes=caps.max_bytes, side_max_rows=caps.max_rows
+    )
+
+
+def _local(*sources: str) -> bool:
+    from bot.monitoring.drift.engines.base import is_local
+
+    return all(is_local(s) for s in sources)
+
+
+def _options(monitor: MonitorConfig | None, correction: str, now: datetime) -> DriftOptions:
+    from bot.monitoring import drift
+    from bot.monitoring.drift.engines import DriftOptions
+
     # the monitor's label, model outputs, time and the version that predicted are not features
     exclude: set[str] = set()
     if monitor is not None:
@@ -151,36 +250,48 @@ def _drift(
         name: drift.FeatureOverride(method=o.method, threshold=o.threshold)
         for name, o in (monitor.features.items() if monitor else [])
     }
-    result = drift.compute_drift(
-        ref.frame,
-        cur.frame,
+    try:
+        fix = drift.Correction(correction)
+    except ValueError:
+        raise ReportError(f"unknown correction {correction!r}; use bh or none") from None
+    return DriftOptions(
         features=overrides,
         exclude=exclude,
-        correction=correction,
+        correction=fix,
         now=now,
         freshness=[monitor.timestamp] if monitor and monitor.timestamp else [],
     )
+
+
+def _drift_report(
+    head: dict[str, Any],
+    result: Any,
+    sides: tuple[tuple[str, int, int], tuple[str, int, int]],
+    stamp: str,
+    engine: EngineKind | str,
+    options: DriftOptions,
+) -> Report:
+    """The report of a drift result; ``sides`` holds (uri, rows, columns) of each side."""
+    (ref_uri, ref_rows, ref_cols), (cur_uri, cur_rows, cur_cols) = sides
     if result.compared == 0:
         raise ReportError(
-            f"no column to compare: the reference has {len(ref.frame.columns)} column(s), the "
-            f"current data {len(cur.frame.columns)}, and none is in both"
-            + (" (after leaving out target, prediction and timestamp)" if exclude else "")
+            f"no column to compare: the reference has {ref_cols} column(s), the "
+            f"current data {cur_cols}, and none is in both"
+            + (" (after leaving out target, prediction and timestamp)" if options.exclude else "")
         )
-    generated = as_utc(now).strftime("%Y-%m-%dT%H:%M:%SZ")
+    generated = as_utc(options.now or _clock_now()).strftime("%Y-%m-%dT%H:%M:%SZ")
     document = build_document(
         {
             **head,
-            "reference": {"uri": ref.uri, "rows": ref.rows},
-            "current": {"uri": cur.uri, "rows": cur.rows},
+            "reference": {"uri": ref_uri, "rows": ref_rows},
+            "current": {"uri": cur_uri, "rows": cur_rows},
             **result.to_dict(),
+            "engine": str(engine),
             "generated_at": generated,
         }
     )
     title = f"{stamp} — drift, {generated[:16].replace('T', ' ')} UTC"
     report = Report(document, title, alert=result.alert)
-    if charts:
-        say("rendering charts")
-        report.charts = _drift_charts(result, ref, cur, title)
     report.files.append((FEATURE_TABLE, drift_table.to_csv(result.features)))
     return report
 

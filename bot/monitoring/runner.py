@@ -27,6 +27,7 @@ from bot.config import Settings
 
 if TYPE_CHECKING:
     from bot.monitoring.document import ReportKind
+    from bot.monitoring.drift.engines.base import EngineConfig
     from bot.monitoring.report import Report
     from bot.runtime import Runtime
 
@@ -97,7 +98,23 @@ def compute(settings: Settings, kind: ReportKind, model: str, alias: str | None)
         max_columns=settings.mlops_bot_report_max_columns,
     )
     return make_report(
-        kind, registry, load_policy(settings), model=model, alias=alias, limits=limits
+        kind,
+        registry,
+        load_policy(settings),
+        model=model,
+        alias=alias,
+        limits=limits,
+        engine_config=engine_config(settings),
+    )
+
+
+def engine_config(settings: Settings) -> EngineConfig:
+    """The out-of-core engines' settings: DuckDB's memory limit, its spill folder."""
+    from bot.monitoring.drift.engines.base import EngineConfig
+
+    return EngineConfig(
+        memory_limit=settings.mlops_bot_duckdb_memory_limit,
+        spill_dir=settings.data_dir / "duckdb-spill",
     )
 
 

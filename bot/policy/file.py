@@ -95,6 +95,8 @@ class MonitorConfig(_Strict):
     min_window_rows: int = Field(default=30, ge=1)
     retrain_url: str | None = None
     correction: Literal["bh", "none"] = "bh"  # "none": raw p-values, Evidently's verdicts
+    # where drift statistics are computed (bot.monitoring.drift.engines.EngineKind)
+    engine: Literal["auto", "numpy", "duckdb"] = "auto"
     degradation_threshold: float = Field(default=0.05, ge=0)
     features: dict[str, FeatureOverrideConfig] = Field(default_factory=dict)
 

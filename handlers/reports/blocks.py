@@ -76,6 +76,7 @@ def _drift_blocks(doc: DriftDocument, alert: bool, mention: str) -> list[Block]:
             f"({doc.drifted_share:.0%}, {p_kind})"
             + (f", {untested} not tested" if untested else "")
             + f" · reference {doc.reference.rows:,} rows · current {doc.current.rows:,} rows"
+            + (" · computed by DuckDB" if doc.engine == "duckdb" else "")
             + (f"\n{mention}" if mention else "")
         )
     )

@@ -121,13 +121,8 @@ def _compare(
         n_current=cur.rows,
     )
     if reason is None:
-        if ref.n == 0 and cur.n == 0:
-            reason = "no values in reference or current"
-        elif ref.n == 0:
-            reason = "no values in reference"
-        elif cur.n == 0:
-            reason = "no values in current"
-        elif kind == "categorical":
+        reason = no_values_reason(ref.n, cur.n)
+        if reason is None and kind == "categorical":
             reason = _identifier_like(ref, cur)
     if reason is not None:
         feature.reason = reason
@@ -165,21 +160,47 @@ def _compare(
         if method == "ks":
             d = _ks_statistic(ref.values, cur.values)
             feature.statistic, feature.p_value = d, _ks_pvalue(d, ref.values, cur.values)
-        elif not math.isfinite(ref.std):
-            feature.reason = "reference standard deviation is not finite (values too large)"
+        elif not scale_wasserstein(feature, _wasserstein(ref.values, cur.values), ref.std, quality):
             return feature, quality
-        else:
-            w = _wasserstein(ref.values, cur.values)
-            feature.statistic = w / max(ref.std, STD_FLOOR)
-            if ref.std < STD_FLOOR:
-                band = psi_band(feature.psi)
-                quality["warning"] = (
-                    f"reference std {ref.std:.3g} is below the floor {STD_FLOOR:g}: the "
-                    f"Wasserstein distance is divided by the floor; PSI "
-                    f"{feature.psi:.3g} ({band})"
-                    if feature.psi is not None and math.isfinite(feature.psi)
-                    else f"reference std {ref.std:.3g} is below the floor {STD_FLOOR:g}"
-                )
+    settle(feature)
+    return feature, quality
+
+
+def no_values_reason(n: int, m: int) -> str | None:
+    """Why a column with ``n`` reference and ``m`` current values cannot be tested, or None."""
+    if n == 0 and m == 0:
+        return "no values in reference or current"
+    if n == 0:
+        return "no values in reference"
+    if m == 0:
+        return "no values in current"
+    return None
+
+
+def scale_wasserstein(feature: FeatureDrift, w: float, std: float, quality: dict[str, Any]) -> bool:
+    """Set the statistic to the Wasserstein distance ``w`` in reference standard deviations
+    (at least STD_FLOOR; a warning in ``quality`` below it); False (with a reason) when the
+    reference std is not finite."""
+    if not math.isfinite(std):
+        feature.reason = "reference standard deviation is not finite (values too large)"
+        return False
+    feature.statistic = w / max(std, STD_FLOOR)
+    if std < STD_FLOOR:
+        band = psi_band(feature.psi)
+        quality["warning"] = (
+            f"reference std {std:.3g} is below the floor {STD_FLOOR:g}: the "
+            f"Wasserstein distance is divided by the floor; PSI "
+            f"{feature.psi:.3g} ({band})"
+            if feature.psi is not None and math.isfinite(feature.psi)
+            else f"reference std {std:.3g} is below the floor {STD_FLOOR:g}"
+        )
+    return True
+
+
+def settle(feature: FeatureDrift) -> None:
+    """The verdict from the statistic or p-value; non-finite values become null, and a
+    verdict that rested on one becomes "not tested" with the reason."""
+    method = feature.method
     feature.drifted = _verdict(method, feature.statistic, feature.p_value, feature.threshold)
     for attr in ("statistic", "p_value", "psi"):
         value = getattr(feature, attr)
@@ -190,4 +211,3 @@ def _compare(
     ):
         feature.drifted = None
         feature.reason = "statistic is not finite (values too large to compare)"
-    return feature, quality

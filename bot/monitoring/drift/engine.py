@@ -10,6 +10,7 @@ import logging
 import os
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -145,42 +146,86 @@ def compute_drift(
     else:  # sorting and the array passes release the GIL, so columns overlap on cores
         pool = ThreadPoolExecutor(n_workers, thread_name_prefix="drift")
         done = pool.map(one_column, common)
+    rows: list[ColumnOutcome] = []
+    try:
+        for name, (ref_dtype, cur_dtype, feature, quality, kinds) in zip(common, done, strict=True):
+            rows.append(ColumnOutcome(name, ref_dtype, cur_dtype, feature, quality, kinds))
+    finally:
+        if n_workers > 1:
+            pool.shutdown(cancel_futures=True)
+    _quantile_grid.cache_clear()  # up to ~32 bytes per value; not worth keeping across calls
+
+    fresh: list[dict[str, Any]] = []
+    for name in dict.fromkeys(str(c) for c in freshness):
+        entry = _freshness_only(name, reference, ref_pos, current, cur_pos, now)
+        if entry is not None:
+            fresh.append(entry)
+    return assemble(
+        rows,
+        wanted=wanted,
+        ref_names=ref_set,
+        cur_names=set(cur_pos),
+        unknown=unknown,
+        correction=fix,
+        freshness=fresh,
+    )
+
+
+@dataclass
+class ColumnOutcome:
+    """One common column compared: its dtypes, verdict (None: not tested), quality entry and
+    ``kinds`` ("numeric>categorical" when its kind changed, else "")."""
+
+    name: str
+    ref_dtype: str
+    cur_dtype: str
+    feature: FeatureDrift | None
+    quality: dict[str, Any]
+    kinds: str = ""
+
+
+def assemble(
+    columns: Sequence[ColumnOutcome],
+    *,
+    wanted: Sequence[str],
+    ref_names: Collection[str],
+    cur_names: Collection[str],
+    unknown: list[str],
+    correction: Correction,
+    freshness: Sequence[dict[str, Any]] = (),
+) -> DriftResult:
+    """The end of :func:`compute_drift`, shared by every engine: schema changes, the quality
+    section, the correction, the dataset verdict, severity order. ``freshness`` holds the
+    quality entries of date columns checked only for freshness."""
     results: list[FeatureDrift] = []
     quality_columns: list[dict[str, Any]] = []
     changed_types: list[dict[str, str]] = []
     unsupported: list[dict[str, str]] = []
     retyped: list[dict[str, str]] = []
-    try:
-        for name, (ref_dtype, cur_dtype, feature, quality, kinds) in zip(common, done, strict=True):
-            change = {"name": name, "reference": ref_dtype, "current": cur_dtype}
-            if ref_dtype != cur_dtype:
-                changed_types.append(change)
-            if kinds:  # int64 vs float64 is no schema change; number vs text is
-                retyped.append(change)
-            if feature is None and "freshness" in quality:
-                pass  # a date column: its freshness is in the quality section
-            elif feature is None:
-                unsupported.append({"name": name, "dtype": ref_dtype})
-            else:
-                results.append(feature)
-            quality_columns.append(quality)
-    finally:
-        if n_workers > 1:
-            pool.shutdown(cancel_futures=True)
-
-    for name in dict.fromkeys(str(c) for c in freshness):
-        entry = _freshness_only(name, reference, ref_pos, current, cur_pos, now)
-        if entry is not None and not any(q["name"] == name for q in quality_columns):
+    for col in columns:
+        change = {"name": col.name, "reference": col.ref_dtype, "current": col.cur_dtype}
+        if col.ref_dtype != col.cur_dtype:
+            changed_types.append(change)
+        if col.kinds:  # int64 vs float64 is no schema change; number vs text is
+            retyped.append(change)
+        if col.feature is None and "freshness" in col.quality:
+            pass  # a date column: its freshness is in the quality section
+        elif col.feature is None:
+            unsupported.append({"name": col.name, "dtype": col.ref_dtype})
+        else:
+            results.append(col.feature)
+        quality_columns.append(col.quality)
+    for entry in freshness:
+        if not any(q["name"] == entry["name"] for q in quality_columns):
             quality_columns.append(entry)
 
-    _quantile_grid.cache_clear()  # up to ~32 bytes per value; not worth keeping across calls
-    if fix == Correction.BH:
+    if correction == Correction.BH:
         _apply_bh(results)
 
     verdicts = [f.drifted for f in results if f.drifted is not None]
     share = sum(verdicts) / len(verdicts) if verdicts else 0.0
-    missing = [c for c in wanted if c in ref_set and c not in cur_pos]
-    new = [c for c in wanted if c in cur_pos and c not in ref_set]
+    missing = [c for c in wanted if c in ref_names and c not in cur_names]
+    new = [c for c in wanted if c in cur_names and c not in ref_names]
     summary: dict[str, Any] = {
         "missing_columns": missing,
         "extra_columns": new,
@@ -194,9 +239,9 @@ def compute_drift(
         drifted_share=float(share),
         dataset_drift=bool(verdicts) and share >= DATASET_DRIFT_SHARE,
         quality=summary,
-        correction=fix,
+        correction=correction,
         schema={"missing": missing, "new": new, "changed_types": retyped},
-        compared=len(common),
+        compared=len(columns),
     )
 
 
@@ -219,10 +264,20 @@ def _freshness_only(
         ref = reference.columns.get(name)
     else:
         ref = _profile_column(name, reference.iloc[:, ref_pos[name]]) if name in ref_pos else None
+    return freshness_entry(ref, cur, now)
+
+
+def freshness_entry(
+    ref: ColumnProfile | None, cur: ColumnProfile, now: datetime | None
+) -> dict[str, Any] | None:
+    """The quality entry of a date column checked only for freshness, from both sides'
+    profiles (None when the current column is no date column)."""
+    if cur.kind != "datetime":
+        return None
     if ref is None or ref.kind != "datetime":
-        ref = ColumnProfile(name=name, dtype="-", kind=None, rows=0, missing=0)
+        ref = ColumnProfile(name=cur.name, dtype="-", kind=None, rows=0, missing=0)
     return {
-        "name": name,
+        "name": cur.name,
         "missing_rate_current": cur.missing / cur.rows if cur.rows else None,
         "freshness": _freshness(ref, cur, now),
     }

@@ -1,0 +1,44 @@
+"""Drift engines: where the exact per-column statistics are computed (issue 15).
+
+* ``base``: EngineKind, DriftOptions, the DriftEngine protocol, ``auto``'s choice;
+* ``numpy_engine``: the in-memory engine of ``bot.monitoring.drift.engine``;
+* ``sql``: the SQL text of the statistics (shared by SQL engines);
+* ``stats``: from exact statistics to the numpy engine's FeatureDrift and verdicts;
+* ``duckdb_engine``: DuckDB in process, out of core.
+"""
+
+from __future__ import annotations
+
+from bot.monitoring.drift.engines.base import (
+    DriftEngine,
+    DriftOptions,
+    EngineConfig,
+    EngineError,
+    EngineKind,
+    choose_engine,
+)
+
+__all__ = [
+    "DriftEngine",
+    "DriftOptions",
+    "EngineConfig",
+    "EngineError",
+    "EngineKind",
+    "choose_engine",
+    "make_engine",
+]
+
+
+def make_engine(kind: EngineKind | str, config: EngineConfig | None = None) -> DriftEngine:
+    """The engine of ``kind`` (resolve ``auto`` with :func:`choose_engine` first)."""
+    kind = EngineKind(kind)
+    if kind == EngineKind.NUMPY:
+        from bot.monitoring.drift.engines.numpy_engine import NumpyEngine
+
+        return NumpyEngine()
+    if kind == EngineKind.DUCKDB:
+        from bot.monitoring.drift.engines.duckdb_engine import DuckDBEngine
+
+        config = config or EngineConfig()
+        return DuckDBEngine(memory_limit=config.memory_limit, temp_directory=config.spill_dir)
+    raise EngineError(f"the {kind} engine is not available yet; use numpy or duckdb")
