@@ -205,7 +205,7 @@ def _read_file(path: Path, label: str, caps: Limits | None = None) -> pd.DataFra
     try:
         if kind == "parquet":
             _check_parquet(path, label, caps)
-            frame = pd.read_parquet(path)
+            frame = _read_parquet(path)
         elif kind == "csv":
             sep = "\t" if path.name.lower().endswith(".tsv") else ","
             columns = _csv_columns(path, sep)
@@ -239,6 +239,24 @@ def _read_file(path: Path, label: str, caps: Limits | None = None) -> pd.DataFra
         raise DatasetError(f"`{label}` has duplicate columns: {', '.join(dupes[:10])}")
     frame.columns = [str(c) for c in frame.columns]
     return frame
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    """Parquet through pyarrow with its buffers released as pandas takes the columns.
+
+    `pd.read_parquet` keeps the whole Arrow table alive until the frame is built (2.2x the
+    frame at peak); `self_destruct` frees each column's buffers once converted, `split_blocks`
+    skips the copy that consolidates columns into one 2-D block, and the pool's cached pages
+    are handed back to the system afterwards."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path)
+    try:
+        return table.to_pandas(self_destruct=True, split_blocks=True)
+    finally:
+        del table
+        pa.default_memory_pool().release_unused()
 
 
 def _sniff(path: Path) -> str | None:
