@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -89,6 +90,42 @@ def test_cli_drift_report_without_a_model(tmp_path: Path) -> None:
     pngs = sorted(p.name for p in (tmp_path / "out").glob("*.png"))
     assert pngs[0] == "drift_summary.png" and len(pngs) >= 3
     assert (tmp_path / "out" / "drift_summary.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# `mlops-bot report` in a fresh interpreter, then the modules it imported
+FRESH_CLI = """
+import json, sys
+from bot.cli import main
+sys.argv = ["mlops-bot", *sys.argv[1:]]
+try:
+    main()
+except SystemExit as exc:
+    code = exc.code
+print(json.dumps({"code": code, "mlflow": "mlflow" in sys.modules}))
+"""
+
+
+@pytest.mark.slow
+def test_adhoc_report_neither_imports_mlflow_nor_creates_a_database(tmp_path: Path) -> None:
+    ref, cur = frames()
+    ref.to_parquet(tmp_path / "ref.parquet")
+    cur.to_csv(tmp_path / "cur.csv", index=False)
+    args = ["report", "drift", "--reference", "ref.parquet", "--current", "cur.csv"]
+    res = subprocess.run(
+        [sys.executable, "-c", FRESH_CLI, *args, "--out", "out", "--fail-on-drift"],
+        cwd=tmp_path,
+        env=cli_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert res.returncode == 0, res.stderr
+    seen = json.loads(res.stdout.splitlines()[-1])
+    assert seen == {"code": 3, "mlflow": False}  # drift: exit 3, and MLflow never imported
+    assert "verdict: DRIFT" in res.stdout
+    assert (tmp_path / "out" / "report.json").exists()
+    assert sorted(p.name for p in tmp_path.rglob("*.db")) == []
+    assert not (tmp_path / "data").exists()  # nor the data directory
 
 
 @pytest.mark.slow
