@@ -38,6 +38,9 @@ def report(
         "--fail-on-drift",
         help="exit 3 when the report alerts (drift, schema change, degraded metric)",
     ),
+    charts: bool = typer.Option(
+        True, "--charts/--no-charts", help="draw the PNG charts (--no-charts: report.json only)"
+    ),
     channel: str | None = typer.Option(None, "--channel", help="also post to this Slack channel"),
 ) -> None:
     """Write DIR/report.json and PNG charts, then print a summary; exit 1 with a one-line reason
@@ -88,6 +91,7 @@ def report(
             alias=alias,
             reference=reference,
             current=current,
+            charts=charts,
             progress=progress,
             limits=limits,
         )

@@ -178,10 +178,13 @@ def _perf(doc: dict[str, Any], alert: bool) -> Lines:
     degraded = [str(m) for m in perf.get("degraded") or []]
     threshold = perf.get("threshold")
     limit = f" by more than {threshold:.0%}" if isinstance(threshold, int | float) else ""
+    has_baseline = any(isinstance(v, int | float) for v in (perf.get("baseline") or {}).values())
     if alert:
         head = f"DEGRADED — {', '.join(degraded) or 'see report.json'} below the baseline{limit}"
-    else:
+    elif has_baseline:
         head = f"no degradation — no metric below the baseline{limit}"
+    else:
+        head = "no baseline to compare with (metrics only)"
     lines: Lines = [f"verdict: {head} ({perf.get('rows', '?')} rows, {perf.get('task', '?')})"]
     metrics: dict[str, Any] = perf.get("metrics") or {}
     baseline: dict[str, Any] = perf.get("baseline") or {}

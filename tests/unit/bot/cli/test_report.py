@@ -127,3 +127,10 @@ def test_a_model_report_without_an_mlflow_store_says_so(here: Path) -> None:
     assert res.exit_code == 1
     assert "no MLflow store at" in res.stderr and "mlops-bot demo" in res.stderr
     assert not (here / "data").exists()  # no empty store was created
+
+
+def test_no_charts_writes_the_document_only(here: Path) -> None:
+    res = drift("cur.parquet", "--out", "out", "--no-charts")
+    assert res.exit_code == 0, res.output
+    assert sorted(p.name for p in (here / "out").iterdir()) == ["report.json"]
+    assert "rendering charts" not in res.stderr

@@ -75,3 +75,12 @@ def test_perf_summary_shows_metrics_against_the_baseline() -> None:
         ["accuracy", "0.8", "0.9", "-11.1%", "degraded"],
         ["f1", "0.7", "-", "-", ""],
     ]
+
+
+def test_perf_without_a_baseline_says_so() -> None:
+    doc = {"kind": "perf", "performance": {"task": "regression", "rows": 9,
+           "metrics": {"rmse": 1.5}, "baseline": {}, "threshold": 0.05, "degraded": [],
+           "degradation": False}}  # fmt: skip
+    assert summary(doc, alert=False)[0] == (
+        "verdict: no baseline to compare with (metrics only) (9 rows, regression)"
+    )
