@@ -24,6 +24,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,12 +32,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from _common import ROOT  # puts the repository root on sys.path
-from drift import EVIDENTLY_SCRIPT, Size, evidently_python, input_bytes, make_frames
+from drift import Size, evidently_python, input_bytes, make_frames
 
 CACHE = ROOT / "bench" / ".cache" / "cli"
 README = ROOT / "bench" / "README.md"
 SECTION = "## The report CLI"
 MLOPS_BOT = Path(sys.executable).parent / "mlops-bot"
+TIME = "/usr/bin/time"  # GNU time (Debian package `time`)
 HEAVY = ("mlflow", "matplotlib", "scipy", "sqlalchemy", "pandas")
 # the CLI, with datasets._read_parquet put back to what it was (pd.read_parquet)
 BEFORE = (
@@ -49,6 +51,22 @@ IMPORTS = (
     f"atexit.register(lambda: print('IMPORTED', [m for m in {HEAVY!r} if m in sys.modules], "
     "file=sys.stderr)); main()"
 )
+# Evidently end to end: imports, both Parquet reads, DataDriftPreset, then (argv[3] == "html")
+# its HTML report, the counterpart of the CLI's charts, or its result as a dict (no charts)
+EVIDENTLY = r"""
+import sys
+import pandas as pd
+from evidently import DataDefinition, Dataset, Report
+from evidently.presets import DataDriftPreset
+ref, cur = pd.read_parquet(sys.argv[1]), pd.read_parquet(sys.argv[2])
+num = [c for c in ref.columns if c.startswith("num_")]
+cat = [c for c in ref.columns if c.startswith("cat_")]
+dd = DataDefinition(numerical_columns=num, categorical_columns=cat)
+snap = Report([DataDriftPreset()]).run(
+    Dataset.from_pandas(cur, data_definition=dd), Dataset.from_pandas(ref, data_definition=dd)
+)
+snap.save_html(sys.argv[4]) if sys.argv[3] == "html" else snap.dict()
+"""
 SIZES = [Size("50+10 cols x 200k", 50, 10, 200_000), Size("100 cols x 1M", 100, 0, 1_000_000)]
 
 
@@ -59,21 +77,40 @@ class Run:
     peak: int  # bytes
     code: int
     stderr: str
+    first: float | None  # seconds from the start to the first progress line ("… ")
 
 
 def run(argv: list[str], cwd: Path, env: dict[str, str] | None = None) -> Run:
-    """One process to its exit: wall, CPU and peak RSS of that child alone (wait4)."""
-    with tempfile.TemporaryFile() as err:
+    """One process to its exit: wall and CPU seconds (wait4), its peak RSS, and when its first
+    progress line came (the start-up before any data is read).
+
+    The peak comes from GNU time's own child: a child forked from this process would count
+    this process's pages, held at the fork, in its ru_maxrss."""
+    with tempfile.NamedTemporaryFile(mode="r") as rss:
         t0 = time.perf_counter()
         proc = subprocess.Popen(
-            argv, cwd=cwd, env=env or os.environ.copy(), stdout=subprocess.DEVNULL, stderr=err
-        )
+            [TIME, "-f", "%M", "-o", rss.name, *argv], cwd=cwd, env=env or os.environ.copy(),
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        lines: list[str] = []
+        first: list[float] = []
+
+        def read() -> None:
+            assert proc.stderr is not None
+            for line in proc.stderr:
+                if not first and line.startswith("… "):
+                    first.append(time.perf_counter() - t0)
+                lines.append(line)
+
+        reader = threading.Thread(target=read)
+        reader.start()
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - t0
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        err.seek(0)
-        text = err.read().decode(errors="replace")
-    return Run(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024, proc.returncode, text)
+        reader.join()
+        peak = int(rss.read().strip().splitlines()[-1]) * 1024
+    code = os.waitstatus_to_exitcode(status)
+    cpu = usage.ru_utime + usage.ru_stime
+    return Run(wall, cpu, peak, code, "".join(lines), next(iter(first), None))
 
 
 def cli_env(tmp: Path) -> dict[str, str]:
@@ -98,17 +135,20 @@ def write_files(size: Size, tmp: Path) -> int:
     return nbytes
 
 
-def row(size: str, label: str, r: Run, nbytes: int | None, ours: float | None) -> dict[str, str]:
+def row(size: str, label: str, r: Run, nbytes: int | None, versus: Run | None) -> dict[str, str]:
+    """One table row; `versus`: the Evidently run this one is compared with."""
     failed = r.code not in (0, 3)
+    why = f" (exit {r.code}: {r.stderr.strip().splitlines()[-1:]})" if failed else ""
     return {
         "size": size,
-        "run": label
-        + (f" (exit {r.code}: {r.stderr.strip().splitlines()[-1:]})" if failed else ""),
+        "run": label + why,
         "wall s": f"{r.wall:.2f}",
         "CPU s": f"{r.cpu:.2f}",
+        "to first progress s": "-" if r.first is None else f"{r.first:.2f}",
         "peak RSS MiB": f"{r.peak / 2**20:,.0f}",
         "RSS / frames": f"{r.peak / nbytes:.2f}" if nbytes else "-",
-        "Evidently ÷ this (wall)": f"{ours / r.wall:.1f}x" if ours else "-",
+        "Evidently ÷ this, wall": f"{versus.wall / r.wall:.1f}x" if versus else "-",
+        "Evidently ÷ this, CPU": f"{versus.cpu / r.cpu:.1f}x" if versus else "-",
     }
 
 
@@ -142,23 +182,31 @@ def size_rows(size: Size, tmp: Path, evidently: Path | None, why: str) -> list[d
             [sys.executable, "-c", BEFORE, *report_argv(tmp, "out-before")], tmp, env
         ),
     }
-    evident: Run | None = None
+    ev: dict[str, Run] = {}
     if evidently is not None and size.rows * (size.numeric + size.categorical) <= 20_000_000:
-        evident = run(
-            [str(evidently), "-c", EVIDENTLY_SCRIPT, str(tmp / "ref.parquet"),
-             str(tmp / "cur.parquet")], tmp)  # fmt: skip
+        files = [str(tmp / "ref.parquet"), str(tmp / "cur.parquet")]
+        ev["html"] = run(
+            [str(evidently), "-c", EVIDENTLY, *files, "html", str(tmp / "ev.html")], tmp
+        )
+        ev["dict"] = run([str(evidently), "-c", EVIDENTLY, *files, "dict"], tmp)
+    runs["`mlops-bot report drift --no-charts`"] = run(
+        [str(MLOPS_BOT), *report_argv(tmp, "out-nocharts"), "--no-charts"], tmp, env
+    )
     rows = []
     for label, r in runs.items():
-        rows.append(row(size.name, label, r, nbytes, evident.wall if evident else None))
+        versus = ev.get("dict" if "no-charts" in label else "html")
+        rows.append(row(size.name, label, r, nbytes, versus))
         print("  " + " | ".join(rows[-1].values()), flush=True)
-    if evident is not None:
-        rows.append(row(size.name, "Evidently (own venv and process, end to end)", evident,
-                        nbytes, evident.wall))  # fmt: skip
+    if ev:
+        for kind, label in [("html", "its HTML report"), ("dict", "its result as a dict")]:
+            name = f"Evidently, own venv and process, end to end: {label}"
+            rows.append(row(size.name, name, ev[kind], nbytes, ev[kind]))
+            print("  " + " | ".join(rows[-1].values()), flush=True)
     else:
         skipped = why if evidently is None else "over 20M cells (many minutes, GBs)"
         rows.append({k: "-" for k in rows[0]} | {"size": size.name,
                      "run": f"Evidently: skipped ({skipped})"})  # fmt: skip
-    print("  " + " | ".join(rows[-1].values()), flush=True)
+        print("  " + " | ".join(rows[-1].values()), flush=True)
     return rows
 
 
