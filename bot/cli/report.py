@@ -99,6 +99,9 @@ def report(
         fail(str(exc).replace("`", "'"), 1)
     except MemoryError:
         fail("out of memory while making the report (see MLOPS_BOT_REPORT_MAX_*)", 1)
+    except Exception as exc:  # a bug or data no check foresaw: still one line, no traceback
+        detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+        fail(f"the report failed: {type(exc).__name__}{': ' + detail if detail else ''}", 1)
     try:
         target.clear()
         paths = write_report(rep, target.path)
