@@ -70,7 +70,9 @@ def _drift(doc: dict[str, Any], alert: bool) -> Lines:
     if ranked:
         lines.append("top features (most severe first):")
         rows = [_feature_row(f) for f in ranked[:TOP_FEATURES]]
-        header = ["feature", "method", "statistic", "p (adjusted)", "threshold", "verdict"]
+        adjusted = any(f.get("p_value_adjusted") is not None for f in ranked)
+        p_title = "p (adjusted)" if adjusted else "p"
+        header = ["feature", "method", "statistic", p_title, "threshold", "verdict"]
         lines.append([header, *rows])
         if len(ranked) > TOP_FEATURES:
             lines.append(f"  … {len(ranked) - TOP_FEATURES} more in report.json")

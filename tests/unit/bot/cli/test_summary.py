@@ -47,6 +47,7 @@ def test_the_issue_14_fields_are_used_when_present() -> None:
     )
     table = parts[2]
     assert isinstance(table, list)
+    assert table[0][3] == "p (adjusted)"
     assert [row[0] for row in table[1:]] == ["b", "a", "id"]
     assert table[1][3] == "0.5 (1.00e-09)"  # raw p, then adjusted
     assert table[3][5] == "untested: identifier-like"
