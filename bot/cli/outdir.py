@@ -2,8 +2,9 @@
 
 DIR is the report's own directory: created when missing (with its parents), written into when
 it exists without a report, refused when it already holds one (`report.json`) unless `--force`
-is given, and then the earlier report (its `report.json` and the PNG files beside it) is
-deleted only once the new one has been computed, so a failed run leaves the old report whole.
+is given, and then the earlier report (its `report.json`, `report.html`,
+`drift_features.csv` and the PNG files beside it) is deleted only once the new one has been
+computed, so a failed run leaves the old report whole.
 A path that is a file, or a directory this process cannot write to, is refused up front.
 """
 
@@ -14,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REPORT_FILE = "report.json"
+# what a report writes besides its PNGs (its page and feature table, where they are made)
+REPORT_FILES = (REPORT_FILE, "report.html", "drift_features.csv")
 
 
 class OutDirError(Exception):
@@ -45,7 +48,8 @@ def check(out: Path, *, force: bool) -> OutDir:
                     f"--out {out} already holds a report ({REPORT_FILE}); add --force to "
                     "replace it, or name another directory"
                 )
-            replaced = [out / REPORT_FILE, *sorted(p for p in out.glob("*.png") if p.is_file())]
+            named = [out / name for name in REPORT_FILES if (out / name).is_file()]
+            replaced = [*named, *sorted(p for p in out.glob("*.png") if p.is_file())]
         _check_writable(out, out)
         return OutDir(out, replaced)
     parent = _nearest_existing(out)

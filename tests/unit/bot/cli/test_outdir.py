@@ -16,18 +16,20 @@ def test_a_missing_directory_is_fine_and_not_created_yet(tmp_path: Path) -> None
 
 
 def test_force_lists_the_earlier_reports_files_only(tmp_path: Path) -> None:
-    for name in ("report.json", "drift_summary.png", "feature_01_age.png", "notes.txt"):
+    names = ("report.json", "report.html", "drift_summary.png", "feature_01_age.png", "a.csv")
+    for name in (*names, "notes.txt"):
         (tmp_path / name).write_text("x")
     (tmp_path / "sub.png").mkdir()
     target = check(tmp_path, force=True)
     assert sorted(p.name for p in target.replaced) == [
         "drift_summary.png",
         "feature_01_age.png",
+        "report.html",
         "report.json",
     ]
     assert (tmp_path / "report.json").exists()  # deleted by clear(), after the computation
     target.clear()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt", "sub.png"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.csv", "notes.txt", "sub.png"]
 
 
 def test_an_existing_directory_without_a_report_is_written_into(tmp_path: Path) -> None:
