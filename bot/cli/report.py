@@ -52,7 +52,7 @@ def report(
     if kind.lower() not in KINDS:
         fail(f"report kind must be drift or perf, not {kind!r}", 1)
     try:
-        target = outdir.check(out, force=force)
+        out_dir = outdir.check(out, force=force)
     except outdir.OutDirError as exc:
         fail(str(exc), 1)
 
@@ -103,8 +103,8 @@ def report(
         detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
         fail(f"the report failed: {type(exc).__name__}{': ' + detail if detail else ''}", 1)
     try:
-        target.clear()
-        paths = write_report(rep, target.path)
+        out_dir.clear()
+        paths = write_report(rep, out_dir.path)
     except OSError as exc:
         fail(f"--out {out}: cannot write the report: {exc.strerror or type(exc).__name__}", 1)
     for p in paths:
