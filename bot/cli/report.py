@@ -39,7 +39,7 @@ def report(
         help="exit 3 when the report alerts (drift, schema change, degraded metric)",
     ),
     charts: bool = typer.Option(
-        True, "--charts/--no-charts", help="draw the PNG charts (--no-charts: report.json only)"
+        True, "--charts/--no-charts", help="draw the PNG charts (--no-charts: none, faster)"
     ),
     channel: str | None = typer.Option(None, "--channel", help="also post to this Slack channel"),
 ) -> None:
