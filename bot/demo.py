@@ -501,3 +501,23 @@ def _reset_shared_mlflow(settings: Settings, echo: Echo) -> None:
         except MlflowException as exc:
             raise DemoError(f"could not delete the demo experiment: {exc}") from None
         echo(f"reset: deleted the demo experiment `{EXPERIMENT}`")
+
+
+def adopt_policy() -> Path | None:
+    """Point MLOPS_BOT_CONFIG at the demo's policy file when no policy is configured.
+
+    The discovery the shell and `mlops-bot report` share: MLOPS_BOT_CONFIG, then
+    `./mlops-bot.toml`, then the demo workspace's policy under the data dir. Call before the
+    settings are read for good. Returns the file adopted, or None.
+    """
+    from pydantic import ValidationError
+
+    try:
+        settings = Settings()
+    except ValidationError:  # reported by whoever reads the settings next
+        return None
+    path = policy_file(settings)
+    if settings.policy_path is not None or not path.exists():
+        return None
+    os.environ["MLOPS_BOT_CONFIG"] = str(path)
+    return path

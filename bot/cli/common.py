@@ -9,7 +9,10 @@ from typing import TYPE_CHECKING, NoReturn
 import typer
 
 if TYPE_CHECKING:
+    from pydantic import ValidationError
+
     from bot.config import Settings
+    from bot.policy.file import Policy
     from bot.runtime import Runtime
 
 
@@ -45,10 +48,7 @@ def load_runtime(say_where: bool = False) -> Runtime:
             _say_where_new_stores_go(settings)
         return build_runtime(settings)
     except ValidationError as exc:
-        errors = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors()
-        )
-        fail(f"invalid configuration: {errors}")
+        fail(_invalid_settings(exc))
     except PolicyError as exc:
         problems = str(exc).splitlines()
         if len(problems) == 1:
@@ -60,6 +60,32 @@ def load_runtime(say_where: bool = False) -> Runtime:
         fail(f"cannot start: {exc}", exc.code)
     except Exception as exc:  # database unreachable, bad URL…
         fail(f"cannot start: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}")
+
+
+def load_settings_and_policy() -> tuple[Settings, Policy]:
+    """Settings and policy without the database (commands that only read), or the same
+    one-line errors as `load_runtime` (exit 2)."""
+    from pydantic import ValidationError
+
+    from bot.config import Settings, unknown_settings
+    from bot.policy.file import PolicyError, load_policy
+
+    for warning in unknown_settings(os.environ):
+        logging.getLogger("bot.config").warning(warning)
+    try:
+        settings = Settings()
+        return settings, load_policy(settings)
+    except ValidationError as exc:
+        fail(_invalid_settings(exc))
+    except PolicyError as exc:
+        fail(f"invalid policy file:\n{exc}")
+
+
+def _invalid_settings(exc: ValidationError) -> str:
+    errors = "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors()
+    )
+    return f"invalid configuration: {errors}"
 
 
 def _say_where_new_stores_go(settings: Settings) -> None:

@@ -205,7 +205,7 @@ def _read_file(path: Path, label: str, caps: Limits | None = None) -> pd.DataFra
     try:
         if kind == "parquet":
             _check_parquet(path, label, caps)
-            frame = pd.read_parquet(path)
+            frame = _read_parquet(path)
         elif kind == "csv":
             sep = "\t" if path.name.lower().endswith(".tsv") else ","
             columns = _csv_columns(path, sep)
@@ -239,6 +239,27 @@ def _read_file(path: Path, label: str, caps: Limits | None = None) -> pd.DataFra
         raise DatasetError(f"`{label}` has duplicate columns: {', '.join(dupes[:10])}")
     frame.columns = [str(c) for c in frame.columns]
     return frame
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    """Parquet through pyarrow with its buffers released as pandas takes the columns.
+
+    `pd.read_parquet` holds 2.2x the frame at its peak: the compressed column chunks read
+    ahead (`pre_buffer`) beside the decoded table, then the table beside the frame. Here the
+    pages are read as they are decoded, `self_destruct` frees each column's Arrow buffers once
+    pandas has it, `split_blocks` skips the copy that would merge the columns into one 2-D
+    block, and the memory pool hands its cached pages back to the system."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pool = pa.default_memory_pool()
+    table = pq.read_table(path, pre_buffer=False)
+    pool.release_unused()
+    try:
+        return table.to_pandas(self_destruct=True, split_blocks=True)
+    finally:
+        del table
+        pool.release_unused()
 
 
 def _sniff(path: Path) -> str | None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import os
 import sys
 from pathlib import Path
 from typing import TextIO
@@ -22,25 +21,12 @@ SLACK_SET = "Slack credentials are set, but this shell does not use them (`mlops
 
 
 def adopt_demo_policy() -> Path | None:
-    """Point MLOPS_BOT_CONFIG at the demo's policy file when no policy is configured.
-
-    Call before the runtime is built (it loads the policy and syncs its monitors). Returns
-    the file adopted, or None.
-    """
-    from pydantic import ValidationError
-
+    """Point MLOPS_BOT_CONFIG at the demo's policy file when no policy is configured
+    (`bot.demo.adopt_policy`, shared with `mlops-bot report`). Call before the runtime is
+    built (it loads the policy and syncs its monitors). Returns the file adopted, or None."""
     from bot import demo
-    from bot.config import Settings
 
-    try:
-        settings = Settings()
-    except ValidationError:  # reported by whoever builds the runtime next
-        return None
-    path = demo.policy_file(settings)
-    if settings.policy_path is not None or not path.exists():
-        return None
-    os.environ["MLOPS_BOT_CONFIG"] = str(path)
-    return path
+    return demo.adopt_policy()
 
 
 def prepare_runtime(rt: Runtime) -> tuple[Runtime, bool]:

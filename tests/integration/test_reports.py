@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -89,6 +91,56 @@ def test_cli_drift_report_without_a_model(tmp_path: Path) -> None:
     pngs = sorted(p.name for p in (tmp_path / "out").glob("*.png"))
     assert pngs[0] == "drift_summary.png" and len(pngs) >= 3
     assert (tmp_path / "out" / "drift_summary.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# `mlops-bot report` in a fresh interpreter, then the modules it imported
+FRESH_CLI = """
+import json, sys
+from bot.cli import main
+sys.argv = ["mlops-bot", *sys.argv[1:]]
+code = 0
+try:
+    main()
+except SystemExit as exc:
+    code = exc.code
+heavy = ("mlflow", "matplotlib", "scipy", "pandas", "sqlalchemy")
+print(json.dumps({"code": code, "mlflow": "mlflow" in sys.modules,
+                  "heavy": [m for m in heavy if m in sys.modules]}))
+"""
+
+
+def fresh_cli(tmp_path: Path, *args: str) -> tuple[dict[str, Any], str]:
+    """`mlops-bot ARGS` in a fresh interpreter: (exit code and modules imported, stdout)."""
+    res = subprocess.run(
+        [sys.executable, "-c", FRESH_CLI, *args],
+        cwd=tmp_path,
+        env=cli_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert res.returncode == 0, res.stderr
+    return json.loads(res.stdout.splitlines()[-1]), res.stdout
+
+
+@pytest.mark.slow
+def test_help_imports_nothing_heavy(tmp_path: Path) -> None:
+    for args in (["--help"], ["report", "--help"]):
+        seen, _ = fresh_cli(tmp_path, *args)
+        assert seen["code"] == 0 and seen["heavy"] == [], args
+
+
+@pytest.mark.slow
+def test_adhoc_report_neither_imports_mlflow_nor_creates_a_database(tmp_path: Path) -> None:
+    ref, cur = frames()
+    ref.to_parquet(tmp_path / "ref.parquet")
+    cur.to_csv(tmp_path / "cur.csv", index=False)
+    args = ["report", "drift", "--reference", "ref.parquet", "--current", "cur.csv"]
+    seen, stdout = fresh_cli(tmp_path, *args, "--out", "out", "--fail-on-drift")
+    assert seen["code"] == 3 and seen["mlflow"] is False  # drift: exit 3; MLflow not imported
+    assert "verdict: DRIFT" in stdout
+    assert (tmp_path / "out" / "report.json").exists()
+    assert sorted(p.name for p in tmp_path.rglob("*.db")) == []
 
 
 @pytest.mark.slow

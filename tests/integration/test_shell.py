@@ -338,6 +338,29 @@ def test_shell_options_take_the_sigils(in_dir: Path) -> None:
     assert "You are now in #C0OTHER." in result.output
 
 
+# -- the report CLI after the demo -----------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_report_after_the_demo_uses_its_policy(workspace: Path) -> None:
+    """`mlops-bot demo`, then `mlops-bot report drift churn`, with no MLOPS_BOT_CONFIG."""
+    proc = run_cli(workspace, "report", "drift", "churn", "--out", "out", timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "policy: .mlops-bot/mlops-bot.toml (the demo workspace's" in proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0] == "out/report.json"
+    verdict = next(line for line in lines if line.startswith("verdict:"))
+    assert verdict.startswith("verdict: DRIFT")
+    top = [line.split()[0] for line in lines[lines.index(verdict) + 1 :] if line.strip()]
+    assert {"mean_radius", "mean_texture"} <= set(top[2:5])  # header, rule, then the features
+    gated = run_cli(workspace, "report", "drift", "churn", "--out", "out", "--fail-on-drift")
+    assert gated.returncode == 1 and "already holds a report" in gated.stderr
+    gated = run_cli(
+        workspace, "report", "drift", "churn", "--out", "out", "--force", "--fail-on-drift"
+    )
+    assert gated.returncode == 3, gated.stderr
+
+
 # -- demo idempotency and reset --------------------------------------------------------------
 
 
