@@ -67,10 +67,10 @@ def stored_report(bot: BotServer, tmp_path: Path) -> str:
 
 def stored_perf_report(bot: BotServer) -> str:
     """A performance report with windows and a chart of one metric over them; its URL."""
-    from bot.monitoring.charts import metric_over_time
+    from bot.monitoring.performance.charts import metric_over_time
 
     windows = json.loads(OLD_PERF_BODY)["performance"]["windows"]
-    chart = metric_over_time(windows, "accuracy", 0.95, "churn — performance")
+    chart = metric_over_time(windows, "accuracy", 0.95, "holdout accuracy", "churn — performance")
     return store(bot, OLD_PERF_BODY, [("metric_accuracy.png", chart)])
 
 
