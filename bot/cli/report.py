@@ -70,12 +70,10 @@ def report(
     except outdir.OutDirError as exc:
         fail(str(exc), 1)
 
-    def progress(msg: str) -> None:
-        print(f"… {msg}", file=sys.stderr, flush=True)
-
     adopted = demo.adopt_policy()
     if adopted is not None:
-        progress(f"policy: {adopted} (the demo workspace's; set MLOPS_BOT_CONFIG to change)")
+        note = f"policy: {adopted} (the demo workspace's; set MLOPS_BOT_CONFIG to change)"
+        print(f"… {note}", file=sys.stderr, flush=True)
     rt = None
     if channel is not None:  # posting audits: the database is needed
         rt = load_runtime()
@@ -97,23 +95,26 @@ def report(
         max_rows=settings.mlops_bot_report_max_rows,
         max_columns=settings.mlops_bot_report_max_columns,
     )
+    from bot.cli.progress_view import view
+
     try:
-        rep = make_report(
-            ReportKind(KINDS[kind.lower()]),
-            registry,
-            policy,
-            model=model,
-            alias=alias,
-            reference=reference,
-            current=current,
-            charts=charts,
-            progress=progress,
-            limits=limits,
-            engine=engine,
-            engine_config=engine_config(settings),
-            correction=correction,
-            columns=PerfColumns(target, prediction, score, timestamp),
-        )
+        with view() as progress:  # a rich bar on a terminal, plain lines when piped
+            rep = make_report(
+                ReportKind(KINDS[kind.lower()]),
+                registry,
+                policy,
+                model=model,
+                alias=alias,
+                reference=reference,
+                current=current,
+                charts=charts,
+                progress=progress,
+                limits=limits,
+                engine=engine,
+                engine_config=engine_config(settings),
+                correction=correction,
+                columns=PerfColumns(target, prediction, score, timestamp),
+            )
     except (ReportError, DatasetError, RegistryError) as exc:
         fail(str(exc).replace("`", "'"), 1)
     except MemoryError:

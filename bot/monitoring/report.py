@@ -7,7 +7,7 @@ all call it, and `write_report` puts `report.json` and the PNGs in a directory.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,6 +16,7 @@ from bot.clock import as_utc
 from bot.monitoring import datasets, drift_table
 from bot.monitoring.document import ReportDocument, ReportKind, build_document
 from bot.monitoring.performance.measure import VERSION_COLUMN
+from bot.monitoring.progress import Phase, ProgressFn, Steps
 from bot.policy.file import MonitorConfig, Policy
 from bot.registry.gateway import Registry
 
@@ -69,7 +70,7 @@ def make_report(
     reference: str | None = None,
     current: str | None = None,
     charts: bool = True,
-    progress: Progress | None = None,
+    progress: ProgressFn | None = None,
     limits: datasets.Limits | None = None,
     engine: str | None = None,
     engine_config: EngineConfig | None = None,
@@ -91,7 +92,7 @@ def make_report(
     computed; DuckDB reads local sources where they are, without the size caps.
     """
     kind = ReportKind(kind)  # callers may pass "drift" or "perf"
-    say = progress or (lambda _m: None)
+    say = Steps(progress)  # phases and columns done, as ProgressEvents
     monitor: MonitorConfig | None = None
     version = run_id = None
     baseline: dict[str, float] = {}
@@ -126,7 +127,7 @@ def make_report(
         )
         config = engine_config or EngineConfig()
         fix = correction or (monitor.correction if monitor else "bh")
-        options = _options(monitor, fix, now or _clock_now())
+        options = replace(_options(monitor, fix, now or _clock_now()), on_column=say.columns)
         if chosen != "numpy" and _local(reference, current):
             return _drift_out_of_core(head, reference, current, options, stamp, charts, say, config)
         cur = datasets.load(current, holder=holder, progress=say, limits=limits)
@@ -153,13 +154,16 @@ def _drift(
     options: DriftOptions,
     stamp: str,
     charts: bool,
-    say: Progress,
+    say: Steps,
     engine: EngineKind | str = "numpy",
     config: EngineConfig | None = None,
 ) -> Report:
     from bot.monitoring.drift.engines import EngineError, make_engine
 
-    say(f"comparing {ref.rows:,} reference rows with {cur.rows:,} current rows ({engine})")
+    say.enter(
+        Phase.COMPARING,
+        f"comparing {ref.rows:,} reference rows with {cur.rows:,} current rows ({engine})",
+    )
     try:
         result = make_engine(engine, config).compute(ref.frame, cur.frame, options)
     except EngineError as exc:
@@ -170,7 +174,7 @@ def _drift(
     )
     report = _drift_report(head, result, sides, stamp, engine, options)
     if charts:
-        say("rendering charts")
+        say.enter(Phase.CHARTS, "rendering charts")
         report.charts = _drift_charts(result, ref, cur, report.title)
     return report
 
@@ -182,7 +186,7 @@ def _drift_out_of_core(
     options: DriftOptions,
     stamp: str,
     charts: bool,
-    say: Progress,
+    say: Steps,
     config: EngineConfig,
 ) -> Report:
     """Drift by DuckDB on local files read where they are (no size caps: out of core)."""
@@ -190,7 +194,10 @@ def _drift_out_of_core(
     from bot.monitoring.drift.engines.duckdb_engine import DuckDBEngine
 
     engine = DuckDBEngine(memory_limit=config.memory_limit, temp_directory=config.spill_dir)
-    say(f"comparing {current} with {reference} (duckdb, memory limit {config.memory_limit})")
+    say.enter(
+        Phase.COMPARING,
+        f"comparing {current} with {reference} (duckdb, memory limit {config.memory_limit})",
+    )
     try:
         result, ref_rows, cur_rows = engine.compute_with_rows(reference, current, options)
         width = (
@@ -201,7 +208,7 @@ def _drift_out_of_core(
         sides = ((reference, ref_rows, width[0]), (current, cur_rows, width[1]))
         report = _drift_report(head, result, sides, stamp, "duckdb", options)
         if charts:  # histograms of a random sample of each side: a picture, not a statistic
-            say("rendering charts")
+            say.enter(Phase.CHARTS, "rendering charts")
             names = [f.name for f in result.features]
             ref = datasets.Dataset(reference, engine.sample(reference, names, CHART_SAMPLE_ROWS))
             cur = datasets.Dataset(current, engine.sample(current, names, CHART_SAMPLE_ROWS))
@@ -350,7 +357,7 @@ def _perf(
     columns: PerfColumns,
     ctx: _PerfContext,
     charts: bool,
-    say: Progress,
+    say: Steps,
 ) -> Report:
     from bot.monitoring.performance import compute as performance
 
@@ -362,7 +369,7 @@ def _perf(
     score = pick(columns.score, monitor.score if monitor else None, None)
     timestamp = pick(columns.timestamp, monitor.timestamp if monitor else None, None)
     assert target is not None and prediction is not None
-    say(f"scoring {cur.rows:,} rows ({target} vs {prediction})")
+    say.enter(Phase.COMPARING, f"scoring {cur.rows:,} rows ({target} vs {prediction})")
     try:
         result = performance.compute_performance(
             cur.frame,
@@ -402,7 +409,7 @@ def _perf(
     cbpe_alerts = (body.get("cbpe") or {}).get("alerts") or []
     report = Report(document, title, alert=bool(result.degraded or cbpe_alerts))
     if charts:
-        say("rendering charts")
+        say.enter(Phase.CHARTS, "rendering charts")
         report.charts = _perf_charts(result, body, title)
     return report
 

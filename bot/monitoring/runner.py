@@ -28,6 +28,7 @@ from bot.config import Settings
 if TYPE_CHECKING:
     from bot.monitoring.document import ReportKind
     from bot.monitoring.drift.engines.base import EngineConfig
+    from bot.monitoring.progress import ProgressEvent, ProgressFn
     from bot.monitoring.report import Report
     from bot.runtime import Runtime
 
@@ -83,8 +84,19 @@ class ReportSink(Protocol):
         """Tell the job's channel the report could not be made."""
         ...
 
+    def started(self, job: ReportJob) -> ProgressFn | None:
+        """The worker took the job (a placeholder may be posted); returns where its progress
+        events go."""
+        ...
 
-def compute(settings: Settings, kind: ReportKind, model: str, alias: str | None) -> Report:
+
+def compute(
+    settings: Settings,
+    kind: ReportKind,
+    model: str,
+    alias: str | None,
+    progress: ProgressFn | None = None,
+) -> Report:
     """Runs in the worker process: load, compute, chart."""
     from bot.monitoring.datasets import Limits
     from bot.monitoring.report import make_report
@@ -105,7 +117,32 @@ def compute(settings: Settings, kind: ReportKind, model: str, alias: str | None)
         alias=alias,
         limits=limits,
         engine_config=engine_config(settings),
+        progress=progress,
     )
+
+
+# the worker process's end of the progress queue (set by `_init_worker`)
+_EVENTS: Any = None
+
+
+def _init_worker(megabytes: int, events: Any) -> None:
+    """The worker's initializer: the memory cap, and the queue its progress events go to."""
+    global _EVENTS
+    _EVENTS = events
+    limit_memory(megabytes)
+
+
+def _compute_in_worker(
+    token: int, settings: Settings, kind: ReportKind, model: str, alias: str | None
+) -> Report:
+    """`compute` in the worker; each progress event goes to the bot tagged with its job."""
+    events = _EVENTS
+
+    def progress(event: ProgressEvent) -> None:
+        if events is not None:
+            events.put((token, event))
+
+    return compute(settings, kind, model, alias, progress)
 
 
 def engine_config(settings: Settings) -> EngineConfig:
@@ -140,6 +177,8 @@ class _Entry:
     job: ReportJob
     done: Future[Any]
     started: float = 0.0  # time.monotonic() when the worker took it
+    token: int = 0  # tags the job's progress events from the worker
+    progress: ProgressFn | None = None  # where they go (the sink's placeholder)
 
 
 class ReportRunner:
@@ -157,6 +196,8 @@ class ReportRunner:
         self._last_death: str | None = None  # what the worker was doing when it last died
         self._healthy_since_death = True
         self._closed = False
+        self._events: Any = None  # the progress queue of the current pool
+        self._tokens = 0
 
     # -- admission ------------------------------------------------------------------------
 
@@ -219,7 +260,9 @@ class ReportRunner:
             job = entry.job
             entry.started = time.monotonic()
             try:
-                report = compute(self.rt.settings, job.kind, job.model, job.alias)
+                report = compute(
+                    self.rt.settings, job.kind, job.model, job.alias, self._started(job)
+                )
                 _timed(entry)
                 entry.done.set_result(self._finish(job, report, None))
             except Exception as exc:
@@ -229,13 +272,40 @@ class ReportRunner:
         if self._pool is None:
             import multiprocessing
 
+            ctx = multiprocessing.get_context("spawn")
+            # a fresh queue per pool: a worker that died may have left the old one locked
+            events = self._events = ctx.Queue()
             self._pool = ProcessPoolExecutor(
                 max_workers=1,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=limit_memory,
-                initargs=(self.rt.settings.mlops_bot_report_worker_memory_mb,),
+                mp_context=ctx,
+                initializer=_init_worker,
+                initargs=(self.rt.settings.mlops_bot_report_worker_memory_mb, events),
             )
+            threading.Thread(
+                target=self._relay, args=(events,), name="report-progress", daemon=True
+            ).start()
         return self._pool
+
+    def _relay(self, events: Any) -> None:
+        """Hand the worker's progress events to the running job's callback (a thread per pool;
+        a None ends it)."""
+        while (item := events.get()) is not None:
+            token, event = item
+            with self._lock:
+                entry = self._running
+            if entry is not None and entry.token == token and entry.progress is not None:
+                try:
+                    entry.progress(event)
+                except Exception:  # progress is a courtesy: it never stops the report
+                    log.exception("report progress failed")
+
+    def _started(self, job: ReportJob) -> ProgressFn | None:
+        """Tell the sink the job started (it posts a placeholder); never fails the job."""
+        try:
+            return self.sink.started(job)
+        except Exception:
+            log.exception("announcing the %s report of %s failed", job.kind, job.model)
+            return None
 
     def _pump(self) -> None:
         """Give the worker the next waiting job when it has none."""
@@ -243,17 +313,18 @@ class ReportRunner:
             if self._closed or self._running is not None or not self._waiting:
                 return
             entry = self._running = self._waiting.popleft()
+            self._tokens += 1
+            entry.token = self._tokens
+        entry.progress = self._started(entry.job)  # posting to Slack: outside the lock
+        with self._lock:
             entry.started = time.monotonic()
             job = entry.job
+            args = (entry.token, self.rt.settings, job.kind, job.model, job.alias)
             try:
-                work = self._executor().submit(
-                    compute, self.rt.settings, job.kind, job.model, job.alias
-                )
+                work = self._executor().submit(_compute_in_worker, *args)
             except (BrokenProcessPool, RuntimeError):  # broken or shut down: a fresh pool
                 self._drop_pool()
-                work = self._executor().submit(
-                    compute, self.rt.settings, job.kind, job.model, job.alias
-                )
+                work = self._executor().submit(_compute_in_worker, *args)
         work.add_done_callback(lambda f: self._finished(entry, f))
 
     def _finished(self, entry: _Entry, f: Future[Any]) -> None:
@@ -285,6 +356,12 @@ class ReportRunner:
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
+        self._end_relay()
+
+    def _end_relay(self) -> None:
+        if self._events is not None:
+            self._events.put(None)
+            self._events = None
 
     def _finish(
         self, job: ReportJob, report: Report | None, exc: BaseException | None
@@ -350,6 +427,7 @@ class ReportRunner:
             if self._pool is not None:
                 self._pool.shutdown(wait=False, cancel_futures=True)
                 self._pool = None
+            self._end_relay()
 
 
 def _timed(entry: _Entry) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from slack_sdk import WebClient
+from slack_sdk.web import SlackResponse
 
 from bot import audit, clock
 from bot.monitoring import links, pages
@@ -19,9 +20,11 @@ from bot.storage.tables import ReportRecord
 from handlers import metadata as events
 from handlers.blocks import clip, context, esc, section
 from handlers.reports.blocks import report_buttons, report_reply
+from handlers.reports.progress import ProgressMessage
 from handlers.slack_client import SLACK_FAILURES, make_client, slack_error
 
 if TYPE_CHECKING:
+    from bot.monitoring.progress import ProgressFn
     from bot.monitoring.report import Report
     from bot.runtime import Runtime
 
@@ -37,15 +40,38 @@ class SlackReportSink:
         self.client = client
         self.rt = rt
         self.page_files = page_files
+        self._placeholders: dict[int, ProgressMessage] = {}  # id(job) of jobs being computed
+
+    def started(self, job: ReportJob) -> ProgressFn:
+        """Post the job's placeholder now; the returned callback edits it (throttled)."""
+        placeholder = ProgressMessage(self.client, job, self.rt.clock).post()
+        self._placeholders[id(job)] = placeholder
+        return placeholder
 
     def publish(self, job: ReportJob, report: Report) -> str | None:
         details = {"schedule_id": job.schedule_id} if job.schedule_id else None
+        placeholder = self._placeholders.pop(id(job), None)
         return post_report(
-            self.client, self.rt, report, job.channel, job.actor, details, self.page_files
+            self.client,
+            self.rt,
+            report,
+            job.channel,
+            job.actor,
+            details,
+            self.page_files,
+            replace=placeholder.close() if placeholder else None,
         )
 
     def failed(self, job: ReportJob, message: str) -> None:
-        post_failure(self.client, job.channel, job.kind, job.model, message)
+        placeholder = self._placeholders.pop(id(job), None)
+        post_failure(
+            self.client,
+            job.channel,
+            job.kind,
+            job.model,
+            message,
+            replace=placeholder.close() if placeholder else None,
+        )
 
 
 def post_report(
@@ -56,11 +82,13 @@ def post_report(
     actor: str = "system",
     details: dict[str, Any] | None = None,
     page_files: PageFiles | None = None,
+    replace: tuple[str, str] | None = None,
 ) -> str:
     """Post the summary, upload charts in its thread, audit `report_posted`; returns the ts.
 
     The summary links to the report's page when MLOPS_BOT_PUBLIC_URL is set; with `page_files`
-    the page is also written under MLOPS_BOT_DATA_DIR and its path handed over.
+    the page is also written under MLOPS_BOT_DATA_DIR and its path handed over. ``replace``
+    (channel, ts) is the report's placeholder: its message becomes the summary.
     """
     record_id = uuid.uuid4().hex[:12]
     reply = report_reply(report, rt)
@@ -92,14 +120,14 @@ def post_report(
         s.commit()
     doc = report.document
     schedule = str((details or {}).get("schedule_id") or "") or None
-    resp = client.chat_postMessage(
-        channel=channel,
-        **reply.payload(),
-        unfurl_links=False,
-        metadata=events.report_posted(
-            record_id, str(report.kind), doc.model, doc.version, doc.alias, report.alert, schedule
-        ),
+    metadata = events.report_posted(
+        record_id, str(report.kind), doc.model, doc.version, doc.alias, report.alert, schedule
     )
+    resp = _replaced(client, replace, {**reply.payload(), "metadata": metadata})
+    if resp is None:
+        resp = client.chat_postMessage(
+            channel=channel, **reply.payload(), unfurl_links=False, metadata=metadata
+        )
     ts = str(resp["ts"])
     channel_id = str(resp.get("channel") or channel)
     with db.session(rt.engine, write=True) as s:
@@ -152,10 +180,35 @@ def post_report(
     return ts
 
 
-def post_failure(client: WebClient, channel: str, kind: str, model: str | None, error: str) -> None:
-    """Tell the channel a report could not be made (never swallowed)."""
+def _replaced(
+    client: WebClient, replace: tuple[str, str] | None, content: dict[str, Any]
+) -> SlackResponse | None:
+    """Edit the placeholder into ``content``; None when there is none or it cannot be edited
+    (deleted meanwhile): the caller then posts a new message, so nothing is lost."""
+    if replace is None:
+        return None
+    channel, ts = replace
+    try:
+        return client.chat_update(channel=channel, ts=ts, **content)
+    except SLACK_FAILURES as exc:
+        log.warning("could not replace the report placeholder: %s", slack_error(exc))
+        return None
+
+
+def post_failure(
+    client: WebClient,
+    channel: str,
+    kind: str,
+    model: str | None,
+    error: str,
+    replace: tuple[str, str] | None = None,
+) -> None:
+    """Tell the channel a report could not be made (never swallowed), in its placeholder
+    when ``replace`` (channel, ts) names one."""
     what = f"{kind} report for `{esc(model)}`" if model else f"{kind} report"
     text = f":warning: The {what} failed: {esc(clip(error, 1500))}"
+    if _replaced(client, replace, {"text": text, "blocks": [section(text).to_dict()]}):
+        return
     try:
         client.chat_postMessage(channel=channel, text=text, blocks=[section(text).to_dict()])
     except SLACK_FAILURES as exc:

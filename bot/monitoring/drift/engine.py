@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -71,6 +71,7 @@ def compute_drift(
     workers: int | None = None,
     now: datetime | None = None,
     freshness: Collection[str] = (),
+    on_column: Callable[[int, int], None] | None = None,
 ) -> DriftResult:
     """Compare ``current`` with ``reference`` per SPEC §7; never raises on odd data.
 
@@ -82,7 +83,8 @@ def compute_drift(
     "none" (or None) keeps the raw ones. ``now`` is the report time, for the freshness of date
     columns (the caller's clock; without it no age is given). ``freshness`` names date columns
     that are not compared (a monitor's timestamp) but whose newest value data quality reports.
-    Features come in severity order.
+    ``on_column(done, total)`` is told after each compared column (progress). Features come
+    in severity order.
     """
     try:
         fix = Correction.NONE if correction is None else Correction(correction)
@@ -150,6 +152,8 @@ def compute_drift(
     try:
         for name, (ref_dtype, cur_dtype, feature, quality, kinds) in zip(common, done, strict=True):
             rows.append(ColumnOutcome(name, ref_dtype, cur_dtype, feature, quality, kinds))
+            if on_column is not None:
+                on_column(len(rows), len(common))
     finally:
         if n_workers > 1:
             pool.shutdown(cancel_futures=True)

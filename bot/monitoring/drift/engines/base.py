@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
 
 from bot.monitoring.drift.results import Correction, DriftResult, FeatureOverride
+from bot.monitoring.progress import ColumnsDone
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -51,6 +52,7 @@ class DriftOptions:
     exclude: Collection[str] = frozenset()
     now: datetime | None = None  # the report time, for the age of date columns
     freshness: Sequence[str] = ()  # date columns not compared, only checked for freshness
+    on_column: ColumnsDone | None = field(default=None, compare=False)  # progress: (done, total)
 
 
 @dataclass(frozen=True)

@@ -255,6 +255,8 @@ def _compute(
         if ref.kind is not None and cur.kind is not None and ref.kind != cur.kind:
             kinds = f"{ref.kind}>{cur.kind}"
         columns.append(ColumnOutcome(name, ref.dtype, cur.dtype, feature, quality, kinds))
+        if options.on_column is not None:
+            options.on_column(len(columns), len(common))
     fresh = []
     for name in fresh_names:
         cur = _profile(con, "cur", name, cur_types[name], cur_counts)

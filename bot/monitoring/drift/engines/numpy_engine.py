@@ -34,6 +34,7 @@ class NumpyEngine:
             exclude=options.exclude,
             now=options.now,
             freshness=options.freshness,
+            on_column=options.on_column,
         )
 
 

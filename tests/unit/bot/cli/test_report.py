@@ -135,3 +135,13 @@ def test_no_charts_writes_the_document_only(here: Path) -> None:
     assert (here / "out" / "report.json").exists()
     assert list((here / "out").glob("*.png")) == []
     assert "rendering charts" not in res.stderr
+
+
+def test_piped_progress_is_plain_lines(here: Path) -> None:
+    res = drift("cur.parquet", "--out", "out")
+    assert res.exit_code == 0, res.output
+    progress = [line for line in res.stderr.splitlines() if line.startswith("… ")]
+    assert progress[0].startswith("… loading: ")
+    assert "… comparing: 3/3 columns" in progress
+    assert progress[-1] == "… charts: rendering charts"
+    assert "\x1b[" not in res.stderr  # no control codes in a CI log
