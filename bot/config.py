@@ -74,6 +74,8 @@ class Settings(BaseSettings):
     mlops_bot_report_user_limit: int = Field(default=2, ge=1)
     mlops_bot_report_model_limit: int = Field(default=4, ge=1)
     mlops_bot_report_worker_memory_mb: int = Field(default=4096, ge=0)
+    # A report still running this long posts a placeholder that shows its progress (0: always).
+    mlops_bot_report_progress_after_seconds: float = Field(default=3.0, ge=0)
     # Caps on every data source, checked before the full load.
     mlops_bot_report_max_mb: int = Field(default=512, ge=1)
     mlops_bot_report_max_rows: int = Field(default=10_000_000, ge=1)

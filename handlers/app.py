@@ -39,7 +39,9 @@ def build_services(
     """
     permissions = Permissions(rt.policy, SlackDirectory(client, clock=rt.clock))
     approvals = ApprovalService(rt, permissions)
-    reports = ReportRunner(rt, SlackReportSink(client, rt, page_files), in_process=inline_work)
+    # the shell waits for each report before its prompt: no placeholder there
+    sink = SlackReportSink(client, rt, page_files, placeholders=not inline_work)
+    reports = ReportRunner(rt, sink, in_process=inline_work)
     jobs = scheduler(approvals, reports) if scheduler is not None else None
     return Services(
         rt=rt,

@@ -3,9 +3,11 @@ thread, `report_posted` audited."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import uuid
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,15 +38,28 @@ PageFiles = Callable[[Path], None]
 class SlackReportSink:
     """The report runner's sink: posts finished reports and failures to their channel."""
 
-    def __init__(self, client: WebClient, rt: Runtime, page_files: PageFiles | None = None):
+    def __init__(
+        self,
+        client: WebClient,
+        rt: Runtime,
+        page_files: PageFiles | None = None,
+        placeholders: bool = True,
+    ):
         self.client = client
         self.rt = rt
         self.page_files = page_files
+        self.placeholders = placeholders  # False in the local shell: it waits for the report
         self._placeholders: dict[int, ProgressMessage] = {}  # id(job) of jobs being computed
 
-    def started(self, job: ReportJob) -> ProgressFn:
-        """Post the job's placeholder now; the returned callback edits it (throttled)."""
-        placeholder = ProgressMessage(self.client, job, self.rt.clock).post()
+    def started(self, job: ReportJob) -> ProgressFn | None:
+        """The job's placeholder (posted now, or once the job runs long, see progress.py);
+        the returned callback posts and edits it."""
+        if not self.placeholders:
+            return None
+        after = timedelta(seconds=self.rt.settings.mlops_bot_report_progress_after_seconds)
+        monitor = self.rt.policy.for_model(job.model).monitor
+        named = dataclasses.replace(job, alias=job.alias or (monitor.alias if monitor else None))
+        placeholder = ProgressMessage(self.client, named, self.rt.clock, after).start()
         self._placeholders[id(job)] = placeholder
         return placeholder
 

@@ -1,11 +1,11 @@
-"""A report's placeholder in its channel: posted when the worker starts the report, edited with
-its phase and columns done at most once per `EDIT_EVERY`, then replaced by the report (or the
+"""A report's placeholder in its channel: posted once the report has run for
+MLOPS_BOT_REPORT_PROGRESS_AFTER_SECONDS (0: as soon as the worker takes it), edited with its
+phase and columns done at most once per `EDIT_EVERY`, then replaced by the report (or the
 failure) in posting.py.
 
-The placeholder is posted for every report the worker starts, not only those still running
-after a few seconds: deciding "slow" would need a timer thread per job, and a placeholder
-that becomes the report a second later costs one message, which is then the report itself.
-Edits are throttled on the injected clock (bot/clock.py), so tests move time by hand.
+"More than a few seconds" is checked when a progress event arrives (each phase, each column),
+not by a timer thread per job: a quick report never gets a placeholder, so its channel sees
+one message as before. Time comes from the injected clock (bot/clock.py): tests move it by hand.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 from datetime import datetime, timedelta
+from typing import Any
 
 from slack_sdk import WebClient
 
@@ -33,58 +34,82 @@ def placeholder_text(job: ReportJob) -> str:
 
 
 class ProgressMessage:
-    """The placeholder of one job; `ts` is None when it could not be posted."""
+    """The placeholder of one job; `ts` stays None until it is posted (or when it cannot be)."""
 
     def __init__(
-        self, client: WebClient, job: ReportJob, clock: Clock, every: timedelta = EDIT_EVERY
+        self,
+        client: WebClient,
+        job: ReportJob,
+        clock: Clock,
+        after: timedelta = timedelta(0),
+        every: timedelta = EDIT_EVERY,
     ) -> None:
         self.client = client
         self.job = job
         self.clock = clock
+        self.after = after
         self.every = every
         self.channel = job.channel
         self.ts: str | None = None
-        self._last: datetime | None = None
+        self._since = clock.now()  # when the worker took the job
+        self._last: datetime | None = None  # when the placeholder was last posted or edited
+        self._tried = False
         self._closed = False
-        self._lock = threading.Lock()  # events come from the runner's queue reader thread
+        self._lock = threading.Lock()  # events come from the runner's relay thread
 
-    def post(self) -> ProgressMessage:
-        """Post the placeholder at once; a Slack failure only costs the progress, not the report."""
-        text = placeholder_text(self.job)
-        try:
-            resp = self.client.chat_postMessage(
-                channel=self.channel, text=text, blocks=[section(text).to_dict()]
-            )
-        except SLACK_FAILURES as exc:
-            log.warning("could not post the report placeholder: %s", slack_error(exc))
-            return self
-        self.ts, self.channel = str(resp["ts"]), str(resp.get("channel") or self.channel)
-        self._last = self.clock.now()
+    def start(self) -> ProgressMessage:
+        """Post the placeholder now when it is not to wait (``after`` is 0)."""
+        if self.after <= timedelta(0):
+            with self._lock:
+                self._post(None)
         return self
 
     def __call__(self, event: ProgressEvent) -> None:
-        """Edit the placeholder with ``event`` unless the last edit is younger than `every`."""
-        # the edit is made under the lock, so none can land after `close` (over the report)
+        """Post the placeholder once the job is old enough, then edit it with ``event`` unless
+        the last edit is younger than `every`."""
+        # under the lock, so no edit can land after `close` (over the report)
         with self._lock:
             now = self.clock.now()
-            if self.ts is None or self._closed:
+            if self._closed:
+                return
+            if self.ts is None:
+                if not self._tried and now - self._since >= self.after:
+                    self._post(event)
                 return
             if self._last is not None and now - self._last < self.every:
                 return
             self._last = now
-            text = placeholder_text(self.job)
             try:
                 self.client.chat_update(
-                    channel=self.channel,
-                    ts=self.ts,
-                    text=f"{text} {event.line()}",
-                    blocks=[section(text).to_dict(), context(esc(event.line())).to_dict()],
+                    channel=self.channel, ts=self.ts, **_content(self.job, event)
                 )
             except SLACK_FAILURES as exc:  # the next edit may work; the report is unaffected
                 log.warning("could not edit the report placeholder: %s", slack_error(exc))
 
+    def _post(self, event: ProgressEvent | None) -> None:
+        """A Slack failure here only costs the progress, never the report (posted anew)."""
+        self._tried = True
+        try:
+            resp = self.client.chat_postMessage(channel=self.channel, **_content(self.job, event))
+        except SLACK_FAILURES as exc:
+            log.warning("could not post the report placeholder: %s", slack_error(exc))
+            return
+        self.ts, self.channel = str(resp["ts"]), str(resp.get("channel") or self.channel)
+        self._last = self.clock.now()
+
     def close(self) -> tuple[str, str] | None:
-        """No more edits; returns (channel, ts) for the report to replace, if posted."""
+        """No more edits; returns (channel, ts) for the report to replace, if one was posted."""
         with self._lock:
             self._closed = True
         return (self.channel, self.ts) if self.ts is not None else None
+
+
+def _content(job: ReportJob, event: ProgressEvent | None) -> dict[str, Any]:
+    text = placeholder_text(job)
+    if event is None:
+        return {"text": text, "blocks": [section(text).to_dict()]}
+    line = event.line()
+    return {
+        "text": f"{text} {line}",
+        "blocks": [section(text).to_dict(), context(esc(line)).to_dict()],
+    }

@@ -490,3 +490,29 @@ def test_schedules_belong_to_owners_and_approvers_with_limits(rbot: BotServer) -
     assert "Removed" in text_of(rbot.ask(f"schedule remove {sid}", user="U0ALICE"))
     ops = [json.loads(e.details)["op"] for e in rbot.audited("schedule_changed")]
     assert ops == ["remove"] + ["add"] * 5
+
+
+@pytest.mark.slow  # the report worker is a process
+def test_a_long_report_shows_a_placeholder_that_becomes_the_report(
+    mlflow_store: str, fake_slack: FakeSlack, tmp_path: Path, receiver: Receiver
+) -> None:
+    rng = np.random.default_rng(5)
+    ref = pd.DataFrame({"age": rng.normal(40, 10, 2000), "plan": rng.choice(["a", "b"], 2000)})
+    ref.to_parquet(tmp_path / "reference.parquet")
+    ref.assign(age=ref["age"] + 9).to_parquet(tmp_path / "current.parquet")
+    client = MlflowClient(tracking_uri=mlflow_store, registry_uri=mlflow_store)
+    run_id = client.get_model_version_by_alias("churn", "champion").run_id
+    client.log_artifact(run_id, str(tmp_path / "reference.parquet"))
+    # every report counts as long: the placeholder comes as the worker's first event arrives
+    after = {"mlops_bot_report_progress_after_seconds": "0"}
+    with report_bot(tmp_path, "bot", fake_slack, mlflow_store, receiver, **after) as bot:
+        bot.ask("drift churn")
+        placeholder = bot.posted_in(CHANNEL, timeout=90)
+        assert "computing drift for `churn` @champion…" in placeholder.params["text"]
+        ts = placeholder.response["ts"]  # type: ignore[index]
+        posted = wait_until(lambda: bot.audited("report_posted"), timeout=90)
+        assert json.loads(posted[0].details)["ts"] == ts  # the report took the placeholder's place
+        [message] = [m for m in fake_slack.messages(CHANNEL) if not m.get("thread_ts")]
+        assert message["ts"] == ts and "`age`" in text_of(message)
+        assert message["metadata"]["event_type"] == "mlops_bot_report_posted"
+        assert len(fake_slack.calls_to("chat.postMessage")) == 1  # no second message

@@ -1,5 +1,6 @@
-"""A report's placeholder in Slack: posted at once, edited at most every 10 s (a fixed clock
-moved by hand), then replaced by the report or by the failure: one message in the channel."""
+"""A report's placeholder in Slack: posted once the report runs long, edited at most every
+10 s (a fixed clock moved by hand), then replaced by the report or by the failure: one message
+in the channel; a quick report gets none."""
 
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ def columns(done: int, total: int = 10) -> ProgressEvent:
 
 def test_placeholder_is_edited_at_most_every_ten_seconds(fake_slack: FakeSlack) -> None:
     clock = FixedClock()
-    message = ProgressMessage(web_client(fake_slack), JOB, clock).post()
+    message = ProgressMessage(web_client(fake_slack), JOB, clock).start()  # after 0 s: at once
     assert message.ts is not None
     [posted] = fake_slack.messages(CHANNEL)
     assert posted["text"] == ":hourglass_flowing_sand: computing drift for `churn` @champion…"
@@ -53,9 +54,38 @@ def test_placeholder_is_edited_at_most_every_ten_seconds(fake_slack: FakeSlack) 
     assert len(fake_slack.calls_to("chat.update")) == 2
 
 
+def test_placeholder_waits_until_the_report_runs_long(fake_slack: FakeSlack) -> None:
+    clock = FixedClock()
+    message = ProgressMessage(web_client(fake_slack), JOB, clock, after=timedelta(seconds=3))
+    message.start()
+    message(ProgressEvent(Phase.LOADING, "reading cur.parquet"))
+    clock.advance(timedelta(seconds=2))
+    message(columns(1))
+    assert fake_slack.messages(CHANNEL) == []  # quick so far: nothing posted
+    clock.advance(timedelta(seconds=1))
+    message(columns(2))
+    [posted] = fake_slack.messages(CHANNEL)
+    assert posted["text"].endswith("computing drift for `churn` @champion… comparing: 2/10 columns")
+    clock.advance(timedelta(seconds=9))
+    message(columns(3))
+    assert fake_slack.calls_to("chat.update") == []  # 9 s after the placeholder: too soon
+
+
+def test_a_quick_report_has_no_placeholder(runtime: Runtime, fake_slack: FakeSlack) -> None:
+    sink = SlackReportSink(web_client(fake_slack), runtime)  # the default: after 3 s
+    progress = sink.started(JOB)
+    assert progress is not None
+    progress(columns(1))  # the system clock: well within 3 s
+    sink.failed(JOB, "no data")
+    [only] = fake_slack.messages(CHANNEL)
+    assert only["text"].startswith(":warning: The drift report for `churn` failed: no data")
+    assert fake_slack.calls_to("chat.update") == []
+
+
 @pytest.fixture
 def sink(runtime: Runtime, fake_slack: FakeSlack) -> SlackReportSink:
-    rt = dataclasses.replace(runtime, clock=FixedClock())
+    settings = runtime.settings.model_copy(update={"mlops_bot_report_progress_after_seconds": 0})
+    rt = dataclasses.replace(runtime, clock=FixedClock(), settings=settings)
     return SlackReportSink(web_client(fake_slack), rt)
 
 
