@@ -73,7 +73,7 @@ class Bar(AbstractContextManager["Bar"]):
                 self.task, description=str(event.phase), completed=event.done, total=event.total
             )
         else:  # a new step: the bar is indeterminate until columns are counted
-            text = f"{event.phase}: {event.detail}" if event.detail else str(event.phase)
+            text = event.line()
             self.progress.update(self.task, description=text[:100], completed=0, total=None)
 
 

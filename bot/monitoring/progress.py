@@ -31,7 +31,9 @@ class ProgressEvent:
         """One human line, e.g. ``comparing: 3/10 columns`` or ``loading: reading x.parquet``."""
         if self.total is not None:
             return f"{self.phase}: {self.done or 0}/{self.total} columns"
-        return f"{self.phase}: {self.detail}" if self.detail else str(self.phase)
+        if not self.detail or self.detail.startswith(self.phase):  # "comparing 2,000 rows…"
+            return self.detail or str(self.phase)
+        return f"{self.phase}: {self.detail}"
 
 
 ProgressFn = Callable[[ProgressEvent], None]

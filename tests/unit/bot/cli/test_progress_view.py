@@ -29,3 +29,8 @@ def test_plain_lines_count_columns_by_tenths() -> None:
 
 def test_a_terminal_gets_the_bar() -> None:
     assert isinstance(view(Terminal()), Bar)
+
+
+def test_a_detail_that_names_its_phase_is_not_repeated() -> None:
+    line = ProgressEvent(Phase.COMPARING, "comparing 20 reference rows with 20 current rows").line()
+    assert line == "comparing 20 reference rows with 20 current rows"
