@@ -128,7 +128,9 @@ def make_report(
         fix = correction or (monitor.correction if monitor else "bh")
         options = _options(monitor, fix, now or _clock_now())
         if chosen != "numpy" and _local(reference, current):
-            return _drift_out_of_core(head, reference, current, options, stamp, charts, say, config)
+            return _drift_out_of_core(
+                head, reference, current, options, stamp, charts, say, config, chosen
+            )
         cur = datasets.load(current, holder=holder, progress=say, limits=limits)
         ref = datasets.load(reference, holder=holder, progress=say, limits=limits)
         return _drift(head, ref, cur, options, stamp, charts, say, chosen, config)
@@ -184,13 +186,24 @@ def _drift_out_of_core(
     charts: bool,
     say: Progress,
     config: EngineConfig,
+    chosen: str = "duckdb",
 ) -> Report:
-    """Drift by DuckDB on local files read where they are (no size caps: out of core)."""
+    """Drift by DuckDB (or Spark) on local files read where they are (no size caps)."""
     from bot.monitoring.drift.engines import EngineError
     from bot.monitoring.drift.engines.duckdb_engine import DuckDBEngine
+    from bot.monitoring.drift.engines.spark_engine import SparkEngine
 
-    engine = DuckDBEngine(memory_limit=config.memory_limit, temp_directory=config.spill_dir)
-    say(f"comparing {current} with {reference} (duckdb, memory limit {config.memory_limit})")
+    engine: DuckDBEngine | SparkEngine
+    if chosen == "spark":
+        engine = SparkEngine(
+            master=config.spark_master,
+            memory_limit=config.memory_limit,
+            temp_directory=config.spill_dir,
+        )
+        say(f"comparing {current} with {reference} (spark, master {config.spark_master})")
+    else:
+        engine = DuckDBEngine(memory_limit=config.memory_limit, temp_directory=config.spill_dir)
+        say(f"comparing {current} with {reference} (duckdb, memory limit {config.memory_limit})")
     try:
         result, ref_rows, cur_rows = engine.compute_with_rows(reference, current, options)
         width = (
@@ -199,7 +212,7 @@ def _drift_out_of_core(
             else (0, 0)
         )
         sides = ((reference, ref_rows, width[0]), (current, cur_rows, width[1]))
-        report = _drift_report(head, result, sides, stamp, "duckdb", options)
+        report = _drift_report(head, result, sides, stamp, str(chosen), options)
         if charts:  # histograms of a random sample of each side: a picture, not a statistic
             say("rendering charts")
             names = [f.name for f in result.features]
@@ -219,9 +232,7 @@ def _engine(kind: str, reference: str, current: str, limits: datasets.Limits | N
     try:
         chosen = EngineKind(kind)
     except ValueError:
-        raise ReportError(f"unknown engine {kind!r}; use auto, numpy or duckdb") from None
-    if chosen == EngineKind.SPARK:
-        raise ReportError("the spark engine is not available yet; use auto, numpy or duckdb")
+        raise ReportError(f"unknown engine {kind!r}; use auto, numpy, duckdb or spark") from None
     missing = not (local_paths(reference) and local_paths(current))
     if chosen == EngineKind.AUTO and _local(reference, current) and missing:
         return EngineKind.NUMPY  # its loader names the missing file
