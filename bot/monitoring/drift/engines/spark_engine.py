@@ -137,15 +137,20 @@ class SparkEngine:
 
     def column_count(self, source: pd.DataFrame | str | Path) -> int:
         """How many columns ``source`` has (for the message of a report with none in common)."""
-        return len(self._read(source)[0].column_names)
+        import pandas as pd
+
+        if isinstance(source, pd.DataFrame):
+            return len(source.columns)
+        return len(_spark_frame(spark_session(self.master), source)[0].columns)
 
     def sample(
         self, source: pd.DataFrame | str | Path, columns: Sequence[str], rows: int
     ) -> pd.DataFrame:
-        """Up to ``rows`` rows of ``columns`` (the charts of an out-of-core report)."""
+        """Up to ``rows`` random rows of ``columns`` (the charts of an out-of-core report),
+        sampled by Spark."""
         import duckdb
 
-        table, _, types = self._read(source)
+        table, _, types = self._read(source, columns, rows)
         con = self._sql.connect()
         try:
             _register(con, "src", table, types)
@@ -155,9 +160,15 @@ class SparkEngine:
         finally:
             con.close()
 
-    def _read(self, source: pd.DataFrame | str | Path) -> tuple[Any, set[str], dict[str, str]]:
-        """``source`` as an Arrow table read by Spark, its hive partition columns, and for CSV
-        the SQL type of each column (Spark reads CSV cells as text, see :func:`_csv_types`)."""
+    def _read(
+        self,
+        source: pd.DataFrame | str | Path,
+        columns: Sequence[str] | None = None,
+        rows: int | None = None,
+    ) -> tuple[Any, set[str], dict[str, str]]:
+        """``source`` (only ``columns``, about ``rows`` random rows, when given) as an Arrow
+        table read by Spark, its hive partition columns, and for CSV the SQL type of each column
+        (Spark reads CSV cells as text, see :func:`_csv_types`)."""
         import pandas as pd
         import pyarrow as pa
 
@@ -165,6 +176,14 @@ class SparkEngine:
             return pa.Table.from_pandas(source, preserve_index=False), set(), {}
         frame, parts, types = _spark_frame(spark_session(self.master), source)
         try:
+            if columns is not None:
+                names = frame.columns  # by position: a name may hold dots or backticks
+                frame = frame.select(*[frame[names.index(c)] for c in columns if c in names])
+            if rows is not None:
+                total = frame.count()
+                if total > rows:  # Bernoulli sampling, a little more than asked, then cut
+                    frame = frame.sample(fraction=min(1.0, 1.1 * rows / total), seed=0)
+                frame = frame.limit(rows)
             table = frame.toArrow()
         except Exception as exc:  # Spark's errors are Py4J/Connect exceptions of many kinds
             raise EngineError(f"Spark could not read `{source}`: {_one_line(exc)}") from exc

@@ -127,6 +127,10 @@ def test_folders_globs_and_csv(tmp_path: Path, spark: SparkEngine) -> None:
     from_folder = spark.compute(tmp_path / "ref.parquet", tmp_path / "cur", DriftOptions())
     assert_same(expected, from_folder)
     assert "day" not in {f.name for f in from_folder.features}
+    sample = spark.sample(tmp_path / "cur", ["normal", "plan", "missing"], 500)
+    assert list(sample.columns) == ["normal", "plan"] and 0 < len(sample) <= 500
+    assert set(sample["plan"]) <= set(cur["plan"])
+    assert spark.column_count(tmp_path / "ref.parquet") == len(ref.columns)
     csv_ref = pd.read_csv(tmp_path / "ref.csv")
     csv_cur = pd.concat([pd.read_csv(tmp_path / f"cur_{d}.csv") for d in range(3)])
     expected_csv = make_engine("numpy").compute(csv_ref, csv_cur, DriftOptions())
