@@ -227,3 +227,16 @@ def test_no_common_column_is_a_one_line_error_on_duckdb_too(tmp_path: Path) -> N
             "no column to compare: the reference has 1 column(s), the current data 2, "
             "and none is in both"
         )
+
+
+@pytest.mark.slow
+@pytest.mark.spark
+def test_cli_engine_spark_uses_the_master_setting(tmp_path: Path, spark_master: str) -> None:
+    ref, cur = _data(tmp_path)
+    env = cli_env(tmp_path, MLOPS_BOT_SPARK_MASTER="local[1]")
+    args = ["drift", "--reference", ref, "--current", cur, "--out", "out", "--no-charts"]
+    res = run_mlops_bot(tmp_path, "report", *args, "--engine", "spark", env=env, timeout=180)
+    assert res.returncode == 0, res.stderr
+    assert "(spark, master local[1])" in res.stderr and "Traceback" not in res.stderr
+    body = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert body["engine"] == "spark" and body["current"]["rows"] == 4000
