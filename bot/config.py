@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     mlops_bot_duckdb_memory_limit: str = Field(
         default="2GB", pattern=r"^\s*\d+(\.\d+)?\s*[KMGT]i?B\s*$"
     )
+    # The Spark drift engine's master: "local[2]", "spark://host:7077", "yarn", or a Spark
+    # Connect URL "sc://host:15002".
+    mlops_bot_spark_master: str = Field(default="local[2]", min_length=1)
     # The pipeline client (`mlops-bot request …`): the bot's base URL and a pipeline's token.
     mlops_bot_url: str | None = None
     mlops_bot_api_token: SecretStr | None = None

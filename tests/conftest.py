@@ -116,3 +116,18 @@ def _slow_if_it_starts_a_process(request: pytest.FixtureRequest) -> Iterator[Non
         subprocess.Popen.__init__ = real_init  # type: ignore[method-assign]
     if started and request.node.get_closest_marker("slow") is None:
         pytest.fail(f"starts a process ({started[0]}) but is not marked slow", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def spark_master() -> Iterator[str]:
+    """The run's one Spark session (`local[2]`, UI off, 2 shuffle partitions, 127.0.0.1, 512 MB
+    driver), started once; without `java` skipped with the reason, except under CI=true."""
+    if shutil.which("java") is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("the spark tests need Java 17 under CI (`java` is not on PATH)")
+        pytest.skip("the spark tests need Java 17: `java` is not on PATH")
+    from bot.monitoring.drift.engines.spark_engine import spark_session, stop_sessions
+
+    spark_session("local[2]", driver_memory="512m")
+    yield "local[2]"
+    stop_sessions()

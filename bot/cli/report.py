@@ -43,7 +43,9 @@ def report(
     ),
     channel: str | None = typer.Option(None, "--channel", help="also post to this Slack channel"),
     engine: str | None = typer.Option(
-        None, "--engine", help="drift: auto, numpy or duckdb (default: the monitor's, else auto)"
+        None,
+        "--engine",
+        help="drift: auto, numpy, duckdb or spark (default: the monitor's or auto)",
     ),
     correction: str | None = typer.Option(
         None, "--correction", help="bh or none (raw p, Evidently's verdicts); default: the policy's"
@@ -61,8 +63,8 @@ def report(
 
     if kind.lower() not in KINDS:
         fail(f"report kind must be drift or perf, not {kind!r}", 1)
-    if engine is not None and engine not in ("auto", "numpy", "duckdb"):
-        fail(f"--engine must be auto, numpy or duckdb, not {engine!r}", 1)
+    if engine is not None and engine not in ("auto", "numpy", "duckdb", "spark"):
+        fail(f"--engine must be auto, numpy, duckdb or spark, not {engine!r}", 1)
     if correction not in (None, "bh", "none"):
         fail(f"--correction must be bh or none, not {correction!r}", 1)
     try:

@@ -129,7 +129,9 @@ def make_report(
         fix = correction or (monitor.correction if monitor else "bh")
         options = replace(_options(monitor, fix, now or _clock_now()), on_column=say.columns)
         if chosen != "numpy" and _local(reference, current):
-            return _drift_out_of_core(head, reference, current, options, stamp, charts, say, config)
+            return _drift_out_of_core(
+                head, reference, current, options, stamp, charts, say, config, chosen
+            )
         cur = datasets.load(current, holder=holder, progress=say, limits=limits)
         ref = datasets.load(reference, holder=holder, progress=say, limits=limits)
         return _drift(head, ref, cur, options, stamp, charts, say, chosen, config)
@@ -188,16 +190,25 @@ def _drift_out_of_core(
     charts: bool,
     say: Steps,
     config: EngineConfig,
+    chosen: str = "duckdb",
 ) -> Report:
-    """Drift by DuckDB on local files read where they are (no size caps: out of core)."""
+    """Drift by DuckDB (or Spark) on local files read where they are (no size caps)."""
     from bot.monitoring.drift.engines import EngineError
     from bot.monitoring.drift.engines.duckdb_engine import DuckDBEngine
+    from bot.monitoring.drift.engines.spark_engine import SparkEngine
 
-    engine = DuckDBEngine(memory_limit=config.memory_limit, temp_directory=config.spill_dir)
-    say.enter(
-        Phase.COMPARING,
-        f"comparing {current} with {reference} (duckdb, memory limit {config.memory_limit})",
-    )
+    engine: DuckDBEngine | SparkEngine
+    if chosen == "spark":
+        engine = SparkEngine(
+            master=config.spark_master,
+            memory_limit=config.memory_limit,
+            temp_directory=config.spill_dir,
+        )
+        what = f"spark, master {config.spark_master}"
+    else:
+        engine = DuckDBEngine(memory_limit=config.memory_limit, temp_directory=config.spill_dir)
+        what = f"duckdb, memory limit {config.memory_limit}"
+    say.enter(Phase.COMPARING, f"comparing {current} with {reference} ({what})")
     try:
         result, ref_rows, cur_rows = engine.compute_with_rows(reference, current, options)
         width = (
@@ -206,7 +217,7 @@ def _drift_out_of_core(
             else (0, 0)
         )
         sides = ((reference, ref_rows, width[0]), (current, cur_rows, width[1]))
-        report = _drift_report(head, result, sides, stamp, "duckdb", options)
+        report = _drift_report(head, result, sides, stamp, str(chosen), options)
         if charts:  # histograms of a random sample of each side: a picture, not a statistic
             say.enter(Phase.CHARTS, "rendering charts")
             names = [f.name for f in result.features]
@@ -226,9 +237,7 @@ def _engine(kind: str, reference: str, current: str, limits: datasets.Limits | N
     try:
         chosen = EngineKind(kind)
     except ValueError:
-        raise ReportError(f"unknown engine {kind!r}; use auto, numpy or duckdb") from None
-    if chosen == EngineKind.SPARK:
-        raise ReportError("the spark engine is not available yet; use auto, numpy or duckdb")
+        raise ReportError(f"unknown engine {kind!r}; use auto, numpy, duckdb or spark") from None
     missing = not (local_paths(reference) and local_paths(current))
     if chosen == EngineKind.AUTO and _local(reference, current) and missing:
         return EngineKind.NUMPY  # its loader names the missing file
@@ -391,7 +400,7 @@ def _perf(
     body = result.to_dict()
     if ctx.reference_note:
         body["reference_note"] = ctx.reference_note
-    generated = _now()
+    generated = _clock_now().strftime("%Y-%m-%dT%H:%M:%SZ")
     document = build_document(
         {
             **head,
@@ -476,10 +485,6 @@ def write_report(report: Report, out_dir: Path) -> list[Path]:
         path.write_bytes(content)
         written.append(path)
     return written
-
-
-def _now() -> str:
-    return _clock_now().strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _clock_now() -> datetime:

@@ -146,12 +146,13 @@ def _compute_in_worker(
 
 
 def engine_config(settings: Settings) -> EngineConfig:
-    """The out-of-core engines' settings: DuckDB's memory limit, its spill folder."""
+    """The out-of-core engines' settings: DuckDB's memory limit and spill folder, Spark's master."""
     from bot.monitoring.drift.engines.base import EngineConfig
 
     return EngineConfig(
         memory_limit=settings.mlops_bot_duckdb_memory_limit,
         spill_dir=settings.data_dir / "duckdb-spill",
+        spark_master=settings.mlops_bot_spark_master,
     )
 
 

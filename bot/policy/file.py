@@ -96,7 +96,7 @@ class MonitorConfig(_Strict):
     retrain_url: str | None = None
     correction: Literal["bh", "none"] = "bh"  # "none": raw p-values, Evidently's verdicts
     # where drift statistics are computed (bot.monitoring.drift.engines.EngineKind)
-    engine: Literal["auto", "numpy", "duckdb"] = "auto"
+    engine: Literal["auto", "numpy", "duckdb", "spark"] = "auto"
     degradation_threshold: float = Field(default=0.05, ge=0)
     features: dict[str, FeatureOverrideConfig] = Field(default_factory=dict)
 

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from bot.runtime import Runtime
 
 TOP_FEATURES = 10
+ENGINE_NAMES = {"duckdb": "DuckDB", "spark": "Spark"}  # named in the summary line
 CHALLENGER = "challenger"
 
 
@@ -76,7 +77,7 @@ def _drift_blocks(doc: DriftDocument, alert: bool, mention: str) -> list[Block]:
             f"({doc.drifted_share:.0%}, {p_kind})"
             + (f", {untested} not tested" if untested else "")
             + f" · reference {doc.reference.rows:,} rows · current {doc.current.rows:,} rows"
-            + (" · computed by DuckDB" if doc.engine == "duckdb" else "")
+            + (f" · computed by {ENGINE_NAMES[doc.engine]}" if doc.engine in ENGINE_NAMES else "")
             + (f"\n{mention}" if mention else "")
         )
     )

@@ -101,8 +101,31 @@ def test_bad_sources_and_engines_are_one_line_report_errors(tmp_path: Path) -> N
         with pytest.raises(ReportError, match=message) as info:
             _report(tmp_path, reference=ref, current=source, engine="duckdb")
         assert "\n" not in str(info.value)
-    with pytest.raises(ReportError, match="spark engine is not available yet"):
-        _report(tmp_path, reference=ref, current=ref, engine="spark")
+    with pytest.raises(ReportError, match="unknown engine 'gpu'; use auto, numpy, duckdb or spark"):
+        _report(tmp_path, reference=ref, current=ref, engine="gpu")
+
+
+@pytest.mark.slow
+@pytest.mark.spark
+def test_spark_report_matches_duckdb_and_says_spark(tmp_path: Path, spark_master: str) -> None:
+    ref, cur = _data(tmp_path)
+    config = EngineConfig(spill_dir=tmp_path / "spill", spark_master=spark_master)
+    kwargs: dict[str, object] = {"reference": ref, "current": cur, "engine_config": config}
+    spark = make_report(
+        "drift",  # type: ignore[arg-type]
+        Registry("sqlite:///unused.db"),
+        load_policy(Settings(_env_file=None)),  # type: ignore[call-arg]
+        engine="spark",
+        **kwargs,  # type: ignore[arg-type]
+    )
+    duck = _report(tmp_path, reference=ref, current=cur, engine="duckdb")
+    assert isinstance(spark.document, DriftDocument)
+    assert (spark.document.engine, spark.document.current.rows) == ("spark", 4000)
+    assert [f.name for f in spark.document.features] == ["age", "income", "plan", "visits"]
+    for a, b in zip(spark.document.features, duck.features, strict=True):
+        assert (a.method, a.drifted, a.type) == (b.method, b.drifted, b.type)
+        assert a.statistic == pytest.approx(b.statistic, rel=1e-9, abs=1e-12)
+    assert [name for name, _ in spark.charts][0] == "drift_summary.png"
 
 
 def test_the_monitor_chooses_its_engine_in_the_policy(tmp_path: Path) -> None:
@@ -128,8 +151,8 @@ def test_cli_engine_option(tmp_path: Path) -> None:
     assert "duckdb, memory limit 300MB" in res.stderr
     body = json.loads((tmp_path / "out" / "report.json").read_text())
     assert body["engine"] == "duckdb" and body["current"]["rows"] == 4000
-    bad = run_mlops_bot(tmp_path, "report", *args[:-1], "spark", env=env, timeout=120)
-    assert bad.returncode == 1 and "--engine must be auto, numpy or duckdb" in bad.stderr
+    bad = run_mlops_bot(tmp_path, "report", *args[:-1], "gpu", env=env, timeout=120)
+    assert bad.returncode == 1 and "--engine must be auto, numpy, duckdb or spark" in bad.stderr
     assert "Traceback" not in bad.stderr
 
 
@@ -204,3 +227,16 @@ def test_no_common_column_is_a_one_line_error_on_duckdb_too(tmp_path: Path) -> N
             "no column to compare: the reference has 1 column(s), the current data 2, "
             "and none is in both"
         )
+
+
+@pytest.mark.slow
+@pytest.mark.spark
+def test_cli_engine_spark_uses_the_master_setting(tmp_path: Path, spark_master: str) -> None:
+    ref, cur = _data(tmp_path)
+    env = cli_env(tmp_path, MLOPS_BOT_SPARK_MASTER="local[1]")
+    args = ["drift", "--reference", ref, "--current", cur, "--out", "out", "--no-charts"]
+    res = run_mlops_bot(tmp_path, "report", *args, "--engine", "spark", env=env, timeout=180)
+    assert res.returncode == 0, res.stderr
+    assert "(spark, master local[1])" in res.stderr and "Traceback" not in res.stderr
+    body = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert body["engine"] == "spark" and body["current"]["rows"] == 4000

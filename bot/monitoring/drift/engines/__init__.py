@@ -4,7 +4,8 @@
 * ``numpy_engine``: the in-memory engine of ``bot.monitoring.drift.engine``;
 * ``sql``: the SQL text of the statistics (shared by SQL engines);
 * ``stats``: from exact statistics to the numpy engine's FeatureDrift and verdicts;
-* ``duckdb_engine``: DuckDB in process, out of core.
+* ``duckdb_engine``: DuckDB in process, out of core;
+* ``spark_engine``: a Spark session reads the data, the same SQL computes the statistics.
 """
 
 from __future__ import annotations
@@ -41,4 +42,13 @@ def make_engine(kind: EngineKind | str, config: EngineConfig | None = None) -> D
 
         config = config or EngineConfig()
         return DuckDBEngine(memory_limit=config.memory_limit, temp_directory=config.spill_dir)
-    raise EngineError(f"the {kind} engine is not available yet; use numpy or duckdb")
+    if kind == EngineKind.SPARK:
+        from bot.monitoring.drift.engines.spark_engine import SparkEngine
+
+        config = config or EngineConfig()
+        return SparkEngine(
+            master=config.spark_master,
+            memory_limit=config.memory_limit,
+            temp_directory=config.spill_dir,
+        )
+    raise EngineError(f"the {kind} engine is not available; use numpy, duckdb or spark")

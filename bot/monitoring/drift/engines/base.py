@@ -35,7 +35,7 @@ class EngineKind(StrEnum):
     AUTO = "auto"  # numpy when both sides fit comfortably in memory, duckdb otherwise
     NUMPY = "numpy"  # in memory, pandas frames
     DUCKDB = "duckdb"  # in process, out of core, reads files lazily
-    SPARK = "spark"  # a Spark session (not available yet)
+    SPARK = "spark"  # a Spark session reads the files (MLOPS_BOT_SPARK_MASTER)
 
 
 class EngineError(Exception):
@@ -57,10 +57,12 @@ class DriftOptions:
 
 @dataclass(frozen=True)
 class EngineConfig:
-    """Settings of the out-of-core engines (MLOPS_BOT_DUCKDB_MEMORY_LIMIT, the data dir)."""
+    """Settings of the out-of-core engines (MLOPS_BOT_DUCKDB_MEMORY_LIMIT, the data dir,
+    MLOPS_BOT_SPARK_MASTER)."""
 
     memory_limit: str = "2GB"
     spill_dir: Path | None = None
+    spark_master: str = "local[2]"  # MLOPS_BOT_SPARK_MASTER
 
 
 class DriftEngine(Protocol):

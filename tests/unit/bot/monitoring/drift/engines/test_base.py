@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bot.monitoring.drift.engines import EngineError, EngineKind, choose_engine, make_engine
+from bot.monitoring.drift.engines import EngineConfig, EngineKind, choose_engine, make_engine
 from bot.monitoring.drift.engines.base import estimated_bytes, is_local, local_paths
 
 
@@ -49,8 +49,10 @@ def test_folders_and_globs_list_their_data_files(tmp_path: Path) -> None:
     assert not is_local("s3://bucket/data.parquet")
 
 
-def test_unknown_and_unavailable_engines_are_refused() -> None:
+def test_unknown_engines_are_refused_and_spark_starts_lazily() -> None:
+    from bot.monitoring.drift.engines.spark_engine import SparkEngine
+
     with pytest.raises(ValueError, match="'gpu' is not a valid EngineKind"):
         make_engine("gpu")
-    with pytest.raises(EngineError, match="spark engine is not available yet"):
-        make_engine("spark")
+    engine = make_engine("spark", EngineConfig(spark_master="sc://spark.example:15002"))
+    assert isinstance(engine, SparkEngine) and engine.master == "sc://spark.example:15002"

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bot.monitoring.drift.engines import DriftOptions, EngineError, make_engine
+from bot.monitoring.drift.engines import DriftEngine, DriftOptions, EngineError, make_engine
 from bot.monitoring.drift.engines.duckdb_engine import DuckDBEngine
 from bot.monitoring.drift.results import DriftResult, FeatureOverride
 
@@ -51,14 +51,20 @@ def assert_same(numpy_result: DriftResult, duckdb_result: DriftResult) -> None:
 
 
 def run_both(
-    tmp_path: Path, ref: pd.DataFrame, cur: pd.DataFrame, **options: Any
+    tmp_path: Path,
+    ref: pd.DataFrame,
+    cur: pd.DataFrame,
+    engine: DriftEngine | None = None,
+    **options: Any,
 ) -> tuple[DriftResult, DriftResult]:
+    """The numpy engine's result and ``engine``'s (DuckDB by default) on the same files."""
     tmp_path.mkdir(parents=True, exist_ok=True)
     ref_path, cur_path = tmp_path / "ref.parquet", tmp_path / "cur.parquet"
     ref.to_parquet(ref_path, index=False)
     cur.to_parquet(cur_path, index=False)
     opts = DriftOptions(**options)
-    engine = DuckDBEngine(memory_limit="256MB", temp_directory=tmp_path / "spill", threads=2)
+    if engine is None:
+        engine = DuckDBEngine(memory_limit="256MB", temp_directory=tmp_path / "spill", threads=2)
     return (
         make_engine("numpy").compute(ref_path, cur_path, opts),
         engine.compute(ref_path, cur_path, opts),

@@ -1,0 +1,277 @@
+"""The Spark drift engine: a Spark session (``local[N]``, any master URL, or Spark Connect
+``sc://…``, from MLOPS_BOT_SPARK_MASTER) reads the local Parquet/CSV files, globs and
+hive-partitioned folders; the exact statistics are then computed by the SQL of
+``engines.sql`` on the rows Spark delivers (as Arrow batches, in an in-process DuckDB).
+
+Why the arithmetic is not run inside Spark itself: Spark SQL has no exactly rounded sum
+(``fsum``), its sums depend on the partitioning, and the window over the union of distinct
+values that KS and W1 need (``ORDER BY v`` without ``PARTITION BY``) runs in one Spark task
+anyway. Feeding Spark's rows to the shared SQL keeps every statistic equal to the numpy
+engine's to 1e-9 whatever the cluster. The driver holds the compared columns of both sides
+(the DuckDB side spills to disk within MLOPS_BOT_DUCKDB_MEMORY_LIMIT).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bot.monitoring.drift.engines import duckdb_engine
+from bot.monitoring.drift.engines.base import DriftOptions, EngineError, EngineKind, local_paths
+from bot.monitoring.drift.results import DriftResult
+
+if TYPE_CHECKING:
+    import duckdb
+    import pandas as pd
+    from pyspark.sql import DataFrame, SparkSession
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MASTER = "local[2]"
+_SESSIONS: dict[str, SparkSession] = {}  # one session per master URL and process
+_LOCK = threading.Lock()
+_PARQUET = (".parquet", ".pq")
+_CSV = (".csv", ".csv.gz", ".tsv")
+
+
+def spark_session(master: str = DEFAULT_MASTER, *, driver_memory: str = "1g") -> SparkSession:
+    """The process's Spark session for ``master`` (created once; ``driver_memory`` applies to
+    the first): UI off, two shuffle partitions, driver bound to 127.0.0.1, UTC time zone."""
+    with _LOCK:
+        if master in _SESSIONS:
+            return _SESSIONS[master]
+        try:
+            from pyspark.sql import SparkSession
+        except ImportError as exc:  # pragma: no cover - pyspark is a dependency
+            raise EngineError("the spark engine needs the pyspark package") from exc
+        try:
+            if master.startswith("sc://"):
+                session = SparkSession.builder.remote(master).getOrCreate()
+            else:
+                builder = SparkSession.builder.master(master).appName("mlops-bot drift")
+                for key, value in _LOCAL_CONF.items():
+                    builder = builder.config(key, value)
+                builder = builder.config("spark.driver.memory", driver_memory)
+                session = builder.getOrCreate()
+            session.conf.set("spark.sql.session.timeZone", "UTC")
+        except Exception as exc:  # Java missing, master unreachable: one line, no traceback
+            raise EngineError(f"Spark cannot start on {master}: {_one_line(exc)}") from exc
+        _SESSIONS[master] = session
+        return session
+
+
+def stop_sessions() -> None:
+    """Stop every session this process started (the end of a test run, of a CLI run)."""
+    with _LOCK:
+        for session in _SESSIONS.values():
+            session.stop()
+        _SESSIONS.clear()
+
+
+_LOCAL_CONF = {
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.sql.shuffle.partitions": "2",
+    "spark.driver.bindAddress": "127.0.0.1",
+    "spark.driver.host": "127.0.0.1",
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
+    "spark.log.level": "WARN",
+}
+
+
+class SparkEngine:
+    """Drift statistics from data read by Spark; the SQL of ``engines.sql`` computes them."""
+
+    kind = EngineKind.SPARK
+
+    def __init__(
+        self,
+        *,
+        master: str = DEFAULT_MASTER,
+        memory_limit: str = duckdb_engine.DEFAULT_MEMORY_LIMIT,
+        temp_directory: Path | None = None,
+    ) -> None:
+        self.master = master
+        self._sql = duckdb_engine.DuckDBEngine(
+            memory_limit=memory_limit, temp_directory=temp_directory
+        )
+
+    def compute(
+        self,
+        reference: pd.DataFrame | str | Path,
+        current: pd.DataFrame | str | Path,
+        options: DriftOptions,
+    ) -> DriftResult:
+        """Compare ``current`` with ``reference``; bad sources raise :class:`EngineError`."""
+        return self.compute_with_rows(reference, current, options)[0]
+
+    def compute_with_rows(
+        self,
+        reference: pd.DataFrame | str | Path,
+        current: pd.DataFrame | str | Path,
+        options: DriftOptions,
+    ) -> tuple[DriftResult, int, int]:
+        """:meth:`compute`, and the row counts of both sides (for the report document)."""
+        import duckdb
+
+        ref, ref_parts, ref_types = self._read(reference)
+        cur, cur_parts, cur_types = self._read(current)
+        con = self._sql.connect()
+        try:
+            _register(con, "ref", ref, ref_types)
+            _register(con, "cur", cur, cur_types)
+            result = duckdb_engine._compute(con, options, exclude=ref_parts | cur_parts)
+            return result, _rows(ref), _rows(cur)
+        except duckdb.OutOfMemoryException as exc:
+            raise EngineError(
+                f"the statistics ran out of memory within {self._sql.memory_limit} "
+                f"(MLOPS_BOT_DUCKDB_MEMORY_LIMIT): {_one_line(exc)}"
+            ) from exc
+        except duckdb.Error as exc:
+            raise EngineError(f"the Spark data could not be compared: {_one_line(exc)}") from exc
+        finally:
+            con.close()
+
+    def column_count(self, source: pd.DataFrame | str | Path) -> int:
+        """How many columns ``source`` has (for the message of a report with none in common)."""
+        import pandas as pd
+
+        if isinstance(source, pd.DataFrame):
+            return len(source.columns)
+        return len(_spark_frame(spark_session(self.master), source)[0].columns)
+
+    def sample(
+        self, source: pd.DataFrame | str | Path, columns: Sequence[str], rows: int
+    ) -> pd.DataFrame:
+        """Up to ``rows`` random rows of ``columns`` (the charts of an out-of-core report),
+        sampled by Spark."""
+        import duckdb
+
+        table, _, types = self._read(source, columns, rows)
+        con = self._sql.connect()
+        try:
+            _register(con, "src", table, types)
+            return self._sql.sample(con.execute("SELECT * FROM src").df(), columns, rows)
+        except duckdb.Error as exc:
+            raise EngineError(f"the Spark data could not be sampled: {_one_line(exc)}") from exc
+        finally:
+            con.close()
+
+    def _read(
+        self,
+        source: pd.DataFrame | str | Path,
+        columns: Sequence[str] | None = None,
+        rows: int | None = None,
+    ) -> tuple[Any, set[str], dict[str, str]]:
+        """``source`` (only ``columns``, about ``rows`` random rows, when given) as an Arrow
+        table read by Spark, its hive partition columns, and for CSV the SQL type of each column
+        (Spark reads CSV cells as text, see :func:`_csv_types`)."""
+        import pandas as pd
+        import pyarrow as pa
+
+        if isinstance(source, pd.DataFrame):  # already in memory (a downloaded artifact)
+            return pa.Table.from_pandas(source, preserve_index=False), set(), {}
+        frame, parts, types = _spark_frame(spark_session(self.master), source)
+        try:
+            if columns is not None:
+                names = frame.columns  # by position: a name may hold dots or backticks
+                frame = frame.select(*[frame[names.index(c)] for c in columns if c in names])
+            if rows is not None:
+                total = frame.count()
+                if total > rows:  # Bernoulli sampling, a little more than asked, then cut
+                    frame = frame.sample(fraction=min(1.0, 1.1 * rows / total), seed=0)
+                frame = frame.limit(rows)
+            table = frame.toArrow()
+        except Exception as exc:  # Spark's errors are Py4J/Connect exceptions of many kinds
+            raise EngineError(f"Spark could not read `{source}`: {_one_line(exc)}") from exc
+        for name in _null_columns(local_paths(source)) & set(table.column_names):
+            i = table.column_names.index(name)
+            table = table.set_column(i, name, pa.nulls(table.num_rows, pa.null()))
+        return table, parts, types
+
+
+def _spark_frame(
+    spark: SparkSession, source: str | Path
+) -> tuple[DataFrame, set[str], dict[str, str]]:
+    paths = local_paths(source)
+    if not paths:
+        raise EngineError(f"no file matches `{source}`")
+    files = [str(p.resolve()) for p in paths]
+    lowered = [f.lower() for f in files]
+    folder = Path(str(source)).expanduser()
+    try:
+        if all(f.endswith(_PARQUET) for f in lowered):
+            reader = spark.read.option("mergeSchema", "true")
+            plain = reader.parquet(*files)
+            if folder.is_dir():  # hive partitions (k=v folders) become columns, as in DuckDB
+                frame = reader.option("basePath", str(folder.resolve())).parquet(*files)
+                return frame, set(frame.columns) - set(plain.columns), {}
+            return plain, set(), {}
+        if all(f.endswith(_CSV) for f in lowered):
+            sep = "\t" if all(f.endswith(".tsv") for f in lowered) else ","
+            types = _csv_types(files)
+            reader = spark.read.options(header="true", inferSchema="false", sep=sep)
+            return reader.csv(files), set(), types
+    except Exception as exc:
+        raise EngineError(f"Spark could not read `{source}`: {_one_line(exc)}") from exc
+    raise EngineError(f"`{source}` must be Parquet or CSV files, not a mix or another format")
+
+
+def _null_columns(paths: list[Path]) -> set[str]:
+    """Columns of Parquet type ``null`` in every file (pandas' all-None object columns): Spark
+    reads them as integers, pandas and DuckDB as untyped nulls, which the reports compare."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    found: set[str] | None = None
+    for path in paths:
+        if not path.name.lower().endswith(_PARQUET):
+            return set()
+        try:
+            schema = pq.read_schema(path)
+        except (OSError, ValueError, pa.ArrowException):
+            return set()  # Spark has read it: leave its types alone
+        nulls = {f.name for f in schema if pa.types.is_null(f.type)}
+        found = nulls if found is None else found & nulls
+    return found or set()
+
+
+def _csv_types(files: list[str]) -> dict[str, str]:
+    """The column types DuckDB's CSV sniffer gives these files, with the candidates that match
+    pandas.read_csv (as the DuckDB engine reads them). Spark's own inference differs: it reads
+    ``inf`` as text and integers as int32, so the Spark reader keeps every cell as text and the
+    cells are cast to these types (``CAST('inf' AS DOUBLE)`` is infinity, as in pandas)."""
+    import duckdb
+
+    con = duckdb.connect(":memory:")
+    try:
+        rel = con.read_csv(files, union_by_name=True, auto_type_candidates=duckdb_engine._CSV_TYPES)
+        return {str(n): str(t) for n, t in zip(rel.columns, rel.types, strict=True)}
+    except duckdb.Error as exc:
+        raise EngineError(f"Spark could not read the CSV files: {_one_line(exc)}") from exc
+    finally:
+        con.close()
+
+
+def _register(con: duckdb.DuckDBPyConnection, name: str, table: Any, types: dict[str, str]) -> None:
+    """View ``name`` over the Arrow ``table``, each column cast to ``types`` when given."""
+    from bot.monitoring.drift.engines.sql import ident
+
+    con.register(f"{name}_arrow", table)
+    cols = ", ".join(
+        f"CAST({ident(c)} AS {types[c]}) AS {ident(c)}" if c in types else ident(c)
+        for c in table.column_names
+    )
+    con.execute(f"CREATE VIEW {name} AS SELECT {cols or '*'} FROM {name}_arrow")
+
+
+def _rows(table: Any) -> int:
+    return int(table.num_rows)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
