@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
-from bot import audit, metrics
+from bot import metrics
 from bot.config import Settings
 
 if TYPE_CHECKING:
@@ -305,6 +305,8 @@ class ReportRunner:
         message = _describe(exc, self.rt.settings)
         log.warning("%s report of %s failed: %s", job.kind, job.model, message)
         self.sink.failed(job, message)
+        from bot import audit  # SQLAlchemy: not imported by an ad-hoc CLI report (engine_config)
+
         audit.record(
             self.rt.engine,
             "report_failed",
