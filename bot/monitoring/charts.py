@@ -28,6 +28,12 @@ HIST_BINS = 30
 P_VALUE_METHODS = {"ks", "chisquare"}  # as in bot.monitoring.drift.results (lazy import)
 
 
+def load_matplotlib() -> None:
+    """Import the figure and the Agg canvas now (before a fork, so both processes have them)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: F401
+    from matplotlib.figure import Figure  # noqa: F401
+
+
 def _figure(left: float = 0.09, size: tuple[float, float] = SIZE) -> Figure:
     from matplotlib.figure import Figure
 

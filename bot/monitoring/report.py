@@ -76,6 +76,7 @@ def make_report(
     correction: str | None = None,
     now: datetime | None = None,
     columns: PerfColumns | None = None,
+    chart_workers: int = 1,
 ) -> Report:
     """Load both data sets, compute the report, render its charts.
 
@@ -89,6 +90,7 @@ def make_report(
     alias at their own version, and must not choose that way whose files are downloaded.
     ``engine`` (default: the monitor's, else ``auto``) chooses where drift statistics are
     computed; DuckDB reads local sources where they are, without the size caps.
+    ``chart_workers`` >= 2 draws drift charts in a forked process too (the CLI's choice).
     """
     kind = ReportKind(kind)  # callers may pass "drift" or "perf"
     say = progress or (lambda _m: None)
@@ -128,10 +130,12 @@ def make_report(
         fix = correction or (monitor.correction if monitor else "bh")
         options = _options(monitor, fix, now or _clock_now())
         if chosen != "numpy" and _local(reference, current):
-            return _drift_out_of_core(head, reference, current, options, stamp, charts, say, config)
+            return _drift_out_of_core(
+                head, reference, current, options, stamp, charts, say, config, chart_workers
+            )
         cur = datasets.load(current, holder=holder, progress=say, limits=limits)
         ref = datasets.load(reference, holder=holder, progress=say, limits=limits)
-        return _drift(head, ref, cur, options, stamp, charts, say, chosen, config)
+        return _drift(head, ref, cur, options, stamp, charts, say, chosen, config, chart_workers)
     cur = datasets.load(current, holder=holder, progress=say, limits=limits)
     labelled_ref: datasets.Dataset | None = None
     ref_note = None
@@ -156,6 +160,7 @@ def _drift(
     say: Progress,
     engine: EngineKind | str = "numpy",
     config: EngineConfig | None = None,
+    chart_workers: int = 1,
 ) -> Report:
     from bot.monitoring.drift.engines import EngineError, make_engine
 
@@ -171,7 +176,7 @@ def _drift(
     report = _drift_report(head, result, sides, stamp, engine, options)
     if charts:
         say("rendering charts")
-        report.charts = _drift_charts(result, ref, cur, report.title)
+        report.charts = _drift_charts(result, ref, cur, report.title, chart_workers)
     return report
 
 
@@ -184,6 +189,7 @@ def _drift_out_of_core(
     charts: bool,
     say: Progress,
     config: EngineConfig,
+    chart_workers: int = 1,
 ) -> Report:
     """Drift by DuckDB on local files read where they are (no size caps: out of core)."""
     from bot.monitoring.drift.engines import EngineError
@@ -205,7 +211,7 @@ def _drift_out_of_core(
             names = [f.name for f in result.features]
             ref = datasets.Dataset(reference, engine.sample(reference, names, CHART_SAMPLE_ROWS))
             cur = datasets.Dataset(current, engine.sample(current, names, CHART_SAMPLE_ROWS))
-            report.charts = _drift_charts(result, ref, cur, report.title)
+            report.charts = _drift_charts(result, ref, cur, report.title, chart_workers)
     except EngineError as exc:
         raise ReportError(str(exc)) from None
     return report
@@ -297,17 +303,24 @@ def _drift_report(
 
 
 def _drift_charts(
-    result: Any, ref: datasets.Dataset, cur: datasets.Dataset, title: str
+    result: Any, ref: datasets.Dataset, cur: datasets.Dataset, title: str, workers: int = 1
 ) -> list[tuple[str, bytes]]:
-    from bot.monitoring import charts
+    from functools import partial
 
-    out = [("drift_summary.png", charts.drift_summary(result, title))]
+    from bot.monitoring import chart_workers, charts
+
+    jobs: list[chart_workers.Job] = [
+        ("drift_summary.png", partial(charts.drift_summary, result, title))
+    ]
     ranked = [f for f in result.features if f.drift_score is not None]  # severity order
     for i, f in enumerate(ranked[:TOP_FEATURE_CHARTS], start=1):
         if f.name in ref.frame.columns and f.name in cur.frame.columns:
-            png = charts.feature_distribution(f, ref.frame[f.name], cur.frame[f.name], title)
-            out.append((f"feature_{i:02d}_{_slug(f.name)}.png", png))
-    return out
+            ref_col, cur_col = ref.frame[f.name], cur.frame[f.name]
+            draw = partial(charts.feature_distribution, f, ref_col, cur_col, title)
+            jobs.append((f"feature_{i:02d}_{_slug(f.name)}.png", draw))
+    if workers > 1:
+        charts.load_matplotlib()  # once, before the fork: the child inherits it
+    return chart_workers.render(jobs, workers)
 
 
 @dataclass
