@@ -85,6 +85,7 @@ def report(
     if model is not None:
         _check_mlflow_store(settings.mlflow_tracking_uri)
 
+    from bot.monitoring.chart_workers import cpus
     from bot.monitoring.datasets import DatasetError, Limits
     from bot.monitoring.document import ReportKind
     from bot.monitoring.report import PerfColumns, ReportError, make_report, write_report
@@ -116,6 +117,7 @@ def report(
                 engine_config=engine_config(settings),
                 correction=correction,
                 columns=PerfColumns(target, prediction, score, timestamp),
+                chart_workers=min(2, cpus()),  # the charts on two cores when it has them
             )
     except (ReportError, DatasetError, RegistryError) as exc:
         fail(str(exc).replace("`", "'"), 1)

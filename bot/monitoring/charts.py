@@ -28,6 +28,12 @@ HIST_BINS = 30
 P_VALUE_METHODS = {"ks", "chisquare"}  # as in bot.monitoring.drift.results (lazy import)
 
 
+def load_matplotlib() -> None:
+    """Import the figure and the Agg canvas now (before a fork, so both processes have them)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: F401
+    from matplotlib.figure import Figure  # noqa: F401
+
+
 def _figure(left: float = 0.09, size: tuple[float, float] = SIZE) -> Figure:
     from matplotlib.figure import Figure
 
@@ -173,7 +179,7 @@ def summary_figure(result: DriftResult, title: str) -> Figure:
         )
     correction = "BH-adjusted p" if result.correction == "bh" else "raw p"
     share = f"{result.drifted_share:.0%} of tested features drifted ({correction}) · {what}"
-    ax.set_title(f"{title}\n{share}", fontsize=9)
+    ax.set_title(f"{title}\n{share}", fontsize=9, y=1.0)  # y: no tick-label measuring
     return fig
 
 
@@ -209,7 +215,8 @@ def feature_figure(f: FeatureDrift, reference: pd.Series, current: pd.Series, ti
     else:
         test += f", threshold {_num(f.threshold)}"
     test += f" → {verdict}"
-    ax.set_title(f"{title}\n{_label(f.name)}: {test}", fontsize=9)
+    # y given: the title is placed without measuring every tick label first
+    ax.set_title(f"{title}\n{_label(f.name)}: {test}", fontsize=9, y=1.0)
     return fig
 
 
@@ -229,9 +236,9 @@ def _hist_overlay(ax: Any, reference: pd.Series, current: pd.Series) -> None:
     lo, hi = np.quantile(both, [0.005, 0.995])
     if hi <= lo:
         lo, hi = lo - 0.5, hi + 0.5
-    edges = np.linspace(lo, hi, HIST_BINS + 1)
     for values, colour, label in ((ref, BLUE, "reference"), (cur, ORANGE, "current")):
-        counts, _ = np.histogram(np.clip(values, lo, hi), bins=edges)
+        # bins=int with range: numpy's uniform-bin path (given an edge array it sorts the data)
+        counts, edges = np.histogram(np.clip(values, lo, hi), bins=HIST_BINS, range=(lo, hi))
         share = counts / max(values.size, 1)
         ax.stairs(share, edges, color=colour, linewidth=2, label=f"{label} (n={values.size:,})")
     ax.set_ylabel("share of rows")

@@ -17,13 +17,13 @@ from bot.monitoring import datasets, drift_table
 from bot.monitoring.document import ReportDocument, ReportKind, build_document
 from bot.monitoring.performance.measure import VERSION_COLUMN
 from bot.monitoring.progress import Phase, ProgressFn, Steps
+from bot.monitoring.report_charts import drift_charts, perf_charts
 from bot.policy.file import MonitorConfig, Policy
 from bot.registry.gateway import Registry
 
 if TYPE_CHECKING:  # the drift package imports numpy, pandas and scipy: only when a report runs
     from bot.monitoring.drift.engines.base import DriftOptions, EngineConfig, EngineKind
 
-TOP_FEATURE_CHARTS = 10
 CHART_SAMPLE_ROWS = 100_000  # rows per side drawn for the charts of an out-of-core report
 FEATURE_TABLE = drift_table.FILENAME
 Progress = Callable[[str], None]
@@ -77,6 +77,7 @@ def make_report(
     correction: str | None = None,
     now: datetime | None = None,
     columns: PerfColumns | None = None,
+    chart_workers: int = 1,
 ) -> Report:
     """Load both data sets, compute the report, render its charts.
 
@@ -90,6 +91,7 @@ def make_report(
     alias at their own version, and must not choose that way whose files are downloaded.
     ``engine`` (default: the monitor's, else ``auto``) chooses where drift statistics are
     computed; DuckDB reads local sources where they are, without the size caps.
+    ``chart_workers`` >= 2 draws drift charts in a forked process too (the CLI's choice).
     """
     kind = ReportKind(kind)  # callers may pass "drift" or "perf"
     say = Steps(progress)  # phases and columns done, as ProgressEvents
@@ -130,11 +132,11 @@ def make_report(
         options = replace(_options(monitor, fix, now or _clock_now()), on_column=say.columns)
         if chosen != "numpy" and _local(reference, current):
             return _drift_out_of_core(
-                head, reference, current, options, stamp, charts, say, config, chosen
+                head, reference, current, options, stamp, charts, say, config, chosen, chart_workers
             )
         cur = datasets.load(current, holder=holder, progress=say, limits=limits)
         ref = datasets.load(reference, holder=holder, progress=say, limits=limits)
-        return _drift(head, ref, cur, options, stamp, charts, say, chosen, config)
+        return _drift(head, ref, cur, options, stamp, charts, say, chosen, config, chart_workers)
     cur = datasets.load(current, holder=holder, progress=say, limits=limits)
     labelled_ref: datasets.Dataset | None = None
     ref_note = None
@@ -159,6 +161,7 @@ def _drift(
     say: Steps,
     engine: EngineKind | str = "numpy",
     config: EngineConfig | None = None,
+    chart_workers: int = 1,
 ) -> Report:
     from bot.monitoring.drift.engines import EngineError, make_engine
 
@@ -177,7 +180,7 @@ def _drift(
     report = _drift_report(head, result, sides, stamp, engine, options)
     if charts:
         say.enter(Phase.CHARTS, "rendering charts")
-        report.charts = _drift_charts(result, ref, cur, report.title)
+        report.charts = drift_charts(result, ref, cur, report.title, chart_workers)
     return report
 
 
@@ -191,6 +194,7 @@ def _drift_out_of_core(
     say: Steps,
     config: EngineConfig,
     chosen: str = "duckdb",
+    chart_workers: int = 1,
 ) -> Report:
     """Drift by DuckDB (or Spark) on local files read where they are (no size caps)."""
     from bot.monitoring.drift.engines import EngineError
@@ -223,7 +227,7 @@ def _drift_out_of_core(
             names = [f.name for f in result.features]
             ref = datasets.Dataset(reference, engine.sample(reference, names, CHART_SAMPLE_ROWS))
             cur = datasets.Dataset(current, engine.sample(current, names, CHART_SAMPLE_ROWS))
-            report.charts = _drift_charts(result, ref, cur, report.title)
+            report.charts = drift_charts(result, ref, cur, report.title, chart_workers)
     except EngineError as exc:
         raise ReportError(str(exc)) from None
     return report
@@ -310,20 +314,6 @@ def _drift_report(
     report = Report(document, title, alert=result.alert)
     report.files.append((FEATURE_TABLE, drift_table.to_csv(result.features)))
     return report
-
-
-def _drift_charts(
-    result: Any, ref: datasets.Dataset, cur: datasets.Dataset, title: str
-) -> list[tuple[str, bytes]]:
-    from bot.monitoring import charts
-
-    out = [("drift_summary.png", charts.drift_summary(result, title))]
-    ranked = [f for f in result.features if f.drift_score is not None]  # severity order
-    for i, f in enumerate(ranked[:TOP_FEATURE_CHARTS], start=1):
-        if f.name in ref.frame.columns and f.name in cur.frame.columns:
-            png = charts.feature_distribution(f, ref.frame[f.name], cur.frame[f.name], title)
-            out.append((f"feature_{i:02d}_{_slug(f.name)}.png", png))
-    return out
 
 
 @dataclass
@@ -419,7 +409,7 @@ def _perf(
     report = Report(document, title, alert=bool(result.degraded or cbpe_alerts))
     if charts:
         say.enter(Phase.CHARTS, "rendering charts")
-        report.charts = _perf_charts(result, body, title)
+        report.charts = perf_charts(result, body, title)
     return report
 
 
@@ -432,36 +422,6 @@ def _perf_stamp(head: dict[str, Any], body: dict[str, Any]) -> str:
     if not body.get("versions"):
         return f"{model}, version unknown"
     return f"{model} " + ", ".join(f"v{v}" for v in known) if known else f"{model}, version unknown"
-
-
-def _perf_charts(result: Any, body: dict[str, Any], title: str) -> list[tuple[str, bytes]]:
-    from bot.monitoring.performance import charts as ch
-
-    out: list[tuple[str, bytes]] = []
-    if result.windows:
-        keys = ["accuracy", "f1", "roc_auc"] if result.task == "classification" else ["rmse", "r2"]
-        for m in keys:
-            if any(w["metrics"].get(m) is not None for w in result.windows):
-                png = ch.metric_over_time(
-                    body["windows"], m, result.baseline.get(m), body.get("baseline_source"), title
-                )
-                out.append((f"metric_{m}.png", png))
-    cbpe = body.get("cbpe") or {}
-    for m in ("roc_auc", "accuracy"):
-        if any(w["estimated"].get(m) is not None for w in cbpe.get("windows", [])):
-            out.append((f"cbpe_{m}.png", ch.cbpe_over_time(cbpe, m, title)))
-    if body.get("reliability"):
-        out.append(
-            ("reliability.png", ch.reliability_diagram(body["reliability"], body["score"], title))
-        )
-    if body.get("confusion"):
-        png = ch.confusion_matrix(
-            body["confusion"], body["decision_threshold"], body["positive_label"], title
-        )
-        out.append(("confusion_matrix.png", png))
-    if body.get("residuals"):
-        out.append(("residuals.png", ch.residuals(body["residuals"], title)))
-    return out
 
 
 def _short(run_id: str | None) -> str:
@@ -491,8 +451,3 @@ def _clock_now() -> datetime:
     from bot.clock import SYSTEM
 
     return SYSTEM.now()
-
-
-def _slug(name: str) -> str:
-    cleaned = "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
-    return cleaned[:40] or "feature"

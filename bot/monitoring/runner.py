@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
-from bot import audit, metrics
 from bot.config import Settings
 
 if TYPE_CHECKING:
@@ -379,10 +378,14 @@ class ReportRunner:
                 "ALERT (threshold crossed)" if report.alert else "no alert",
             )
             return posted
+        from bot import metrics  # prometheus_client: not imported by an ad-hoc CLI report
+
         metrics.REPORT_FAILURES.labels(job.kind).inc()
         message = _describe(exc, self.rt.settings)
         log.warning("%s report of %s failed: %s", job.kind, job.model, message)
         self.sink.failed(job, message)
+        from bot import audit  # SQLAlchemy: not imported by an ad-hoc CLI report (engine_config)
+
         audit.record(
             self.rt.engine,
             "report_failed",
@@ -433,6 +436,8 @@ class ReportRunner:
 
 def _timed(entry: _Entry) -> None:
     """A report computed: how long the worker took (failures count in report_failures_total)."""
+    from bot import metrics
+
     metrics.REPORT_SECONDS.labels(entry.job.kind).observe(time.monotonic() - entry.started)
 
 

@@ -104,8 +104,10 @@ try:
 except SystemExit as exc:
     code = exc.code
 heavy = ("mlflow", "matplotlib", "scipy", "pandas", "sqlalchemy")
+slow = ("scipy.stats", "sqlalchemy", "httpx", "prometheus_client")  # not needed by a file report
 print(json.dumps({"code": code, "mlflow": "mlflow" in sys.modules,
-                  "heavy": [m for m in heavy if m in sys.modules]}))
+                  "heavy": [m for m in heavy if m in sys.modules],
+                  "slow": [m for m in slow if m in sys.modules]}))
 """
 
 
@@ -141,6 +143,24 @@ def test_adhoc_report_neither_imports_mlflow_nor_creates_a_database(tmp_path: Pa
     assert "verdict: DRIFT" in stdout
     assert (tmp_path / "out" / "report.json").exists()
     assert sorted(p.name for p in tmp_path.rglob("*.db")) == []
+
+
+@pytest.mark.slow
+def test_a_large_adhoc_report_imports_only_what_its_tests_need(tmp_path: Path) -> None:
+    """Issue 14 item 9: past 1,000 reference rows numbers get Wasserstein and categories
+    Jensen-Shannon, so scipy.stats (~1 s of import) is not needed, nor the database, HTTP
+    client or metrics modules; the charts are drawn (in two processes where two CPUs are)."""
+    rng = np.random.default_rng(9)
+    ref = pd.DataFrame({"x": rng.normal(size=3000), "c": rng.choice(["a", "b", "c"], 3000)})
+    cur = ref.assign(x=ref["x"] + 1.0)
+    ref.to_parquet(tmp_path / "ref.parquet")
+    cur.to_parquet(tmp_path / "cur.parquet")
+    args = ["report", "drift", "--reference", "ref.parquet", "--current", "cur.parquet"]
+    seen, stdout = fresh_cli(tmp_path, *args, "--out", "out")
+    assert seen["code"] == 0 and seen["slow"] == [], seen
+    assert "wasserstein" in stdout and "jensenshannon" in stdout  # the terminal summary
+    pngs = sorted(p.name for p in (tmp_path / "out").glob("*.png"))
+    assert pngs == ["drift_summary.png", "feature_01_x.png", "feature_02_c.png"]
 
 
 @pytest.mark.slow

@@ -12,8 +12,7 @@ import warnings
 from functools import lru_cache
 
 import numpy as np
-from scipy.special import kolmogorov
-from scipy.stats import ks_2samp, kstwo
+from scipy.special import kolmogorov  # scipy.stats (~1 s to import) only where it is used
 
 PSI_BINS = 10
 PSI_EPS = 1e-4
@@ -137,9 +136,13 @@ def _ks_pvalue(d: float, u: np.ndarray, v: np.ndarray) -> float:
     if en >= KS_ASYMPTOTIC_MIN_EN:
         p = float(kolmogorov(math.sqrt(en) * d))
     elif max(n, m) <= _SCIPY_KS_EXACT_MAX_N:
+        from scipy.stats import ks_2samp
+
         with warnings.catch_warnings():  # "exact calculation unsuccessful" -> scipy's asymp
             warnings.simplefilter("ignore", RuntimeWarning)
             p = float(ks_2samp(u, v).pvalue)
     else:
+        from scipy.stats import kstwo
+
         p = float(kstwo.sf(d, round(en)))
     return min(max(p, 0.0), 1.0) if math.isfinite(p) else 1.0
