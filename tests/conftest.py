@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import BotServer, seed_mlflow, serving
+from tests.helpers import BotServer, DeployReceiver, seed_mlflow, serving
 from tests.slack_fake import FakeSlack
 
 PG_URL_ENV = "MLOPS_BOT_TEST_DATABASE_URL"
@@ -131,3 +131,11 @@ def spark_master() -> Iterator[str]:
     spark_session("local[2]", driver_memory="512m")
     yield "local[2]"
     stop_sessions()
+
+
+@pytest.fixture
+def receiver() -> Iterator[DeployReceiver]:
+    """A loopback deploy-hook receiver that records (and can verify) what it was sent."""
+    rec = DeployReceiver()
+    yield rec
+    rec.shutdown()

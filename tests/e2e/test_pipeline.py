@@ -21,13 +21,6 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def receiver() -> Iterator[DeployReceiver]:
-    rec = DeployReceiver()
-    yield rec
-    rec.shutdown()
-
-
-@pytest.fixture
 def pbot(
     mlflow_store: str,
     fake_slack: FakeSlack,

@@ -60,13 +60,6 @@ BODY = {"model": "churn", "version": "3", "alias": "champion", "reason": "recall
 
 
 @pytest.fixture
-def receiver() -> Iterator[DeployReceiver]:
-    rec = DeployReceiver()
-    yield rec
-    rec.shutdown()
-
-
-@pytest.fixture
 def pbot(
     mlflow_store: str,
     fake_slack: FakeSlack,

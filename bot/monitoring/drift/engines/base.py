@@ -78,6 +78,28 @@ class DriftEngine(Protocol):
     ) -> DriftResult: ...
 
 
+class OutOfCoreEngine:
+    """An engine that reads sources where they are and also reports both sides' row counts."""
+
+    def compute(
+        self,
+        reference: pd.DataFrame | str | Path,
+        current: pd.DataFrame | str | Path,
+        options: DriftOptions,
+    ) -> DriftResult:
+        """Compare ``current`` with ``reference``; bad sources raise :class:`EngineError`."""
+        return self.compute_with_rows(reference, current, options)[0]
+
+    def compute_with_rows(
+        self,
+        reference: pd.DataFrame | str | Path,
+        current: pd.DataFrame | str | Path,
+        options: DriftOptions,
+    ) -> tuple[DriftResult, int, int]:
+        """:meth:`compute`, and the row counts of both sides (for the report document)."""
+        raise NotImplementedError
+
+
 def is_local(source: str) -> bool:
     """Whether ``source`` is a local path, glob or folder (not a URL or an MLflow artifact)."""
     return "://" not in source and not source.startswith("mlflow-artifact:")

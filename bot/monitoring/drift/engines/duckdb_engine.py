@@ -22,7 +22,13 @@ import numpy as np
 from bot.monitoring.drift.compare import _compare, _resolve_kind
 from bot.monitoring.drift.engine import ColumnOutcome, assemble, freshness_entry
 from bot.monitoring.drift.engines import sql
-from bot.monitoring.drift.engines.base import DriftOptions, EngineError, EngineKind, local_paths
+from bot.monitoring.drift.engines.base import (
+    DriftOptions,
+    EngineError,
+    EngineKind,
+    OutOfCoreEngine,
+    local_paths,
+)
 from bot.monitoring.drift.engines.stats import (
     NumericStats,
     compare_numeric,
@@ -76,7 +82,7 @@ _UNION = "drift_union"
 _OVERFLOW_RISK = sys.float_info.max / 2  # beyond it a difference of two values can overflow
 
 
-class DuckDBEngine:
+class DuckDBEngine(OutOfCoreEngine):
     """Drift statistics computed by an in-process DuckDB, within ``memory_limit``, spilling
     to ``temp_directory`` (None: no spilling, a query beyond the limit fails)."""
 
@@ -111,15 +117,6 @@ class DuckDBEngine:
             return duckdb.connect(":memory:", config=config)
         except duckdb.Error as exc:
             raise EngineError(f"DuckDB cannot start: {_one_line(exc)}") from exc
-
-    def compute(
-        self,
-        reference: pd.DataFrame | str | Path,
-        current: pd.DataFrame | str | Path,
-        options: DriftOptions,
-    ) -> DriftResult:
-        """Compare ``current`` with ``reference``; bad sources raise :class:`EngineError`."""
-        return self.compute_with_rows(reference, current, options)[0]
 
     def compute_with_rows(
         self,

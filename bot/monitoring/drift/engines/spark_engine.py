@@ -20,7 +20,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot.monitoring.drift.engines import duckdb_engine
-from bot.monitoring.drift.engines.base import DriftOptions, EngineError, EngineKind, local_paths
+from bot.monitoring.drift.engines.base import (
+    DriftOptions,
+    EngineError,
+    EngineKind,
+    OutOfCoreEngine,
+    local_paths,
+)
 from bot.monitoring.drift.results import DriftResult
 
 if TYPE_CHECKING:
@@ -82,7 +88,7 @@ _LOCAL_CONF = {
 }
 
 
-class SparkEngine:
+class SparkEngine(OutOfCoreEngine):
     """Drift statistics from data read by Spark; the SQL of ``engines.sql`` computes them."""
 
     kind = EngineKind.SPARK
@@ -98,15 +104,6 @@ class SparkEngine:
         self._sql = duckdb_engine.DuckDBEngine(
             memory_limit=memory_limit, temp_directory=temp_directory
         )
-
-    def compute(
-        self,
-        reference: pd.DataFrame | str | Path,
-        current: pd.DataFrame | str | Path,
-        options: DriftOptions,
-    ) -> DriftResult:
-        """Compare ``current`` with ``reference``; bad sources raise :class:`EngineError`."""
-        return self.compute_with_rows(reference, current, options)[0]
 
     def compute_with_rows(
         self,
