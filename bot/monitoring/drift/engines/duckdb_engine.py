@@ -22,6 +22,7 @@ import numpy as np
 from bot.monitoring.drift.compare import _compare, _resolve_kind
 from bot.monitoring.drift.engine import ColumnOutcome, assemble, freshness_entry
 from bot.monitoring.drift.engines import sql
+from bot.monitoring.drift.engines.aggregates import SideAggregates
 from bot.monitoring.drift.engines.base import (
     DriftOptions,
     EngineError,
@@ -204,13 +205,45 @@ def _view(con: duckdb.DuckDBPyConnection, name: str, source: pd.DataFrame | str 
     return parts
 
 
+class Views:
+    """The aggregates of the views ``ref`` and ``cur`` of ``con`` (DuckDB reads the data)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
+
+    def types(self, side: str) -> dict[str, str]:
+        return _types(self.con, side)
+
+    def usable_counts(
+        self, side: str, names: Sequence[str], types: dict[str, str]
+    ) -> dict[str, tuple[int, int]]:
+        return _usable_counts(self.con, side, names, types)
+
+    def profile(
+        self, side: str, name: str, sql_type: str, counts: dict[str, tuple[int, int]]
+    ) -> ColumnProfile:
+        return _profile(self.con, side, name, sql_type, counts)
+
+    def category_counts(self, name: str, side: str) -> dict[Any, int]:
+        return _category_counts(self.con, name, side)
+
+    def union(self, name: str, target: str) -> None:
+        self.con.execute(sql.union_table(name, "ref", "cur", target))
+
+
 def _compute(
-    con: duckdb.DuckDBPyConnection, options: DriftOptions, *, exclude: Collection[str]
+    con: duckdb.DuckDBPyConnection,
+    options: DriftOptions,
+    *,
+    exclude: Collection[str],
+    sides: SideAggregates | None = None,
 ) -> DriftResult:
+    """The result from both sides' aggregates (``sides``: by default the views of ``con``)."""
     import duckdb
 
-    ref_types = _types(con, "ref")
-    cur_types = _types(con, "cur")
+    sides = Views(con) if sides is None else sides
+    ref_types = sides.types("ref")
+    cur_types = sides.types("cur")
     excluded = {str(c) for c in options.exclude} | set(exclude)
     ref_names = list(ref_types)
     if options.columns is not None:
@@ -228,16 +261,16 @@ def _compute(
         raise EngineError(f"unknown correction {options.correction!r}; use bh or none") from None
     fresh_names = [str(c) for c in dict.fromkeys(options.freshness) if str(c) in cur_types]
     ref_fresh = [c for c in fresh_names if c in ref_types]
-    ref_counts = _usable_counts(con, "ref", list(dict.fromkeys(common + ref_fresh)), ref_types)
-    cur_counts = _usable_counts(con, "cur", list(dict.fromkeys(common + fresh_names)), cur_types)
+    ref_counts = sides.usable_counts("ref", list(dict.fromkeys(common + ref_fresh)), ref_types)
+    cur_counts = sides.usable_counts("cur", list(dict.fromkeys(common + fresh_names)), cur_types)
     columns: list[ColumnOutcome] = []
     for name in common:
-        ref = _profile(con, "ref", name, ref_types[name], ref_counts)
-        cur = _profile(con, "cur", name, cur_types[name], cur_counts)
+        ref = sides.profile("ref", name, ref_types[name], ref_counts)
+        cur = sides.profile("cur", name, cur_types[name], cur_counts)
         try:
-            feature, quality = _column(con, ref, cur, options)
-        except duckdb.Error:  # out of memory, a broken file: the report fails, saying why
-            raise
+            feature, quality = _column(con, ref, cur, options, sides)
+        except (duckdb.Error, EngineError):  # out of memory, a broken file, a failed Spark job:
+            raise  # the report fails, saying why
         except Exception as exc:  # a bug on one column must not sink the whole report
             logger.exception("drift (duckdb): column %r could not be analysed", name)
             feature = FeatureDrift(
@@ -256,9 +289,9 @@ def _compute(
             options.on_column(len(columns), len(common))
     fresh = []
     for name in fresh_names:
-        cur = _profile(con, "cur", name, cur_types[name], cur_counts)
+        cur = sides.profile("cur", name, cur_types[name], cur_counts)
         ref_p = (
-            _profile(con, "ref", name, ref_types[name], ref_counts) if name in ref_types else None
+            sides.profile("ref", name, ref_types[name], ref_counts) if name in ref_types else None
         )
         entry = freshness_entry(ref_p, cur, options.now)
         if entry is not None:
@@ -357,20 +390,24 @@ def _pandas_dtype(sql_type: str, missing: int) -> str:
 
 
 def _column(
-    con: duckdb.DuckDBPyConnection, ref: ColumnProfile, cur: ColumnProfile, options: DriftOptions
+    con: duckdb.DuckDBPyConnection,
+    ref: ColumnProfile,
+    cur: ColumnProfile,
+    options: DriftOptions,
+    sides: SideAggregates,
 ) -> tuple[FeatureDrift | None, dict[str, Any]]:
     override = options.features.get(ref.name)
     kind, reason = _resolve_kind(ref, cur)
     if kind == "numeric" and reason is None:
-        stats = _numeric_stats(con, ref.name, ref.n, cur.n)
+        stats = _numeric_stats(con, ref.name, ref.n, cur.n, sides)
         return compare_numeric(ref, cur, stats, override, lambda: _samples(con))
     numeric_override = override is not None and override.method in ("ks", "wasserstein")
     if ref.dtype == cur.dtype == "bool" and numeric_override and ref.n and cur.n:
-        stats = _numeric_stats(con, ref.name, ref.n, cur.n)  # on 0/1, as numpy does
+        stats = _numeric_stats(con, ref.name, ref.n, cur.n, sides)  # on 0/1, as numpy does
         return compare_numeric(ref, cur, stats, override, lambda: _samples(con), boolean=True)
     if kind in ("categorical", None) and reason is None:
         for side, prof in (("ref", ref), ("cur", cur)):
-            prof.counts = {} if prof.kind is None else _category_counts(con, ref.name, side)
+            prof.counts = {} if prof.kind is None else sides.category_counts(ref.name, side)
     return _compare(ref, cur, override, options.now)
 
 
@@ -379,11 +416,13 @@ def _category_counts(con: duckdb.DuckDBPyConnection, name: str, view: str) -> di
     return {key: int(count) for key, count in rows}
 
 
-def _numeric_stats(con: duckdb.DuckDBPyConnection, name: str, n: int, m: int) -> NumericStats:
+def _numeric_stats(
+    con: duckdb.DuckDBPyConnection, name: str, n: int, m: int, sides: SideAggregates
+) -> NumericStats:
     stats = NumericStats(n=n, m=m)
     if n + m == 0:
         return stats
-    con.execute(sql.union_table(name, "ref", "cur", _UNION))
+    sides.union(name, _UNION)
     row = con.execute(sql.numeric_summary(_UNION), [max(n, 1), max(m, 1)]).fetchone()
     assert row is not None
     ks, w1, rd, cd, ud, lo, hi, outside, _total = row

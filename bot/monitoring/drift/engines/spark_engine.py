@@ -1,20 +1,27 @@
 """The Spark drift engine: a Spark session (``local[N]``, any master URL, or Spark Connect
 ``sc://…``, from MLOPS_BOT_SPARK_MASTER) reads the local Parquet/CSV files, globs and
-hive-partitioned folders; the exact statistics are then computed by the SQL of
-``engines.sql`` on the rows Spark delivers (as Arrow batches, in an in-process DuckDB).
+hive-partitioned folders, and computes the heavy, distributed part of the statistics in Spark
+SQL over temp views (``spark_aggregates``): per side the row and usable counts, per numeric
+column the counts of each distinct finite value, per categorical column the category counts,
+per date column its newest and oldest value. No row reaches the driver, only these aggregates.
 
-Why the arithmetic is not run inside Spark itself: Spark SQL has no exactly rounded sum
-(``fsum``), its sums depend on the partitioning, and the window over the union of distinct
-values that KS and W1 need (``ORDER BY v`` without ``PARTITION BY``) runs in one Spark task
-anyway. Feeding Spark's rows to the shared SQL keeps every statistic equal to the numpy
-engine's to 1e-9 whatever the cluster. The driver holds the compared columns of both sides
-(the DuckDB side spills to disk within MLOPS_BOT_DUCKDB_MEMORY_LIMIT).
+The driver then combines them exactly with the SQL of ``engines.sql`` in an in-process DuckDB,
+as the DuckDB engine does with its own data: the union of both sides' value counts in value
+order, the running sums, KS, W1, the reference order statistics for the PSI deciles, the bin
+counts and the moments. Why there and not in Spark: Spark SQL has no exactly rounded sum
+(``fsum``), its sums depend on the partitioning, and the window over the union in value order
+(``ORDER BY v`` without ``PARTITION BY``) runs in a single Spark task anyway. So every statistic
+equals the numpy engine's to 1e-9 whatever the cluster. The driver holds one column at a time:
+its distinct values with their counts (as many as its rows for a continuous column, a handful
+for a tied or categorical one; the DuckDB side spills within MLOPS_BOT_DUCKDB_MEMORY_LIMIT).
+Only the charts' random samples ship rows (:meth:`SparkEngine.sample`).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,6 +34,8 @@ from bot.monitoring.drift.engines.base import (
     OutOfCoreEngine,
     local_paths,
 )
+from bot.monitoring.drift.engines.spark_aggregates import SparkAggregates
+from bot.monitoring.drift.engines.sql import SPARK, ident
 from bot.monitoring.drift.results import DriftResult
 
 if TYPE_CHECKING:
@@ -41,6 +50,7 @@ _SESSIONS: dict[str, SparkSession] = {}  # one session per master URL and proces
 _LOCK = threading.Lock()
 _PARQUET = (".parquet", ".pq")
 _CSV = (".csv", ".csv.gz", ".tsv")
+_SPARK_TYPES = {"VARCHAR": "STRING"}  # DuckDB's CSV types by Spark's names (the rest agree)
 
 
 def spark_session(master: str = DEFAULT_MASTER, *, driver_memory: str = "1g") -> SparkSession:
@@ -114,14 +124,19 @@ class SparkEngine(OutOfCoreEngine):
         """:meth:`compute`, and the row counts of both sides (for the report document)."""
         import duckdb
 
-        ref, ref_parts, ref_types = self._read(reference)
-        cur, cur_parts, cur_types = self._read(current)
+        spark = spark_session(self.master)
         con = self._sql.connect()
+        views: list[str] = []
         try:
-            _register(con, "ref", ref, ref_types)
-            _register(con, "cur", cur, cur_types)
-            result = duckdb_engine._compute(con, options, exclude=ref_parts | cur_parts)
-            return result, _rows(ref), _rows(cur)
+            ref, ref_parts, ref_types = _side(spark, con, reference, views)
+            cur, cur_parts, cur_types = _side(spark, con, current, views)
+            sides = SparkAggregates(
+                spark, con, {"ref": ref, "cur": cur}, {"ref": ref_types, "cur": cur_types}
+            )
+            result = duckdb_engine._compute(
+                con, options, exclude=ref_parts | cur_parts, sides=sides
+            )
+            return result, sides.rows("ref"), sides.rows("cur")
         except duckdb.OutOfMemoryException as exc:
             raise EngineError(
                 f"the statistics ran out of memory within {self._sql.memory_limit} "
@@ -131,6 +146,8 @@ class SparkEngine(OutOfCoreEngine):
             raise EngineError(f"the Spark data could not be compared: {_one_line(exc)}") from exc
         finally:
             con.close()
+            for view in views:
+                spark.catalog.dropTempView(view)
 
     def column_count(self, source: pd.DataFrame | str | Path) -> int:
         """How many columns ``source`` has (for the message of a report with none in common)."""
@@ -158,14 +175,11 @@ class SparkEngine(OutOfCoreEngine):
             con.close()
 
     def _read(
-        self,
-        source: pd.DataFrame | str | Path,
-        columns: Sequence[str] | None = None,
-        rows: int | None = None,
+        self, source: pd.DataFrame | str | Path, columns: Sequence[str], rows: int
     ) -> tuple[Any, set[str], dict[str, str]]:
-        """``source`` (only ``columns``, about ``rows`` random rows, when given) as an Arrow
-        table read by Spark, its hive partition columns, and for CSV the SQL type of each column
-        (Spark reads CSV cells as text, see :func:`_csv_types`)."""
+        """About ``rows`` random rows of ``columns`` of ``source`` as an Arrow table read by
+        Spark, its hive partition columns, and for CSV the SQL type of each column (Spark
+        reads CSV cells as text, see :func:`_csv_types`)."""
         import pandas as pd
         import pyarrow as pa
 
@@ -173,21 +187,90 @@ class SparkEngine(OutOfCoreEngine):
             return pa.Table.from_pandas(source, preserve_index=False), set(), {}
         frame, parts, types = _spark_frame(spark_session(self.master), source)
         try:
-            if columns is not None:
-                names = frame.columns  # by position: a name may hold dots or backticks
-                frame = frame.select(*[frame[names.index(c)] for c in columns if c in names])
-            if rows is not None:
-                total = frame.count()
-                if total > rows:  # Bernoulli sampling, a little more than asked, then cut
-                    frame = frame.sample(fraction=min(1.0, 1.1 * rows / total), seed=0)
-                frame = frame.limit(rows)
-            table = frame.toArrow()
+            names = frame.columns  # by position: a name may hold dots or backticks
+            frame = frame.select(*[frame[names.index(c)] for c in columns if c in names])
+            total = frame.count()
+            if total > rows:  # Bernoulli sampling, a little more than asked, then cut
+                frame = frame.sample(fraction=min(1.0, 1.1 * rows / total), seed=0)
+            table = frame.limit(rows).toArrow()
         except Exception as exc:  # Spark's errors are Py4J/Connect exceptions of many kinds
             raise EngineError(f"Spark could not read `{source}`: {_one_line(exc)}") from exc
-        for name in _null_columns(local_paths(source)) & set(table.column_names):
-            i = table.column_names.index(name)
-            table = table.set_column(i, name, pa.nulls(table.num_rows, pa.null()))
-        return table, parts, types
+        return _with_null_columns(table, source), parts, types
+
+
+def _side(
+    spark: SparkSession,
+    con: duckdb.DuckDBPyConnection,
+    source: pd.DataFrame | str | Path,
+    views: list[str],
+) -> tuple[str, set[str], dict[str, str]]:
+    """``source`` as a Spark temp view (its names are appended to ``views``; CSV cells cast to
+    the types DuckDB reads them as), its hive partition columns, and its column types as
+    DuckDB names them (those the DuckDB engine gives the same data)."""
+    import pandas as pd
+    import pyarrow as pa
+
+    view = f"drift_side_{uuid.uuid4().hex}"
+    parts: set[str] = set()
+    casts: dict[str, str] = {}
+    try:
+        if isinstance(source, pd.DataFrame):  # already in memory (a downloaded artifact)
+            schema = pa.Table.from_pandas(source, preserve_index=False)
+            frame = spark.createDataFrame(schema)
+        else:
+            frame, parts, casts = _spark_frame(spark, source)
+            schema = _with_null_columns(frame.limit(0).toArrow(), source)
+        frame.createOrReplaceTempView(view)
+        views.append(view)
+        if casts:
+            views.append(view := _typed_view(spark, view, frame.columns, casts))
+    except EngineError:
+        raise
+    except Exception as exc:  # Spark's errors are Py4J/Connect exceptions of many kinds
+        raise EngineError(f"Spark could not read `{source}`: {_one_line(exc)}") from exc
+    return view, parts, _duckdb_types(con, schema, casts)
+
+
+def _typed_view(spark: SparkSession, view: str, columns: list[str], casts: dict[str, str]) -> str:
+    """A temp view of ``view`` with the columns in ``casts`` cast to its (DuckDB) types."""
+
+    def typed(column: str) -> str:
+        q = ident(column, SPARK)
+        if column not in casts:
+            return q
+        return f"CAST({q} AS {_SPARK_TYPES.get(casts[column], casts[column])}) AS {q}"
+
+    name = f"{view}_typed"
+    spark.sql(f"SELECT {', '.join(map(typed, columns))} FROM {view}").createOrReplaceTempView(name)
+    return name
+
+
+def _duckdb_types(
+    con: duckdb.DuckDBPyConnection, schema: Any, casts: dict[str, str]
+) -> dict[str, str]:
+    """The DuckDB types of the (empty) Arrow table ``schema`` with ``casts`` applied."""
+    from bot.monitoring.drift.engines.duckdb_engine import _types
+
+    name = f"drift_schema_{uuid.uuid4().hex}"
+    _register(con, name, schema, casts)
+    try:
+        return _types(con, name)
+    finally:
+        con.execute(f"DROP VIEW {name}")
+        con.unregister(f"{name}_arrow")
+
+
+def _with_null_columns(table: Any, source: pd.DataFrame | str | Path) -> Any:
+    """``table`` with the Parquet ``null`` columns of ``source`` typed null (see below)."""
+    import pandas as pd
+    import pyarrow as pa
+
+    if isinstance(source, pd.DataFrame):
+        return table
+    for name in _null_columns(local_paths(source)) & set(table.column_names):
+        i = table.column_names.index(name)
+        table = table.set_column(i, name, pa.nulls(table.num_rows, pa.null()))
+    return table
 
 
 def _spark_frame(
@@ -263,10 +346,6 @@ def _register(con: duckdb.DuckDBPyConnection, name: str, table: Any, types: dict
         for c in table.column_names
     )
     con.execute(f"CREATE VIEW {name} AS SELECT {cols or '*'} FROM {name}_arrow")
-
-
-def _rows(table: Any) -> int:
-    return int(table.num_rows)
 
 
 def _one_line(exc: BaseException) -> str:

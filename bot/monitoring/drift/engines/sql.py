@@ -12,34 +12,92 @@ the cumulative counts. On it:
 
 Only standard SQL (window functions, FILTER, CASE) so that a Spark engine can reuse it.
 Identifiers are quoted here; values are always bound parameters (``?``).
+
+The per-side aggregates (:func:`side_counts`, :func:`value_counts`, :func:`category_counts`)
+also come in Spark SQL (:data:`SPARK`): the Spark engine aggregates each side there and builds
+the union table from the value counts (:func:`union_table_from_counts`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 FINITE = "isfinite({x})"
 
 
-def ident(name: str) -> str:
+@dataclass(frozen=True)
+class Dialect:
+    """What differs between DuckDB's SQL and Spark's in the per-side aggregates."""
+
+    quote: str  # the identifier quote
+    finite: str  # "{x} is a finite number" (false for NULL, NaN, ±inf)
+    epoch_us: str  # microseconds since the epoch (UTC) of the timestamp {x}
+
+
+DUCKDB = Dialect('"', FINITE, "epoch_us({x})")
+# Spark has no isfinite; NaN sorts above +inf there, so |x| < inf is false for NaN and ±inf
+SPARK = Dialect("`", "abs({x}) < CAST('Infinity' AS DOUBLE)", "unix_micros(CAST({x} AS TIMESTAMP))")
+
+
+def ident(name: str, dialect: Dialect = DUCKDB) -> str:
     """``name`` as a quoted SQL identifier."""
-    return '"' + name.replace('"', '""') + '"'
+    q = dialect.quote
+    return q + name.replace(q, q + q) + q
 
 
-def as_double(column: str) -> str:
-    return f"CAST({ident(column)} AS DOUBLE)"
+def as_double(column: str, dialect: Dialect = DUCKDB) -> str:
+    return f"CAST({ident(column, dialect)} AS DOUBLE)"
 
 
-def side_counts(columns: Sequence[tuple[str, bool]], table: str) -> str:
+def side_counts(
+    columns: Sequence[tuple[str, bool]],
+    table: str,
+    dialect: Dialect = DUCKDB,
+    dates: Sequence[str] = (),
+) -> str:
     """One row: the row count, then per column its usable count (finite for numeric columns,
-    non-null for the others). ``columns`` pairs a name with whether it is numeric."""
+    non-null for the others), then per ``dates`` column its newest and oldest value (as in
+    :func:`newest_oldest`). ``columns`` pairs a name with whether it is numeric."""
     parts = ["count(*)"]
     for name, numeric in columns:
         if numeric:
-            parts.append(f"count(*) FILTER (WHERE {FINITE.format(x=as_double(name))})")
+            finite = dialect.finite.format(x=as_double(name, dialect))
+            parts.append(f"count(*) FILTER (WHERE {finite})")
         else:
-            parts.append(f"count({ident(name)})")
+            parts.append(f"count({ident(name, dialect)})")
+    for name in dates:
+        c = ident(name, dialect)
+        parts.append(dialect.epoch_us.format(x=f"max({c})"))
+        parts.append(dialect.epoch_us.format(x=f"min({c})"))
     return f"SELECT {', '.join(parts)} FROM {table}"
+
+
+def value_counts(column: str, ref: str, cur: str, dialect: Dialect = DUCKDB) -> str:
+    """Rows (s, v, n): the finite values of one numeric column as doubles with their count,
+    on the reference side (s = 0) and the current side (s = 1); one aggregation per side."""
+    x = as_double(column, dialect)
+    finite = dialect.finite.format(x=x)
+    return " UNION ALL ".join(
+        f"SELECT {s} AS s, {x} AS v, count(*) AS n FROM {table} WHERE {finite} GROUP BY {x}"
+        for s, table in ((0, ref), (1, cur))
+    )
+
+
+def union_table_from_counts(ref: str, cur: str, target: str) -> str:
+    """:func:`union_table` from each side's value counts ``(v DOUBLE, n BIGINT)`` of finite
+    values (:func:`value_counts`, aggregated elsewhere): the same table, with the same column
+    types, the counts summed instead of counted."""
+    return f"""
+CREATE OR REPLACE TEMP TABLE {target} AS
+WITH t AS (SELECT v, n, 0 AS s FROM {ref} UNION ALL SELECT v, n, 1 AS s FROM {cur}),
+     j AS (SELECT v, CAST(coalesce(sum(n) FILTER (WHERE s = 0), 0) AS BIGINT) AS rc,
+                  CAST(coalesce(sum(n) FILTER (WHERE s = 1), 0) AS BIGINT) AS cc
+           FROM t GROUP BY v)
+SELECT v, rc, cc, sum(rc) OVER w AS cr, sum(cc) OVER w AS ccum, lead(v) OVER w AS nxt
+FROM j
+WINDOW w AS (ORDER BY v ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+"""
 
 
 def union_table(column: str, ref: str, cur: str, target: str) -> str:
@@ -129,6 +187,12 @@ def category_counts(column: str, table: str) -> str:
     """Rows (category, count) of the non-null values of one column, by category."""
     c = ident(column)
     return f"SELECT {c}, count(*) FROM {table} WHERE {c} IS NOT NULL GROUP BY 1 ORDER BY 1"
+
+
+def category_counts_unordered(column: str, table: str, dialect: Dialect = DUCKDB) -> str:
+    """Rows (v, n): :func:`category_counts` without the order (sorted where they are used)."""
+    c = ident(column, dialect)
+    return f"SELECT {c} AS v, count(*) AS n FROM {table} WHERE {c} IS NOT NULL GROUP BY {c}"
 
 
 def union_values(table: str) -> str:

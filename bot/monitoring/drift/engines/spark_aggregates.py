@@ -1,0 +1,147 @@
+"""Each side's aggregates computed by Spark, for the exact statistics on the driver.
+
+Spark runs the distributed part in Spark SQL over the temp views of both sides (the per-side
+SQL of ``engines.sql`` in its Spark dialect): one pass per side for the row count, each
+column's usable count and the newest/oldest of timestamp columns; per numeric column the
+value counts ``(v DOUBLE, n BIGINT)`` of its finite values (GROUP BY the value, both sides in
+one job); per text or categorical column its category counts. Only these aggregates reach the
+driver (as Arrow), one column at a time, where DuckDB builds the union table from the counts
+(``sql.union_table_from_counts``) and ``duckdb_engine`` takes it from there as for its own data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from bot.monitoring.drift.engines import sql
+from bot.monitoring.drift.engines.base import EngineError
+from bot.monitoring.drift.engines.duckdb_engine import _dates, _kind, _pandas_dtype, _utc
+from bot.monitoring.drift.profiles import ColumnProfile
+
+if TYPE_CHECKING:
+    import duckdb
+    import pyarrow as pa
+    from pyspark.sql import SparkSession
+
+
+class SparkAggregates:
+    """:class:`~bot.monitoring.drift.engines.aggregates.SideAggregates` computed by ``spark``
+    over the temp views ``views`` (side -> view name); ``types`` are each side's column types
+    as DuckDB names them; ``con`` is the driver's DuckDB, which receives the aggregates."""
+
+    def __init__(
+        self,
+        spark: SparkSession,
+        con: duckdb.DuckDBPyConnection,
+        views: dict[str, str],
+        types: dict[str, dict[str, str]],
+    ) -> None:
+        self.spark, self.con, self.views, self._types = spark, con, views, types
+        self._rows: dict[str, int] = {}
+        self._extremes: dict[tuple[str, str], tuple[int | None, int | None]] = {}
+        self._categories: dict[tuple[str, str], str] = {}  # (side, column) -> DuckDB table
+
+    def types(self, side: str) -> dict[str, str]:
+        return self._types[side]
+
+    def rows(self, side: str) -> int:
+        """The side's row count (from :meth:`usable_counts` when it ran)."""
+        if side not in self._rows:
+            self.usable_counts(side, [], self._types[side])
+        return self._rows[side]
+
+    def usable_counts(
+        self, side: str, names: Sequence[str], types: dict[str, str]
+    ) -> dict[str, tuple[int, int]]:
+        """One Spark pass: rows, usable counts, and timestamp columns' newest and oldest."""
+        cols = [(n, _kind(types[n]) == "numeric") for n in names]
+        dates = [n for n in names if _kind(types[n]) == "datetime"]
+        query = sql.side_counts(cols, self.views[side], sql.SPARK, dates)
+        row = self._collect(query, "count the rows")[0]
+        rows = self._rows[side] = int(row[0])
+        for i, name in enumerate(dates):
+            at = 1 + len(names) + 2 * i
+            self._extremes[(side, name)] = (row[at], row[at + 1])
+        return {n: (rows, int(c)) for n, c in zip(names, row[1 : 1 + len(names)], strict=True)}
+
+    def profile(
+        self, side: str, name: str, sql_type: str, counts: dict[str, tuple[int, int]]
+    ) -> ColumnProfile:
+        """As ``duckdb_engine._profile``; a text column's ISO date check runs in DuckDB on its
+        category counts (every distinct value parses iff every value does)."""
+        rows, usable = counts[name]
+        missing = rows - usable
+        prof = ColumnProfile(
+            name=name,
+            dtype=_pandas_dtype(sql_type, missing),
+            kind=_kind(sql_type),
+            rows=rows,
+            missing=missing,
+        )
+        if prof.kind == "datetime" and usable:
+            newest, oldest = self._extremes[(side, name)]
+            assert newest is not None and oldest is not None
+            prof.newest, prof.oldest = _utc(newest), _utc(oldest)
+        elif sql_type == "VARCHAR" and usable:
+            _dates(self.con, self._category_table(side, name), prof, text=True)
+        return prof
+
+    def category_counts(self, name: str, side: str) -> dict[Any, int]:
+        """Category -> count, ordered by DuckDB as ``sql.category_counts`` orders them."""
+        table = self._category_table(side, name)
+        c = sql.ident(name)
+        rows = self.con.execute(f"SELECT {c}, n FROM {table} ORDER BY 1").fetchall()
+        return {key: int(n) for key, n in rows}
+
+    def union(self, name: str, target: str) -> None:
+        """The union table of one numeric column from both sides' value counts (one job)."""
+        import pyarrow.compute as pc
+
+        query = sql.value_counts(name, self.views["ref"], self.views["cur"], sql.SPARK)
+        counts = self._arrow(query, f"count the values of `{name}`")
+        tables = ("drift_ref_counts", "drift_cur_counts")
+        for s, table in enumerate(tables):
+            self._register(table, counts.filter(pc.equal(counts["s"], s)).select(["v", "n"]))
+        try:
+            self.con.execute(sql.union_table_from_counts(tables[0], tables[1], target))
+        finally:
+            for table in tables:
+                self.con.unregister(table)
+
+    def _category_table(self, side: str, name: str) -> str:
+        """A DuckDB table (``name``, n) of the column's category counts, fetched once; those
+        of the other columns are dropped (the driver holds one column's at a time)."""
+        for key in [k for k in self._categories if k[1] != name]:
+            self.con.unregister(self._categories.pop(key))
+        key = (side, name)
+        if key not in self._categories:
+            query = sql.category_counts_unordered(name, self.views[side], sql.SPARK)
+            counts = self._arrow(query, f"count the categories of `{name}`")
+            table = f"drift_{side}_categories"
+            self._register(table, counts.rename_columns([name, "n"]))
+            self._categories[key] = table
+        return self._categories[key]
+
+    def _register(self, name: str, table: pa.Table) -> None:
+        complete = getattr(self.con, "complete", None)
+        if complete is not None:  # DuckDB 2 refuses while a fetchone() result is pending
+            complete()
+        self.con.register(name, table)
+
+    def _arrow(self, query: str, what: str) -> pa.Table:
+        try:
+            return self.spark.sql(query).toArrow()
+        except Exception as exc:  # Py4J or Connect errors of many kinds: one line
+            raise EngineError(f"Spark could not {what}: {_one_line(exc)}") from exc
+
+    def _collect(self, query: str, what: str) -> list[Any]:
+        try:
+            return list(self.spark.sql(query).collect())
+        except Exception as exc:
+            raise EngineError(f"Spark could not {what}: {_one_line(exc)}") from exc
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
