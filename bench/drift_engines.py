@@ -13,7 +13,7 @@ high-water mark (ru_maxrss), interpreter and imports included. The statistics of
 are compared (largest relative difference) and their verdicts must be identical. The load
 average is printed: other jobs share the machine, so compare CPU s as well as wall s.
 Spark's session is started before the clock (its start-up is printed apart); its CPU s and
-peak RSS add those of its JVM (from /proc) to the Python process's.
+peak RSS add those of its JVM (from /proc) to the Python process's (printed apart as well).
 """
 
 from __future__ import annotations
@@ -85,11 +85,12 @@ def worker(engine: str, ref: str, cur: str, threads: int, out: str) -> None:
     else:
         result = make_engine("numpy").compute(ref, cur, DriftOptions())
     wall, cpu = time.perf_counter() - started, time.process_time() - cpu
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rss = rss_py = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     if jvm_pid is not None:
         cpu += _proc_cpu(jvm_pid) - jvm_cpu
         rss += _proc_peak_rss_mib(jvm_pid)
-    doc = {"wall": wall, "cpu": cpu, "rss": rss, "startup": startup, **result.to_dict()}
+    doc = {"wall": wall, "cpu": cpu, "rss": rss, "rss_py": rss_py, "startup": startup}
+    doc |= result.to_dict()
     Path(out).write_text(json.dumps(doc))
 
 
@@ -158,7 +159,10 @@ def main() -> None:
             f"| {r['rss']:,.0f} | {drifted}/{len(r['features'])} |"
         )
         if r.get("startup"):
-            print(f"({name}: session start-up {r['startup']:.1f} s, not in wall s)")
+            print(
+                f"({name}: session start-up {r['startup']:.1f} s, not in wall s; peak RSS of "
+                f"the Python process alone {r['rss_py']:,.0f} MiB, the JVM's the rest)"
+            )
     print(f"largest relative difference of a statistic: {diff:.1e}; verdicts identical: {same}")
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"load average at the end: {load} on {os.cpu_count()} CPUs")

@@ -95,19 +95,13 @@ class SparkAggregates:
         return {key: int(n) for key, n in rows}
 
     def union(self, name: str, target: str) -> None:
-        """The union table of one numeric column from both sides' value counts (one job)."""
-        import pyarrow.compute as pc
-
+        """The union table of one numeric column from its value counts (one Spark job)."""
         query = sql.value_counts(name, self.views["ref"], self.views["cur"], sql.SPARK)
-        counts = self._arrow(query, f"count the values of `{name}`")
-        tables = ("drift_ref_counts", "drift_cur_counts")
-        for s, table in enumerate(tables):
-            self._register(table, counts.filter(pc.equal(counts["s"], s)).select(["v", "n"]))
+        self._register("drift_value_counts", self._arrow(query, f"count the values of `{name}`"))
         try:
-            self.con.execute(sql.union_table_from_counts(tables[0], tables[1], target))
+            self.con.execute(sql.union_table_from_counts("drift_value_counts", target))
         finally:
-            for table in tables:
-                self.con.unregister(table)
+            self.con.unregister("drift_value_counts")
 
     def _category_table(self, side: str, name: str) -> str:
         """A DuckDB table (``name``, n) of the column's category counts, fetched once; those

@@ -74,28 +74,26 @@ def side_counts(
 
 
 def value_counts(column: str, ref: str, cur: str, dialect: Dialect = DUCKDB) -> str:
-    """Rows (s, v, n): the finite values of one numeric column as doubles with their count,
-    on the reference side (s = 0) and the current side (s = 1); one aggregation per side."""
+    """Rows (v, rc, cc): the distinct finite values of one numeric column as doubles, with
+    their count on each side; one aggregation over both sides tagged by side."""
     x = as_double(column, dialect)
     finite = dialect.finite.format(x=x)
-    return " UNION ALL ".join(
-        f"SELECT {s} AS s, {x} AS v, count(*) AS n FROM {table} WHERE {finite} GROUP BY {x}"
-        for s, table in ((0, ref), (1, cur))
-    )
+    return f"""
+WITH t AS (SELECT {x} AS v, 0 AS s FROM {ref} WHERE {finite}
+           UNION ALL SELECT {x} AS v, 1 AS s FROM {cur} WHERE {finite})
+SELECT v, count(*) FILTER (WHERE s = 0) AS rc, count(*) FILTER (WHERE s = 1) AS cc
+FROM t GROUP BY v
+"""
 
 
-def union_table_from_counts(ref: str, cur: str, target: str) -> str:
-    """:func:`union_table` from each side's value counts ``(v DOUBLE, n BIGINT)`` of finite
-    values (:func:`value_counts`, aggregated elsewhere): the same table, with the same column
-    types, the counts summed instead of counted."""
+def union_table_from_counts(counts: str, target: str) -> str:
+    """:func:`union_table` from the value counts ``(v DOUBLE, rc BIGINT, cc BIGINT)`` of
+    :func:`value_counts`, aggregated elsewhere (by Spark): the same table, column types
+    included; only the running sums and ``lead`` are left to compute."""
     return f"""
 CREATE OR REPLACE TEMP TABLE {target} AS
-WITH t AS (SELECT v, n, 0 AS s FROM {ref} UNION ALL SELECT v, n, 1 AS s FROM {cur}),
-     j AS (SELECT v, CAST(coalesce(sum(n) FILTER (WHERE s = 0), 0) AS BIGINT) AS rc,
-                  CAST(coalesce(sum(n) FILTER (WHERE s = 1), 0) AS BIGINT) AS cc
-           FROM t GROUP BY v)
 SELECT v, rc, cc, sum(rc) OVER w AS cr, sum(cc) OVER w AS ccum, lead(v) OVER w AS nxt
-FROM j
+FROM {counts}
 WINDOW w AS (ORDER BY v ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
 """
 

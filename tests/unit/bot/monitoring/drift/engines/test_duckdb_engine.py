@@ -294,9 +294,9 @@ def test_binary_rare_and_identifier_columns_match(tmp_path: Path, correction: st
         assert adjusted and all(p is None for p in adjusted)
 
 
-def test_dates_freshness_and_now_match(tmp_path: Path) -> None:
-    """Typed timestamps (Parquet) and ISO date texts (CSV) become freshness entries; a
-    timestamp left out of drift is still checked for freshness, against ``now``."""
+def dated_frames() -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+    """Both sides with a timestamp and an ISO date text column, and the options that check
+    the timestamp's freshness only."""
     from datetime import UTC, datetime
 
     rng = np.random.default_rng(12)
@@ -316,6 +316,13 @@ def test_dates_freshness_and_now_match(tmp_path: Path) -> None:
     )
     now = datetime(2024, 3, 20, tzinfo=UTC)
     options: dict[str, Any] = {"exclude": {"event_time"}, "freshness": ["event_time"], "now": now}
+    return ref, cur, options
+
+
+def test_dates_freshness_and_now_match(tmp_path: Path) -> None:
+    """Typed timestamps (Parquet) and ISO date texts (CSV) become freshness entries; a
+    timestamp left out of drift is still checked for freshness, against ``now``."""
+    ref, cur, options = dated_frames()
     numpy_result, duckdb_result = run_both(tmp_path, ref, cur, **options)
     assert_same(numpy_result, duckdb_result)
     quality = {c["name"]: c for c in duckdb_result.quality["columns"]}

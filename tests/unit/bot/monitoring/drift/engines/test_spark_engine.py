@@ -20,6 +20,7 @@ from tests.unit.bot.monitoring.drift.engines.test_duckdb_engine import (
     _categories,
     _frame,
     assert_same,
+    dated_frames,
     run_both,
 )
 
@@ -136,6 +137,31 @@ def test_folders_globs_and_csv(tmp_path: Path, spark: SparkEngine) -> None:
     expected_csv = make_engine("numpy").compute(csv_ref, csv_cur, DriftOptions())
     from_csv = spark.compute(tmp_path / "ref.csv", str(tmp_path / "cur_*.csv"), DriftOptions())
     assert_same(expected_csv, from_csv)
+
+
+def test_dates_and_frames_in_memory(tmp_path: Path, spark: SparkEngine) -> None:
+    """Timestamps (newest/oldest from Spark's pass over each side) and ISO date texts (CSV:
+    checked on their category counts) give the same freshness entries; sides given as
+    in-memory frames give the same result as their files."""
+    ref, cur, options = dated_frames()
+    numpy_result, spark_result = run_both(tmp_path, ref, cur, spark, **options)
+    assert_same(numpy_result, spark_result)
+    quality = {c["name"]: c for c in spark_result.quality["columns"]}
+    assert quality["event_time"]["freshness"]["newest_current"] == "2024-03-13T11:00:00+00:00"
+    ref.to_csv(tmp_path / "ref.csv", index=False)
+    cur.to_csv(tmp_path / "cur.csv", index=False)
+    opts = DriftOptions(**options)
+    from_csv = spark.compute(tmp_path / "ref.csv", tmp_path / "cur.csv", opts)
+    assert_same(
+        make_engine("numpy").compute(tmp_path / "ref.csv", tmp_path / "cur.csv", opts), from_csv
+    )
+    signup = next(c for c in from_csv.quality["columns"] if c["name"] == "signup")
+    assert signup["freshness"]["newest_current"] == "2024-10-26T00:00:00+00:00"
+    rng = np.random.default_rng(8)
+    ref, cur = _frame(rng, 400, 0.0), _frame(rng, 300, 0.4)
+    ref["nothing"] = cur["nothing"] = None
+    expected, _ = run_both(tmp_path / "frames", ref, cur, spark)
+    assert_same(expected, spark.compute(ref, cur, DriftOptions()))
 
 
 def test_bad_sources_are_one_line_errors(tmp_path: Path, spark: SparkEngine) -> None:

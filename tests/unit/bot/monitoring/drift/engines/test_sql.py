@@ -7,7 +7,6 @@ from __future__ import annotations
 import duckdb
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from bot.monitoring.drift.engines import sql
 
@@ -26,11 +25,8 @@ def test_union_from_value_counts_equals_union_from_rows() -> None:
     con.register("ref", _side(rng, 5000, 0.0))
     con.register("cur", _side(rng, 4000, 0.3))
     con.execute(sql.union_table('we"ird', "ref", "cur", "from_rows"))
-    counts = con.sql(sql.value_counts('we"ird', "ref", "cur")).to_arrow_table()
-    for s, name in ((0, "ref_counts"), (1, "cur_counts")):
-        side = counts.filter(pc.equal(counts["s"], s)).select(["v", "n"])
-        con.register(name, side)
-    con.execute(sql.union_table_from_counts("ref_counts", "cur_counts", "from_counts"))
+    con.register("counts", con.sql(sql.value_counts('we"ird', "ref", "cur")).to_arrow_table())
+    con.execute(sql.union_table_from_counts("counts", "from_counts"))
 
     def table(name: str) -> tuple[list[tuple[object, ...]], list[str]]:
         rows = con.execute(f"SELECT * FROM {name} ORDER BY v").fetchall()
@@ -43,13 +39,14 @@ def test_union_from_value_counts_equals_union_from_rows() -> None:
     assert row is not None and 0 < row[0] < 1  # KS of a shifted column
 
 
-def test_union_from_counts_of_one_empty_side() -> None:
+def test_union_from_counts_of_values_on_one_side() -> None:
     con = duckdb.connect(":memory:")
-    con.register("ref_counts", pa.table({"v": [1.0, 2.0], "n": pa.array([3, 1], pa.int64())}))
+    counts = {"v": [2.0, 1.0], "rc": [1, 3], "cc": [0, 0]}
     con.register(
-        "cur_counts", pa.table({"v": pa.array([], pa.float64()), "n": pa.array([], pa.int64())})
+        "counts",
+        pa.table(counts, pa.schema({"v": pa.float64(), "rc": pa.int64(), "cc": pa.int64()})),
     )
-    con.execute(sql.union_table_from_counts("ref_counts", "cur_counts", "u"))
+    con.execute(sql.union_table_from_counts("counts", "u"))
     rows = con.execute("SELECT v, rc, cc, cr, ccum, nxt FROM u ORDER BY v").fetchall()
     assert rows == [(1.0, 3, 0, 3, 0, 2.0), (2.0, 1, 0, 4, 0, None)]
 
