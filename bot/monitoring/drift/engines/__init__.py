@@ -4,8 +4,11 @@
 * ``numpy_engine``: the in-memory engine of ``bot.monitoring.drift.engine``;
 * ``sql``: the SQL text of the statistics (shared by SQL engines);
 * ``stats``: from exact statistics to the numpy engine's FeatureDrift and verdicts;
+* ``aggregates``: the per-side aggregates the SQL statistics start from (the seam between
+  where they are computed and the exact combination);
 * ``duckdb_engine``: DuckDB in process, out of core;
-* ``spark_engine``: a Spark session reads the data, the same SQL computes the statistics.
+* ``spark_engine``, ``spark_aggregates``: a Spark session reads the data and aggregates each
+  side; the driver combines the aggregates with the same SQL, exactly.
 """
 
 from __future__ import annotations

@@ -3,10 +3,11 @@
 Spark runs the distributed part in Spark SQL over the temp views of both sides (the per-side
 SQL of ``engines.sql`` in its Spark dialect): one pass per side for the row count, each
 column's usable count and the newest/oldest of timestamp columns; per numeric column the
-value counts ``(v DOUBLE, n BIGINT)`` of its finite values (GROUP BY the value, both sides in
-one job); per text or categorical column its category counts. Only these aggregates reach the
-driver (as Arrow), one column at a time, where DuckDB builds the union table from the counts
-(``sql.union_table_from_counts``) and ``duckdb_engine`` takes it from there as for its own data.
+value counts ``(v DOUBLE, rc BIGINT, cc BIGINT)`` of its finite values on each side (one GROUP
+BY the value over both sides tagged by side: one shuffle, one job); per text or categorical
+column its category counts. Only these aggregates reach the driver (as Arrow), one column at a
+time, where DuckDB builds the union table from the counts (``sql.union_table_from_counts``)
+and ``duckdb_engine`` takes it from there exactly as for its own data.
 """
 
 from __future__ import annotations

@@ -13,9 +13,10 @@ the cumulative counts. On it:
 Only standard SQL (window functions, FILTER, CASE) so that a Spark engine can reuse it.
 Identifiers are quoted here; values are always bound parameters (``?``).
 
-The per-side aggregates (:func:`side_counts`, :func:`value_counts`, :func:`category_counts`)
-also come in Spark SQL (:data:`SPARK`): the Spark engine aggregates each side there and builds
-the union table from the value counts (:func:`union_table_from_counts`).
+The aggregates over the raw rows (:func:`side_counts`, :func:`value_counts`,
+:func:`category_counts_unordered`) also come in Spark SQL (:data:`SPARK`): the Spark engine
+runs them on Spark and builds the union table on the driver from the value counts
+(:func:`union_table_from_counts`); the rest runs on the union table, in DuckDB.
 """
 
 from __future__ import annotations
