@@ -99,7 +99,7 @@ _LOCAL_CONF = {
 
 
 class SparkEngine(OutOfCoreEngine):
-    """Drift statistics from data read by Spark; the SQL of ``engines.sql`` computes them."""
+    """Drift statistics from the aggregates Spark computes, combined exactly on the driver."""
 
     kind = EngineKind.SPARK
 
