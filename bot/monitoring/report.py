@@ -148,7 +148,7 @@ def make_report(
     context = _PerfContext(
         registry, model, alias, version, run_id, baseline, labelled_ref, ref_note
     )
-    return _perf(head, cur, monitor, columns or PerfColumns(), context, charts, say)
+    return _perf(head, cur, monitor, columns or PerfColumns(), context, charts, say, now)
 
 
 def _drift(
@@ -357,6 +357,7 @@ def _perf(
     ctx: _PerfContext,
     charts: bool,
     say: Steps,
+    now: datetime | None = None,
 ) -> Report:
     from bot.monitoring.performance import compute as performance
 
@@ -390,7 +391,7 @@ def _perf(
     body = result.to_dict()
     if ctx.reference_note:
         body["reference_note"] = ctx.reference_note
-    generated = _clock_now().strftime("%Y-%m-%dT%H:%M:%SZ")
+    generated = as_utc(now or _clock_now()).strftime("%Y-%m-%dT%H:%M:%SZ")
     document = build_document(
         {
             **head,
