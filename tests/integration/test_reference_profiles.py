@@ -97,9 +97,7 @@ def provenance(rep: Report) -> tuple[str | None, Any]:
     return doc.reference.profile, None if parts is None else (parts.files, parts.profiled)
 
 
-def test_the_reference_is_profiled_once_until_it_changes(
-    tmp_path: Path, mlflow_store: str
-) -> None:
+def test_the_reference_is_profiled_once_until_it_changes(tmp_path: Path, mlflow_store: str) -> None:
     settings, folder = setup(tmp_path, mlflow_store)
     current = str(write_day(folder, 5))  # one file: read as a frame
     store = ProfileStore.in_data_dir(settings.mlops_bot_data_dir)
@@ -156,9 +154,10 @@ def test_daily_partitions_are_profiled_once_and_merge_exactly(
 
     # a folder works too (the in-memory loader alone reads globs and files)
     whole = report(settings, store, current=str(folder))
-    assert provenance(whole) == ("cached", (7, 0)) and body(whole)["features"] == body(
-        expected
-    )["features"]
+    assert (
+        provenance(whole) == ("cached", (7, 0))
+        and body(whole)["features"] == body(expected)["features"]
+    )
 
 
 def test_the_report_worker_keeps_profiles_under_the_data_dir(
@@ -174,3 +173,43 @@ def test_the_report_worker_keeps_profiles_under_the_data_dir(
     profiles = tmp_path / "data" / "profiles"
     assert len(list((profiles / "reference").rglob("*.parquet"))) == 1
     assert len(list((profiles / "partitions").rglob("*.parquet"))) == 2
+
+
+def test_partitions_that_disagree_are_read_as_one_frame(tmp_path: Path, mlflow_store: str) -> None:
+    settings, folder = setup(tmp_path, mlflow_store)
+    write_day(folder, 1)
+    odd = write_day(folder, 2)
+    day_frame(2).assign(visits=lambda f: f["visits"] * 0.5).to_parquet(odd, index=False)
+    store = ProfileStore.in_data_dir(settings.mlops_bot_data_dir)
+    rep = report(settings, store)
+    assert provenance(rep) == ("computed", None)  # int64 and float64 visits: no merge
+    assert body(rep) == body(report(settings, None))
+
+
+def test_an_artifact_reference_is_keyed_by_its_run(tmp_path: Path, mlflow_store: str) -> None:
+    from mlflow.tracking import MlflowClient
+
+    settings, folder = setup(tmp_path, mlflow_store)
+    current = str(write_day(folder, 4))
+    client = MlflowClient(tracking_uri=mlflow_store, registry_uri=mlflow_store)
+    for version in ("1", "2"):  # the same file name, other data, on each version's run
+        run_id = client.get_model_version("churn", version).run_id
+        src = tmp_path / version / "reference.parquet"
+        src.parent.mkdir()
+        day_frame(int(version), 2000).to_parquet(src, index=False)
+        client.log_artifact(run_id, str(src))
+    policy = settings.mlops_bot_config
+    assert policy is not None
+    text = policy.read_text().replace(
+        str(tmp_path / "reference.parquet"), "mlflow-artifact:reference.parquet"
+    )
+    policy.write_text(text)
+    store = ProfileStore.in_data_dir(settings.mlops_bot_data_dir)
+    first = report(settings, store, current=current)
+    assert provenance(first) == ("computed", None)
+    assert provenance(report(settings, store, current=current)) == ("cached", None)
+    assert body(first) == body(report(settings, None, current=current))
+    client.set_registered_model_alias("churn", "champion", "2")  # another run: another key
+    moved = report(settings, store, current=current)
+    assert provenance(moved) == ("computed", None)
+    assert body(moved) == body(report(settings, None, current=current)) != body(first)
