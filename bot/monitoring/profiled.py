@@ -193,6 +193,8 @@ def _partitions(
 
         frame = pd.concat([datasets.read_local_file(p, caps) for p in paths], ignore_index=True)
         return Side(current, len(frame), len(frame.columns), frame, {})
+    if computed:  # a new day: the days that left every monitor's window go
+        store.prune_partitions()
     summary = {"partitions": {"files": len(paths), "profiled": computed}}
     return Side(current, merged.rows, len(merged.columns), merged, summary)
 

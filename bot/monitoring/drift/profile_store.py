@@ -8,7 +8,8 @@ Layout under ``<data dir>/profiles``:
   profiled columns and the format version. A changed reference is a new key; the model's older
   profiles beyond :data:`KEEP_PER_MODEL` are pruned.
 * ``partitions/<key>.parquet``: one file of a current folder or glob (key: path, size,
-  mtime_ns), so a weekly window over daily partitions reads each day once.
+  mtime_ns), so a weekly window over daily partitions reads each day once. Each use touches
+  the profile; those unused for :data:`PARTITION_DAYS` days are pruned.
 
 Writes go to a temporary file renamed into place (``os.replace``), so another replica or report
 never reads half a profile. A profile that cannot be read, or is of another format version, is
@@ -18,12 +19,14 @@ report goes on. ``hits``, ``misses`` and ``writes`` count per kind for tests and
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import os
 import re
 import tempfile
+import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -42,6 +45,7 @@ from bot.monitoring.drift.profiles import ReferenceProfile
 log = logging.getLogger(__name__)
 
 KEEP_PER_MODEL = 4  # reference profiles kept per model (champion and challenger may differ)
+PARTITION_DAYS = 35  # a partition profile no report used for this long is deleted
 FOLDER = "profiles"
 
 
@@ -123,6 +127,9 @@ class ProfileStore:
             self.misses[kind] += 1
             return None
         self.hits[kind] += 1
+        if kind == ProfileKind.PARTITION:
+            with contextlib.suppress(OSError):  # pruned meanwhile: it was read anyway
+                os.utime(path)  # in use: not pruned
         return profile
 
     def save(
@@ -164,6 +171,20 @@ class ProfileStore:
                 path.unlink()
                 removed.append(path)
             except OSError:
+                pass
+        return removed
+
+    def prune_partitions(self, days: int = PARTITION_DAYS, now: float | None = None) -> int:
+        """Delete partition profiles not used for ``days`` days (``now``: seconds since the
+        epoch, default the system clock); returns how many."""
+        cutoff = (time.time() if now is None else now) - days * 86400
+        removed = 0
+        for path in (self.root / ProfileKind.PARTITION).glob("*/*.parquet"):
+            try:
+                if path.stat().st_mtime < cutoff:
+                    path.unlink()
+                    removed += 1
+            except OSError:  # another replica pruned it first
                 pass
         return removed
 

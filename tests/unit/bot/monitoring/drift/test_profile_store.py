@@ -5,6 +5,7 @@ their concatenation; the store misses, never fails, on a changed, corrupt or for
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -258,3 +259,18 @@ def test_partitions_that_disagree_do_not_merge() -> None:
     one = merge_profiles([profile_current(a)])
     assert one is not None and one.rows == 3
     assert_same_profile(one, profile_current(a))
+
+
+def test_partition_profiles_unused_for_weeks_are_pruned(tmp_path: Path) -> None:
+    store = ProfileStore(tmp_path / "profiles")
+    profile = profile_current(pd.DataFrame({"x": [1.0, 2.0]}))
+    old, recent, used = (store.partition_path(f"day{i}|1|2") for i in range(3))
+    for path in (old, recent, used):
+        assert store.save(ProfileKind.PARTITION, path, profile, {})
+    now = time.time()  # the files' times are set from it; the clock only moves forward
+    os.utime(old, (now - 40 * 86400, now - 40 * 86400))
+    os.utime(recent, (now - 30 * 86400, now - 30 * 86400))
+    os.utime(used, (now - 90 * 86400, now - 90 * 86400))
+    assert store.load(ProfileKind.PARTITION, used) is not None  # a use touches it
+    assert store.prune_partitions(days=35, now=now) == 1
+    assert not old.exists() and recent.exists() and used.exists()
