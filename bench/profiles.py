@@ -4,13 +4,14 @@
     .venv/bin/python bench/profiles.py --rows 20000 --repeat 1
 
 Writes the reference and the current data of bench/drift.py's 50+10 columns (Parquet; the
-current also as 7 daily partition files) and a seeded MLflow store with a monitor on `churn`,
-then times `make_report` in this process, side by side: without a store (today: both sides
-read and profiled), with a cold store (the reference read, profiled and written), a warm one
-(the stored profile read), and, on the 7 partitions, a cold store and the next day's window
-(6 stored partitions, 1 new). Charts are off (they cost the same in every row). Wall and CPU
-seconds are the best of ``--repeat`` runs; each cold run starts from an empty store. The load
-average is printed: other jobs share the machine, so compare ratios measured in one run.
+current also as 7 daily partition files, in Parquet and in CSV) and a seeded MLflow store with
+a monitor on `churn`, then times `make_report` in this process, side by side: without a store
+(both sides read and profiled, as before), with a cold store (the reference read, profiled and
+written), a warm one (the stored profile read); then, per partition format, no store, a cold
+store and the next day's window (the first day out, a new one in: 6 stored partitions, 1 new,
+a single run). Charts are off (they cost the same in every row). Wall and CPU seconds are the
+best of ``--repeat`` runs; each cold run starts from an empty store. The load average is
+printed: other jobs share the machine, so compare ratios measured in one run.
 """
 
 from __future__ import annotations
@@ -29,22 +30,40 @@ import _common  # noqa: F401  (puts the repository root on sys.path)
 DAYS = 7
 
 
-def write_data(folder: Path, rows: int) -> tuple[Path, Path, Path]:
-    """reference.parquet, current.parquet and current/date=*/part-0.parquet (DAYS + 1 days)."""
+def write_data(folder: Path, rows: int) -> tuple[Path, Path]:
+    """reference.parquet, current.parquet, and the current's DAYS daily partitions plus
+    tomorrow's (a slice of the reference), as Parquet in ``parquet/`` and CSV in ``csv/``."""
     from drift import Size, make_frames
 
     ref, cur, _ = make_frames(Size("bench", 50, 10, rows))
     ref.to_parquet(folder / "reference.parquet", index=False)
     cur.to_parquet(folder / "current.parquet", index=False)
     per_day = rows // DAYS
-    for day in range(DAYS + 1):  # day DAYS is "tomorrow": a slice of the reference
-        part = folder / "current" / f"date=2026-11-{day + 1:02d}" / "part-0.parquet"
-        part.parent.mkdir(parents=True)
+    for day in range(DAYS + 1):  # day DAYS is "tomorrow"
         source = cur if day < DAYS else ref
-        source.iloc[(day % DAYS) * per_day : (day % DAYS + 1) * per_day].to_parquet(
-            part, index=False
-        )
-    return folder / "reference.parquet", folder / "current.parquet", folder / "current"
+        part = source.iloc[(day % DAYS) * per_day : (day % DAYS + 1) * per_day]
+        for fmt in ("parquet", "csv"):
+            path = folder / fmt / f"date=2026-11-{day + 1:02d}" / f"part-0.{fmt}"
+            path.parent.mkdir(parents=True)
+            part.to_parquet(path, index=False) if fmt == "parquet" else part.to_csv(
+                path, index=False
+            )
+    return folder / "reference.parquet", folder / "current.parquet"
+
+
+class Window:
+    """A folder of daily partitions whose window moves one day on (`next_day`)."""
+
+    def __init__(self, folder: Path, fmt: str) -> None:
+        self.root = folder / fmt
+        self.glob = self.root / "date=*" / f"part-0.{fmt}"
+        self.held = folder / f"held-{fmt}"  # tomorrow's file, out of the window until then
+        shutil.move(self.root / f"date=2026-11-{DAYS + 1:02d}", self.held)
+
+    def next_day(self) -> None:
+        """The first day leaves the window, tomorrow's enters."""
+        shutil.move(self.root / "date=2026-11-01", self.held.with_name(self.held.name + "-gone"))
+        shutil.move(self.held, self.root / f"date=2026-11-{DAYS + 1:02d}")
 
 
 def setup(folder: Path) -> tuple[object, object]:
@@ -87,14 +106,11 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="bench-profiles-") as tmp:
         folder = Path(tmp)
-        _ref, current, parts = write_data(folder, args.rows)
+        _ref, current = write_data(folder, args.rows)
+        windows = {fmt: Window(folder, fmt) for fmt in ("parquet", "csv")}
         registry, policy = setup(folder)
         store_dir = folder / "profiles"
         now = datetime(2026, 11, 30, tzinfo=UTC)
-        tomorrow = folder / "current" / f"date=2026-11-{DAYS + 1:02d}"
-        held = folder / "held"  # tomorrow's file, out of the window until "tomorrow"
-        shutil.move(tomorrow, held)
-        first_day = folder / "current" / "date=2026-11-01"
         stores: list[ProfileStore] = []
 
         def report(store: ProfileStore | None, cur: Path) -> DriftDocument:
@@ -118,45 +134,43 @@ def main() -> None:
         def warm() -> None:
             stores[:] = [ProfileStore(store_dir)]
 
-        def window(moved: bool) -> Callable[[], None]:
-            def arrange() -> None:  # today's window, or tomorrow's (the first day out)
-                if moved and held.exists():
-                    shutil.move(first_day, folder / "gone")
-                    shutil.move(held, tomorrow)
-                warm()
-
-            return arrange
+        def nothing() -> None:
+            pass
 
         report(None, current)  # warm-up: imports, first-call caches
-        glob = parts / "date=*" / "part-0.parquet"
-        runs: list[tuple[str, float, float, str]] = []
-        plain = timed(lambda: report(None, current), args.repeat, lambda: None)
-        runs.append(("no store (both sides read)", *plain, "-"))
+        runs: list[tuple[str, float, float, str, tuple[float, float]]] = []
+        plain = timed(lambda: report(None, current), args.repeat, nothing)
+        runs.append(("no store (both sides read)", *plain, "-", plain))
         cold = timed(lambda: report(stores[0], current), args.repeat, empty)
-        runs.append(("cold store (reference profiled, written)", *cold, "computed"))
+        runs.append(("cold store (reference profiled, written)", *cold, "computed", plain))
         hot = timed(lambda: report(stores[0], current), args.repeat, warm)
-        runs.append(("warm store (reference profile read)", *hot, "cached"))
-        seven = timed(lambda: report(None, glob), args.repeat, lambda: None)
-        runs.append((f"{DAYS} partitions, no store", *seven, "-"))
-        cold_parts = timed(lambda: report(stores[0], glob), args.repeat, empty)
-        runs.append((f"{DAYS} partitions, cold store", *cold_parts, "computed, 7 of 7"))
-        warm()
-        report(stores[0], glob)  # today's window stored
-        next_day = timed(lambda: report(stores[0], glob), 1, window(True))
-        written = stores[0].writes["partitions"]
-        runs.append((f"{DAYS} partitions, next day", *next_day, f"cached, {written} of {DAYS} new"))
+        runs.append(("warm store (reference profile read)", *hot, "cached", plain))
+        for fmt, window in windows.items():
+            what = f"{DAYS} {fmt} partitions"
+            glob = window.glob
+            base = timed(lambda g=glob: report(None, g), args.repeat, nothing)
+            runs.append((f"{what}, no store", *base, "-", base))
+            cold_parts = timed(lambda g=glob: report(stores[0], g), args.repeat, empty)
+            runs.append((f"{what}, cold store", *cold_parts, f"computed, {DAYS} of {DAYS}", base))
+
+            def tomorrow(window: Window = window) -> None:
+                window.next_day()
+                warm()
+
+            next_day = timed(lambda g=glob: report(stores[0], g), 1, tomorrow)
+            new = stores[0].writes["partitions"]
+            runs.append((f"{what}, next day", *next_day, f"cached, {new} of {DAYS} new", base))
 
         print(f"\nmonitor drift report, 50+10 cols x {args.rows:,} rows, charts off")
         print("| report | wall s | CPU s | vs no store: wall | CPU | profiles |")
         print("|---|---|---|---|---|---|")
-        for label, wall, cpu, note in runs:
-            wall0, cpu0 = seven if "partitions" in label else plain
+        for label, wall, cpu, note, (wall0, cpu0) in runs:
             print(
                 f"| {label} | {wall:.2f} | {cpu:.2f} | {wall0 / wall:.2f}x | {cpu0 / cpu:.2f}x "
                 f"| {note} |"
             )
         size = sum(p.stat().st_size for p in store_dir.rglob("*.parquet"))
-        print(f"\nstore on disk: {size / 2**20:,.0f} MiB ({store_dir.name}/)")
+        print(f"\nstore on disk at the end: {size / 2**20:,.0f} MiB ({store_dir.name}/)")
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"load average at the end: {load} on {os.cpu_count()} CPUs")
 
