@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 KEEP_PER_MODEL = 4  # reference profiles kept per model (champion and challenger may differ)
 PARTITION_DAYS = 35  # a partition profile no report used for this long is deleted
 FOLDER = "profiles"
+TMP_PREFIX = ".tmp-"  # a profile being written, renamed into place when complete
 
 
 class ProfileKind(StrEnum):
@@ -139,7 +140,7 @@ class ProfileStore:
         tmp: str | None = None
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".parquet", dir=path.parent)
+            fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, suffix=".parquet", dir=path.parent)
             os.close(fd)
             write_profile(profile, Path(tmp), source)
             os.replace(tmp, path)
@@ -157,11 +158,14 @@ class ProfileStore:
         return True
 
     def prune(self, model: str, keep: int = KEEP_PER_MODEL) -> list[Path]:
-        """Delete the model's reference profiles beyond the ``keep`` most recently written."""
+        """Delete the model's reference profiles beyond the ``keep`` most recently written
+        (temporary files being written by another report are not counted, nor deleted)."""
         folder = self.root / ProfileKind.REFERENCE / _slug(model)
         try:
             files = sorted(
-                folder.glob("*.parquet"), key=lambda p: p.stat().st_mtime_ns, reverse=True
+                (p for p in folder.glob("*.parquet") if not p.name.startswith(TMP_PREFIX)),
+                key=lambda p: p.stat().st_mtime_ns,
+                reverse=True,
             )
         except OSError:  # another replica pruned at the same time
             return []

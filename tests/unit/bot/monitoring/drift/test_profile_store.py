@@ -205,9 +205,11 @@ def test_the_key_changes_with_the_reference_and_old_profiles_are_pruned(tmp_path
         assert store.save(ProfileKind.REFERENCE, path, profile, {})
         os.utime(path, ns=(i * 10**9, i * 10**9))  # the write order, whatever the clock says
         written.append(path)
+    writing = written[0].with_name(".tmp-another-report.parquet")  # another report's
+    writing.write_bytes(b"PAR1")
     removed = store.prune("churn")
     assert sorted(removed) == sorted(written[:2])
-    assert all(p.exists() for p in written[2:])
+    assert all(p.exists() for p in written[2:]) and writing.exists()
 
 
 def partitions(rng: np.random.Generator, days: int) -> list[pd.DataFrame]:
