@@ -124,6 +124,11 @@ def _read_local(pattern: str, say: Progress, caps: Limits) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+def read_local_file(path: Path, caps: Limits | None = None) -> pd.DataFrame:
+    """One local CSV/Parquet file, checked against ``caps`` as `load` checks each file."""
+    return _read_file(path, label=str(path), caps=caps)
+
+
 def _mib(n: int) -> str:
     return f"{n / 2**20:g} MiB"
 

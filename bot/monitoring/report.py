@@ -23,6 +23,8 @@ from bot.registry.gateway import Registry
 
 if TYPE_CHECKING:  # the drift package imports numpy, pandas and scipy: only when a report runs
     from bot.monitoring.drift.engines.base import DriftOptions, EngineConfig, EngineKind
+    from bot.monitoring.drift.profile_store import ProfileStore
+    from bot.monitoring.profiled import ProfileContext
 
 CHART_SAMPLE_ROWS = 100_000  # rows per side drawn for the charts of an out-of-core report
 FEATURE_TABLE = drift_table.FILENAME
@@ -78,6 +80,7 @@ def make_report(
     now: datetime | None = None,
     columns: PerfColumns | None = None,
     chart_workers: int = 1,
+    profiles: ProfileStore | None = None,
 ) -> Report:
     """Load both data sets, compute the report, render its charts.
 
@@ -92,6 +95,8 @@ def make_report(
     ``engine`` (default: the monitor's, else ``auto``) chooses where drift statistics are
     computed; DuckDB reads local sources where they are, without the size caps.
     ``chart_workers`` >= 2 draws drift charts in a forked process too (the CLI's choice).
+    ``profiles``: where a monitor's reference and current-partition profiles are kept (the data
+    dir's store); a monitor's drift on the numpy engine then reads its reference once.
     """
     kind = ReportKind(kind)  # callers may pass "drift" or "perf"
     say = Steps(progress)  # phases and columns done, as ProgressEvents
@@ -134,6 +139,15 @@ def make_report(
             return _drift_out_of_core(
                 head, reference, current, options, stamp, charts, say, config, chosen, chart_workers
             )
+        if profiles is not None and monitor is not None and holder is not None:
+            from bot.monitoring.profiled import ProfileContext, cacheable
+
+            if chosen == "numpy" and model is not None and cacheable(reference):
+                ctx = ProfileContext(profiles, model, version, holder)
+                sources = (reference, current)
+                return _drift_profiled(
+                    head, ctx, sources, options, stamp, charts, say, limits, chart_workers
+                )
         cur = datasets.load(current, holder=holder, progress=say, limits=limits)
         ref = datasets.load(reference, holder=holder, progress=say, limits=limits)
         return _drift(head, ref, cur, options, stamp, charts, say, chosen, config, chart_workers)
@@ -181,6 +195,29 @@ def _drift(
     if charts:
         say.enter(Phase.CHARTS, "rendering charts")
         report.charts = drift_charts(result, ref, cur, report.title, chart_workers)
+    return report
+
+
+def _drift_profiled(
+    head: dict[str, Any],
+    ctx: ProfileContext,
+    sources: tuple[str, str],
+    options: DriftOptions,
+    stamp: str,
+    charts: bool,
+    say: Steps,
+    limits: datasets.Limits | None,
+    chart_workers: int = 1,
+) -> Report:
+    """A monitor's drift on the numpy engine from stored profiles (``bot.monitoring.profiled``)."""
+    from bot.monitoring import profiled
+
+    result, ref, cur = profiled.compare(ctx, *sources, options, limits=limits, say=say)
+    sides = ((ref.uri, ref.rows, ref.columns), (cur.uri, cur.rows, cur.columns))
+    report = _drift_report(head, result, sides, stamp, "numpy", options, (ref.summary, cur.summary))
+    if charts:
+        say.enter(Phase.CHARTS, "rendering charts")
+        report.charts = profiled.charts(result, ref, cur, report.title, chart_workers)
     return report
 
 
@@ -290,8 +327,10 @@ def _drift_report(
     stamp: str,
     engine: EngineKind | str,
     options: DriftOptions,
+    notes: tuple[dict[str, Any], dict[str, Any]] = ({}, {}),
 ) -> Report:
-    """The report of a drift result; ``sides`` holds (uri, rows, columns) of each side."""
+    """The report of a drift result; ``sides`` holds (uri, rows, columns) of each side,
+    ``notes`` extra keys of the document's reference and current (the profiles' provenance)."""
     (ref_uri, ref_rows, ref_cols), (cur_uri, cur_rows, cur_cols) = sides
     if result.compared == 0:
         raise ReportError(
@@ -303,8 +342,8 @@ def _drift_report(
     document = build_document(
         {
             **head,
-            "reference": {"uri": ref_uri, "rows": ref_rows},
-            "current": {"uri": cur_uri, "rows": cur_rows},
+            "reference": {"uri": ref_uri, "rows": ref_rows, **notes[0]},
+            "current": {"uri": cur_uri, "rows": cur_rows, **notes[1]},
             **result.to_dict(),
             "engine": str(engine),
             "generated_at": generated,

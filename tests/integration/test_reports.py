@@ -143,6 +143,7 @@ def test_adhoc_report_neither_imports_mlflow_nor_creates_a_database(tmp_path: Pa
     assert "verdict: DRIFT" in stdout
     assert (tmp_path / "out" / "report.json").exists()
     assert sorted(p.name for p in tmp_path.rglob("*.db")) == []
+    assert not list(tmp_path.rglob("profiles"))  # files alone: no profile is stored
 
 
 @pytest.mark.slow
