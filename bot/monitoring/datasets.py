@@ -105,6 +105,12 @@ def _read_local(pattern: str, say: Progress, caps: Limits) -> pd.DataFrame:
 
     expanded = os.path.expanduser(pattern)
     paths = sorted(glob.glob(expanded)) if glob.has_magic(expanded) else [expanded]
+    if os.path.isdir(expanded):  # a folder of partitions: its data files, as DuckDB reads it
+        from bot.monitoring.drift.engines.base import local_paths
+
+        paths = [str(p) for p in local_paths(expanded)]
+        if not paths:
+            raise DatasetError(f"`{pattern}` is a folder without Parquet or CSV files")
     if not paths:
         raise DatasetError(f"no file matches `{pattern}`")
     total = sum(os.path.getsize(p) for p in paths if os.path.isfile(p))
