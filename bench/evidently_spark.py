@@ -45,7 +45,7 @@ import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import threading  # noqa: E402
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -82,8 +82,11 @@ def _tree_stats() -> dict[int, tuple[int, float, int]]:
             fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        out[int(entry)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick,
-                           int(fields[21]) * page)  # fmt: skip
+        out[int(entry)] = (
+            int(fields[1]),
+            (int(fields[11]) + int(fields[12])) / tick,
+            int(fields[21]) * page,
+        )
     return out
 
 
@@ -103,8 +106,9 @@ def measure(label: str, argv: list[str], env: dict[str, str], out: Path | None) 
     cpu: dict[int, float] = {}
     peak = 0
     t0 = time.perf_counter()
-    proc = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    proc = subprocess.Popen(
+        argv, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
     err: list[str] = []
     reader = threading.Thread(target=lambda: err.extend(proc.stderr or []))
     reader.start()
@@ -144,6 +148,15 @@ def our_worker(engine: str, method: str, ref: str, cur: str, out: str) -> None:
 
         spark_session("local[2]")  # the engine's own session, as the CLI starts it
         lap("session start")
+    elif engine == "spark-read":  # where the time goes: the same session, reading alone
+        from bot.monitoring.drift.engines.spark_engine import spark_session
+
+        spark = spark_session("local[2]")
+        lap("session start")
+        rows = sum(spark.read.parquet(p).toArrow().num_rows for p in (ref, cur))
+        lap("read both files to Arrow")
+        Path(out).write_text(json.dumps({"phases": phases, "rows": rows}))
+        return
     columns = pq.read_schema(ref).names
     options = DriftOptions(features={c: FeatureOverride(method=method) for c in columns})
     config = EngineConfig(spark_master="local[2]", spill_dir=Path(out).parent / "spill")
@@ -156,14 +169,33 @@ def our_worker(engine: str, method: str, ref: str, cur: str, out: str) -> None:
 def run_ours(engine: str, method: str, ref: Path, cur: Path, tmp: Path) -> Run:
     out = tmp / f"ours-{engine}-{method}.json"
     argv = [sys.executable, __file__, "--worker", engine, method, str(ref), str(cur), str(out)]
-    return measure(f"ours: {engine} engine (API), {method}", argv, _env(sys.executable), out)
+    label = f"ours: {engine} engine (API), {method}"
+    if engine == "spark-read":
+        label = "(where it goes) our Spark session, then pyspark reads both files to Arrow"
+    return measure(label, argv, _env(sys.executable), out)
 
 
 def run_cli(ref: Path, cur: Path, tmp: Path) -> Run:
-    argv = [str(MLOPS_BOT), "report", "drift", "--engine", "spark", "--reference", str(ref),
-            "--current", str(cur), "--no-charts", "--out", str(tmp / "cli-out"), "--force"]  # fmt: skip
-    env = _env(sys.executable) | {"MLOPS_BOT_DATA_DIR": str(tmp / "data"), "MLOPS_BOT_CONFIG": "",
-                                  "MLOPS_BOT_SPARK_MASTER": "local[2]"}  # fmt: skip
+    argv = [
+        str(MLOPS_BOT),
+        "report",
+        "drift",
+        "--engine",
+        "spark",
+        "--reference",
+        str(ref),
+        "--current",
+        str(cur),
+        "--no-charts",
+        "--out",
+        str(tmp / "cli-out"),
+        "--force",
+    ]
+    env = _env(sys.executable) | {
+        "MLOPS_BOT_DATA_DIR": str(tmp / "data"),
+        "MLOPS_BOT_CONFIG": "",
+        "MLOPS_BOT_SPARK_MASTER": "local[2]",
+    }
     run = measure("ours: `mlops-bot report drift --engine spark --no-charts`", argv, env, None)
     report = tmp / "cli-out" / "report.json"
     if report.exists():
@@ -256,17 +288,34 @@ def _fmt(x: float | None) -> str:
     return "-" if x is None else f"{x:.6f}"
 
 
-def value_table(method: str, data: dict[str, tuple[np.ndarray, np.ndarray]],
-                ev: Run | None, ours: Run, spark: Run | None) -> list[str]:  # fmt: skip
+def value_table(
+    method: str,
+    data: dict[str, tuple[np.ndarray, np.ndarray]],
+    ev: Run | None,
+    ours: Run,
+    spark: Run | None,
+) -> list[str]:
     """Markdown rows: Evidently-Spark's score, the exact value of its definition, the error,
     and ours (numpy engine; the largest difference of our Spark engine's is printed apart)."""
     if method == "wasserstein":
-        head = ["column", "Evidently-Spark W", "exact W (scipy / ref std)", "rel. error",
-                "ours (exact)", "ours - exact"]  # fmt: skip
+        head = [
+            "column",
+            "Evidently-Spark W",
+            "exact W (scipy / ref std)",
+            "rel. error",
+            "ours (exact)",
+            "ours - exact",
+        ]
     else:
-        head = ["column", "Evidently-Spark JS", "exact JS, its Doane bins", "rel. error",
-                "JS, Sturges bins (Evidently pandas)", "rel. diff. to Sturges",
-                "ours (reference deciles)"]  # fmt: skip
+        head = [
+            "column",
+            "Evidently-Spark JS",
+            "exact JS, its Doane bins",
+            "rel. error",
+            "JS, Sturges bins (Evidently pandas)",
+            "rel. diff. to Sturges",
+            "ours (reference deciles)",
+        ]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name, (r, c) in data.items():
         got, mine = _score(ev, name), _score(ours, name)
@@ -276,31 +325,51 @@ def value_table(method: str, data: dict[str, tuple[np.ndarray, np.ndarray]],
             cells = [_fmt(got), _fmt(exact), _rel(got, exact), _fmt(mine), gap]
         else:
             exact, sturges = js_doane(r, c), js_sturges(r, c)
-            cells = [_fmt(got), _fmt(exact), _rel(got, exact), _fmt(sturges),
-                     _rel(got, sturges), _fmt(mine)]  # fmt: skip
+            cells = [
+                _fmt(got),
+                _fmt(exact),
+                _rel(got, exact),
+                _fmt(sturges),
+                _rel(got, sturges),
+                _fmt(mine),
+            ]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     if spark is not None:
-        diffs = [abs(a - b) / max(abs(a), abs(b), 1e-300) for n in data
-                 if (a := _score(spark, n)) is not None and (b := _score(ours, n)) is not None]  # fmt: skip
+        diffs = [
+            abs(a - b) / max(abs(a), abs(b), 1e-300)
+            for n in data
+            if (a := _score(spark, n)) is not None and (b := _score(ours, n)) is not None
+        ]
         lines.append("")
-        lines.append(f"our Spark engine vs our numpy engine, largest relative difference: "
-                     f"{max(diffs, default=float('nan')):.1e}")  # fmt: skip
+        lines.append(
+            f"our Spark engine vs our numpy engine, largest relative difference: "
+            f"{max(diffs, default=float('nan')):.1e}"
+        )
     return lines
 
 
 def timing_table(runs: list[Run], evidently: dict[str, Run]) -> list[str]:
-    head = ["run", "wall s", "CPU s (tree)", "peak RSS MiB (tree)", "phases s",
-            "Evidently-Spark ÷ this, wall", "÷ this, CPU"]  # fmt: skip
+    head = [
+        "run",
+        "wall s",
+        "CPU s (tree)",
+        "peak RSS MiB (tree)",
+        "phases s",
+        "Evidently-Spark ÷ this, wall",
+        "÷ this, CPU",
+    ]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for run in runs:
         method = next((m for m in METHODS if m in run.label), "wasserstein")
-        ev = evidently.get(method)
+        ev = None if run.label.startswith("(where") else evidently.get(method)
         phases = ", ".join(f"{k} {v:.1f}" for k, v in run.doc.get("phases", {}).items()) or "-"
         failed = f" (exit {run.code}: {run.stderr.strip().splitlines()[-1:]})" if run.code else ""
         ratio = f"{ev.wall / run.wall:.1f}x" if ev and not run.code and not ev.code else "-"
         cpu_ratio = f"{ev.cpu / run.cpu:.1f}x" if ev and not run.code and not ev.code else "-"
-        lines.append(f"| {run.label}{failed} | {run.wall:.1f} | {run.cpu:.1f} | "
-                     f"{run.peak_mib:,.0f} | {phases} | {ratio} | {cpu_ratio} |")  # fmt: skip
+        lines.append(
+            f"| {run.label}{failed} | {run.wall:.1f} | {run.cpu:.1f} | "
+            f"{run.peak_mib:,.0f} | {phases} | {ratio} | {cpu_ratio} |"
+        )
     return lines
 
 
@@ -321,8 +390,10 @@ def main() -> None:
         tmp = Path(tmp_name)
         ref, cur = write_data(tmp, args.cols, args.rows)
         mib = (ref.stat().st_size + cur.stat().st_size) / 2**20
-        print(f"{args.cols} cols x {args.rows:,} rows per side, Parquet {mib:,.0f} MiB together",
-              flush=True)  # fmt: skip
+        print(
+            f"{args.cols} cols x {args.rows:,} rows per side, Parquet {mib:,.0f} MiB together",
+            flush=True,
+        )
         runs: list[Run] = []
         evidently: dict[str, Run] = {}
         numpy_runs: dict[str, Run] = {}
@@ -330,8 +401,10 @@ def main() -> None:
 
         def step(run: Run) -> Run:
             runs.append(run)
-            print(f"  {run.label}: wall {run.wall:.1f} s, CPU {run.cpu:.1f} s, exit {run.code}",
-                  flush=True)  # fmt: skip
+            print(
+                f"  {run.label}: wall {run.wall:.1f} s, CPU {run.cpu:.1f} s, exit {run.code}",
+                flush=True,
+            )
             return run
 
         for method in methods:
@@ -339,6 +412,7 @@ def main() -> None:
             spark_runs[method] = step(run_ours("spark", method, ref, cur, tmp))
             if method == "wasserstein" and not args.no_cli:
                 step(run_cli(ref, cur, tmp))
+                step(run_ours("spark-read", method, ref, cur, tmp))
             if args.evidently:
                 evidently[method] = step(run_evidently(args.evidently, method, ref, cur, tmp))
         ref_data, cur_data = _clean(ref), _clean(cur)
@@ -346,18 +420,28 @@ def main() -> None:
     print()
     for method in methods:
         print(f"### {method}\n")
-        print("\n".join(value_table(method, data, evidently.get(method), numpy_runs[method],
-                                    spark_runs[method])) + "\n")  # fmt: skip
+        print(
+            "\n".join(
+                value_table(
+                    method, data, evidently.get(method), numpy_runs[method], spark_runs[method]
+                )
+            )
+            + "\n"
+        )
     print("### end to end\n")
     print("\n".join(timing_table(runs, evidently)))
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    print(f"\nMeasured {time.strftime('%Y-%m-%d %H:%M')} UTC, {args.cols} cols x {args.rows:,} "
-          f"rows per side, on {os.cpu_count()} CPUs, load average at the end {load}")  # fmt: skip
+    print(
+        f"\nMeasured {time.strftime('%Y-%m-%d %H:%M')} UTC, {args.cols} cols x {args.rows:,} "
+        f"rows per side, on {os.cpu_count()} CPUs, load average at the end {load}"
+    )
     for method, ev in evidently.items():
         ours = spark_runs[method]
         ok = ours.wall * SPEED_TARGET <= ev.wall
-        print(f"{method}: our Spark path {ev.wall / ours.wall:.1f}x faster end to end than "
-              f"Evidently's (target {SPEED_TARGET:g}x: {'met' if ok else 'NOT met'})")  # fmt: skip
+        print(
+            f"{method}: our Spark path {ev.wall / ours.wall:.1f}x faster end to end than "
+            f"Evidently's (target {SPEED_TARGET:g}x: {'met' if ok else 'NOT met'})"
+        )
 
 
 if __name__ == "__main__":
