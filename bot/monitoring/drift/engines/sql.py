@@ -95,6 +95,67 @@ def reference_sq_dev(table: str) -> str:
     return f"SELECT fsum(rc * (v / ? - ?) * (v / ? - ?)) FROM {table} WHERE rc > 0"
 
 
+def _finite_union(column: str, ref: str, cur: str) -> str:
+    """Rows (v, s) of both sides' finite values, tagged by side (0 reference, 1 current)."""
+    x = as_double(column)
+    finite = FINITE.format(x=x)
+    return (
+        f"SELECT {x} AS v, CAST(0 AS TINYINT) AS s FROM {ref} WHERE {finite} "
+        f"UNION ALL SELECT {x} AS v, CAST(1 AS TINYINT) AS s FROM {cur} WHERE {finite}"
+    )
+
+
+def distinct_estimate(column: str, ref: str, cur: str) -> str:
+    """One row: about how many distinct finite values both sides hold (a HyperLogLog sketch,
+    one streaming pass; it only chooses between the two forms of :func:`sorted_union`)."""
+    return f"SELECT approx_count_distinct(v) FROM ({_finite_union(column, ref, cur)})"
+
+
+def sorted_union(column: str, ref: str, cur: str, *, grouped: bool) -> str:
+    """The finite values of both sides in ascending order, for a one-pass scan.
+
+    ``grouped``: rows (v, rc, cc), one per distinct value with its count on each side (for
+    columns with many ties). Otherwise rows (v, s), one per value tagged by side: when almost
+    every value is distinct, a sort alone costs half of a hash aggregation and then a sort."""
+    union = _finite_union(column, ref, cur)
+    if grouped:
+        return (
+            "SELECT v, count(*) FILTER (WHERE s = 0) AS rc, count(*) FILTER (WHERE s = 1) AS cc "
+            f"FROM ({union}) GROUP BY v ORDER BY v"
+        )
+    return f"SELECT v, s FROM ({union}) ORDER BY v"
+
+
+def side_scaled_sum(column: str, table: str) -> str:
+    """Parameter: a scale. Sum of the finite values divided by it (no overflow near 1e308)."""
+    x = as_double(column)
+    return f"SELECT fsum({x} / ?) FROM {table} WHERE {FINITE.format(x=x)}"
+
+
+def side_sq_dev(column: str, table: str) -> str:
+    """Parameters: the scale, the scaled mean, twice each. Sum of squared deviations of the
+    scaled finite values."""
+    x = as_double(column)
+    return f"SELECT fsum(({x} / ? - ?) * ({x} / ? - ?)) FROM {table} WHERE {FINITE.format(x=x)}"
+
+
+def side_bin_counts(column: str, ref: str, cur: str, edges: int) -> str:
+    """Parameters: the ``edges`` inner edges, ascending. Rows (bin, ref count, cur count) of
+    the finite values of both sides, as :func:`bin_counts` (one streaming pass, no sort)."""
+    cases = " ".join(f"WHEN v < ? THEN {i}" for i in range(edges))
+    case = f"CASE {cases} ELSE {edges} END" if edges else "0"
+    return (
+        f"SELECT {case} AS b, count(*) FILTER (WHERE s = 0), count(*) FILTER (WHERE s = 1) "
+        f"FROM ({_finite_union(column, ref, cur)}) GROUP BY 1"
+    )
+
+
+def sorted_values(column: str, table: str) -> str:
+    """The finite values of one side, ascending: for small sides only."""
+    x = as_double(column)
+    return f"SELECT {x} FROM {table} WHERE {FINITE.format(x=x)} ORDER BY 1"
+
+
 def newest_oldest(column: str, table: str, text: bool) -> str:
     """One row: the non-null count, the newest and oldest value of a date column (in
     microseconds since the epoch, UTC; naive values read as UTC) and, for ``text`` columns, how
