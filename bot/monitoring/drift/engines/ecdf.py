@@ -48,15 +48,24 @@ class SortedScan:
         """Add the next rows in ascending order of ``v`` (finite values, counts >= 0)."""
         if v.size == 0:
             return
-        rc, cc = rc.astype(np.int64, copy=False), cc.astype(np.int64, copy=False)
-        if self._carry is not None:
+        if self._carry is not None:  # the run left open by the previous batch
             cv, crc, ccc = self._carry
-            v, rc, cc = np.r_[cv, v], np.r_[crc, rc], np.r_[ccc, cc]
-        starts = np.flatnonzero(np.r_[True, v[1:] != v[:-1]])
-        u = v[starts]
-        rs, cs = np.add.reduceat(rc, starts), np.add.reduceat(cc, starts)
-        self._carry = (float(u[-1]), int(rs[-1]), int(cs[-1]))
-        self._runs(u[:-1], rs[:-1], cs[:-1], float(u[-1]))
+            same = int(np.searchsorted(v, cv, side="right"))  # leading rows of that value
+            crc, ccc = crc + int(rc[:same].sum()), ccc + int(cc[:same].sum())
+            if same == v.size:
+                self._carry = (cv, crc, ccc)
+                return
+            v, rc, cc = v[same:], rc[same:], cc[same:]
+            self._carry = None
+            self._runs(np.array([cv]), np.array([crc]), np.array([ccc]), float(v[0]))
+        tied = v[1:] == v[:-1]
+        if tied.any():  # merge each run of ties into one row
+            starts = np.flatnonzero(np.r_[True, ~tied])
+            v = v[starts]
+            rc = np.add.reduceat(rc, starts, dtype=np.int64)
+            cc = np.add.reduceat(cc, starts, dtype=np.int64)
+        self._carry = (float(v[-1]), int(rc[-1]), int(cc[-1]))
+        self._runs(v[:-1], rc[:-1], cc[:-1], float(v[-1]))
 
     def finish(self) -> SortedScan:
         """Close the last run; returns ``self``."""
@@ -80,8 +89,10 @@ class SortedScan:
         """Complete runs (distinct ascending values); ``nxt`` is the value after the last."""
         if u.size == 0:
             return
-        cr = self._cr + np.cumsum(rs)
-        ccum = self._ccum + np.cumsum(cs)
+        cr = np.cumsum(rs, dtype=np.int64)
+        cr += self._cr
+        ccum = np.cumsum(cs, dtype=np.int64)
+        ccum += self._ccum
         d = np.abs(cr / float(max(self.n, 1)) - ccum / float(max(self.m, 1)))
         top = float(d.max())
         self.ks = top if math.isnan(self.ks) else max(self.ks, top)
