@@ -52,8 +52,13 @@ def test_batches_cut_anywhere_give_scipy_statistics(seed: int) -> None:
         assert (scan.ref_min, scan.ref_max) == (ref.min(), ref.max())
         assert scan.out_of_range == np.count_nonzero((cur < ref.min()) | (cur > ref.max()))
         ranks = _ranks(ref.size)
-        assert scan.order_stats == dict(zip(ranks.tolist(), np.sort(ref)[ranks].tolist()))
-        assert (scan.union_min, scan.union_max) == (min(ref.min(), cur.min()), cur.max())
+        assert scan.order_stats == dict(
+            zip(ranks.tolist(), np.sort(ref)[ranks].tolist(), strict=True)
+        )
+        assert (scan.union_min, scan.union_max) == (
+            min(ref.min(), cur.min()),
+            max(ref.max(), cur.max()),
+        )
         assert scan.keys is None
 
 
