@@ -236,6 +236,7 @@ def _drift_out_of_core(
     """Drift by DuckDB (or Spark) on local files read where they are (no size caps)."""
     from bot.monitoring.drift.engines import EngineError
     from bot.monitoring.drift.engines.duckdb_engine import DuckDBEngine
+    from bot.monitoring.drift.engines.memory import duckdb_share
     from bot.monitoring.drift.engines.spark_engine import SparkEngine
 
     engine: DuckDBEngine | SparkEngine
@@ -247,8 +248,9 @@ def _drift_out_of_core(
         )
         what = f"spark, master {config.spark_master}"
     else:
-        engine = DuckDBEngine(memory_limit=config.memory_limit, temp_directory=config.spill_dir)
-        what = f"duckdb, memory limit {config.memory_limit}"
+        share = duckdb_share(config.memory_limit)  # the process within the limit, not only DuckDB
+        engine = DuckDBEngine(memory_limit=share, temp_directory=config.spill_dir)
+        what = f"duckdb, memory limit {config.memory_limit} ({share} for DuckDB)"
     say.enter(Phase.COMPARING, f"comparing {current} with {reference} ({what})")
     try:
         result, ref_rows, cur_rows = engine.compute_with_rows(reference, current, options)

@@ -29,6 +29,7 @@ from bot.monitoring.drift.engines.base import (
     OutOfCoreEngine,
     local_paths,
 )
+from bot.monitoring.drift.engines.ecdf import SortedScan
 from bot.monitoring.drift.engines.stats import (
     NumericStats,
     compare_numeric,
@@ -38,7 +39,6 @@ from bot.monitoring.drift.engines.stats import (
 from bot.monitoring.drift.numeric import _wasserstein
 from bot.monitoring.drift.profiles import (
     _ISO_DATE,
-    CATEGORICAL_MAX_DISTINCT,
     ColumnProfile,
     _Kind,
 )
@@ -78,7 +78,8 @@ _DTYPES = {
     "TIMESTAMP WITH TIME ZONE": "datetime64[us, UTC]",
 }
 _CSV_TYPES = ["BOOLEAN", "BIGINT", "DOUBLE", "VARCHAR"]  # what pandas.read_csv infers
-_UNION = "drift_union"
+_BATCH_ROWS = 1 << 20  # rows of the sorted union per batch handed to Python (~10 MB)
+_NO_RANKS = np.empty(0, dtype=np.intp)
 _OVERFLOW_RISK = sys.float_info.max / 2  # beyond it a difference of two values can overflow
 
 
@@ -363,11 +364,13 @@ def _column(
     kind, reason = _resolve_kind(ref, cur)
     if kind == "numeric" and reason is None:
         stats = _numeric_stats(con, ref.name, ref.n, cur.n)
-        return compare_numeric(ref, cur, stats, override, lambda: _samples(con))
+        return compare_numeric(ref, cur, stats, override, lambda: _samples(con, ref.name))
     numeric_override = override is not None and override.method in ("ks", "wasserstein")
     if ref.dtype == cur.dtype == "bool" and numeric_override and ref.n and cur.n:
         stats = _numeric_stats(con, ref.name, ref.n, cur.n)  # on 0/1, as numpy does
-        return compare_numeric(ref, cur, stats, override, lambda: _samples(con), boolean=True)
+        return compare_numeric(
+            ref, cur, stats, override, lambda: _samples(con, ref.name), boolean=True
+        )
     if kind in ("categorical", None) and reason is None:
         for side, prof in (("ref", ref), ("cur", cur)):
             prof.counts = {} if prof.kind is None else _category_counts(con, ref.name, side)
@@ -383,65 +386,80 @@ def _numeric_stats(con: duckdb.DuckDBPyConnection, name: str, n: int, m: int) ->
     stats = NumericStats(n=n, m=m)
     if n + m == 0:
         return stats
-    con.execute(sql.union_table(name, "ref", "cur", _UNION))
-    row = con.execute(sql.numeric_summary(_UNION), [max(n, 1), max(m, 1)]).fetchone()
-    assert row is not None
-    ks, w1, rd, cd, ud, lo, hi, outside, _total = row
-    stats.ks = float(ks) if ks is not None else math.nan
-    stats.w1 = float(w1) if w1 is not None else 0.0  # one distinct value: no area
-    big = con.execute(sql.largest_magnitude(_UNION)).fetchone()
-    if big is not None and big[0] is not None and float(big[0]) > _OVERFLOW_RISK:
+    lo_rank, hi_rank, t = decile_ranks(n) if n else (_NO_RANKS, _NO_RANKS, _NO_RANKS)
+    scan = _sorted_scan(con, name, n, m, np.unique(np.concatenate((lo_rank, hi_rank))))
+    stats.ks, stats.w1 = scan.ks, scan.w1
+    assert scan.union_min is not None and scan.union_max is not None
+    if max(abs(scan.union_min), abs(scan.union_max)) > _OVERFLOW_RISK:
         # numpy's W1 pairs quantiles, and a gap between values near ±1e308 overflows to a
         # "not finite" verdict; the ECDF area may not: take numpy's own arithmetic then
         with np.errstate(all="ignore"):  # as the numpy engine: overflow -> not finite
-            stats.w1 = _wasserstein(*_samples(con))
-    stats.ref_distinct, stats.cur_distinct, stats.union_distinct = int(rd), int(cd), int(ud)
-    stats.ref_min, stats.ref_max, stats.out_of_range = lo, hi, int(outside)
-    if stats.union_distinct <= CATEGORICAL_MAX_DISTINCT:
-        values = con.execute(sql.union_values(_UNION)).fetchall()
-        stats.keys = [float(v) for v, _, _ in values]
-        stats.ref_key_counts = np.array([rc for _, rc, _ in values], dtype=np.float64)
-        stats.cur_key_counts = np.array([cc for _, _, cc in values], dtype=np.float64)
+            stats.w1 = _wasserstein(*_samples(con, name))
+    stats.ref_distinct, stats.cur_distinct = scan.ref_distinct, scan.cur_distinct
+    stats.union_distinct = scan.union_distinct
+    stats.ref_min, stats.ref_max, stats.out_of_range = scan.ref_min, scan.ref_max, scan.out_of_range
+    if scan.keys is not None:
+        stats.keys = [v for v, _, _ in scan.keys]
+        stats.ref_key_counts = np.array([rc for _, rc, _ in scan.keys], dtype=np.float64)
+        stats.cur_key_counts = np.array([cc for _, _, cc in scan.keys], dtype=np.float64)
     if n == 0:
         return stats
-    # scaled by the largest magnitude first, as profiles._add_reference_stats does
-    scale = max(abs(float(lo)), abs(float(hi)))
-    if scale > 0 and math.isfinite(scale):
-        total = con.execute(sql.reference_scaled_sum(_UNION), [scale]).fetchone()
-        assert total is not None
-        mean = float(total[0]) / n
-        sq = con.execute(sql.reference_sq_dev(_UNION), [scale, mean, scale, mean]).fetchone()
-        assert sq is not None
-        stats.std = scale * math.sqrt(float(sq[0]) / n)
-    else:
-        stats.std = 0.0 if scale == 0 else math.nan
-    lo_rank, hi_rank, t = decile_ranks(n)
-    ranks = sorted({int(r) for r in np.concatenate((lo_rank, hi_rank))})
-    runs = con.execute(
-        sql.order_statistics(_UNION, len(ranks)), [r for r in ranks for _ in (0, 1)]
-    ).fetchall()
-    found = {r: float(v) for start, end, v in runs for r in ranks if start <= r < end}
+    assert scan.ref_min is not None and scan.ref_max is not None
+    stats.std = _reference_std(con, name, n, max(abs(scan.ref_min), abs(scan.ref_max)))
+    found = scan.order_stats
     edges = decile_edges(
         np.array([found[int(r)] for r in lo_rank], dtype=np.float64),
         np.array([found[int(r)] for r in hi_rank], dtype=np.float64),
         t,
     )
-    bins = con.execute(sql.bin_counts(_UNION, edges.size), edges.tolist()).fetchall()
+    bins = con.execute(sql.side_bin_counts(name, "ref", "cur", edges.size), edges.tolist())
     stats.ref_bins = np.zeros(edges.size + 1)
     stats.cur_bins = np.zeros(edges.size + 1)
-    for b, rc, cc in bins:
+    for b, rc, cc in bins.fetchall():
         stats.ref_bins[int(b)] = rc
         stats.cur_bins[int(b)] = cc
     return stats
 
 
-def _samples(con: duckdb.DuckDBPyConnection) -> tuple[np.ndarray, np.ndarray]:
-    """Both sides' sorted finite values, from the union table (small columns only)."""
-    rows = con.execute(sql.union_values(_UNION)).fetchall()
-    v = np.array([r[0] for r in rows], dtype=np.float64)
-    rc = np.array([r[1] for r in rows], dtype=np.int64)
-    cc = np.array([r[2] for r in rows], dtype=np.int64)
-    return np.repeat(v, rc), np.repeat(v, cc)
+def _sorted_scan(
+    con: duckdb.DuckDBPyConnection, name: str, n: int, m: int, ranks: np.ndarray
+) -> SortedScan:
+    """KS, W1, distinct counts and the reference order statistics at ``ranks``, from one
+    sorted pass over the union of both sides streamed in batches (DuckDB spills the sort)."""
+    # fetchall: a result left open (fetchone) blocks con.sql on the same connection
+    (estimate,) = con.execute(sql.distinct_estimate(name, "ref", "cur")).fetchall()[0]
+    grouped = int(estimate) <= (n + m) // 2
+    scan = SortedScan(n=n, m=m, ranks=ranks)
+    reader = con.sql(sql.sorted_union(name, "ref", "cur", grouped=grouped))
+    for batch in reader.to_arrow_reader(_BATCH_ROWS):
+        v = batch.column(0).to_numpy()
+        if grouped:
+            scan.feed(v, batch.column(1).to_numpy(), batch.column(2).to_numpy())
+        else:
+            s = batch.column(1).to_numpy()
+            scan.feed(v, 1 - s, s)
+    return scan.finish()
+
+
+def _reference_std(con: duckdb.DuckDBPyConnection, name: str, n: int, scale: float) -> float:
+    """The reference's population std, scaled by its largest magnitude first and in two passes,
+    as ``profiles._add_reference_stats`` computes it."""
+    if not (scale > 0 and math.isfinite(scale)):
+        return 0.0 if scale == 0 else math.nan
+    total = con.execute(sql.side_scaled_sum(name, "ref"), [scale]).fetchone()
+    assert total is not None
+    mean = float(total[0]) / n
+    sq = con.execute(sql.side_sq_dev(name, "ref"), [scale, mean, scale, mean]).fetchone()
+    assert sq is not None
+    return scale * math.sqrt(float(sq[0]) / n)
+
+
+def _samples(con: duckdb.DuckDBPyConnection, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Both sides' sorted finite values (small columns only)."""
+    return tuple(  # type: ignore[return-value]
+        np.array([r[0] for r in con.execute(sql.sorted_values(name, side)).fetchall()], np.float64)
+        for side in ("ref", "cur")
+    )
 
 
 def _one_line(exc: BaseException) -> str:
