@@ -89,7 +89,7 @@ def report(
     from bot.monitoring.datasets import DatasetError, Limits
     from bot.monitoring.document import ReportKind
     from bot.monitoring.report import PerfColumns, ReportError, make_report, write_report
-    from bot.monitoring.runner import engine_config
+    from bot.monitoring.runner import engine_config, profile_store
     from bot.registry.gateway import Registry, RegistryError
 
     registry = rt.registry if rt else Registry(settings.mlflow_tracking_uri, settings.mlflow_ui_url)
@@ -115,6 +115,9 @@ def report(
                 limits=limits,
                 engine=engine,
                 engine_config=engine_config(settings),
+                # a monitor's reference is profiled once, under the data dir; files alone
+                # (no model) leave nothing behind
+                profiles=profile_store(settings) if model is not None else None,
                 correction=correction,
                 columns=PerfColumns(target, prediction, score, timestamp),
                 chart_workers=min(2, cpus()),  # the charts on two cores when it has them

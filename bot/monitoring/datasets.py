@@ -100,11 +100,31 @@ def load(
     return Dataset(uri, _read_local(uri, say, caps))
 
 
+def local_paths(source: str | Path) -> list[Path]:
+    """The files a local path, glob or folder (its Parquet/CSV files, recursively) names."""
+    text = os.path.expanduser(str(source))
+    if glob.has_magic(text):
+        return [Path(p) for p in sorted(glob.glob(text, recursive=True)) if os.path.isfile(p)]
+    path = Path(text)
+    if path.is_dir():
+        return sorted(
+            p
+            for p in path.rglob("*")
+            if p.is_file()
+            and p.name.lower().endswith((".parquet", ".pq", ".csv", ".csv.gz", ".tsv"))
+        )
+    return [path] if path.is_file() else []
+
+
 def _read_local(pattern: str, say: Progress, caps: Limits) -> pd.DataFrame:
     import pandas as pd
 
     expanded = os.path.expanduser(pattern)
     paths = sorted(glob.glob(expanded)) if glob.has_magic(expanded) else [expanded]
+    if os.path.isdir(expanded):  # a folder of partitions: its data files, as DuckDB reads it
+        paths = [str(p) for p in local_paths(expanded)]
+        if not paths:
+            raise DatasetError(f"`{pattern}` is a folder without Parquet or CSV files")
     if not paths:
         raise DatasetError(f"no file matches `{pattern}`")
     total = sum(os.path.getsize(p) for p in paths if os.path.isfile(p))
@@ -122,6 +142,11 @@ def _read_local(pattern: str, say: Progress, caps: Limits) -> pd.DataFrame:
     if len(frames) == 1:
         return frames[0]
     return pd.concat(frames, ignore_index=True)
+
+
+def read_local_file(path: Path, caps: Limits | None = None) -> pd.DataFrame:
+    """One local CSV/Parquet file, checked against ``caps`` as `load` checks each file."""
+    return _read_file(path, label=str(path), caps=caps)
 
 
 def _mib(n: int) -> str:

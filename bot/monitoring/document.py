@@ -42,9 +42,21 @@ class _Part(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
+class Partitions(_Part):
+    """A current folder or glob read file by file: how many files, how many of them this
+    report profiled (the others' profiles were stored by earlier reports)."""
+
+    files: int
+    profiled: int
+
+
 class DatasetSummary(_Part):
     uri: str
     rows: int
+    # a monitor's drift on the numpy engine: the reference's statistics came from a stored
+    # profile ("cached") or were computed by this report ("computed")
+    profile: Literal["cached", "computed"] | None = None
+    partitions: Partitions | None = None
 
 
 class DriftFeature(_Part):

@@ -23,6 +23,8 @@ from bot.registry.gateway import Registry
 
 if TYPE_CHECKING:  # the drift package imports numpy, pandas and scipy: only when a report runs
     from bot.monitoring.drift.engines.base import DriftOptions, EngineConfig, EngineKind
+    from bot.monitoring.drift.profile_store import ProfileStore
+    from bot.monitoring.profiled import ProfileContext
 
 CHART_SAMPLE_ROWS = 100_000  # rows per side drawn for the charts of an out-of-core report
 FEATURE_TABLE = drift_table.FILENAME
@@ -78,6 +80,7 @@ def make_report(
     now: datetime | None = None,
     columns: PerfColumns | None = None,
     chart_workers: int = 1,
+    profiles: ProfileStore | None = None,
 ) -> Report:
     """Load both data sets, compute the report, render its charts.
 
@@ -92,6 +95,8 @@ def make_report(
     ``engine`` (default: the monitor's, else ``auto``) chooses where drift statistics are
     computed; DuckDB reads local sources where they are, without the size caps.
     ``chart_workers`` >= 2 draws drift charts in a forked process too (the CLI's choice).
+    ``profiles``: where a monitor's reference and current-partition profiles are kept (the data
+    dir's store); a monitor's drift on the numpy engine then reads its reference once.
     """
     kind = ReportKind(kind)  # callers may pass "drift" or "perf"
     say = Steps(progress)  # phases and columns done, as ProgressEvents
@@ -134,6 +139,15 @@ def make_report(
             return _drift_out_of_core(
                 head, reference, current, options, stamp, charts, say, config, chosen, chart_workers
             )
+        if profiles is not None and monitor is not None and holder is not None:
+            from bot.monitoring.profiled import ProfileContext, cacheable
+
+            if chosen == "numpy" and model is not None and cacheable(reference):
+                ctx = ProfileContext(profiles, model, version, holder)
+                sources = (reference, current)
+                return _drift_profiled(
+                    head, ctx, sources, options, stamp, charts, say, limits, chart_workers
+                )
         cur = datasets.load(current, holder=holder, progress=say, limits=limits)
         ref = datasets.load(reference, holder=holder, progress=say, limits=limits)
         return _drift(head, ref, cur, options, stamp, charts, say, chosen, config, chart_workers)
@@ -148,7 +162,7 @@ def make_report(
     context = _PerfContext(
         registry, model, alias, version, run_id, baseline, labelled_ref, ref_note
     )
-    return _perf(head, cur, monitor, columns or PerfColumns(), context, charts, say)
+    return _perf(head, cur, monitor, columns or PerfColumns(), context, charts, say, now)
 
 
 def _drift(
@@ -184,6 +198,29 @@ def _drift(
     return report
 
 
+def _drift_profiled(
+    head: dict[str, Any],
+    ctx: ProfileContext,
+    sources: tuple[str, str],
+    options: DriftOptions,
+    stamp: str,
+    charts: bool,
+    say: Steps,
+    limits: datasets.Limits | None,
+    chart_workers: int = 1,
+) -> Report:
+    """A monitor's drift on the numpy engine from stored profiles (``bot.monitoring.profiled``)."""
+    from bot.monitoring import profiled
+
+    result, ref, cur = profiled.compare(ctx, *sources, options, limits=limits, say=say)
+    sides = ((ref.uri, ref.rows, ref.columns), (cur.uri, cur.rows, cur.columns))
+    report = _drift_report(head, result, sides, stamp, "numpy", options, (ref.summary, cur.summary))
+    if charts:
+        say.enter(Phase.CHARTS, "rendering charts")
+        report.charts = profiled.charts(result, ref, cur, report.title, chart_workers)
+    return report
+
+
 def _drift_out_of_core(
     head: dict[str, Any],
     reference: str,
@@ -199,6 +236,7 @@ def _drift_out_of_core(
     """Drift by DuckDB (or Spark) on local files read where they are (no size caps)."""
     from bot.monitoring.drift.engines import EngineError
     from bot.monitoring.drift.engines.duckdb_engine import DuckDBEngine
+    from bot.monitoring.drift.engines.memory import duckdb_share
     from bot.monitoring.drift.engines.spark_engine import SparkEngine
 
     engine: DuckDBEngine | SparkEngine
@@ -210,8 +248,9 @@ def _drift_out_of_core(
         )
         what = f"spark, master {config.spark_master}"
     else:
-        engine = DuckDBEngine(memory_limit=config.memory_limit, temp_directory=config.spill_dir)
-        what = f"duckdb, memory limit {config.memory_limit}"
+        share = duckdb_share(config.memory_limit)  # the process within the limit, not only DuckDB
+        engine = DuckDBEngine(memory_limit=share, temp_directory=config.spill_dir)
+        what = f"duckdb, memory limit {config.memory_limit} ({share} for DuckDB)"
     say.enter(Phase.COMPARING, f"comparing {current} with {reference} ({what})")
     try:
         result, ref_rows, cur_rows = engine.compute_with_rows(reference, current, options)
@@ -290,8 +329,10 @@ def _drift_report(
     stamp: str,
     engine: EngineKind | str,
     options: DriftOptions,
+    notes: tuple[dict[str, Any], dict[str, Any]] = ({}, {}),
 ) -> Report:
-    """The report of a drift result; ``sides`` holds (uri, rows, columns) of each side."""
+    """The report of a drift result; ``sides`` holds (uri, rows, columns) of each side,
+    ``notes`` extra keys of the document's reference and current (the profiles' provenance)."""
     (ref_uri, ref_rows, ref_cols), (cur_uri, cur_rows, cur_cols) = sides
     if result.compared == 0:
         raise ReportError(
@@ -303,8 +344,8 @@ def _drift_report(
     document = build_document(
         {
             **head,
-            "reference": {"uri": ref_uri, "rows": ref_rows},
-            "current": {"uri": cur_uri, "rows": cur_rows},
+            "reference": {"uri": ref_uri, "rows": ref_rows, **notes[0]},
+            "current": {"uri": cur_uri, "rows": cur_rows, **notes[1]},
             **result.to_dict(),
             "engine": str(engine),
             "generated_at": generated,
@@ -357,6 +398,7 @@ def _perf(
     ctx: _PerfContext,
     charts: bool,
     say: Steps,
+    now: datetime | None = None,
 ) -> Report:
     from bot.monitoring.performance import compute as performance
 
@@ -390,7 +432,7 @@ def _perf(
     body = result.to_dict()
     if ctx.reference_note:
         body["reference_note"] = ctx.reference_note
-    generated = _clock_now().strftime("%Y-%m-%dT%H:%M:%SZ")
+    generated = as_utc(now or _clock_now()).strftime("%Y-%m-%dT%H:%M:%SZ")
     document = build_document(
         {
             **head,

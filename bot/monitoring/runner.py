@@ -27,6 +27,7 @@ from bot.config import Settings
 if TYPE_CHECKING:
     from bot.monitoring.document import ReportKind
     from bot.monitoring.drift.engines.base import EngineConfig
+    from bot.monitoring.drift.profile_store import ProfileStore
     from bot.monitoring.progress import ProgressEvent, ProgressFn
     from bot.monitoring.report import Report
     from bot.runtime import Runtime
@@ -117,6 +118,7 @@ def compute(
         limits=limits,
         engine_config=engine_config(settings),
         progress=progress,
+        profiles=profile_store(settings),
     )
 
 
@@ -153,6 +155,13 @@ def engine_config(settings: Settings) -> EngineConfig:
         spill_dir=settings.data_dir / "duckdb-spill",
         spark_master=settings.mlops_bot_spark_master,
     )
+
+
+def profile_store(settings: Settings) -> ProfileStore:
+    """Where monitors' reference and partition profiles are kept: ``<data dir>/profiles``."""
+    from bot.monitoring.drift.profile_store import ProfileStore
+
+    return ProfileStore.in_data_dir(settings.mlops_bot_data_dir)
 
 
 def limit_memory(megabytes: int) -> None:

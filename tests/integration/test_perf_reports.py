@@ -120,6 +120,22 @@ def test_a_regression_report_has_a_residual_chart(tmp_path: Path) -> None:
     assert "residuals.png" in names and "metric_rmse.png" in names
 
 
+def test_a_perf_report_is_stamped_with_the_callers_report_time(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    scored(200, 6).to_parquet(tmp_path / "cur.parquet")
+    rep = make_report(
+        "perf",
+        Registry("sqlite:///unused.db"),
+        load_policy(Settings(_env_file=None)),  # type: ignore[call-arg]
+        current=str(tmp_path / "cur.parquet"),
+        now=datetime(2026, 11, 2, 9, 15, tzinfo=UTC),
+    )
+    assert isinstance(rep.document, PerfDocument)
+    assert rep.document.generated_at == "2026-11-02T09:15:00Z"
+    assert rep.title.endswith("2026-11-02 09:15 UTC")
+
+
 @pytest.mark.slow
 def test_cli_perf_with_column_options(tmp_path: Path) -> None:
     frame = scored(300, 5).rename(columns={"label": "churned", "score": "p"})

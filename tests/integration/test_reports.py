@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from bot.config import Settings
+from bot.monitoring.datasets import DatasetError
 from bot.monitoring.document import DriftDocument, PerfDocument
 from bot.monitoring.report import Report, ReportError, make_report, write_report
 from bot.policy.file import load_policy
@@ -143,6 +144,7 @@ def test_adhoc_report_neither_imports_mlflow_nor_creates_a_database(tmp_path: Pa
     assert "verdict: DRIFT" in stdout
     assert (tmp_path / "out" / "report.json").exists()
     assert sorted(p.name for p in tmp_path.rglob("*.db")) == []
+    assert not list(tmp_path.rglob("profiles"))  # files alone: no profile is stored
 
 
 @pytest.mark.slow
@@ -338,3 +340,37 @@ def test_cli_correction_none_keeps_raw_p_and_a_bad_value_is_one_line(tmp_path: P
     assert [f["name"] for f in body["features"]][0] == "age"  # severity order: the shifted one
     table = (tmp_path / "out" / "drift_features.csv").read_text().splitlines()
     assert table[0].startswith("feature,status,type,method") and table[1].startswith("age,drifted")
+
+
+def test_a_folder_of_partitions_is_read_in_memory_when_it_is_small(tmp_path: Path) -> None:
+    """`auto` keeps a small folder on numpy: its loader reads every data file of the folder
+    (hive partition keys are not columns, as with DuckDB) instead of failing on a directory."""
+    ref, cur = frames(400)
+    ref.to_parquet(tmp_path / "r.parquet")
+    days = tmp_path / "current"
+    for i, part in enumerate((cur.iloc[:150], cur.iloc[150:])):
+        (days / f"day=2026-11-0{i + 1}").mkdir(parents=True)
+        part.to_parquet(days / f"day=2026-11-0{i + 1}" / "part-0.parquet")
+    (tmp_path / "empty").mkdir()
+    policy = load_policy(Settings(_env_file=None))  # type: ignore[call-arg]
+    registry = Registry(f"sqlite:///{tmp_path / 'unused.db'}")
+    rep = make_report(
+        "drift",
+        registry,
+        policy,
+        reference=str(tmp_path / "r.parquet"),
+        current=str(days),
+        charts=False,
+    )
+    body = json.loads(rep.document.to_json())
+    assert body["engine"] == "numpy" and body["current"]["rows"] == len(cur)
+    assert "day" not in body["schema"]["new"]
+    with pytest.raises(DatasetError, match="folder without Parquet or CSV files"):
+        make_report(
+            "drift",
+            registry,
+            policy,
+            reference=str(tmp_path / "r.parquet"),
+            current=str(tmp_path / "empty"),
+            charts=False,
+        )

@@ -7,6 +7,7 @@ directory with no Slack variables — and each test works on a copy of that dire
 from __future__ import annotations
 
 import io
+import json
 import os
 import re
 import shutil
@@ -355,10 +356,16 @@ def test_report_after_the_demo_uses_its_policy(workspace: Path) -> None:
     assert {"mean_radius", "mean_texture"} <= set(top[2:5])  # header, rule, then the features
     gated = run_cli(workspace, "report", "drift", "churn", "--out", "out", "--fail-on-drift")
     assert gated.returncode == 1 and "already holds a report" in gated.stderr
+    first = json.loads((workspace / "out" / "report.json").read_text())
     gated = run_cli(
         workspace, "report", "drift", "churn", "--out", "out", "--force", "--fail-on-drift"
     )
     assert gated.returncode == 3, gated.stderr
+    # the monitor's reference was profiled by the first report, stored in the data dir
+    again = json.loads((workspace / "out" / "report.json").read_text())
+    assert (first["reference"]["profile"], again["reference"]["profile"]) == ("computed", "cached")
+    assert first["features"] == again["features"]
+    assert list((workspace / ".mlops-bot" / "profiles" / "reference").rglob("*.parquet"))
 
 
 # -- demo idempotency and reset --------------------------------------------------------------

@@ -20,7 +20,9 @@ Modules, each importing only those listed before it:
 * ``quality``: out-of-range share, unseen categories;
 * ``verdicts``: thresholds, the verdict rule, the Benjamini-Hochberg correction;
 * ``compare``: one column pair from profiles to a verdict;
-* ``engine``: ``profile_reference`` and ``compute_drift``, the column loop and its threads.
+* ``engine``: ``profile_reference`` and ``compute_drift``, the column loop and its threads;
+* ``profile_codec``, ``profile_merge``, ``profile_store``: profiles as Parquet files under the
+  data dir, partition profiles merged (a monitor's reference profiled once, issue 15).
 
 Names with a leading underscore are private to this package.
 """

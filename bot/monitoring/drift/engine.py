@@ -62,7 +62,7 @@ def profile_reference(
 
 def compute_drift(
     reference: pd.DataFrame | ReferenceProfile,
-    current: pd.DataFrame,
+    current: pd.DataFrame | ReferenceProfile,
     *,
     features: Mapping[str, FeatureOverride] | None = None,
     correction: Correction | str | None = Correction.BH,
@@ -84,7 +84,8 @@ def compute_drift(
     columns (the caller's clock; without it no age is given). ``freshness`` names date columns
     that are not compared (a monitor's timestamp) but whose newest value data quality reports.
     ``on_column(done, total)`` is told after each compared column (progress). Features come
-    in severity order.
+    in severity order. ``current`` may be a profile too (merged partition profiles, from
+    ``profile_merge``); the statistics are those of the frame it was built from.
     """
     try:
         fix = Correction.NONE if correction is None else Correction(correction)
@@ -93,7 +94,7 @@ def compute_drift(
     overrides = dict(features or {})
     excluded = {str(c) for c in exclude}
 
-    cur_pos = _positions(current)
+    cur_pos = _side_positions(current)
     ref_pos: dict[str, int] = {}
     if isinstance(reference, ReferenceProfile):
         ref_names = list(reference.columns)
@@ -120,7 +121,7 @@ def compute_drift(
             else:
                 ref = _profile_column(name, reference.iloc[:, ref_pos[name]])
             ref_dtype = ref.dtype
-            cur = _profile_column(name, current.iloc[:, cur_pos[name]])
+            cur = _side_column(current, cur_pos, name)
             cur_dtype = cur.dtype
             with np.errstate(all="ignore"):  # overflow on ±1e308 data ends up as a null statistic
                 if not isinstance(reference, ReferenceProfile):
@@ -249,11 +250,27 @@ def assemble(
     )
 
 
+def _side_positions(side: pd.DataFrame | ReferenceProfile) -> dict[str, int]:
+    """Column name -> position in a frame, or in a profile's column order."""
+    if isinstance(side, ReferenceProfile):
+        return {name: i for i, name in enumerate(side.columns)}
+    return _positions(side)
+
+
+def _side_column(
+    side: pd.DataFrame | ReferenceProfile, pos: dict[str, int], name: str
+) -> ColumnProfile:
+    """The profile of column ``name``: a profile's own, or a frame's column profiled now."""
+    if isinstance(side, ReferenceProfile):
+        return side.columns[name]
+    return _profile_column(name, side.iloc[:, pos[name]])
+
+
 def _freshness_only(
     name: str,
     reference: pd.DataFrame | ReferenceProfile,
     ref_pos: dict[str, int],
-    current: pd.DataFrame,
+    current: pd.DataFrame | ReferenceProfile,
     cur_pos: dict[str, int],
     now: datetime | None,
 ) -> dict[str, Any] | None:
@@ -261,7 +278,7 @@ def _freshness_only(
     current data has no such date column)."""
     if name not in cur_pos:
         return None
-    cur = _profile_column(name, current.iloc[:, cur_pos[name]])
+    cur = _side_column(current, cur_pos, name)
     if cur.kind != "datetime":
         return None
     if isinstance(reference, ReferenceProfile):

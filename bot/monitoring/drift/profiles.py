@@ -28,7 +28,7 @@ class ColumnProfile:
     """What the engine keeps of one column of one side.
 
     ``values`` holds the sorted finite values of a numeric column (or of a bool column, as
-    0/1) and ``counts`` the category counts of a categorical one. Never serialised.
+    0/1) and ``counts`` the category counts of a categorical one; ``profile_codec`` stores it.
     """
 
     name: str

@@ -42,9 +42,13 @@ def make_engine(kind: EngineKind | str, config: EngineConfig | None = None) -> D
         return NumpyEngine()
     if kind == EngineKind.DUCKDB:
         from bot.monitoring.drift.engines.duckdb_engine import DuckDBEngine
+        from bot.monitoring.drift.engines.memory import duckdb_share
 
         config = config or EngineConfig()
-        return DuckDBEngine(memory_limit=config.memory_limit, temp_directory=config.spill_dir)
+        share = duckdb_share(
+            config.memory_limit
+        )  # the process within MLOPS_BOT_DUCKDB_MEMORY_LIMIT
+        return DuckDBEngine(memory_limit=share, temp_directory=config.spill_dir)
     if kind == EngineKind.SPARK:
         from bot.monitoring.drift.engines.spark_engine import SparkEngine
 

@@ -2,17 +2,22 @@
 
 ``duckdb_engine._compute`` turns per-side aggregates into a :class:`DriftResult`: column types,
 usable counts, column profiles (dates' newest/oldest), category counts, and per numeric column
-the union table of ``engines.sql``. By default DuckDB computes them from its views of the raw
-data (``duckdb_engine.Views``); the Spark engine has Spark compute them instead
-(``spark_aggregates.SparkAggregates``) and hands DuckDB only the aggregated rows.
+the sorted union of both sides (streamed), the reference moments and the bin counts. By
+default DuckDB computes them from its views of the raw data (``duckdb_views.Views``); the
+Spark engine has Spark compute them instead (``spark_aggregates.SparkAggregates``) and hands
+DuckDB only the aggregated rows.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, Protocol
 
+import numpy as np
+
 from bot.monitoring.drift.profiles import ColumnProfile
+
+Batch = tuple[np.ndarray, np.ndarray, np.ndarray]  # values, reference counts, current counts
 
 
 class SideAggregates(Protocol):
@@ -38,6 +43,21 @@ class SideAggregates(Protocol):
         """Category -> count of the non-null values, in DuckDB's order of the categories."""
         ...
 
-    def union(self, name: str, target: str) -> None:
-        """Create the union table ``target`` of one numeric column in the DuckDB connection."""
+    def sorted_counts(self, name: str, n: int, m: int) -> Iterator[Batch]:
+        """One numeric column's finite values of both sides in ascending order, in batches of
+        (value, reference count, current count); a value may repeat across rows and batches."""
+        ...
+
+    def reference_std(self, name: str, n: int, scale: float) -> float:
+        """The reference's population std, its values divided by ``scale`` first (two passes,
+        as ``profiles._add_reference_stats``)."""
+        ...
+
+    def bin_counts(self, name: str, edges: np.ndarray) -> list[tuple[int, int, int]]:
+        """Rows (bin, reference count, current count) of the bins (-inf, e0), [e0, e1), …,
+        [e_last, +inf) that hold a value."""
+        ...
+
+    def samples(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """Both sides' sorted finite values (small columns only: scipy's exact KS)."""
         ...

@@ -8,8 +8,6 @@ so an engine only decides *where* the exact per-column statistics are computed.
 
 from __future__ import annotations
 
-import glob
-import os
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,6 +15,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
 
+from bot.monitoring.datasets import local_paths as local_paths  # re-exported for the engines
 from bot.monitoring.drift.results import Correction, DriftResult, FeatureOverride
 from bot.monitoring.progress import ColumnsDone
 
@@ -103,22 +102,6 @@ class OutOfCoreEngine:
 def is_local(source: str) -> bool:
     """Whether ``source`` is a local path, glob or folder (not a URL or an MLflow artifact)."""
     return "://" not in source and not source.startswith("mlflow-artifact:")
-
-
-def local_paths(source: str | Path) -> list[Path]:
-    """The files a local path, glob or folder (its Parquet/CSV files, recursively) names."""
-    text = os.path.expanduser(str(source))
-    if glob.has_magic(text):
-        return [Path(p) for p in sorted(glob.glob(text, recursive=True)) if os.path.isfile(p)]
-    path = Path(text)
-    if path.is_dir():
-        return sorted(
-            p
-            for p in path.rglob("*")
-            if p.is_file()
-            and p.name.lower().endswith((".parquet", ".pq", ".csv", ".csv.gz", ".tsv"))
-        )
-    return [path] if path.is_file() else []
 
 
 def estimated_size(source: pd.DataFrame | str | Path) -> tuple[int, int]:

@@ -10,8 +10,6 @@ counts. The verdicts then come from the numpy engine's own code (``engines.stats
 from __future__ import annotations
 
 import logging
-import math
-import re
 import sys
 from collections.abc import Collection, Sequence
 from pathlib import Path
@@ -30,6 +28,8 @@ from bot.monitoring.drift.engines.base import (
     OutOfCoreEngine,
     local_paths,
 )
+from bot.monitoring.drift.engines.duckdb_views import Views, _types
+from bot.monitoring.drift.engines.ecdf import SortedScan
 from bot.monitoring.drift.engines.stats import (
     NumericStats,
     compare_numeric,
@@ -37,12 +37,7 @@ from bot.monitoring.drift.engines.stats import (
     decile_ranks,
 )
 from bot.monitoring.drift.numeric import _wasserstein
-from bot.monitoring.drift.profiles import (
-    _ISO_DATE,
-    CATEGORICAL_MAX_DISTINCT,
-    ColumnProfile,
-    _Kind,
-)
+from bot.monitoring.drift.profiles import ColumnProfile
 from bot.monitoring.drift.results import Correction, DriftResult, FeatureDrift
 
 if TYPE_CHECKING:
@@ -52,34 +47,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 DEFAULT_MEMORY_LIMIT = "2GB"
-_NUMERIC = re.compile(
-    r"^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|UHUGEINT"
-    r"|FLOAT|DOUBLE|DECIMAL\(\d+,\d+\))$"
-)
-_INTEGER_DTYPES = {
-    "TINYINT": "int8",
-    "SMALLINT": "int16",
-    "INTEGER": "int32",
-    "BIGINT": "int64",
-    "UTINYINT": "uint8",
-    "USMALLINT": "uint16",
-    "UINTEGER": "uint32",
-    "UBIGINT": "uint64",
-}
-_DTYPES = {
-    "DOUBLE": "float64",
-    "FLOAT": "float32",
-    "VARCHAR": "str",
-    "DATE": "object",
-    '"NULL"': "object",
-    "TIMESTAMP": "datetime64[us]",
-    "TIMESTAMP_NS": "datetime64[ns]",
-    "TIMESTAMP_MS": "datetime64[ms]",
-    "TIMESTAMP_S": "datetime64[s]",
-    "TIMESTAMP WITH TIME ZONE": "datetime64[us, UTC]",
-}
 _CSV_TYPES = ["BOOLEAN", "BIGINT", "DOUBLE", "VARCHAR"]  # what pandas.read_csv infers
-_UNION = "drift_union"
+_NO_RANKS = np.empty(0, dtype=np.intp)
 _OVERFLOW_RISK = sys.float_info.max / 2  # beyond it a difference of two values can overflow
 
 
@@ -205,32 +174,6 @@ def _view(con: duckdb.DuckDBPyConnection, name: str, source: pd.DataFrame | str 
     return parts
 
 
-class Views:
-    """The aggregates of the views ``ref`` and ``cur`` of ``con`` (DuckDB reads the data)."""
-
-    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
-        self.con = con
-
-    def types(self, side: str) -> dict[str, str]:
-        return _types(self.con, side)
-
-    def usable_counts(
-        self, side: str, names: Sequence[str], types: dict[str, str]
-    ) -> dict[str, tuple[int, int]]:
-        return _usable_counts(self.con, side, names, types)
-
-    def profile(
-        self, side: str, name: str, sql_type: str, counts: dict[str, tuple[int, int]]
-    ) -> ColumnProfile:
-        return _profile(self.con, side, name, sql_type, counts)
-
-    def category_counts(self, name: str, side: str) -> dict[Any, int]:
-        return _category_counts(self.con, name, side)
-
-    def union(self, name: str, target: str) -> None:
-        self.con.execute(sql.union_table(name, "ref", "cur", target))
-
-
 def _compute(
     con: duckdb.DuckDBPyConnection,
     options: DriftOptions,
@@ -268,7 +211,7 @@ def _compute(
         ref = sides.profile("ref", name, ref_types[name], ref_counts)
         cur = sides.profile("cur", name, cur_types[name], cur_counts)
         try:
-            feature, quality = _column(con, ref, cur, options, sides)
+            feature, quality = _column(ref, cur, options, sides)
         except (duckdb.Error, EngineError):  # out of memory, a broken file, a failed Spark job:
             raise  # the report fails, saying why
         except Exception as exc:  # a bug on one column must not sink the whole report
@@ -307,180 +250,68 @@ def _compute(
     )
 
 
-def _types(con: duckdb.DuckDBPyConnection, view: str) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for row in con.execute(f"DESCRIBE {view}").fetchall():
-        out.setdefault(str(row[0]), str(row[1]))
-    return out
-
-
-def _kind(sql_type: str) -> _Kind | None:
-    if _NUMERIC.match(sql_type):
-        return "numeric"
-    if sql_type.startswith("TIMESTAMP"):
-        return "datetime"
-    if sql_type in ("BOOLEAN", "VARCHAR", "DATE") or sql_type.startswith("ENUM("):
-        return "categorical"  # pandas reads a Parquet date as objects: compared as categories
-    if sql_type == '"NULL"':
-        return None  # an all-null column of unknown type, as pandas' object
-    return "unsupported"
-
-
-def _usable_counts(
-    con: duckdb.DuckDBPyConnection, view: str, names: Sequence[str], types: dict[str, str]
-) -> dict[str, tuple[int, int]]:
-    """Column -> (rows, usable values): finite for numeric columns, non-null otherwise."""
-    cols = [(n, _kind(types[n]) == "numeric") for n in names]
-    row = con.execute(sql.side_counts(cols, view)).fetchone()
-    assert row is not None
-    rows = int(row[0])
-    return {n: (rows, int(c)) for n, c in zip(names, row[1:], strict=True)}
-
-
-def _profile(
-    con: duckdb.DuckDBPyConnection,
-    view: str,
-    name: str,
-    sql_type: str,
-    counts: dict[str, tuple[int, int]],
-) -> ColumnProfile:
-    rows, usable = counts[name]
-    missing = rows - usable
-    prof = ColumnProfile(
-        name=name,
-        dtype=_pandas_dtype(sql_type, missing),
-        kind=_kind(sql_type),
-        rows=rows,
-        missing=missing,
-    )
-    if prof.kind == "datetime" or (sql_type == "VARCHAR" and usable):
-        _dates(con, view, prof, text=sql_type == "VARCHAR")
-    return prof
-
-
-def _dates(con: duckdb.DuckDBPyConnection, view: str, prof: ColumnProfile, *, text: bool) -> None:
-    """Newest and oldest value (UTC) of a date column; a text column becomes one when every
-    value is an ISO 8601 date (``profiles._as_dates``, which decides on a sample first and
-    then needs every value to parse: the same columns, unless the sample misleads it)."""
-    params = [_ISO_DATE.pattern] if text else []
-    row = con.execute(sql.newest_oldest(prof.name, view, text), params).fetchone()
-    assert row is not None
-    usable, newest, oldest, dates = row
-    if text and (not usable or dates != usable):
-        return
-    prof.kind = "datetime"
-    if usable:
-        prof.newest, prof.oldest = _utc(newest), _utc(oldest)
-
-
-def _utc(micros: int) -> pd.Timestamp:
-    import pandas as pd
-
-    return pd.Timestamp(int(micros), unit="us", tz="UTC")
-
-
-def _pandas_dtype(sql_type: str, missing: int) -> str:
-    """The dtype pandas gives the column when it reads the same Parquet file, so a report's
-    ``changed_types`` read the same whichever engine ran."""
-    if sql_type in _INTEGER_DTYPES:
-        return "float64" if missing else _INTEGER_DTYPES[sql_type]
-    if sql_type == "BOOLEAN":
-        return "object" if missing else "bool"
-    return _DTYPES.get(sql_type, sql_type.lower())
-
-
 def _column(
-    con: duckdb.DuckDBPyConnection,
-    ref: ColumnProfile,
-    cur: ColumnProfile,
-    options: DriftOptions,
-    sides: SideAggregates,
+    ref: ColumnProfile, cur: ColumnProfile, options: DriftOptions, sides: SideAggregates
 ) -> tuple[FeatureDrift | None, dict[str, Any]]:
     override = options.features.get(ref.name)
     kind, reason = _resolve_kind(ref, cur)
     if kind == "numeric" and reason is None:
-        stats = _numeric_stats(con, ref.name, ref.n, cur.n, sides)
-        return compare_numeric(ref, cur, stats, override, lambda: _samples(con))
+        stats = _numeric_stats(sides, ref.name, ref.n, cur.n)
+        return compare_numeric(ref, cur, stats, override, lambda: sides.samples(ref.name))
     numeric_override = override is not None and override.method in ("ks", "wasserstein")
     if ref.dtype == cur.dtype == "bool" and numeric_override and ref.n and cur.n:
-        stats = _numeric_stats(con, ref.name, ref.n, cur.n, sides)  # on 0/1, as numpy does
-        return compare_numeric(ref, cur, stats, override, lambda: _samples(con), boolean=True)
+        stats = _numeric_stats(sides, ref.name, ref.n, cur.n)  # on 0/1, as numpy does
+        return compare_numeric(
+            ref, cur, stats, override, lambda: sides.samples(ref.name), boolean=True
+        )
     if kind in ("categorical", None) and reason is None:
         for side, prof in (("ref", ref), ("cur", cur)):
             prof.counts = {} if prof.kind is None else sides.category_counts(ref.name, side)
     return _compare(ref, cur, override, options.now)
 
 
-def _category_counts(con: duckdb.DuckDBPyConnection, name: str, view: str) -> dict[Any, int]:
-    rows = con.execute(sql.category_counts(name, view)).fetchall()
-    return {key: int(count) for key, count in rows}
-
-
-def _numeric_stats(
-    con: duckdb.DuckDBPyConnection, name: str, n: int, m: int, sides: SideAggregates
-) -> NumericStats:
+def _numeric_stats(sides: SideAggregates, name: str, n: int, m: int) -> NumericStats:
+    """A numeric column's exact statistics: one pass over the sorted union of both sides
+    (:class:`SortedScan`), then the reference moments and the bin counts of its deciles."""
     stats = NumericStats(n=n, m=m)
     if n + m == 0:
         return stats
-    sides.union(name, _UNION)
-    row = con.execute(sql.numeric_summary(_UNION), [max(n, 1), max(m, 1)]).fetchone()
-    assert row is not None
-    ks, w1, rd, cd, ud, lo, hi, outside, _total = row
-    stats.ks = float(ks) if ks is not None else math.nan
-    stats.w1 = float(w1) if w1 is not None else 0.0  # one distinct value: no area
-    big = con.execute(sql.largest_magnitude(_UNION)).fetchone()
-    if big is not None and big[0] is not None and float(big[0]) > _OVERFLOW_RISK:
+    lo_rank, hi_rank, t = decile_ranks(n) if n else (_NO_RANKS, _NO_RANKS, _NO_RANKS)
+    scan = SortedScan(n=n, m=m, ranks=np.unique(np.concatenate((lo_rank, hi_rank))))
+    for v, rc, cc in sides.sorted_counts(name, n, m):
+        scan.feed(v, rc, cc)
+    scan = scan.finish()
+    stats.ks, stats.w1 = scan.ks, scan.w1
+    assert scan.union_min is not None and scan.union_max is not None
+    if max(abs(scan.union_min), abs(scan.union_max)) > _OVERFLOW_RISK:
         # numpy's W1 pairs quantiles, and a gap between values near ±1e308 overflows to a
         # "not finite" verdict; the ECDF area may not: take numpy's own arithmetic then
         with np.errstate(all="ignore"):  # as the numpy engine: overflow -> not finite
-            stats.w1 = _wasserstein(*_samples(con))
-    stats.ref_distinct, stats.cur_distinct, stats.union_distinct = int(rd), int(cd), int(ud)
-    stats.ref_min, stats.ref_max, stats.out_of_range = lo, hi, int(outside)
-    if stats.union_distinct <= CATEGORICAL_MAX_DISTINCT:
-        values = con.execute(sql.union_values(_UNION)).fetchall()
-        stats.keys = [float(v) for v, _, _ in values]
-        stats.ref_key_counts = np.array([rc for _, rc, _ in values], dtype=np.float64)
-        stats.cur_key_counts = np.array([cc for _, _, cc in values], dtype=np.float64)
+            stats.w1 = _wasserstein(*sides.samples(name))
+    stats.ref_distinct, stats.cur_distinct = scan.ref_distinct, scan.cur_distinct
+    stats.union_distinct = scan.union_distinct
+    stats.ref_min, stats.ref_max, stats.out_of_range = scan.ref_min, scan.ref_max, scan.out_of_range
+    if scan.keys is not None:
+        stats.keys = [v for v, _, _ in scan.keys]
+        stats.ref_key_counts = np.array([rc for _, rc, _ in scan.keys], dtype=np.float64)
+        stats.cur_key_counts = np.array([cc for _, _, cc in scan.keys], dtype=np.float64)
     if n == 0:
         return stats
-    # scaled by the largest magnitude first, as profiles._add_reference_stats does
-    scale = max(abs(float(lo)), abs(float(hi)))
-    if scale > 0 and math.isfinite(scale):
-        total = con.execute(sql.reference_scaled_sum(_UNION), [scale]).fetchone()
-        assert total is not None
-        mean = float(total[0]) / n
-        sq = con.execute(sql.reference_sq_dev(_UNION), [scale, mean, scale, mean]).fetchone()
-        assert sq is not None
-        stats.std = scale * math.sqrt(float(sq[0]) / n)
-    else:
-        stats.std = 0.0 if scale == 0 else math.nan
-    lo_rank, hi_rank, t = decile_ranks(n)
-    ranks = sorted({int(r) for r in np.concatenate((lo_rank, hi_rank))})
-    runs = con.execute(
-        sql.order_statistics(_UNION, len(ranks)), [r for r in ranks for _ in (0, 1)]
-    ).fetchall()
-    found = {r: float(v) for start, end, v in runs for r in ranks if start <= r < end}
+    assert scan.ref_min is not None and scan.ref_max is not None
+    stats.std = sides.reference_std(name, n, max(abs(scan.ref_min), abs(scan.ref_max)))
+    found = scan.order_stats
     edges = decile_edges(
         np.array([found[int(r)] for r in lo_rank], dtype=np.float64),
         np.array([found[int(r)] for r in hi_rank], dtype=np.float64),
         t,
     )
-    bins = con.execute(sql.bin_counts(_UNION, edges.size), edges.tolist()).fetchall()
+    bins = sides.bin_counts(name, edges)
     stats.ref_bins = np.zeros(edges.size + 1)
     stats.cur_bins = np.zeros(edges.size + 1)
-    for b, rc, cc in bins:
-        stats.ref_bins[int(b)] = rc
-        stats.cur_bins[int(b)] = cc
+    for b, in_ref, in_cur in bins:
+        stats.ref_bins[int(b)] = in_ref
+        stats.cur_bins[int(b)] = in_cur
     return stats
-
-
-def _samples(con: duckdb.DuckDBPyConnection) -> tuple[np.ndarray, np.ndarray]:
-    """Both sides' sorted finite values, from the union table (small columns only)."""
-    rows = con.execute(sql.union_values(_UNION)).fetchall()
-    v = np.array([r[0] for r in rows], dtype=np.float64)
-    rc = np.array([r[1] for r in rows], dtype=np.int64)
-    cc = np.array([r[2] for r in rows], dtype=np.int64)
-    return np.repeat(v, rc), np.repeat(v, cc)
 
 
 def _one_line(exc: BaseException) -> str:

@@ -6,19 +6,26 @@ column's usable count and the newest/oldest of timestamp columns; per numeric co
 value counts ``(v DOUBLE, rc BIGINT, cc BIGINT)`` of its finite values on each side (one GROUP
 BY the value over both sides tagged by side: one shuffle, one job); per text or categorical
 column its category counts. Only these aggregates reach the driver (as Arrow), one column at a
-time, where DuckDB builds the union table from the counts (``sql.union_table_from_counts``)
-and ``duckdb_engine`` takes it from there exactly as for its own data.
+time, where DuckDB streams them in order to the same one-pass statistics (``ecdf.SortedScan``)
+and computes the reference moments and bin counts from them with the SQL of ``engines.sql``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from bot.monitoring.drift.engines import sql
+from bot.monitoring.drift.engines.aggregates import Batch
 from bot.monitoring.drift.engines.base import EngineError
-from bot.monitoring.drift.engines.duckdb_engine import _dates, _kind, _pandas_dtype, _utc
+from bot.monitoring.drift.engines.duckdb_views import _dates, _kind, _pandas_dtype, _utc
 from bot.monitoring.drift.profiles import ColumnProfile
+
+_VALUE_COUNTS = "drift_value_counts"
+_BATCH_ROWS = 1 << 20
 
 if TYPE_CHECKING:
     import duckdb
@@ -42,6 +49,7 @@ class SparkAggregates:
         self._rows: dict[str, int] = {}
         self._extremes: dict[tuple[str, str], tuple[int | None, int | None]] = {}
         self._categories: dict[tuple[str, str], str] = {}  # (side, column) -> DuckDB table
+        self._counted: str | None = None  # the column whose value counts are registered
 
     def types(self, side: str) -> dict[str, str]:
         return self._types[side]
@@ -95,14 +103,45 @@ class SparkAggregates:
         rows = self.con.execute(f"SELECT {c}, n FROM {table} ORDER BY 1").fetchall()
         return {key: int(n) for key, n in rows}
 
-    def union(self, name: str, target: str) -> None:
-        """The union table of one numeric column from its value counts (one Spark job)."""
-        query = sql.value_counts(name, self.views["ref"], self.views["cur"], sql.SPARK)
-        self._register("drift_value_counts", self._arrow(query, f"count the values of `{name}`"))
-        try:
-            self.con.execute(sql.union_table_from_counts("drift_value_counts", target))
-        finally:
-            self.con.unregister("drift_value_counts")
+    def sorted_counts(self, name: str, n: int, m: int) -> Iterator[Batch]:
+        """The column's value counts in ascending order, streamed from the driver's DuckDB."""
+        reader = self.con.sql(f"SELECT v, rc, cc FROM {self._value_counts(name)} ORDER BY v")
+        for batch in reader.to_arrow_reader(_BATCH_ROWS):
+            yield tuple(batch.column(i).to_numpy() for i in range(3))  # type: ignore[misc]
+
+    def reference_std(self, name: str, n: int, scale: float) -> float:
+        if not (scale > 0 and math.isfinite(scale)):
+            return 0.0 if scale == 0 else math.nan
+        table = self._value_counts(name)
+        total = self.con.execute(sql.reference_scaled_sum(table), [scale]).fetchall()[0][0]
+        mean = float(total) / n
+        params = [scale, mean, scale, mean]
+        sq = self.con.execute(sql.reference_sq_dev(table), params).fetchall()[0][0]
+        return scale * math.sqrt(float(sq) / n)
+
+    def bin_counts(self, name: str, edges: np.ndarray) -> list[tuple[int, int, int]]:
+        query = sql.bin_counts(self._value_counts(name), edges.size)
+        return [tuple(r) for r in self.con.execute(query, edges.tolist()).fetchall()]
+
+    def samples(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        rows = self.con.execute(sql.union_values(self._value_counts(name))).fetchall()
+        v = np.array([r[0] for r in rows], dtype=np.float64)
+        rc = np.array([r[1] for r in rows], dtype=np.int64)
+        cc = np.array([r[2] for r in rows], dtype=np.int64)
+        return np.repeat(v, rc), np.repeat(v, cc)
+
+    def _value_counts(self, name: str) -> str:
+        """The DuckDB table (v, rc, cc) of one numeric column's value counts on both sides,
+        from one Spark job; the driver holds one column's at a time."""
+        if self._counted != name:
+            query = sql.value_counts(name, self.views["ref"], self.views["cur"], sql.SPARK)
+            table = self._arrow(query, f"count the values of `{name}`")
+            if self._counted is not None:
+                self.con.unregister(_VALUE_COUNTS)
+            self._counted = None
+            self._register(_VALUE_COUNTS, table)
+            self._counted = name
+        return _VALUE_COUNTS
 
     def _category_table(self, side: str, name: str) -> str:
         """A DuckDB table (``name``, n) of the column's category counts, fetched once; those

@@ -249,7 +249,7 @@ def _duckdb_types(
     con: duckdb.DuckDBPyConnection, schema: Any, casts: dict[str, str]
 ) -> dict[str, str]:
     """The DuckDB types of the (empty) Arrow table ``schema`` with ``casts`` applied."""
-    from bot.monitoring.drift.engines.duckdb_engine import _types
+    from bot.monitoring.drift.engines.duckdb_views import _types
 
     name = f"drift_schema_{uuid.uuid4().hex}"
     _register(con, name, schema, casts)

@@ -353,3 +353,26 @@ def test_std_floor_warning_and_values_too_large_match(tmp_path: Path) -> None:
     assert "below the floor" in tiny["warning"]
     huge = next(f for f in duckdb_result.features if f.name == "huge")
     assert huge.statistic is None and "not finite" in (huge.reason or "")
+
+
+def test_runs_of_ties_across_the_sorted_batches_match(tmp_path: Path) -> None:
+    """400k rows a side, mostly distinct (so the union is sorted row by row, not grouped) with
+    runs of ties longer than one of DuckDB's result batches (~120k rows): every run counts once
+    in KS, W1, the deciles and the bins."""
+    rng = np.random.default_rng(21)
+
+    def side(n: int, shift: float) -> pd.DataFrame:
+        x = rng.normal(shift, 1.0, n)
+        x[rng.random(n) < 0.3] = 0.0  # one run of ~120k ties a side
+        x[rng.random(n) < 0.1] = 1.5
+        return pd.DataFrame({"mixed": x, "mixed_ks": x})
+
+    numpy_result, duckdb_result = run_both(
+        tmp_path,
+        side(400_000, 0.0),
+        side(400_000, 0.05),
+        features={"mixed_ks": FeatureOverride(method="ks")},
+    )
+    assert_same(numpy_result, duckdb_result)
+    methods = {f.name: f.method for f in duckdb_result.features}
+    assert methods == {"mixed": "wasserstein", "mixed_ks": "ks"}

@@ -1,6 +1,6 @@
-"""The shared SQL of the exact statistics: the union table built from per-side value counts
-(as the Spark engine feeds it) is the union table built from the rows, types included; the
-Spark dialect's finite test and identifier quoting."""
+"""The shared SQL of the exact statistics: the value counts the Spark engine aggregates feed
+the same sorted stream, moments and bins as the rows the DuckDB engine reads; the Spark
+dialect's finite test and identifier quoting."""
 
 from __future__ import annotations
 
@@ -19,36 +19,34 @@ def _side(rng: np.random.Generator, n: int, shift: float) -> pa.Table:
     return pa.table({'we"ird': pa.array(x, mask=mask)})
 
 
-def test_union_from_value_counts_equals_union_from_rows() -> None:
+def test_value_counts_are_the_grouped_sorted_union_of_the_rows() -> None:
+    """What the Spark engine aggregates (value_counts) is what the DuckDB engine streams
+    (sorted_union, grouped), types included: the same SortedScan input."""
     rng = np.random.default_rng(1)
     con = duckdb.connect(":memory:")
     con.register("ref", _side(rng, 5000, 0.0))
     con.register("cur", _side(rng, 4000, 0.3))
-    con.execute(sql.union_table('we"ird', "ref", "cur", "from_rows"))
-    con.register("counts", con.sql(sql.value_counts('we"ird', "ref", "cur")).to_arrow_table())
-    con.execute(sql.union_table_from_counts("counts", "from_counts"))
-
-    def table(name: str) -> tuple[list[tuple[object, ...]], list[str]]:
-        rows = con.execute(f"SELECT * FROM {name} ORDER BY v").fetchall()
-        return rows, [str(t) for t in con.table(name).types]
-
-    from_rows, from_counts = table("from_rows"), table("from_counts")
-    assert from_counts == from_rows
-    assert len(from_rows[0]) > 50 and from_rows[1][:3] == ["DOUBLE", "BIGINT", "BIGINT"]
-    row = con.execute(sql.numeric_summary("from_counts"), [5000, 4000]).fetchone()
-    assert row is not None and 0 < row[0] < 1  # KS of a shifted column
+    counts = con.sql(sql.value_counts('we"ird', "ref", "cur")).to_arrow_table()
+    con.register("counts", counts)
+    from_counts = con.execute(sql.union_values("counts")).fetchall()
+    from_rows = con.execute(sql.sorted_union('we"ird', "ref", "cur", grouped=True)).fetchall()
+    assert from_counts == from_rows and len(from_rows) > 50
+    assert [str(t) for t in con.table("counts").types] == ["DOUBLE", "BIGINT", "BIGINT"]
 
 
-def test_union_from_counts_of_values_on_one_side() -> None:
+def test_moments_and_bins_from_value_counts_equal_those_of_the_rows() -> None:
+    rng = np.random.default_rng(2)
     con = duckdb.connect(":memory:")
-    counts = {"v": [2.0, 1.0], "rc": [1, 3], "cc": [0, 0]}
-    con.register(
-        "counts",
-        pa.table(counts, pa.schema({"v": pa.float64(), "rc": pa.int64(), "cc": pa.int64()})),
-    )
-    con.execute(sql.union_table_from_counts("counts", "u"))
-    rows = con.execute("SELECT v, rc, cc, cr, ccum, nxt FROM u ORDER BY v").fetchall()
-    assert rows == [(1.0, 3, 0, 3, 0, 2.0), (2.0, 1, 0, 4, 0, None)]
+    con.register("ref", _side(rng, 3000, 0.0))
+    con.register("cur", _side(rng, 2000, 0.5))
+    con.register("counts", con.sql(sql.value_counts('we"ird', "ref", "cur")).to_arrow_table())
+    by_counts = con.execute(sql.reference_scaled_sum("counts"), [4.0]).fetchall()[0][0]
+    by_rows = con.execute(sql.side_scaled_sum('we"ird', "ref"), [4.0]).fetchall()[0][0]
+    assert abs(by_counts - by_rows) <= 1e-12 * abs(by_rows)
+    edges = [-1.0, 0.0, 0.5]
+    bins = sorted(con.execute(sql.bin_counts("counts", 3), edges).fetchall())
+    side = sorted(con.execute(sql.side_bin_counts('we"ird', "ref", "cur", 3), edges).fetchall())
+    assert bins == side and sum(r[1] for r in bins) > 2000
 
 
 def test_spark_dialect_quotes_with_backticks_and_has_no_isfinite() -> None:
