@@ -29,9 +29,13 @@ P_VALUE_METHODS = {"ks", "chisquare"}  # as in bot.monitoring.drift.results (laz
 
 
 def load_matplotlib() -> None:
-    """Import the figure and the Agg canvas now (before a fork, so both processes have them)."""
+    """Import what the charts draw with, and look the default font up, now (in a preloading
+    thread, or before a fork, so both processes have them)."""
+    from matplotlib import font_manager, lines, patches, ticker  # noqa: F401
     from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: F401
     from matplotlib.figure import Figure  # noqa: F401
+
+    font_manager.findfont(font_manager.FontProperties())
 
 
 def _figure(left: float = 0.09, size: tuple[float, float] = SIZE) -> Figure:

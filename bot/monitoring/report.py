@@ -123,6 +123,9 @@ def make_report(
     if kind == ReportKind.DRIFT:
         assert reference is not None
         from bot.monitoring.drift.engines.base import EngineConfig
+        from bot.monitoring.preload import preload
+
+        preload(charts)  # matplotlib and scipy.special, imported while the files are read
 
         chosen = _engine(
             engine or (monitor.engine if monitor else "auto"), reference, current, limits
