@@ -11,6 +11,7 @@ import lock in the child.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 
 THREAD_NAME = "report-preload"
@@ -39,7 +40,5 @@ def wait() -> None:
 
 
 def _quietly(charts: bool) -> None:
-    try:
+    with contextlib.suppress(Exception):  # retried, and reported, where the module is used
         _import_all(charts)
-    except Exception:  # noqa: S110 - the import is retried, and reported, where it is used
-        pass
