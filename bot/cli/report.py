@@ -85,19 +85,27 @@ def report(
     if model is not None:
         _check_mlflow_store(settings.mlflow_tracking_uri)
 
-    from bot.monitoring.chart_workers import cpus
     from bot.monitoring.datasets import DatasetError, Limits
+
+    limits = Limits(
+        max_bytes=settings.mlops_bot_report_max_mb * 2**20,
+        max_rows=settings.mlops_bot_report_max_rows,
+        max_columns=settings.mlops_bot_report_max_columns,
+    )
+    prefetched = None
+    if KINDS[kind.lower()] == "drift" and model is None and engine in (None, "auto", "numpy"):
+        from bot.monitoring import prefetch
+
+        # two local Parquet files: read them while pandas and the report modules import
+        prefetched = prefetch.start([current, reference], limits)
+
+    from bot.monitoring.chart_workers import cpus
     from bot.monitoring.document import ReportKind
     from bot.monitoring.report import PerfColumns, ReportError, make_report, write_report
     from bot.monitoring.runner import engine_config
     from bot.registry.gateway import Registry, RegistryError
 
     registry = rt.registry if rt else Registry(settings.mlflow_tracking_uri, settings.mlflow_ui_url)
-    limits = Limits(
-        max_bytes=settings.mlops_bot_report_max_mb * 2**20,
-        max_rows=settings.mlops_bot_report_max_rows,
-        max_columns=settings.mlops_bot_report_max_columns,
-    )
     from bot.cli.progress_view import view
 
     try:
@@ -118,6 +126,7 @@ def report(
                 correction=correction,
                 columns=PerfColumns(target, prediction, score, timestamp),
                 chart_workers=min(2, cpus()),  # the charts on two cores when it has them
+                prefetched=prefetched,
             )
     except (ReportError, DatasetError, RegistryError) as exc:
         fail(str(exc).replace("`", "'"), 1)

@@ -23,6 +23,7 @@ from bot.registry.gateway import Registry
 
 if TYPE_CHECKING:  # the drift package imports numpy, pandas and scipy: only when a report runs
     from bot.monitoring.drift.engines.base import DriftOptions, EngineConfig, EngineKind
+    from bot.monitoring.prefetch import Prefetched
 
 CHART_SAMPLE_ROWS = 100_000  # rows per side drawn for the charts of an out-of-core report
 FEATURE_TABLE = drift_table.FILENAME
@@ -78,6 +79,7 @@ def make_report(
     now: datetime | None = None,
     columns: PerfColumns | None = None,
     chart_workers: int = 1,
+    prefetched: Prefetched | None = None,
 ) -> Report:
     """Load both data sets, compute the report, render its charts.
 
@@ -91,7 +93,8 @@ def make_report(
     alias at their own version, and must not choose that way whose files are downloaded.
     ``engine`` (default: the monitor's, else ``auto``) chooses where drift statistics are
     computed; DuckDB reads local sources where they are, without the size caps.
-    ``chart_workers`` >= 2 draws drift charts in a forked process too (the CLI's choice).
+    ``chart_workers`` >= 2 draws drift charts in a forked process too (the CLI's choice);
+    ``prefetched``: local Parquet files the CLI started reading (bot.monitoring.prefetch).
     """
     kind = ReportKind(kind)  # callers may pass "drift" or "perf"
     say = Steps(progress)  # phases and columns done, as ProgressEvents
@@ -137,8 +140,10 @@ def make_report(
             return _drift_out_of_core(
                 head, reference, current, options, stamp, charts, say, config, chosen, chart_workers
             )
-        cur = datasets.load(current, holder=holder, progress=say, limits=limits)
-        ref = datasets.load(reference, holder=holder, progress=say, limits=limits)
+        cur, ref = (
+            datasets.load(side, holder=holder, progress=say, limits=limits, prefetched=prefetched)
+            for side in (current, reference)
+        )
         return _drift(head, ref, cur, options, stamp, charts, say, chosen, config, chart_workers)
     cur = datasets.load(current, holder=holder, progress=say, limits=limits)
     labelled_ref: datasets.Dataset | None = None
