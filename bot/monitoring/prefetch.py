@@ -29,20 +29,20 @@ _PARQUET = (".parquet", ".pq")
 class Prefetched:
     """Arrow tables read in a background thread, each taken once by its path."""
 
-    def __init__(self, paths: Sequence[Path], caps: Limits) -> None:
+    def __init__(self, paths: Sequence[Path], caps: Limits, max_bytes: int) -> None:
         self._tables: dict[Path, Any] = {}
         self._thread = threading.Thread(
-            target=self._read, args=(list(paths), caps), name=THREAD_NAME, daemon=True
+            target=self._read, args=(list(paths), caps, max_bytes), name=THREAD_NAME, daemon=True
         )
         self._thread.start()
 
-    def _read(self, paths: list[Path], caps: Limits) -> None:
+    def _read(self, paths: list[Path], caps: Limits, max_bytes: int) -> None:
         try:
             import pyarrow.parquet as pq
 
             from bot.monitoring.datasets import _check_parquet, _decoded_bytes
 
-            if sum(_decoded_bytes(pq.read_metadata(p)) for p in paths) > PREFETCH_MAX_BYTES:
+            if sum(_decoded_bytes(pq.read_metadata(p)) for p in paths) > max_bytes:
                 return
             for path in paths:
                 _check_parquet(path, str(path), caps)
@@ -56,8 +56,11 @@ class Prefetched:
         return self._tables.pop(path.resolve(), None)
 
 
-def start(sources: Sequence[str | None], caps: Limits) -> Prefetched | None:
-    """Start reading ``sources`` when each is one local Parquet file; else None."""
+def start(
+    sources: Sequence[str | None], caps: Limits, max_bytes: int = PREFETCH_MAX_BYTES
+) -> Prefetched | None:
+    """Start reading ``sources`` when each is one local Parquet file and all of them decode
+    to at most ``max_bytes`` (else the thread reads nothing); None when one is not a file."""
     paths = []
     for source in sources:
         if source is None or "://" in source or source.strip().startswith("mlflow-artifact:"):
@@ -69,4 +72,4 @@ def start(sources: Sequence[str | None], caps: Limits) -> Prefetched | None:
         if not path.is_file():
             return None
         paths.append(path.resolve())
-    return Prefetched(paths, caps) if paths else None
+    return Prefetched(paths, caps, max_bytes) if paths else None
