@@ -358,6 +358,13 @@ def render_page(
     return _environment().get_template("report.html.j2").render(context)
 
 
+def warm() -> None:
+    """Read the assets and compile the report template now (a CLI does it in a thread while
+    the report computes)."""
+    _assets()
+    _environment().get_template("report.html.j2")
+
+
 def error_page(status: int, message: str) -> str:
     """A plain page for a refused or failed request (no detail beyond `message`)."""
     return _environment().get_template("error.html.j2").render(status=status, message=message)

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from collections.abc import Callable
+from functools import partial
 
 THREAD_NAME = "report-preload"
 
@@ -29,7 +31,12 @@ def _import_all(charts: bool) -> None:
 def preload(charts: bool = True) -> None:
     """Start importing scipy.special (and, with ``charts``, matplotlib) in a daemon thread.
     An import that fails there fails again, with its error, where the module is used."""
-    threading.Thread(target=_quietly, args=(charts,), name=THREAD_NAME, daemon=True).start()
+    in_background(partial(_import_all, charts))
+
+
+def in_background(warm: Callable[[], object]) -> None:
+    """Run ``warm`` (imports, caches) in a daemon thread; its errors are ignored."""
+    threading.Thread(target=_quietly, args=(warm,), name=THREAD_NAME, daemon=True).start()
 
 
 def wait() -> None:
@@ -39,6 +46,6 @@ def wait() -> None:
             thread.join()
 
 
-def _quietly(charts: bool) -> None:
+def _quietly(warm: Callable[[], object]) -> None:
     with contextlib.suppress(Exception):  # retried, and reported, where the module is used
-        _import_all(charts)
+        warm()
