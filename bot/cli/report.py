@@ -145,13 +145,18 @@ def report(
     for p in paths:
         print(p)
     _print_summary(rep.document.model_dump(mode="json", exclude_unset=True), rep.alert)
+    code = EXIT_ALERT if fail_on_drift and rep.alert else 0
     if channel is not None:
         from handlers.reports.posting import post_report_cli
 
         assert rt is not None
         post_report_cli(rt, rep, channel)
-    if fail_on_drift and rep.alert:
-        raise typer.Exit(EXIT_ALERT)
+    else:  # only our own files were written: no teardown needed (bot.cli.fast_exit)
+        from bot.cli.fast_exit import leave
+
+        leave(code)
+    if code:
+        raise typer.Exit(code)
 
 
 def _warm_tail() -> None:
