@@ -107,9 +107,7 @@ def report(
 
     registry = rt.registry if rt else Registry(settings.mlflow_tracking_uri, settings.mlflow_ui_url)
     from bot.cli.progress_view import view
-    from bot.monitoring.preload import in_background
 
-    in_background(_warm_tail)  # while the report computes: what writing and the summary need
     try:
         with view() as progress:  # a rich bar on a terminal, plain lines when piped
             rep = make_report(
@@ -157,18 +155,6 @@ def report(
         leave(code)
     if code:
         raise typer.Exit(code)
-
-
-def _warm_tail() -> None:
-    """Import and compile what the end of a report needs: the page's template, rich."""
-    import rich.box
-    import rich.console
-    import rich.table
-    import rich.text  # noqa: F401
-
-    from bot.monitoring.page import warm
-
-    warm()
 
 
 def _check_mlflow_store(uri: str) -> None:

@@ -1,9 +1,11 @@
-"""Import a report's later modules in a background thread while the files are read.
+"""Import a report's later modules in a background thread while the engine compares.
 
-A drift report needs matplotlib (~0.4 s of import) only for its charts and scipy.special
-(~0.15 s) only for its Jensen–Shannon distances, after the data is loaded; imported one after
-the other they sat on the report's path. Reading Parquet and sorting columns release the GIL,
-so an import running beside them costs the same CPU and about none of the wall time.
+A drift report needs matplotlib (~0.4 s of import) only for its charts, scipy.special
+(~0.15 s) only for its Jensen–Shannon distances and jinja2 with the page's template only to
+write `report.html`; imported one after the other they sat on the report's path. Sorting
+columns releases the GIL, so imports running beside it cost the same CPU and little wall
+time. Started after the data is loaded, not before: beside the start-up's own imports (which
+hold the GIL) they only slowed them down.
 
 The thread only imports; :func:`wait` for it before forking, so that no thread holds an
 import lock in the child.
@@ -26,10 +28,14 @@ def _import_all(charts: bool) -> None:
         from bot.monitoring import charts as chart_module
 
         chart_module.load_matplotlib()
+    from bot.monitoring import page
+
+    page.warm()  # jinja2 and the report page's compiled template, for write_report
 
 
 def preload(charts: bool = True) -> None:
-    """Start importing scipy.special (and, with ``charts``, matplotlib) in a daemon thread.
+    """Start importing scipy.special (and, with ``charts``, matplotlib) and readying the page
+    in a daemon thread.
     An import that fails there fails again, with its error, where the module is used."""
     in_background(partial(_import_all, charts))
 

@@ -126,9 +126,6 @@ def make_report(
     if kind == ReportKind.DRIFT:
         assert reference is not None
         from bot.monitoring.drift.engines.base import EngineConfig
-        from bot.monitoring.preload import preload
-
-        preload(charts)  # matplotlib and scipy.special, imported while the files are read
 
         chosen = _engine(
             engine or (monitor.engine if monitor else "auto"), reference, current, limits
@@ -137,6 +134,9 @@ def make_report(
         fix = correction or (monitor.correction if monitor else "bh")
         options = replace(_options(monitor, fix, now or _clock_now()), on_column=say.columns)
         if chosen != "numpy" and _local(reference, current):
+            from bot.monitoring.preload import preload
+
+            preload(charts)  # while DuckDB or Spark computes
             return _drift_out_of_core(
                 head, reference, current, options, stamp, charts, say, config, chosen, chart_workers
             )
@@ -144,6 +144,9 @@ def make_report(
             datasets.load(side, holder=holder, progress=say, limits=limits, prefetched=prefetched)
             for side in (current, reference)
         )
+        from bot.monitoring.preload import preload
+
+        preload(charts)  # matplotlib, scipy.special, the page: imported while the engine sorts
         return _drift(head, ref, cur, options, stamp, charts, say, chosen, config, chart_workers)
     cur = datasets.load(current, holder=holder, progress=say, limits=limits)
     labelled_ref: datasets.Dataset | None = None
