@@ -40,9 +40,10 @@ SECTION = "## The report CLI"
 MLOPS_BOT = Path(sys.executable).parent / "mlops-bot"
 TIME = "/usr/bin/time"  # GNU time (Debian package `time`)
 HEAVY = ("mlflow", "matplotlib", "scipy", "sqlalchemy", "pandas")
-# the CLI, with datasets._read_parquet put back to what it was (pd.read_parquet)
+# the CLI, with datasets._read_parquet put back to what it was (pd.read_parquet; no prefetch)
 BEFORE = (
     "import sys, pandas as pd, bot.monitoring.datasets as d; d._read_parquet = pd.read_parquet; "
+    "import bot.monitoring.prefetch as p; p.start = lambda *a, **k: None; "
     "from bot.cli import main; sys.argv[0] = 'mlops-bot'; main()"
 )
 # which heavy modules a command imported (printed at exit)

@@ -85,19 +85,28 @@ def report(
     if model is not None:
         _check_mlflow_store(settings.mlflow_tracking_uri)
 
-    from bot.monitoring.chart_workers import cpus
     from bot.monitoring.datasets import DatasetError, Limits
-    from bot.monitoring.document import ReportKind
-    from bot.monitoring.report import PerfColumns, ReportError, make_report, write_report
-    from bot.monitoring.runner import engine_config, profile_store
-    from bot.registry.gateway import Registry, RegistryError
 
-    registry = rt.registry if rt else Registry(settings.mlflow_tracking_uri, settings.mlflow_ui_url)
     limits = Limits(
         max_bytes=settings.mlops_bot_report_max_mb * 2**20,
         max_rows=settings.mlops_bot_report_max_rows,
         max_columns=settings.mlops_bot_report_max_columns,
     )
+    prefetched = None
+    if KINDS[kind.lower()] == "drift" and model is None and engine in (None, "auto", "numpy"):
+        from bot.monitoring import prefetch
+
+        # two local Parquet files: read them while pandas and the report modules import
+        prefetched = prefetch.start([current, reference], limits)
+
+    from bot.monitoring.chart_workers import cpus
+    from bot.monitoring.document import ReportKind
+    from bot.monitoring.report import PerfColumns, ReportError, make_report
+    from bot.monitoring.report_files import write_report
+    from bot.monitoring.runner import engine_config, profile_store
+    from bot.registry.gateway import Registry, RegistryError
+
+    registry = rt.registry if rt else Registry(settings.mlflow_tracking_uri, settings.mlflow_ui_url)
     from bot.cli.progress_view import view
 
     try:
@@ -121,6 +130,7 @@ def report(
                 correction=correction,
                 columns=PerfColumns(target, prediction, score, timestamp),
                 chart_workers=min(2, cpus()),  # the charts on two cores when it has them
+                prefetched=prefetched,
             )
     except (ReportError, DatasetError, RegistryError) as exc:
         fail(str(exc).replace("`", "'"), 1)
@@ -137,13 +147,18 @@ def report(
     for p in paths:
         print(p)
     _print_summary(rep.document.model_dump(mode="json", exclude_unset=True), rep.alert)
+    code = EXIT_ALERT if fail_on_drift and rep.alert else 0
     if channel is not None:
         from handlers.reports.posting import post_report_cli
 
         assert rt is not None
         post_report_cli(rt, rep, channel)
-    if fail_on_drift and rep.alert:
-        raise typer.Exit(EXIT_ALERT)
+    else:  # only our own files were written: no teardown needed (bot.cli.fast_exit)
+        from bot.cli.fast_exit import leave
+
+        leave(code)
+    if code:
+        raise typer.Exit(code)
 
 
 def _check_mlflow_store(uri: str) -> None:

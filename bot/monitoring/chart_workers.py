@@ -31,10 +31,11 @@ def cpus() -> int:
 
 def render(jobs: Sequence[Job], workers: int = 1) -> list[tuple[str, bytes]]:
     """Every job's (name, PNG) in the jobs' order; with ``workers`` >= 2 and ``os.fork``, a
-    child process draws the odd-numbered jobs while this one draws the others."""
+    child process draws the odd-numbered jobs, and the last one of an odd number, while this
+    one draws the others (the first job, a report's summary, is about two jobs' work)."""
     if workers < 2 or len(jobs) < 2 or not hasattr(os, "fork"):
         return [(name, draw()) for name, draw in jobs]
-    theirs = list(range(1, len(jobs), 2))
+    theirs = child_share(len(jobs))
     got = _forked(jobs, theirs)
     out: dict[int, bytes] = {}
     for i, (_, draw) in enumerate(jobs):
@@ -46,9 +47,21 @@ def render(jobs: Sequence[Job], workers: int = 1) -> list[tuple[str, bytes]]:
     return [(name, out[i]) for i, (name, _) in enumerate(jobs)]
 
 
+def child_share(n: int) -> list[int]:
+    """The indices a child draws of ``n`` jobs: the odd ones, and the last when ``n`` is odd
+    (11 charts: the summary and four feature charts here, six feature charts there)."""
+    theirs = list(range(1, n, 2))
+    if n % 2 == 1 and n > 2:
+        theirs.append(n - 1)
+    return theirs
+
+
 def _forked(jobs: Sequence[Job], mine: list[int]) -> Callable[[], dict[int, bytes]]:
     """Fork a child drawing the jobs at ``mine``; returns the call that collects its PNGs
     (an empty or partial dict when it failed)."""
+    from bot.monitoring import preload
+
+    preload.wait()  # a thread inside an import would leave the child its import lock
     sys.stdout.flush()
     sys.stderr.flush()
     read_fd, write_fd = os.pipe()

@@ -29,9 +29,13 @@ P_VALUE_METHODS = {"ks", "chisquare"}  # as in bot.monitoring.drift.results (laz
 
 
 def load_matplotlib() -> None:
-    """Import the figure and the Agg canvas now (before a fork, so both processes have them)."""
+    """Import what the charts draw with, and look the default font up, now (in a preloading
+    thread, or before a fork, so both processes have them)."""
+    from matplotlib import font_manager, lines, patches, ticker  # noqa: F401
     from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: F401
     from matplotlib.figure import Figure  # noqa: F401
+
+    font_manager.findfont(font_manager.FontProperties())
 
 
 def _figure(left: float = 0.09, size: tuple[float, float] = SIZE) -> Figure:
@@ -228,18 +232,17 @@ def _finite(s: pd.Series) -> np.ndarray:
 
 
 def _hist_overlay(ax: Any, reference: pd.Series, current: pd.Series) -> None:
+    from bot.monitoring import chart_hist
+
     ref, cur = _finite(reference), _finite(current)
-    both = np.concatenate([ref, cur])
-    if both.size == 0:
+    drawn = chart_hist.overlay(ref, cur, HIST_BINS)  # the 0.5 %-99.5 % range of both sides
+    if drawn is None:
         ax.text(0.5, 0.5, "no finite values", ha="center", va="center")
         return
-    lo, hi = np.quantile(both, [0.005, 0.995])
-    if hi <= lo:
-        lo, hi = lo - 0.5, hi + 0.5
-    for values, colour, label in ((ref, BLUE, "reference"), (cur, ORANGE, "current")):
-        # bins=int with range: numpy's uniform-bin path (given an edge array it sorts the data)
-        counts, edges = np.histogram(np.clip(values, lo, hi), bins=HIST_BINS, range=(lo, hi))
-        share = counts / max(values.size, 1)
+    edges, counts = drawn
+    sides = ((ref, BLUE, "reference"), (cur, ORANGE, "current"))
+    for (values, colour, label), side_counts in zip(sides, counts, strict=True):
+        share = side_counts / max(values.size, 1)
         ax.stairs(share, edges, color=colour, linewidth=2, label=f"{label} (n={values.size:,})")
     ax.set_ylabel("share of rows")
     ax.legend(fontsize=8, loc="upper right")

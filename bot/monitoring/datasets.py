@@ -20,8 +20,10 @@ from bot.redact import redact
 
 if TYPE_CHECKING:
     import pandas as pd
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
+    from bot.monitoring.prefetch import Prefetched
     from bot.registry.gateway import Registry
 
 MAX_DOWNLOAD_BYTES = 512 * 1024 * 1024
@@ -75,10 +77,12 @@ def load(
     progress: Progress | None = None,
     limits: Limits | None = None,
     max_bytes: int | None = None,
+    prefetched: Prefetched | None = None,
 ) -> Dataset:
     """Load a CSV/Parquet data set from a local path or glob, http(s):// or mlflow-artifact:.
 
-    `max_bytes` overrides `limits.max_bytes`."""
+    `max_bytes` overrides `limits.max_bytes`; `prefetched` holds local Parquet files already
+    read in the background (bot.monitoring.prefetch)."""
     say = progress or (lambda _msg: None)
     caps = limits or Limits()
     if max_bytes is not None:
@@ -97,7 +101,7 @@ def load(
         with tempfile.TemporaryDirectory(prefix="mlops-bot-") as tmp:
             path = _artifact(uri[len(ARTIFACT_SCHEME) :], holder, Path(tmp), caps.max_bytes)
             return Dataset(uri, _read_file(path, label=uri, caps=caps))
-    return Dataset(uri, _read_local(uri, say, caps))
+    return Dataset(uri, _read_local(uri, say, caps, prefetched))
 
 
 def local_paths(source: str | Path) -> list[Path]:
@@ -116,7 +120,9 @@ def local_paths(source: str | Path) -> list[Path]:
     return [path] if path.is_file() else []
 
 
-def _read_local(pattern: str, say: Progress, caps: Limits) -> pd.DataFrame:
+def _read_local(
+    pattern: str, say: Progress, caps: Limits, prefetched: Prefetched | None = None
+) -> pd.DataFrame:
     import pandas as pd
 
     expanded = os.path.expanduser(pattern)
@@ -134,7 +140,7 @@ def _read_local(pattern: str, say: Progress, caps: Limits) -> pd.DataFrame:
     rows = 0
     for p in paths:
         say(f"reading {p}")
-        frame = _read_file(Path(p), label=p, caps=caps)
+        frame = _read_file(Path(p), label=p, caps=caps, prefetched=prefetched)
         rows += len(frame)
         if rows > caps.max_rows:
             raise DatasetError(f"`{pattern}` has more than {caps.max_rows:,} rows")
@@ -214,7 +220,9 @@ def _kind(name: str) -> str | None:
     return None
 
 
-def _read_file(path: Path, label: str, caps: Limits | None = None) -> pd.DataFrame:
+def _read_file(
+    path: Path, label: str, caps: Limits | None = None, prefetched: Prefetched | None = None
+) -> pd.DataFrame:
     import pandas as pd
 
     if not path.exists():
@@ -230,7 +238,8 @@ def _read_file(path: Path, label: str, caps: Limits | None = None) -> pd.DataFra
     try:
         if kind == "parquet":
             _check_parquet(path, label, caps)
-            frame = _read_parquet(path)
+            table = prefetched.take(path) if prefetched is not None else None
+            frame = _read_parquet(path) if table is None else _to_frame(table)
         elif kind == "csv":
             sep = "\t" if path.name.lower().endswith(".tsv") else ","
             columns = _csv_columns(path, sep)
@@ -274,11 +283,16 @@ def _read_parquet(path: Path) -> pd.DataFrame:
     pages are read as they are decoded, `self_destruct` frees each column's Arrow buffers once
     pandas has it, `split_blocks` skips the copy that would merge the columns into one 2-D
     block, and the memory pool hands its cached pages back to the system."""
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
+    return _to_frame(pq.read_table(path, pre_buffer=False))
+
+
+def _to_frame(table: pa.Table) -> pd.DataFrame:
+    """The table as a frame, its Arrow buffers freed column by column (see _read_parquet)."""
+    import pyarrow as pa
+
     pool = pa.default_memory_pool()
-    table = pq.read_table(path, pre_buffer=False)
     pool.release_unused()
     try:
         return table.to_pandas(self_destruct=True, split_blocks=True)

@@ -281,6 +281,9 @@ def chart_uri(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
+REPORT_TEMPLATE = "report.html.j2"
+
+
 @cache
 def _assets() -> tuple[str, str, str]:
     """The page's script and style, and a Content-Security-Policy allowing only those two."""
@@ -355,7 +358,14 @@ def render_page(
         context["windows"] = windows_table(windows)
         known = {"task", "rows", "metrics", "baseline", "threshold", "degraded", "degradation"}
         context["perf_extra"] = {k: v for k, v in perf.items() if k not in known | {"windows"}}
-    return _environment().get_template("report.html.j2").render(context)
+    return _environment().get_template(REPORT_TEMPLATE).render(context)
+
+
+def warm() -> None:
+    """Read the assets and compile the report template now (a CLI does it in a thread while
+    the report computes)."""
+    _assets()
+    _environment().get_template(REPORT_TEMPLATE)
 
 
 def error_page(status: int, message: str) -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot.clock import as_utc
@@ -24,6 +23,7 @@ from bot.registry.gateway import Registry
 if TYPE_CHECKING:  # the drift package imports numpy, pandas and scipy: only when a report runs
     from bot.monitoring.drift.engines.base import DriftOptions, EngineConfig, EngineKind
     from bot.monitoring.drift.profile_store import ProfileStore
+    from bot.monitoring.prefetch import Prefetched
     from bot.monitoring.profiled import ProfileContext
 
 CHART_SAMPLE_ROWS = 100_000  # rows per side drawn for the charts of an out-of-core report
@@ -81,6 +81,7 @@ def make_report(
     columns: PerfColumns | None = None,
     chart_workers: int = 1,
     profiles: ProfileStore | None = None,
+    prefetched: Prefetched | None = None,
 ) -> Report:
     """Load both data sets, compute the report, render its charts.
 
@@ -94,7 +95,8 @@ def make_report(
     alias at their own version, and must not choose that way whose files are downloaded.
     ``engine`` (default: the monitor's, else ``auto``) chooses where drift statistics are
     computed; DuckDB reads local sources where they are, without the size caps.
-    ``chart_workers`` >= 2 draws drift charts in a forked process too (the CLI's choice).
+    ``chart_workers`` >= 2 draws drift charts in a forked process too (the CLI's choice);
+    ``prefetched``: local Parquet files the CLI started reading (bot.monitoring.prefetch).
     ``profiles``: where a monitor's reference and current-partition profiles are kept (the data
     dir's store); a monitor's drift on the numpy engine then reads its reference once.
     """
@@ -136,6 +138,9 @@ def make_report(
         fix = correction or (monitor.correction if monitor else "bh")
         options = replace(_options(monitor, fix, now or _clock_now()), on_column=say.columns)
         if chosen != "numpy" and _local(reference, current):
+            from bot.monitoring.preload import preload
+
+            preload(charts)  # while DuckDB or Spark computes
             return _drift_out_of_core(
                 head, reference, current, options, stamp, charts, say, config, chosen, chart_workers
             )
@@ -148,8 +153,13 @@ def make_report(
                 return _drift_profiled(
                     head, ctx, sources, options, stamp, charts, say, limits, chart_workers
                 )
-        cur = datasets.load(current, holder=holder, progress=say, limits=limits)
-        ref = datasets.load(reference, holder=holder, progress=say, limits=limits)
+        cur, ref = (
+            datasets.load(side, holder=holder, progress=say, limits=limits, prefetched=prefetched)
+            for side in (current, reference)
+        )
+        from bot.monitoring.preload import preload
+
+        preload(charts)  # matplotlib, scipy.special, the page: imported while the engine sorts
         return _drift(head, ref, cur, options, stamp, charts, say, chosen, config, chart_workers)
     cur = datasets.load(current, holder=holder, progress=say, limits=limits)
     labelled_ref: datasets.Dataset | None = None
@@ -468,25 +478,6 @@ def _perf_stamp(head: dict[str, Any], body: dict[str, Any]) -> str:
 
 def _short(run_id: str | None) -> str:
     return (run_id or "?")[:12]
-
-
-def write_report(report: Report, out_dir: Path) -> list[Path]:
-    """Write report.json, report.html (the report page) and the charts; returns the paths."""
-    import json
-
-    from bot.monitoring.page import render_page
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    body = report.document.to_json(indent=2)
-    written = [out_dir / "report.json", out_dir / "report.html"]
-    written[0].write_text(body + "\n", encoding="utf-8")
-    page = render_page(json.loads(body), report.charts, title=report.title)
-    written[1].write_text(page, encoding="utf-8")
-    for name, content in [*report.charts, *report.files]:
-        path = out_dir / name
-        path.write_bytes(content)
-        written.append(path)
-    return written
 
 
 def _clock_now() -> datetime:

@@ -16,7 +16,8 @@ import pytest
 from bot.config import Settings
 from bot.monitoring.datasets import DatasetError
 from bot.monitoring.document import DriftDocument, PerfDocument
-from bot.monitoring.report import Report, ReportError, make_report, write_report
+from bot.monitoring.report import Report, ReportError, make_report
+from bot.monitoring.report_files import write_report
 from bot.policy.file import load_policy
 from bot.registry.gateway import Registry
 from tests.helpers import cli_env, run_mlops_bot
@@ -96,8 +97,9 @@ def test_cli_drift_report_without_a_model(tmp_path: Path) -> None:
 
 # `mlops-bot report` in a fresh interpreter, then the modules it imported
 FRESH_CLI = """
-import json, sys
+import json, os, sys
 from bot.cli import main
+numpy_before_main = "numpy" in sys.modules
 sys.argv = ["mlops-bot", *sys.argv[1:]]
 code = 0
 try:
@@ -108,7 +110,9 @@ heavy = ("mlflow", "matplotlib", "scipy", "pandas", "sqlalchemy")
 slow = ("scipy.stats", "sqlalchemy", "httpx", "prometheus_client")  # not needed by a file report
 print(json.dumps({"code": code, "mlflow": "mlflow" in sys.modules,
                   "heavy": [m for m in heavy if m in sys.modules],
-                  "slow": [m for m in slow if m in sys.modules]}))
+                  "slow": [m for m in slow if m in sys.modules],
+                  "numpy_before_main": numpy_before_main,
+                  "blas_timeout": os.environ.get("OPENBLAS_THREAD_TIMEOUT")}))
 """
 
 
@@ -160,6 +164,8 @@ def test_a_large_adhoc_report_imports_only_what_its_tests_need(tmp_path: Path) -
     args = ["report", "drift", "--reference", "ref.parquet", "--current", "cur.parquet"]
     seen, stdout = fresh_cli(tmp_path, *args, "--out", "out")
     assert seen["code"] == 0 and seen["slow"] == [], seen
+    # OpenBLAS reads its spin time when numpy loads: after main() set it (CPU, same results)
+    assert seen["numpy_before_main"] is False and seen["blas_timeout"] == "4", seen
     assert "wasserstein" in stdout and "jensenshannon" in stdout  # the terminal summary
     pngs = sorted(p.name for p in (tmp_path / "out").glob("*.png"))
     assert pngs == ["drift_summary.png", "feature_01_x.png", "feature_02_c.png"]

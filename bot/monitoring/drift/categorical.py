@@ -7,13 +7,15 @@ from __future__ import annotations
 from collections.abc import Hashable
 
 import numpy as np
-from scipy.special import rel_entr
 
 from bot.monitoring.drift.profiles import CATEGORICAL_MAX_DISTINCT, ColumnProfile
 
 
 def _jensenshannon(ref_counts: np.ndarray, cur_counts: np.ndarray) -> float:
     """scipy.spatial.distance.jensenshannon(ref, cur) (natural log), clamped at 0."""
+    # scipy's rel_entr, not x * log(x / y) by hand: that differs in the last bit
+    from scipy.special import rel_entr  # ~0.15 s to import: a report preloads it (charts.preload)
+
     p = ref_counts / np.sum(ref_counts)
     q = cur_counts / np.sum(cur_counts)
     m = (p + q) / 2.0

@@ -22,13 +22,21 @@ def test_one_worker_draws_everything_here() -> None:
     assert {png for _, png in out} == {str(os.getpid()).encode()}
 
 
+def test_the_child_draws_about_half_the_work() -> None:
+    assert chart_workers.child_share(2) == [1]
+    assert chart_workers.child_share(3) == [1, 2]
+    assert chart_workers.child_share(4) == [1, 3]
+    assert chart_workers.child_share(11) == [1, 3, 5, 7, 9, 10]
+
+
 @pytest.mark.slow  # forks a process
 def test_two_workers_split_the_charts_with_a_child() -> None:
     out = chart_workers.render([pid_job(f"c{i}") for i in range(5)], workers=2)
     here = str(os.getpid()).encode()
     assert [name for name, _ in out] == ["c0", "c1", "c2", "c3", "c4"]
-    assert [png == here for _, png in out] == [True, False, True, False, True]
-    assert out[1][1] == out[3][1]  # one child drew both
+    # the child draws the odd ones and the last: the first (a summary) is about two charts
+    assert [png == here for _, png in out] == [True, False, True, False, False]
+    assert out[1][1] == out[3][1] == out[4][1]  # one child drew them
 
 
 @pytest.mark.slow  # forks a process

@@ -20,7 +20,8 @@ from bot.monitoring.document import (
     build_document,
     parse_document,
 )
-from bot.monitoring.report import Report, make_report, write_report
+from bot.monitoring.report import Report, make_report
+from bot.monitoring.report_files import write_report
 from bot.policy.file import load_policy
 from bot.registry.events import NoticeKind
 from bot.registry.gateway import Registry

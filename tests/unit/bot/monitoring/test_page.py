@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from markupsafe import escape
 
-from bot.monitoring.page import content_security_policy, error_page, render_page
+from bot.monitoring.page import content_security_policy, error_page, render_page, warm
 from tests.helpers import page_parts
 from tests.unit.bot.monitoring.stored_bodies import OLD_DRIFT_BODY, OLD_PERF_BODY
 
@@ -148,3 +148,9 @@ def test_hostile_metric_names_are_escaped_once() -> None:
     page = page_parts(html)
     assert f"Degraded: {HOSTILE}" in page.text
     assert HOSTILE in column(page.tables["metrics-table"], "Metric")
+
+
+def test_warm_readies_the_report_template_the_cli_renders() -> None:
+    """The CLI warms the page in a thread that swallows errors: a missing template would
+    only show as a slower report, so it is checked here."""
+    warm()  # jinja2.TemplateNotFound if REPORT_TEMPLATE is not in the templates directory
