@@ -82,24 +82,14 @@ def compare(
     say: Steps | None = None,
 ) -> tuple[DriftResult, Side, Side]:
     """Drift of ``current`` against ``reference`` from stored profiles (computed when absent)."""
-    from bot.monitoring.drift.engine import compute_drift
+    from bot.monitoring.drift.engines.numpy_engine import drift_with_options
 
     cur = current_side(ctx, current, limits=limits, say=say)
     ref = reference_side(ctx, reference, options, limits=limits, say=say)
     if say is not None:
         what = f"{ref.rows:,} reference rows ({ref.summary['profile']} profile)"
         say.enter(Phase.COMPARING, f"comparing {what} with {cur.rows:,} current rows (numpy)")
-    result = compute_drift(
-        ref.data,
-        cur.data,
-        features=options.features,
-        correction=options.correction,
-        columns=options.columns,
-        exclude=options.exclude,
-        now=options.now,
-        freshness=options.freshness,
-        on_column=options.on_column,
-    )
+    result = drift_with_options(ref.data, cur.data, options)
     return result, ref, cur
 
 

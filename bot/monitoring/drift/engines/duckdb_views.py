@@ -116,6 +116,20 @@ def _usable_counts(
     return {n: (rows, int(c)) for n, c in zip(names, row[1:], strict=True)}
 
 
+def bare_profile(name: str, sql_type: str, counts: dict[str, tuple[int, int]]) -> ColumnProfile:
+    """A column's profile from its SQL type and (rows, usable values): dtype as pandas reads
+    it, kind, missing; no values (the engines compute statistics, not arrays)."""
+    rows, usable = counts[name]
+    missing = rows - usable
+    return ColumnProfile(
+        name=name,
+        dtype=_pandas_dtype(sql_type, missing),
+        kind=_kind(sql_type),
+        rows=rows,
+        missing=missing,
+    )
+
+
 def _profile(
     con: duckdb.DuckDBPyConnection,
     view: str,
@@ -123,16 +137,8 @@ def _profile(
     sql_type: str,
     counts: dict[str, tuple[int, int]],
 ) -> ColumnProfile:
-    rows, usable = counts[name]
-    missing = rows - usable
-    prof = ColumnProfile(
-        name=name,
-        dtype=_pandas_dtype(sql_type, missing),
-        kind=_kind(sql_type),
-        rows=rows,
-        missing=missing,
-    )
-    if prof.kind == "datetime" or (sql_type == "VARCHAR" and usable):
+    prof = bare_profile(name, sql_type, counts)
+    if prof.kind == "datetime" or (sql_type == "VARCHAR" and prof.n):
         _dates(con, view, prof, text=sql_type == "VARCHAR")
     return prof
 

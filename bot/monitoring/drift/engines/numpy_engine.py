@@ -13,6 +13,8 @@ from bot.monitoring.drift.results import DriftResult
 if TYPE_CHECKING:
     import pandas as pd
 
+    from bot.monitoring.drift.profiles import ReferenceProfile
+
 
 class NumpyEngine:
     """Loads both sides into pandas and compares them in memory."""
@@ -25,17 +27,26 @@ class NumpyEngine:
         current: pd.DataFrame | str | Path,
         options: DriftOptions,
     ) -> DriftResult:
-        return compute_drift(
-            read_frame(reference),
-            read_frame(current),
-            features=options.features,
-            correction=options.correction,
-            columns=options.columns,
-            exclude=options.exclude,
-            now=options.now,
-            freshness=options.freshness,
-            on_column=options.on_column,
-        )
+        return drift_with_options(read_frame(reference), read_frame(current), options)
+
+
+def drift_with_options(
+    reference: pd.DataFrame | ReferenceProfile,
+    current: pd.DataFrame | ReferenceProfile,
+    options: DriftOptions,
+) -> DriftResult:
+    """:func:`compute_drift` asked what ``options`` ask (frames or stored profiles)."""
+    return compute_drift(
+        reference,
+        current,
+        features=options.features,
+        correction=options.correction,
+        columns=options.columns,
+        exclude=options.exclude,
+        now=options.now,
+        freshness=options.freshness,
+        on_column=options.on_column,
+    )
 
 
 def read_frame(source: pd.DataFrame | str | Path) -> pd.DataFrame:

@@ -21,7 +21,7 @@ import numpy as np
 from bot.monitoring.drift.engines import sql
 from bot.monitoring.drift.engines.aggregates import Batch
 from bot.monitoring.drift.engines.base import EngineError
-from bot.monitoring.drift.engines.duckdb_views import _dates, _kind, _pandas_dtype, _utc
+from bot.monitoring.drift.engines.duckdb_views import _dates, _kind, _utc, bare_profile
 from bot.monitoring.drift.profiles import ColumnProfile
 
 _VALUE_COUNTS = "drift_value_counts"
@@ -79,15 +79,8 @@ class SparkAggregates:
     ) -> ColumnProfile:
         """As ``duckdb_engine._profile``; a text column's ISO date check runs in DuckDB on its
         category counts (every distinct value parses iff every value does)."""
-        rows, usable = counts[name]
-        missing = rows - usable
-        prof = ColumnProfile(
-            name=name,
-            dtype=_pandas_dtype(sql_type, missing),
-            kind=_kind(sql_type),
-            rows=rows,
-            missing=missing,
-        )
+        prof = bare_profile(name, sql_type, counts)
+        usable = prof.n
         if prof.kind == "datetime" and usable:
             newest, oldest = self._extremes[(side, name)]
             assert newest is not None and oldest is not None
