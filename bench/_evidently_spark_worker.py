@@ -22,6 +22,8 @@ STARTED = time.perf_counter()
 import json  # noqa: E402
 import sys  # noqa: E402
 
+from _laps import Laps  # noqa: E402
+
 CONF = {
     "spark.ui.enabled": "false",
     "spark.ui.showConsoleProgress": "false",
@@ -36,14 +38,8 @@ CONF = {
 
 def main() -> None:
     ref_path, cur_path, method, out = sys.argv[1:5]
-    phases: dict[str, float] = {}
-    mark = STARTED
-
-    def lap(name: str) -> None:
-        nonlocal mark
-        now = time.perf_counter()
-        phases[name] = now - mark
-        mark = now
+    laps = Laps(STARTED)
+    lap, phases = laps.lap, laps.phases
 
     from evidently.legacy.metrics import DataDriftTable
     from evidently.legacy.pipeline.column_mapping import ColumnMapping

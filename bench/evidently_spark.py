@@ -50,6 +50,7 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 from _common import ROOT  # noqa: E402  (puts the repository root on sys.path)
+from _laps import Laps  # noqa: E402
 from drift_engines import write_data  # noqa: E402
 
 METHODS = ("wasserstein", "jensenshannon")
@@ -128,14 +129,8 @@ def measure(label: str, argv: list[str], env: dict[str, str], out: Path | None) 
 def our_worker(engine: str, method: str, ref: str, cur: str, out: str) -> None:
     """In its own process: our engine on both files through the public API, every column
     compared with ``method``; phases timed from the interpreter's start."""
-    phases: dict[str, float] = {}
-    mark = STARTED
-
-    def lap(name: str) -> None:
-        nonlocal mark
-        now = time.perf_counter()
-        phases[name] = now - mark
-        mark = now
+    laps = Laps(STARTED)
+    lap, phases = laps.lap, laps.phases
 
     import pyarrow.parquet as pq
 
