@@ -7,6 +7,7 @@ import math
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from bot.monitoring.drift.categorical import (
@@ -74,6 +75,24 @@ def _resolve_kind(ref: ColumnProfile, cur: ColumnProfile) -> tuple[_Kind | None,
     if "unsupported" in (rk, ck):
         return "unsupported", None
     return rk, f"type changed from {ref.dtype} to {cur.dtype}"
+
+
+def count_statistic(
+    feature: FeatureDrift, method: Method, r_counts: np.ndarray, c_counts: np.ndarray
+) -> bool:
+    """Set the PSI (context for every method) and, for a method on counts (PSI, JS,
+    chi-squared), the statistic and p-value from both sides' counts; False for KS and
+    Wasserstein, which need the values."""
+    feature.psi = _psi(r_counts, c_counts)
+    if method == "psi":
+        feature.statistic = feature.psi
+    elif method == "jensenshannon":
+        feature.statistic = _jensenshannon(r_counts, c_counts)
+    elif method == "chisquare":
+        feature.statistic, feature.p_value = _chi2(r_counts, c_counts)
+    else:
+        return False
+    return True
 
 
 def _compare(
@@ -147,15 +166,7 @@ def _compare(
         assert ref.edges is not None and ref.bin_counts is not None and cur.values is not None
         r_counts = ref.bin_counts
         c_counts = _bin_counts(cur.values, ref.edges)
-    feature.psi = _psi(r_counts, c_counts)
-
-    if method == "psi":
-        feature.statistic = feature.psi
-    elif method == "jensenshannon":
-        feature.statistic = _jensenshannon(r_counts, c_counts)
-    elif method == "chisquare":
-        feature.statistic, feature.p_value = _chi2(r_counts, c_counts)
-    else:
+    if not count_statistic(feature, method, r_counts, c_counts):
         assert ref.values is not None and cur.values is not None
         if method == "ks":
             d = _ks_statistic(ref.values, cur.values)

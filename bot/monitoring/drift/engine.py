@@ -131,14 +131,7 @@ def compute_drift(
                 kinds = f"{ref.kind}>{cur.kind}"
         except Exception as exc:  # a bug on one column must not sink the whole report
             logger.exception("drift: column %r could not be analysed", name)
-            feature = FeatureDrift(
-                name=name,
-                type="numeric",
-                missing_reference=0,
-                missing_current=0,
-                reason=f"could not be analysed ({type(exc).__name__})",
-            )
-            quality = {"name": name}
+            feature, quality = unanalysed(name, exc)
         return ref_dtype, cur_dtype, feature, quality, kinds
 
     common = [c for c in wanted if c in ref_set and c in cur_pos]
@@ -174,6 +167,19 @@ def compute_drift(
         correction=fix,
         freshness=fresh,
     )
+
+
+def unanalysed(name: str, exc: Exception) -> tuple[FeatureDrift, dict[str, Any]]:
+    """The verdict and quality entry of a column whose comparison raised ``exc`` (a bug on
+    one column must not sink the whole report: it is shown untested, with the reason)."""
+    feature = FeatureDrift(
+        name=name,
+        type="numeric",
+        missing_reference=0,
+        missing_current=0,
+        reason=f"could not be analysed ({type(exc).__name__})",
+    )
+    return feature, {"name": name}
 
 
 @dataclass

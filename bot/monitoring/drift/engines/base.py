@@ -41,6 +41,12 @@ class EngineError(Exception):
     """The engine cannot run on this input; the message says why in one line."""
 
 
+def one_line(exc: BaseException) -> str:
+    """The first line of an exception's message (DuckDB's and Spark's run to many lines)."""
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
 @dataclass(frozen=True)
 class DriftOptions:
     """What a drift comparison is asked for, identical for every engine."""

@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from bot.monitoring.drift.compare import _compare, _resolve_kind
-from bot.monitoring.drift.engine import ColumnOutcome, assemble, freshness_entry
+from bot.monitoring.drift.engine import ColumnOutcome, assemble, freshness_entry, unanalysed
 from bot.monitoring.drift.engines import sql
 from bot.monitoring.drift.engines.aggregates import SideAggregates
 from bot.monitoring.drift.engines.base import (
@@ -27,6 +28,7 @@ from bot.monitoring.drift.engines.base import (
     EngineKind,
     OutOfCoreEngine,
     local_paths,
+    one_line,
 )
 from bot.monitoring.drift.engines.duckdb_views import Views, _types
 from bot.monitoring.drift.engines.ecdf import SortedScan
@@ -47,6 +49,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 DEFAULT_MEMORY_LIMIT = "2GB"
+_READ_FAILED = "DuckDB could not read the data"
 _CSV_TYPES = ["BOOLEAN", "BIGINT", "DOUBLE", "VARCHAR"]  # what pandas.read_csv infers
 _NO_RANKS = np.empty(0, dtype=np.intp)
 _OVERFLOW_RISK = sys.float_info.max / 2  # beyond it a difference of two values can overflow
@@ -86,7 +89,26 @@ class DuckDBEngine(OutOfCoreEngine):
         try:
             return duckdb.connect(":memory:", config=config)
         except duckdb.Error as exc:
-            raise EngineError(f"DuckDB cannot start: {_one_line(exc)}") from exc
+            raise EngineError(f"DuckDB cannot start: {one_line(exc)}") from exc
+
+    @contextmanager
+    def session(self, failure: str) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection, closed after; DuckDB's errors become one-line :class:`EngineError`s:
+        running out of memory names the limit, any other error reads ``failure: <why>``."""
+        import duckdb
+
+        con = self.connect()
+        try:
+            yield con
+        except duckdb.OutOfMemoryException as exc:
+            raise EngineError(
+                f"DuckDB ran out of memory within its limit of {self.memory_limit} "
+                f"(MLOPS_BOT_DUCKDB_MEMORY_LIMIT): {one_line(exc)}"
+            ) from exc
+        except duckdb.Error as exc:
+            raise EngineError(f"{failure}: {one_line(exc)}") from exc
+        finally:
+            con.close()
 
     def compute_with_rows(
         self,
@@ -95,56 +117,30 @@ class DuckDBEngine(OutOfCoreEngine):
         options: DriftOptions,
     ) -> tuple[DriftResult, int, int]:
         """:meth:`compute`, and the row counts of both sides (for the report document)."""
-        import duckdb
-
-        con = self.connect()
-        try:
+        with self.session(_READ_FAILED) as con:
             ref_parts = _view(con, "ref", reference)
             cur_parts = _view(con, "cur", current)
             result = _compute(con, options, exclude=ref_parts | cur_parts)
             rows = [con.execute(f"SELECT count(*) FROM {v}").fetchone() for v in ("ref", "cur")]
             assert rows[0] is not None and rows[1] is not None
             return result, int(rows[0][0]), int(rows[1][0])
-        except duckdb.OutOfMemoryException as exc:
-            raise EngineError(
-                f"DuckDB ran out of memory within its limit of {self.memory_limit} "
-                f"(MLOPS_BOT_DUCKDB_MEMORY_LIMIT): {_one_line(exc)}"
-            ) from exc
-        except duckdb.Error as exc:
-            raise EngineError(f"DuckDB could not read the data: {_one_line(exc)}") from exc
-        finally:
-            con.close()
 
     def column_count(self, source: pd.DataFrame | str | Path) -> int:
         """How many columns ``source`` has (for the message of a report with none in common)."""
-        import duckdb
-
-        con = self.connect()
-        try:
+        with self.session(_READ_FAILED) as con:
             _view(con, "src", source)
             return len(_types(con, "src"))
-        except duckdb.Error as exc:
-            raise EngineError(f"DuckDB could not read the data: {_one_line(exc)}") from exc
-        finally:
-            con.close()
 
     def sample(
         self, source: pd.DataFrame | str | Path, columns: Sequence[str], rows: int
     ) -> pd.DataFrame:
         """Up to ``rows`` random rows of ``columns`` (the charts of an out-of-core report)."""
-        import duckdb
-
-        con = self.connect()
-        try:
+        with self.session(_READ_FAILED) as con:
             _view(con, "src", source)
             present = set(_types(con, "src"))
             names = ", ".join(sql.ident(c) for c in columns if c in present) or "1 AS _"
             query = f"SELECT {names} FROM src USING SAMPLE reservoir({int(rows)} ROWS)"
             return con.execute(query).df()
-        except duckdb.Error as exc:
-            raise EngineError(f"DuckDB could not read the data: {_one_line(exc)}") from exc
-        finally:
-            con.close()
 
 
 def _view(con: duckdb.DuckDBPyConnection, name: str, source: pd.DataFrame | str | Path) -> set[str]:
@@ -216,14 +212,7 @@ def _compute(
             raise  # the report fails, saying why
         except Exception as exc:  # a bug on one column must not sink the whole report
             logger.exception("drift (duckdb): column %r could not be analysed", name)
-            feature = FeatureDrift(
-                name=name,
-                type="numeric",
-                missing_reference=0,
-                missing_current=0,
-                reason=f"could not be analysed ({type(exc).__name__})",
-            )
-            quality = {"name": name}
+            feature, quality = unanalysed(name, exc)
         kinds = ""
         if ref.kind is not None and cur.kind is not None and ref.kind != cur.kind:
             kinds = f"{ref.kind}>{cur.kind}"
@@ -312,8 +301,3 @@ def _numeric_stats(sides: SideAggregates, name: str, n: int, m: int) -> NumericS
         stats.ref_bins[int(b)] = in_ref
         stats.cur_bins[int(b)] = in_cur
     return stats
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__

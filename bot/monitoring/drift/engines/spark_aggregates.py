@@ -20,7 +20,7 @@ import numpy as np
 
 from bot.monitoring.drift.engines import sql
 from bot.monitoring.drift.engines.aggregates import Batch
-from bot.monitoring.drift.engines.base import EngineError
+from bot.monitoring.drift.engines.base import EngineError, one_line
 from bot.monitoring.drift.engines.duckdb_views import _dates, _kind, _utc, bare_profile
 from bot.monitoring.drift.profiles import ColumnProfile
 
@@ -160,15 +160,10 @@ class SparkAggregates:
         try:
             return self.spark.sql(query).toArrow()
         except Exception as exc:  # Py4J or Connect errors of many kinds: one line
-            raise EngineError(f"Spark could not {what}: {_one_line(exc)}") from exc
+            raise EngineError(f"Spark could not {what}: {one_line(exc)}") from exc
 
     def _collect(self, query: str, what: str) -> list[Any]:
         try:
             return list(self.spark.sql(query).collect())
         except Exception as exc:
-            raise EngineError(f"Spark could not {what}: {_one_line(exc)}") from exc
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
+            raise EngineError(f"Spark could not {what}: {one_line(exc)}") from exc

@@ -33,6 +33,7 @@ from bot.monitoring.drift.engines.base import (
     EngineKind,
     OutOfCoreEngine,
     local_paths,
+    one_line,
 )
 from bot.monitoring.drift.engines.spark_aggregates import SparkAggregates
 from bot.monitoring.drift.engines.sql import SPARK, ident
@@ -74,7 +75,7 @@ def spark_session(master: str = DEFAULT_MASTER, *, driver_memory: str = "1g") ->
                 session = builder.getOrCreate()
             session.conf.set("spark.sql.session.timeZone", "UTC")
         except Exception as exc:  # Java missing, master unreachable: one line, no traceback
-            raise EngineError(f"Spark cannot start on {master}: {_one_line(exc)}") from exc
+            raise EngineError(f"Spark cannot start on {master}: {one_line(exc)}") from exc
         _SESSIONS[master] = session
         return session
 
@@ -122,30 +123,21 @@ class SparkEngine(OutOfCoreEngine):
         options: DriftOptions,
     ) -> tuple[DriftResult, int, int]:
         """:meth:`compute`, and the row counts of both sides (for the report document)."""
-        import duckdb
 
         spark = spark_session(self.master)
-        con = self._sql.connect()
         views: list[str] = []
         try:
-            ref, ref_parts, ref_types = _side(spark, con, reference, views)
-            cur, cur_parts, cur_types = _side(spark, con, current, views)
-            sides = SparkAggregates(
-                spark, con, {"ref": ref, "cur": cur}, {"ref": ref_types, "cur": cur_types}
-            )
-            result = duckdb_engine._compute(
-                con, options, exclude=ref_parts | cur_parts, sides=sides
-            )
-            return result, sides.rows("ref"), sides.rows("cur")
-        except duckdb.OutOfMemoryException as exc:
-            raise EngineError(
-                f"the statistics ran out of memory within {self._sql.memory_limit} "
-                f"(MLOPS_BOT_DUCKDB_MEMORY_LIMIT): {_one_line(exc)}"
-            ) from exc
-        except duckdb.Error as exc:
-            raise EngineError(f"the Spark data could not be compared: {_one_line(exc)}") from exc
+            with self._sql.session("the Spark data could not be compared") as con:
+                ref, ref_parts, ref_types = _side(spark, con, reference, views)
+                cur, cur_parts, cur_types = _side(spark, con, current, views)
+                sides = SparkAggregates(
+                    spark, con, {"ref": ref, "cur": cur}, {"ref": ref_types, "cur": cur_types}
+                )
+                result = duckdb_engine._compute(
+                    con, options, exclude=ref_parts | cur_parts, sides=sides
+                )
+                return result, sides.rows("ref"), sides.rows("cur")
         finally:
-            con.close()
             for view in views:
                 spark.catalog.dropTempView(view)
 
@@ -162,17 +154,11 @@ class SparkEngine(OutOfCoreEngine):
     ) -> pd.DataFrame:
         """Up to ``rows`` random rows of ``columns`` (the charts of an out-of-core report),
         sampled by Spark."""
-        import duckdb
 
         table, _, types = self._read(source, columns, rows)
-        con = self._sql.connect()
-        try:
+        with self._sql.session("the Spark data could not be sampled") as con:
             _register(con, "src", table, types)
             return self._sql.sample(con.execute("SELECT * FROM src").df(), columns, rows)
-        except duckdb.Error as exc:
-            raise EngineError(f"the Spark data could not be sampled: {_one_line(exc)}") from exc
-        finally:
-            con.close()
 
     def _read(
         self, source: pd.DataFrame | str | Path, columns: Sequence[str], rows: int
@@ -194,7 +180,7 @@ class SparkEngine(OutOfCoreEngine):
                 frame = frame.sample(fraction=min(1.0, 1.1 * rows / total), seed=0)
             table = frame.limit(rows).toArrow()
         except Exception as exc:  # Spark's errors are Py4J/Connect exceptions of many kinds
-            raise EngineError(f"Spark could not read `{source}`: {_one_line(exc)}") from exc
+            raise EngineError(f"Spark could not read `{source}`: {one_line(exc)}") from exc
         return _with_null_columns(table, source), parts, types
 
 
@@ -227,7 +213,7 @@ def _side(
     except EngineError:
         raise
     except Exception as exc:  # Spark's errors are Py4J/Connect exceptions of many kinds
-        raise EngineError(f"Spark could not read `{source}`: {_one_line(exc)}") from exc
+        raise EngineError(f"Spark could not read `{source}`: {one_line(exc)}") from exc
     return view, parts, _duckdb_types(con, schema, casts)
 
 
@@ -296,7 +282,7 @@ def _spark_frame(
             reader = spark.read.options(header="true", inferSchema="false", sep=sep)
             return reader.csv(files), set(), types
     except Exception as exc:
-        raise EngineError(f"Spark could not read `{source}`: {_one_line(exc)}") from exc
+        raise EngineError(f"Spark could not read `{source}`: {one_line(exc)}") from exc
     raise EngineError(f"`{source}` must be Parquet or CSV files, not a mix or another format")
 
 
@@ -331,7 +317,7 @@ def _csv_types(files: list[str]) -> dict[str, str]:
         rel = con.read_csv(files, union_by_name=True, auto_type_candidates=duckdb_engine._CSV_TYPES)
         return {str(n): str(t) for n, t in zip(rel.columns, rel.types, strict=True)}
     except duckdb.Error as exc:
-        raise EngineError(f"Spark could not read the CSV files: {_one_line(exc)}") from exc
+        raise EngineError(f"Spark could not read the CSV files: {one_line(exc)}") from exc
     finally:
         con.close()
 
@@ -346,8 +332,3 @@ def _register(con: duckdb.DuckDBPyConnection, name: str, table: Any, types: dict
         for c in table.column_names
     )
     con.execute(f"CREATE VIEW {name} AS SELECT {cols or '*'} FROM {name}_arrow")
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__

@@ -19,14 +19,14 @@ from typing import Any
 
 import numpy as np
 
-from bot.monitoring.drift.categorical import _chi2, _jensenshannon
 from bot.monitoring.drift.compare import (
     SMALL_REFERENCE_ROWS,
+    count_statistic,
     no_values_reason,
     scale_wasserstein,
     settle,
 )
-from bot.monitoring.drift.numeric import PSI_BINS, _ks_pvalue, _psi
+from bot.monitoring.drift.numeric import PSI_BINS, _ks_pvalue
 from bot.monitoring.drift.profiles import CATEGORICAL_MAX_DISTINCT, ColumnProfile
 from bot.monitoring.drift.quality import _new_categories, _rate
 from bot.monitoring.drift.results import FeatureDrift, FeatureOverride, Method
@@ -137,18 +137,11 @@ def compare_numeric(
     else:
         assert stats.ref_bins is not None and stats.cur_bins is not None
         r_counts, c_counts = stats.ref_bins, stats.cur_bins
-    feature.psi = _psi(r_counts, c_counts)
-
-    if method == "psi":
-        feature.statistic = feature.psi
-    elif method == "jensenshannon":
-        feature.statistic = _jensenshannon(r_counts, c_counts)
-    elif method == "chisquare":
-        feature.statistic, feature.p_value = _chi2(r_counts, c_counts)
-    elif method == "ks":
-        feature.statistic, feature.p_value = stats.ks, ks_pvalue(stats.ks, n, m, samples)
-    elif not scale_wasserstein(feature, stats.w1, stats.std, quality):
-        return feature, quality
+    if not count_statistic(feature, method, r_counts, c_counts):
+        if method == "ks":
+            feature.statistic, feature.p_value = stats.ks, ks_pvalue(stats.ks, n, m, samples)
+        elif not scale_wasserstein(feature, stats.w1, stats.std, quality):
+            return feature, quality
     settle(feature)
     return feature, quality
 
