@@ -32,9 +32,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-import _common  # noqa: F401  (puts the repository root on sys.path)
 import numpy as np
 import pandas as pd
+from _common import load_average, replace_section  # also puts the root on sys.path
 
 from bot.monitoring.performance import cbpe
 
@@ -175,14 +175,7 @@ def write_readme(table: str) -> None:
     _, usage, *about = (__doc__ or "").strip().split("\n\n")
     commands = "\n".join(line.strip() for line in usage.splitlines())
     body = f"{SECTION}\n\n```sh\n{commands}\n```\n\n" + "\n\n".join(about) + f"\n\n{table}\n"
-    text = README.read_text() if README.exists() else "# Benchmarks\n"
-    start = text.find(SECTION)
-    if start == -1:
-        text = text.rstrip("\n") + "\n\n" + body
-    else:
-        nxt = text.find("\n## ", start + len(SECTION))
-        text = text[:start] + body + (text[nxt + 1 :] if nxt != -1 else "")
-    README.write_text(text)
+    replace_section(README, SECTION, body)
 
 
 def main() -> None:
@@ -195,7 +188,7 @@ def main() -> None:
         for size in SIZES:
             rows += run(size, scenario, args.nannyml)
             print("  " + " | ".join(rows[-1].values()), flush=True)
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    load = load_average()
     notes = [
         f"{len(SHIFTS)} windows per row (shift 0 to 1.5 sd along the weights), reference "
         f"{REFERENCE_ROWS:,} rows, seed {SEED}. Measured {time.strftime('%Y-%m-%d')} on "

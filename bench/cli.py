@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from _common import ROOT  # puts the repository root on sys.path
+from _common import ROOT, load_average  # puts the repository root on sys.path
 from drift import Size, evidently_python, input_bytes, make_frames
 
 CACHE = ROOT / "bench" / ".cache" / "cli"
@@ -266,7 +266,7 @@ def main() -> None:
     for size in SIZES[:1] if args.quick else SIZES:
         with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
             rows += size_rows(size, Path(tmp), evidently, why)
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    load = load_average()
     notes = [
         f"Measured {time.strftime('%Y-%m-%d %H:%M')} UTC on {os.cpu_count()} CPUs, load average "
         f"at the end {load} (other jobs shared the machine: compare CPU s as well as wall s), "

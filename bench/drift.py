@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import scipy
-from _common import ROOT  # puts the repository root on sys.path
+from _common import ROOT, load_average, replace_section  # puts the root on sys.path
 from scipy.spatial.distance import jensenshannon
 from scipy.stats import chi2_contingency, ks_2samp, wasserstein_distance
 
@@ -387,14 +387,7 @@ def write_readme(table: str) -> None:
         "its row trades about 0.5x input of memory for skipping the reference sorts.\n\n"
         f"{table}\n"
     )
-    text = README.read_text() if README.exists() else "# Benchmarks\n"
-    start = text.find(SECTION)
-    if start == -1:
-        text = text.rstrip("\n") + "\n\n" + body
-    else:
-        nxt = text.find("\n## ", start + len(SECTION))
-        text = text[:start] + body + (text[nxt + 1 :] if nxt != -1 else "")
-    README.write_text(text)
+    replace_section(README, SECTION, body)
 
 
 def main() -> None:
@@ -412,7 +405,7 @@ def main() -> None:
     rows: list[dict[str, str]] = []
     for size in sizes:
         rows += run_size(size, py, reason)
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    load = load_average()
     notes = [
         f"Measured {time.strftime('%Y-%m-%d')} on {os.cpu_count()} CPUs (load average at the "
         f"end: {load}; other jobs shared the machine, so compare CPU s as well as wall s), "

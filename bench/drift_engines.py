@@ -29,7 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import ROOT  # puts the repository root on sys.path
+from _common import ROOT, load_average  # puts the repository root on sys.path
 
 
 def write_data(folder: Path, cols: int, rows: int) -> tuple[Path, Path]:
@@ -164,7 +164,7 @@ def main() -> None:
                 f"the Python process alone {r['rss_py']:,.0f} MiB, the JVM's the rest)"
             )
     print(f"largest relative difference of a statistic: {diff:.1e}; verdicts identical: {same}")
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    load = load_average()
     print(f"load average at the end: {load} on {os.cpu_count()} CPUs")
     if not same or not math.isfinite(diff) or diff > 1e-9:
         sys.exit(1)

@@ -49,7 +49,7 @@ from dataclasses import dataclass, field  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
-from _common import ROOT  # noqa: E402  (puts the repository root on sys.path)
+from _common import ROOT, load_average  # noqa: E402  (puts the root on sys.path)
 from _laps import Laps  # noqa: E402
 from drift_engines import write_data  # noqa: E402
 
@@ -425,7 +425,7 @@ def main() -> None:
         )
     print("### end to end\n")
     print("\n".join(timing_table(runs, evidently)))
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    load = load_average()
     print(
         f"\nMeasured {time.strftime('%Y-%m-%d %H:%M')} UTC, {args.cols} cols x {args.rows:,} "
         f"rows per side, on {os.cpu_count()} CPUs, load average at the end {load}"

@@ -36,8 +36,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import _common  # noqa: F401  (puts the repository root on sys.path)
 import numpy as np
+from _common import load_average  # also puts the repository root on sys.path
 
 MLOPS_BOT = Path(sys.executable).parent / "mlops-bot"
 
@@ -257,7 +257,7 @@ def measure(folder: Path, args: argparse.Namespace) -> None:
 
 
 def _load() -> str:
-    return ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    return load_average()
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-import _common  # noqa: F401  (puts the repository root on sys.path)
+from _common import load_average  # also puts the repository root on sys.path
 
 DAYS = 7
 
@@ -171,7 +171,7 @@ def main() -> None:
             )
         size = sum(p.stat().st_size for p in store_dir.rglob("*.parquet"))
         print(f"\nstore on disk at the end: {size / 2**20:,.0f} MiB ({store_dir.name}/)")
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    load = load_average()
     print(f"load average at the end: {load} on {os.cpu_count()} CPUs")
 
 
