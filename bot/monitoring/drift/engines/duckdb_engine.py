@@ -38,6 +38,13 @@ from bot.monitoring.drift.engines.stats import (
     decile_edges,
     decile_ranks,
 )
+from bot.monitoring.drift.engines.stored_reference import (
+    StoredReference,
+    StoredSides,
+    build,
+    has_values,
+    profiled_names,
+)
 from bot.monitoring.drift.numeric import _wasserstein
 from bot.monitoring.drift.profiles import ColumnProfile
 from bot.monitoring.drift.results import Correction, DriftResult, FeatureDrift
@@ -125,6 +132,41 @@ class DuckDBEngine(OutOfCoreEngine):
             assert rows[0] is not None and rows[1] is not None
             return result, int(rows[0][0]), int(rows[1][0])
 
+    def profile_reference(
+        self,
+        reference: str | Path,
+        folder: Path,
+        *,
+        columns: Collection[str] | None,
+        exclude: Collection[str],
+        sample_rows: int = 0,
+    ) -> StoredReference:
+        """Profile ``reference`` into ``folder`` (``stored_reference.build``), with a random
+        sample of ``sample_rows`` rows for the charts when > 0."""
+        with self.session(_READ_FAILED) as con:
+            parts = _view(con, "ref", reference)
+            types = _types(con, "ref")
+            names = profiled_names(types, columns, exclude, parts)
+        sample = self.sample(reference, names, sample_rows) if sample_rows > 0 else None
+        with self.session(_READ_FAILED) as con:
+            _view(con, "ref", reference)
+            con.execute(f"CREATE VIEW cur AS {sql.empty_doubles(_value_columns(types))}")
+            return build(
+                Views(con), folder, columns=names, exclude=(), partitions=parts, sample=sample
+            )
+
+    def compute_with_reference(
+        self, stored: StoredReference, current: str | Path, options: DriftOptions
+    ) -> tuple[DriftResult, int]:
+        """The drift of ``current`` against a stored reference, and the current row count."""
+        with self.session(_READ_FAILED) as con:
+            cur_parts = _view(con, "cur", current)
+            con.execute(f"CREATE VIEW ref AS {sql.empty_doubles(stored.value_columns)}")
+            sides = StoredSides(stored, Views(con), con)
+            result = _compute(con, options, exclude=set(stored.partitions) | cur_parts, sides=sides)
+            (rows,) = con.execute("SELECT count(*) FROM cur").fetchall()[0]
+            return result, int(rows)
+
     def column_count(self, source: pd.DataFrame | str | Path) -> int:
         """How many columns ``source`` has (for the message of a report with none in common)."""
         with self.session(_READ_FAILED) as con:
@@ -141,6 +183,10 @@ class DuckDBEngine(OutOfCoreEngine):
             names = ", ".join(sql.ident(c) for c in columns if c in present) or "1 AS _"
             query = f"SELECT {names} FROM src USING SAMPLE reservoir({int(rows)} ROWS)"
             return con.execute(query).df()
+
+
+def _value_columns(types: dict[str, str]) -> list[str]:
+    return [c for c, t in types.items() if has_values(t)]
 
 
 def _view(con: duckdb.DuckDBPyConnection, name: str, source: pd.DataFrame | str | Path) -> set[str]:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,7 +36,14 @@ from bot.monitoring.drift.engines.base import (
     one_line,
 )
 from bot.monitoring.drift.engines.spark_aggregates import SparkAggregates
-from bot.monitoring.drift.engines.sql import SPARK, ident
+from bot.monitoring.drift.engines.sql import SPARK, empty_doubles, ident
+from bot.monitoring.drift.engines.stored_reference import (
+    StoredReference,
+    StoredSides,
+    build,
+    has_values,
+    profiled_names,
+)
 from bot.monitoring.drift.results import DriftResult
 
 if TYPE_CHECKING:
@@ -141,6 +148,57 @@ class SparkEngine(OutOfCoreEngine):
             for view in views:
                 spark.catalog.dropTempView(view)
 
+    def profile_reference(
+        self,
+        reference: str | Path,
+        folder: Path,
+        *,
+        columns: Collection[str] | None,
+        exclude: Collection[str],
+        sample_rows: int = 0,
+    ) -> StoredReference:
+        """Profile ``reference`` into ``folder`` from Spark's aggregates of it
+        (``stored_reference.build``), with a random sample for the charts when > 0."""
+        spark = spark_session(self.master)
+        views: list[str] = []
+        try:
+            with self._sql.session("the Spark data could not be profiled") as con:
+                ref, parts, types = _side(spark, con, reference, views)
+                names = profiled_names(types, columns, exclude, parts)
+                values = [c for c, t in types.items() if has_values(t)]
+                cur = _empty_view(spark, values, views)
+                sides = SparkAggregates(
+                    spark, con, {"ref": ref, "cur": cur}, {"ref": types, "cur": {}}
+                )
+                sample = self.sample(reference, names, sample_rows) if sample_rows > 0 else None
+                return build(
+                    sides, folder, columns=names, exclude=(), partitions=parts, sample=sample
+                )
+        finally:
+            for view in views:
+                spark.catalog.dropTempView(view)
+
+    def compute_with_reference(
+        self, stored: StoredReference, current: str | Path, options: DriftOptions
+    ) -> tuple[DriftResult, int]:
+        """The drift of ``current`` against a stored reference, and the current row count."""
+        spark = spark_session(self.master)
+        views: list[str] = []
+        try:
+            with self._sql.session("the Spark data could not be compared") as con:
+                cur, cur_parts, cur_types = _side(spark, con, current, views)
+                ref = _empty_view(spark, stored.value_columns, views)
+                inner = SparkAggregates(
+                    spark, con, {"ref": ref, "cur": cur}, {"ref": {}, "cur": cur_types}
+                )
+                sides = StoredSides(stored, inner, con)
+                exclude = set(stored.partitions) | cur_parts
+                result = duckdb_engine._compute(con, options, exclude=exclude, sides=sides)
+                return result, inner.rows("cur")
+        finally:
+            for view in views:
+                spark.catalog.dropTempView(view)
+
     def column_count(self, source: pd.DataFrame | str | Path) -> int:
         """How many columns ``source`` has (for the message of a report with none in common)."""
         import pandas as pd
@@ -215,6 +273,17 @@ def _side(
     except Exception as exc:  # Spark's errors are Py4J/Connect exceptions of many kinds
         raise EngineError(f"Spark could not read `{source}`: {one_line(exc)}") from exc
     return view, parts, _duckdb_types(con, schema, casts)
+
+
+def _empty_view(spark: SparkSession, columns: Sequence[str], views: list[str]) -> str:
+    """A temp view with no rows and ``columns`` as doubles (``sql.empty_doubles``)."""
+    view = f"drift_empty_{uuid.uuid4().hex}"
+    try:
+        spark.sql(empty_doubles(columns, SPARK)).createOrReplaceTempView(view)
+    except Exception as exc:  # Spark's errors are Py4J/Connect exceptions of many kinds
+        raise EngineError(f"Spark could not start the comparison: {one_line(exc)}") from exc
+    views.append(view)
+    return view
 
 
 def _typed_view(spark: SparkSession, view: str, columns: list[str], casts: dict[str, str]) -> str:

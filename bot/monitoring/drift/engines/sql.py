@@ -200,6 +200,13 @@ def category_counts_unordered(column: str, table: str, dialect: Dialect = DUCKDB
     return f"SELECT {c} AS v, count(*) AS n FROM {table} WHERE {c} IS NOT NULL GROUP BY {c}"
 
 
+def empty_doubles(columns: Sequence[str], dialect: Dialect = DUCKDB) -> str:
+    """No rows, with ``columns`` as doubles: the side a stored profile stands for (the
+    union queries then see only the other side's values)."""
+    cols = ", ".join(f"CAST(NULL AS DOUBLE) AS {ident(c, dialect)}" for c in columns)
+    return f"SELECT {cols or 'CAST(NULL AS DOUBLE) AS _'} WHERE 1 = 0"
+
+
 def union_values(table: str) -> str:
     """Rows (v, rc, cc) of the union table, ascending: for small columns only."""
     return f"SELECT v, rc, cc FROM {table} ORDER BY v"

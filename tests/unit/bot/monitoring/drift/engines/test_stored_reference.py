@@ -1,0 +1,168 @@
+"""A reference profiled once into a folder and compared from it (``stored_reference``): the
+DuckDB and Spark engines give the numpy engine's statistics to 1e-9 and its verdicts, on the
+exactness cases of the DuckDB engine's tests, reading only the current data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bot.monitoring.drift.engines import DriftOptions, EngineKind
+from bot.monitoring.drift.engines.duckdb_engine import DuckDBEngine
+from bot.monitoring.drift.engines.spark_engine import SparkEngine
+from bot.monitoring.drift.engines.stored_reference import load, merge_sorted
+from bot.monitoring.drift.results import DriftResult, FeatureOverride
+from tests.unit.bot.monitoring.drift.engines.test_duckdb_engine import (
+    _categories,
+    _frame,
+    assert_same,
+    dated_frames,
+    run_both,
+)
+
+
+class FromStoredReference:
+    """A drift engine that profiles the reference into a folder, reads the folder back, and
+    compares the current data with it (as a monitor's second report does)."""
+
+    kind = EngineKind.DUCKDB
+
+    def __init__(self, engine: DuckDBEngine | SparkEngine, folder: Path) -> None:
+        self.engine, self.folder = engine, folder
+
+    def compute(self, reference: Any, current: Any, options: DriftOptions) -> DriftResult:
+        profiled_out = {str(c) for c in options.exclude} - set(options.freshness)
+        self.engine.profile_reference(
+            reference, self.folder, columns=options.columns, exclude=profiled_out
+        )
+        result, _ = self.engine.compute_with_reference(load(self.folder), current, options)
+        return result
+
+
+def stored(tmp_path: Path) -> FromStoredReference:
+    engine = DuckDBEngine(memory_limit="256MB", temp_directory=tmp_path / "spill", threads=2)
+    return FromStoredReference(engine, tmp_path / "profile")
+
+
+@pytest.mark.parametrize(("n", "m"), [(40, 55), (900, 1200), (15_000, 11_000), (60_000, 50_000)])
+def test_generated_columns_match_numpy(tmp_path: Path, n: int, m: int) -> None:
+    rng = np.random.default_rng(n)
+    ref, cur = _frame(rng, n, 0.0), _frame(rng, m, 0.4)
+    numpy_result, result = run_both(tmp_path, ref, cur, stored(tmp_path))
+    assert_same(numpy_result, result)
+    assert "normal" in {f.name for f in result.features if f.drifted}
+
+
+def test_every_method_categories_and_the_correction_match(tmp_path: Path) -> None:
+    rng = np.random.default_rng(7)
+    ref, cur = _frame(rng, 3000, 0.0), _frame(rng, 2500, 0.1)
+    columns = ("normal", "ties", "few_ints", "odd", "plan", "flag")
+    for method in ("ks", "wasserstein", "psi", "chisquare", "jensenshannon"):
+        features = {c: FeatureOverride(method=method) for c in columns}  # type: ignore[arg-type]
+        where = tmp_path / method
+        assert_same(*run_both(where, ref, cur, stored(where), features=features, correction="bh"))
+    ref, cur = _categories(rng, 800, 0.0), _categories(rng, 700, 0.08)
+    assert_same(*run_both(tmp_path / "categories", ref, cur, stored(tmp_path / "categories")))
+
+
+def test_dates_freshness_odd_and_one_sided_columns(tmp_path: Path) -> None:
+    ref, cur, options = dated_frames()
+    assert_same(*run_both(tmp_path / "dates", ref, cur, stored(tmp_path / "dates"), **options))
+    rng = np.random.default_rng(13)
+    n = 3000
+    ref = pd.DataFrame(
+        {
+            "tiny": rng.normal(0, 1e-5, n),
+            "huge": rng.choice([-1e308, 1e308], n) * rng.random(n),
+            "all_nan_ref": np.full(n, np.nan),
+            "only_ref": rng.normal(size=n),
+            "became_text": rng.normal(size=n),
+        }
+    )
+    cur = pd.DataFrame(
+        {
+            "tiny": rng.normal(1e-4, 1e-5, n),
+            "huge": rng.choice([-1e308, 1e308], n) * rng.random(n),
+            "all_nan_ref": rng.normal(size=n),
+            "only_cur": rng.normal(size=n),
+            "became_text": rng.choice(["x", "y"], n),
+        }
+    )
+    numpy_result, result = run_both(tmp_path / "odd", ref, cur, stored(tmp_path / "odd"))
+    assert_same(numpy_result, result)
+    assert result.quality["missing_columns"] == ["only_ref"]
+    empty = pd.DataFrame({"x": np.array([], dtype=np.float64)})
+    full = pd.DataFrame({"x": rng.normal(size=50)})
+    for name, (a, b) in {"empty_ref": (empty, full), "empty_cur": (full, empty)}.items():
+        assert_same(*run_both(tmp_path / name, a, b, stored(tmp_path / name)))
+
+
+def test_runs_of_ties_across_stored_and_current_batches(tmp_path: Path) -> None:
+    """400k rows a side with runs of ties longer than a batch: the merge of the stored values
+    with the current's counts every run once."""
+    rng = np.random.default_rng(21)
+
+    def side(n: int, shift: float) -> pd.DataFrame:
+        x = rng.normal(shift, 1.0, n)
+        x[rng.random(n) < 0.3] = 0.0
+        x[rng.random(n) < 0.1] = 1.5
+        return pd.DataFrame({"mixed": x, "mixed_ks": x})
+
+    ks = {"mixed_ks": FeatureOverride(method="ks")}
+    a, b = side(400_000, 0.0), side(400_000, 0.05)
+    assert_same(*run_both(tmp_path, a, b, stored(tmp_path), features=ks))
+
+
+def test_the_folder_holds_aggregates_not_rows(tmp_path: Path) -> None:
+    """A column of 200k rows with 50 distinct values is stored as 50 (value, count) rows."""
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(2)
+    frame = pd.DataFrame(
+        {"few": rng.integers(0, 50, 200_000).astype(float), "x": rng.random(10).repeat(20_000)}
+    )
+    frame.to_parquet(tmp_path / "ref.parquet", index=False)
+    engine = DuckDBEngine(threads=2)
+    engine.profile_reference(tmp_path / "ref.parquet", tmp_path / "p", columns=None, exclude=())
+    profile = load(tmp_path / "p")
+    assert profile.rows == 200_000
+    file = profile.column("few").values
+    assert file is not None and pq.read_metadata(tmp_path / "p" / file).num_rows == 50
+
+
+def test_merge_sorted_interleaves_ties_and_uneven_batches() -> None:
+    rng = np.random.default_rng(5)
+    a = np.sort(rng.integers(0, 300, 5000).astype(float))
+    b = np.sort(rng.integers(100, 400, 3000).astype(float))
+    a_v, a_c = np.unique(a, return_counts=True)
+    ref = ((a_v[i : i + 17], a_c[i : i + 17]) for i in range(0, a_v.size, 17))
+    cur = (
+        (b[i : i + 1000], np.zeros(1000), np.ones(b[i : i + 1000].size, int))
+        for i in range(0, b.size, 1000)
+    )
+    merged = list(merge_sorted(ref, cur))
+    v = np.concatenate([m[0] for m in merged])
+    assert np.all(np.diff(v) >= 0)
+    rc = np.concatenate([m[1] for m in merged])
+    cc = np.concatenate([m[2] for m in merged])
+    assert np.array_equal(np.repeat(v, rc), a) and np.array_equal(np.repeat(v, cc), b)
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+def test_spark_stored_reference_matches_numpy(tmp_path: Path, spark_master: str) -> None:
+    """Profiled by Spark, compared by Spark: ties, NaN, ±inf, categories, booleans, dates."""
+    engine = SparkEngine(master=spark_master, temp_directory=tmp_path / "spill")
+    rng = np.random.default_rng(40)
+    where = tmp_path / "generated"
+    ref, cur = _frame(rng, 15_000, 0.0), _frame(rng, 11_000, 0.4)
+    assert_same(*run_both(where, ref, cur, FromStoredReference(engine, where / "profile")))
+    ref, cur, options = dated_frames()
+    where = tmp_path / "dates"
+    assert_same(
+        *run_both(where, ref, cur, FromStoredReference(engine, where / "profile"), **options)
+    )
