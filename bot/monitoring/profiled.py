@@ -104,14 +104,8 @@ def reference_side(
     """The stored profile of the reference, or the reference read, profiled and stored."""
     from bot.monitoring.drift.engine import profile_reference
 
-    # the monitor's timestamp is excluded from the tests but its newest value is reported
-    profiled_out = sorted({str(c) for c in options.exclude} - set(options.freshness))
-    digest = _reference_digest(ctx, reference)
-    key = (
-        None
-        if digest is None
-        else ReferenceKey(ctx.model, ctx.version, digest, profiled_out, options.columns)
-    )
+    profiled_out = profiled_columns(options)[1]
+    key = reference_key(ctx, reference, options)
     if key is not None:
         stored = ctx.store.load(ProfileKind.REFERENCE, ctx.store.reference_path(key))
         if stored is not None:
@@ -124,7 +118,7 @@ def reference_side(
     side = Side(ds.uri, ds.rows, len(ds.frame.columns), profile, {"profile": Provenance.COMPUTED})
     del ds
     # a reference rewritten while it was read is not stored under the old digest
-    if key is not None and _reference_digest(ctx, reference) == key.digest:
+    if key is not None and reference_digest(ctx, reference) == key.digest:
         path = ctx.store.reference_path(key)
         if ctx.store.save(ProfileKind.REFERENCE, path, profile, key.source()):
             ctx.store.prune(ctx.model)
@@ -189,7 +183,27 @@ def _partitions(
     return Side(current, merged.rows, len(merged.columns), merged, summary)
 
 
-def _reference_digest(ctx: ProfileContext, reference: str) -> list[str] | None:
+def profiled_columns(options: DriftOptions) -> tuple[list[str] | None, list[str]]:
+    """The columns a reference profile holds (None: all) and those it leaves out: the
+    excluded ones, but the monitor's timestamp, whose newest value is reported."""
+    out = sorted({str(c) for c in options.exclude} - set(options.freshness))
+    if options.columns is None:
+        return None, out
+    return list(dict.fromkeys([*map(str, options.columns), *options.freshness])), out
+
+
+def reference_key(
+    ctx: ProfileContext, reference: str, options: DriftOptions
+) -> ReferenceKey | None:
+    """What the reference's stored profile is keyed on, or None when it has no digest."""
+    digest = reference_digest(ctx, reference)
+    if digest is None:
+        return None
+    out = profiled_columns(options)[1]
+    return ReferenceKey(ctx.model, ctx.version, digest, out, options.columns)
+
+
+def reference_digest(ctx: ProfileContext, reference: str) -> list[str] | None:
     """What identifies the reference's content, or None when nothing does (a URL)."""
     if reference.startswith(datasets.ARTIFACT_SCHEME):
         holder = ctx.holder

@@ -26,7 +26,6 @@ if TYPE_CHECKING:  # the drift package imports numpy, pandas and scipy: only whe
     from bot.monitoring.prefetch import Prefetched
     from bot.monitoring.profiled import ProfileContext
 
-CHART_SAMPLE_ROWS = 100_000  # rows per side drawn for the charts of an out-of-core report
 FEATURE_TABLE = drift_table.FILENAME
 Progress = Callable[[str], None]
 
@@ -137,22 +136,24 @@ def make_report(
         config = engine_config or EngineConfig()
         fix = correction or (monitor.correction if monitor else "bh")
         options = replace(_options(monitor, fix, now or _clock_now()), on_column=say.columns)
+        ctx = None
+        if profiles is not None and monitor is not None and holder is not None:
+            from bot.monitoring.profiled import ProfileContext, cacheable
+
+            if model is not None and cacheable(reference):
+                ctx = ProfileContext(profiles, model, version, holder)
+        sources = (reference, current)
         if chosen != "numpy" and _local(reference, current):
             from bot.monitoring.preload import preload
 
             preload(charts)  # while DuckDB or Spark computes
             return _drift_out_of_core(
-                head, reference, current, options, stamp, charts, say, config, chosen, chart_workers
+                head, sources, options, stamp, charts, say, config, chosen, chart_workers, ctx
             )
-        if profiles is not None and monitor is not None and holder is not None:
-            from bot.monitoring.profiled import ProfileContext, cacheable
-
-            if chosen == "numpy" and model is not None and cacheable(reference):
-                ctx = ProfileContext(profiles, model, version, holder)
-                sources = (reference, current)
-                return _drift_profiled(
-                    head, ctx, sources, options, stamp, charts, say, limits, chart_workers
-                )
+        if ctx is not None and chosen == "numpy":
+            return _drift_profiled(
+                head, ctx, sources, options, stamp, charts, say, limits, chart_workers
+            )
         cur, ref = (
             datasets.load(side, holder=holder, progress=say, limits=limits, prefetched=prefetched)
             for side in (current, reference)
@@ -233,8 +234,7 @@ def _drift_profiled(
 
 def _drift_out_of_core(
     head: dict[str, Any],
-    reference: str,
-    current: str,
+    sources: tuple[str, str],
     options: DriftOptions,
     stamp: str,
     charts: bool,
@@ -242,41 +242,21 @@ def _drift_out_of_core(
     config: EngineConfig,
     chosen: str = "duckdb",
     chart_workers: int = 1,
+    ctx: ProfileContext | None = None,
 ) -> Report:
-    """Drift by DuckDB (or Spark) on local files read where they are (no size caps)."""
+    """Drift by DuckDB (or Spark) on local files read where they are (no size caps); with
+    ``ctx``, from the monitor's stored reference (``bot.monitoring.out_of_core``)."""
+    from bot.monitoring import out_of_core
     from bot.monitoring.drift.engines import EngineError
-    from bot.monitoring.drift.engines.duckdb_engine import DuckDBEngine
-    from bot.monitoring.drift.engines.memory import duckdb_share
-    from bot.monitoring.drift.engines.spark_engine import SparkEngine
 
-    engine: DuckDBEngine | SparkEngine
-    if chosen == "spark":
-        engine = SparkEngine(
-            master=config.spark_master,
-            memory_limit=config.memory_limit,
-            temp_directory=config.spill_dir,
-        )
-        what = f"spark, master {config.spark_master}"
-    else:
-        share = duckdb_share(config.memory_limit)  # the process within the limit, not only DuckDB
-        engine = DuckDBEngine(memory_limit=share, temp_directory=config.spill_dir)
-        what = f"duckdb, memory limit {config.memory_limit} ({share} for DuckDB)"
-    say.enter(Phase.COMPARING, f"comparing {current} with {reference} ({what})")
     try:
-        result, ref_rows, cur_rows = engine.compute_with_rows(reference, current, options)
-        width = (
-            (engine.column_count(reference), engine.column_count(current))
-            if not result.compared
-            else (0, 0)
-        )
-        sides = ((reference, ref_rows, width[0]), (current, cur_rows, width[1]))
-        report = _drift_report(head, result, sides, stamp, str(chosen), options)
+        run = out_of_core.compare(chosen, config, *sources, options, say, ctx=ctx, charts=charts)
+        report = _drift_report(head, run.result, run.sides, stamp, str(chosen), options, run.notes)
         if charts:  # histograms of a random sample of each side: a picture, not a statistic
             say.enter(Phase.CHARTS, "rendering charts")
-            names = [f.name for f in result.features]
-            ref = datasets.Dataset(reference, engine.sample(reference, names, CHART_SAMPLE_ROWS))
-            cur = datasets.Dataset(current, engine.sample(current, names, CHART_SAMPLE_ROWS))
-            report.charts = drift_charts(result, ref, cur, report.title, chart_workers)
+            ref, cur = run.samples([f.name for f in run.result.features])
+            ref_ds, cur_ds = datasets.Dataset(sources[0], ref), datasets.Dataset(sources[1], cur)
+            report.charts = drift_charts(run.result, ref_ds, cur_ds, report.title, chart_workers)
     except EngineError as exc:
         raise ReportError(str(exc)) from None
     return report

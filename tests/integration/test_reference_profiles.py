@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from bot.config import Settings
 from bot.monitoring.document import DriftDocument, ReportKind
@@ -213,3 +214,73 @@ def test_an_artifact_reference_is_keyed_by_its_run(tmp_path: Path, mlflow_store:
     moved = report(settings, store, current=current)
     assert provenance(moved) == ("computed", None)
     assert body(moved) == body(report(settings, None, current=current)) != body(first)
+
+
+def close_bodies(a: Report, b: Report) -> None:
+    """Two documents whose statistics agree to 1e-9 (one engine's, another's)."""
+    from tests.unit.bot.monitoring.drift.engines.test_duckdb_engine import _close
+
+    da, db = body(a), body(b)
+    da.pop("engine"), db.pop("engine")
+    assert _close(da, db), (da, db)
+
+
+def test_duckdb_reads_a_stored_reference_instead_of_the_reference(
+    tmp_path: Path, mlflow_store: str
+) -> None:
+    """The out-of-core engines profile the reference once too (sorted value counts, category
+    counts, a chart sample): the next report reads only the current data."""
+    settings, folder = setup(tmp_path, mlflow_store)
+    for day in range(1, 4):
+        write_day(folder, day)
+    store = ProfileStore.in_data_dir(settings.mlops_bot_data_dir)
+    fresh = report(settings, None, engine="duckdb")
+    numpy = report(settings, None, engine="numpy")
+    first = report(settings, store, engine="duckdb")
+    again = report(settings, store, engine="duckdb")
+    assert (first.document.reference.profile, again.document.reference.profile) == (
+        "computed",
+        "cached",
+    )
+    assert first.document.engine == again.document.engine == "duckdb"
+    assert body(first) == body(fresh)  # the stored values are the reference's, to the bit here
+    close_bodies(again, numpy)
+    assert again.document.reference.rows == 3000 and again.document.current.rows == 3 * 800
+    assert len(again.charts) == len(fresh.charts) > 0
+    assert (store.hits[ProfileKind.TABLES], store.writes[ProfileKind.TABLES]) == (1, 1)
+    tables = tmp_path / "data" / "profiles" / "reference-tables"
+    (meta,) = tables.rglob("meta.json")
+    assert {p.name for p in meta.parent.iterdir()} >= {"sample.parquet", "values-0.parquet"}
+
+    # the reference changes: profiled again; a corrupt meta.json is a miss, not a failure
+    day_frame(6, 2000).to_parquet(tmp_path / "reference.parquet", index=False)
+    after = report(settings, store, engine="duckdb")
+    assert after.document.reference.profile == "computed"
+    close_bodies(after, report(settings, None, engine="numpy"))
+    newest = max(tables.rglob("meta.json"), key=lambda p: p.stat().st_mtime_ns)
+    newest.write_text("{not json")
+    assert report(settings, store, engine="duckdb").document.reference.profile == "computed"
+    assert report(settings, store, engine="duckdb").document.reference.profile == "cached"
+    assert not [p for p in tables.rglob("*") if p.name.startswith(".tmp-")]
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+def test_spark_reads_a_stored_reference_too(
+    tmp_path: Path, mlflow_store: str, spark_master: str
+) -> None:
+    from bot.monitoring.drift.engines import EngineConfig
+
+    settings, folder = setup(tmp_path, mlflow_store)
+    write_day(folder, 1)
+    write_day(folder, 2)
+    store = ProfileStore.in_data_dir(settings.mlops_bot_data_dir)
+    config = EngineConfig(spark_master=spark_master, spill_dir=tmp_path / "spill")
+    first = report(settings, store, engine="spark", engine_config=config, charts=False)
+    again = report(settings, store, engine="spark", engine_config=config, charts=False)
+    assert (first.document.reference.profile, again.document.reference.profile) == (
+        "computed",
+        "cached",
+    )
+    assert again.document.engine == "spark"
+    close_bodies(again, report(settings, None, engine="numpy", charts=False))

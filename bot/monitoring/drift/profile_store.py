@@ -7,6 +7,8 @@ Layout under ``<data dir>/profiles``:
   ``mlflow-artifact:`` source: the URI and the run id it is read from, which is immutable), the
   profiled columns and the format version. A changed reference is a new key; the model's older
   profiles beyond :data:`KEEP_PER_MODEL` are pruned.
+* ``reference-tables/<model>/<key>/``: the same for the DuckDB and Spark engines, a folder of
+  value and category counts (``engines.stored_reference``), renamed into place when complete.
 * ``partitions/<key>.parquet``: one file of a current folder or glob (key: path, size,
   mtime_ns), so a weekly window over daily partitions reads each day once. Each use touches
   the profile; those unused for :data:`PARTITION_DAYS` days are pruned.
@@ -25,6 +27,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import tempfile
 import time
 from collections import Counter
@@ -33,6 +36,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
+from bot.monitoring.drift.engines.stored_reference import FORMAT as TABLES_FORMAT
+from bot.monitoring.drift.engines.stored_reference import StoredReference
+from bot.monitoring.drift.engines.stored_reference import load as load_tables
 from bot.monitoring.drift.profile_codec import (
     FORMAT_VERSION,
     ProfileFormatError,
@@ -55,6 +61,7 @@ class ProfileKind(StrEnum):
 
     REFERENCE = "reference"
     PARTITION = "partitions"
+    TABLES = "reference-tables"  # a reference profiled by DuckDB or Spark (a folder)
 
 
 def file_digest(paths: Iterable[Path]) -> list[str]:
@@ -108,6 +115,48 @@ class ProfileStore:
     def reference_path(self, key: ReferenceKey) -> Path:
         return self.root / ProfileKind.REFERENCE / _slug(key.model) / f"{key.hexdigest()}.parquet"
 
+    def tables_path(self, key: ReferenceKey) -> Path:
+        name = hashlib.sha256(f"{key.hexdigest()}|tables-{TABLES_FORMAT}".encode()).hexdigest()
+        return self.root / ProfileKind.TABLES / _slug(key.model) / name[:32]
+
+    def load_tables(self, path: Path) -> StoredReference | None:
+        """The stored reference folder at ``path``, or None (a miss, as :meth:`load`)."""
+        kind = ProfileKind.TABLES
+        try:
+            stored = load_tables(path)
+        except FileNotFoundError:
+            self.misses[kind] += 1
+            return None
+        except Exception as exc:  # another format, a corrupt meta.json
+            log.warning("profile %s cannot be read (%s); computing it again", path, exc)
+            self.misses[kind] += 1
+            return None
+        self.hits[kind] += 1
+        return stored
+
+    def keep_tables(self, stored: StoredReference, path: Path) -> StoredReference:
+        """Move a folder just built (under :meth:`scratch`) to ``path``; when another report
+        stored it first, or it cannot be moved (logged), ``stored`` stays where it is."""
+        for attempt in range(2):
+            try:
+                os.rename(stored.folder, path)
+                break
+            except OSError as exc:
+                if not path.exists():
+                    log.warning("profile %s could not be written: %s", path, exc)
+                    return stored
+                if attempt or _readable(path):  # another report stored it first
+                    return stored
+                shutil.rmtree(path, ignore_errors=True)  # a corrupt one: replaced
+        self.writes[ProfileKind.TABLES] += 1
+        return load_tables(path)
+
+    def scratch(self, model: str) -> Path:
+        """The folder a reference folder is built in (the same file system as its place)."""
+        folder = self.root / ProfileKind.TABLES / _slug(model)
+        folder.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(prefix=TMP_PREFIX, dir=folder))
+
     def partition_path(self, digest: str) -> Path:
         name = hashlib.sha256(f"{digest}|{FORMAT_VERSION}".encode()).hexdigest()[:32]
         return self.root / ProfileKind.PARTITION / name[:2] / f"{name}.parquet"
@@ -160,22 +209,23 @@ class ProfileStore:
     def prune(self, model: str, keep: int = KEEP_PER_MODEL) -> list[Path]:
         """Delete the model's reference profiles beyond the ``keep`` most recently written
         (temporary files being written by another report are not counted, nor deleted)."""
-        folder = self.root / ProfileKind.REFERENCE / _slug(model)
-        try:
-            files = sorted(
-                (p for p in folder.glob("*.parquet") if not p.name.startswith(TMP_PREFIX)),
-                key=lambda p: p.stat().st_mtime_ns,
-                reverse=True,
-            )
-        except OSError:  # another replica pruned at the same time
-            return []
         removed: list[Path] = []
-        for path in files[keep:]:
+        for kind, pattern in ((ProfileKind.REFERENCE, "*.parquet"), (ProfileKind.TABLES, "*")):
+            folder = self.root / kind / _slug(model)
             try:
-                path.unlink()
-                removed.append(path)
-            except OSError:
-                pass
+                found = sorted(
+                    (p for p in folder.glob(pattern) if not p.name.startswith(TMP_PREFIX)),
+                    key=lambda p: p.stat().st_mtime_ns,
+                    reverse=True,
+                )
+            except OSError:  # another replica pruned at the same time
+                continue
+            for path in found[keep:]:
+                try:
+                    shutil.rmtree(path) if path.is_dir() else path.unlink()
+                    removed.append(path)
+                except OSError:
+                    pass
         return removed
 
     def prune_partitions(self, days: int = PARTITION_DAYS, now: float | None = None) -> int:
@@ -191,6 +241,14 @@ class ProfileStore:
             except OSError:  # another replica pruned it first
                 pass
         return removed
+
+
+def _readable(folder: Path) -> bool:
+    try:
+        load_tables(folder)
+    except Exception:  # the reasons load_tables gives for a miss
+        return False
+    return True
 
 
 def _slug(model: str) -> str:
