@@ -1,7 +1,7 @@
 """A drift report's statistics by DuckDB or Spark on local files, read where they are.
 
 With a monitor's profile store (``ProfileContext``), the reference is profiled once per model
-version and data digest (``engines.stored_reference``: its sorted value counts, category counts
+version and data digest (``engines.stored_profile``: its sorted value counts, category counts
 and a random sample for the charts, kept under ``<data dir>/profiles/reference-tables``), and
 every later report reads only the current data and merges it with the stored values: the
 out-of-core counterpart of ``bot.monitoring.profiled``. The statistics are the same to 1e-9.
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
     from bot.monitoring.drift.engines.duckdb_engine import DuckDBEngine
     from bot.monitoring.drift.engines.spark_engine import SparkEngine
-    from bot.monitoring.drift.engines.stored_reference import StoredReference
+    from bot.monitoring.drift.engines.stored_profile import StoredProfile
     from bot.monitoring.drift.results import DriftResult
 
 log = logging.getLogger(__name__)
@@ -91,7 +91,7 @@ def compare(
     engine, what = engine_for(kind, config)
     say.enter(Phase.COMPARING, f"comparing {current} with {reference} ({what})")
     if ctx is not None:
-        run = _with_stored_reference(ctx, engine, reference, current, options, say, charts)
+        run = _with_stored_profile(ctx, engine, reference, current, options, say, charts)
         if run is not None:
             return run
     result, ref_rows, cur_rows = engine.compute_with_rows(reference, current, options)
@@ -104,7 +104,7 @@ def compare(
     return OutOfCoreRun(engine, result, sides)
 
 
-def _with_stored_reference(
+def _with_stored_profile(
     ctx: ProfileContext,
     engine: DuckDBEngine | SparkEngine,
     reference: str,
@@ -149,7 +149,7 @@ def _with_stored_reference(
     return OutOfCoreRun(engine, result, sides, ({"profile": provenance}, {}), sample)
 
 
-def _sample(stored: StoredReference) -> pd.DataFrame | None:
+def _sample(stored: StoredProfile) -> pd.DataFrame | None:
     try:
         return stored.sample()
     except Exception as exc:  # pyarrow's errors are of several types: the data is sampled
@@ -164,7 +164,7 @@ def _profile(
     options: DriftOptions,
     say: Steps,
     charts: bool,
-) -> StoredReference:
+) -> StoredProfile:
     """Profile the reference into ``folder`` (with the charts' sample when they are drawn)."""
     columns, out = profiled_columns(options)
     say(f"profiling the reference {reference} once (stored for the next reports)")

@@ -225,7 +225,7 @@ def close_bodies(a: Report, b: Report) -> None:
     assert _close(da, db), (da, db)
 
 
-def test_duckdb_reads_a_stored_reference_instead_of_the_reference(
+def test_duckdb_reads_a_stored_profile_instead_of_the_reference(
     tmp_path: Path, mlflow_store: str
 ) -> None:
     """The out-of-core engines profile the reference once too (sorted value counts, category
@@ -266,7 +266,7 @@ def test_duckdb_reads_a_stored_reference_instead_of_the_reference(
 
 @pytest.mark.spark
 @pytest.mark.slow
-def test_spark_reads_a_stored_reference_too(
+def test_spark_reads_a_stored_profile_too(
     tmp_path: Path, mlflow_store: str, spark_master: str
 ) -> None:
     from bot.monitoring.drift.engines import EngineConfig

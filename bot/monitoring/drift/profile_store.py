@@ -8,7 +8,7 @@ Layout under ``<data dir>/profiles``:
   profiled columns and the format version. A changed reference is a new key; the model's older
   profiles beyond :data:`KEEP_PER_MODEL` are pruned.
 * ``reference-tables/<model>/<key>/``: the same for the DuckDB and Spark engines, a folder of
-  value and category counts (``engines.stored_reference``), renamed into place when complete.
+  value and category counts (``engines.stored_profile``), renamed into place when complete.
 * ``partitions/<key>.parquet``: one file of a current folder or glob (key: path, size,
   mtime_ns), so a weekly window over daily partitions reads each day once. Each use touches
   the profile; those unused for :data:`PARTITION_DAYS` days are pruned.
@@ -36,9 +36,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
-from bot.monitoring.drift.engines.stored_reference import FORMAT as TABLES_FORMAT
-from bot.monitoring.drift.engines.stored_reference import StoredReference
-from bot.monitoring.drift.engines.stored_reference import load as load_tables
+from bot.monitoring.drift.engines.stored_profile import FORMAT as TABLES_FORMAT
+from bot.monitoring.drift.engines.stored_profile import StoredProfile
+from bot.monitoring.drift.engines.stored_profile import load as load_tables
 from bot.monitoring.drift.profile_codec import (
     FORMAT_VERSION,
     ProfileFormatError,
@@ -119,7 +119,7 @@ class ProfileStore:
         name = hashlib.sha256(f"{key.hexdigest()}|tables-{TABLES_FORMAT}".encode()).hexdigest()
         return self.root / ProfileKind.TABLES / _slug(key.model) / name[:32]
 
-    def load_tables(self, path: Path) -> StoredReference | None:
+    def load_tables(self, path: Path) -> StoredProfile | None:
         """The stored reference folder at ``path``, or None (a miss, as :meth:`load`)."""
         kind = ProfileKind.TABLES
         try:
@@ -134,7 +134,7 @@ class ProfileStore:
         self.hits[kind] += 1
         return stored
 
-    def keep_tables(self, stored: StoredReference, path: Path) -> StoredReference:
+    def keep_tables(self, stored: StoredProfile, path: Path) -> StoredProfile:
         """Move a folder just built (under :meth:`scratch`) to ``path``; when another report
         stored it first, or it cannot be moved (logged), ``stored`` stays where it is."""
         for attempt in range(2):

@@ -38,13 +38,13 @@ from bot.monitoring.drift.engines.stats import (
     decile_edges,
     decile_ranks,
 )
-from bot.monitoring.drift.engines.stored_reference import (
-    StoredReference,
-    StoredSides,
+from bot.monitoring.drift.engines.stored_profile import (
+    StoredProfile,
     build,
     has_values,
     profiled_names,
 )
+from bot.monitoring.drift.engines.stored_sides import EngineSide, ProfileSide, StoredSides
 from bot.monitoring.drift.numeric import _wasserstein
 from bot.monitoring.drift.profiles import ColumnProfile
 from bot.monitoring.drift.results import Correction, DriftResult, FeatureDrift
@@ -140,8 +140,8 @@ class DuckDBEngine(OutOfCoreEngine):
         columns: Collection[str] | None,
         exclude: Collection[str],
         sample_rows: int = 0,
-    ) -> StoredReference:
-        """Profile ``reference`` into ``folder`` (``stored_reference.build``), with a random
+    ) -> StoredProfile:
+        """Profile ``reference`` into ``folder`` (``stored_profile.build``), with a random
         sample of ``sample_rows`` rows for the charts when > 0."""
         with self.session(_READ_FAILED) as con:
             parts = _view(con, "ref", reference)
@@ -156,16 +156,32 @@ class DuckDBEngine(OutOfCoreEngine):
             )
 
     def compute_with_reference(
-        self, stored: StoredReference, current: str | Path, options: DriftOptions
+        self, stored: StoredProfile, current: str | Path, options: DriftOptions
     ) -> tuple[DriftResult, int]:
         """The drift of ``current`` against a stored reference, and the current row count."""
         with self.session(_READ_FAILED) as con:
             cur_parts = _view(con, "cur", current)
             con.execute(f"CREATE VIEW ref AS {sql.empty_doubles(stored.value_columns)}")
-            sides = StoredSides(stored, Views(con), con)
+            sides = StoredSides(ProfileSide([stored]), EngineSide(Views(con)), con)
             result = _compute(con, options, exclude=set(stored.partitions) | cur_parts, sides=sides)
             (rows,) = con.execute("SELECT count(*) FROM cur").fetchall()[0]
             return result, int(rows)
+
+    def compute_from_profiles(
+        self, stored: StoredProfile, current: Sequence[StoredProfile], options: DriftOptions
+    ) -> DriftResult:
+        """The drift of the stored profiles of the current files against a stored reference:
+        no data is read, DuckDB only sums the stored values (``stored_sides``)."""
+        cur = ProfileSide(current)
+        with self.session("the stored profiles could not be compared") as con:
+            sides = StoredSides(ProfileSide([stored]), cur, con)
+            exclude = set(stored.partitions) | cur.partitions
+            return _compute(con, options, exclude=exclude, sides=sides)
+
+    @property
+    def driver(self) -> DuckDBEngine:
+        """The DuckDB that combines aggregates (this engine itself)."""
+        return self
 
     def column_count(self, source: pd.DataFrame | str | Path) -> int:
         """How many columns ``source`` has (for the message of a report with none in common)."""

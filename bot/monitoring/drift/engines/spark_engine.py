@@ -37,13 +37,13 @@ from bot.monitoring.drift.engines.base import (
 )
 from bot.monitoring.drift.engines.spark_aggregates import SparkAggregates
 from bot.monitoring.drift.engines.sql import SPARK, empty_doubles, ident
-from bot.monitoring.drift.engines.stored_reference import (
-    StoredReference,
-    StoredSides,
+from bot.monitoring.drift.engines.stored_profile import (
+    StoredProfile,
     build,
     has_values,
     profiled_names,
 )
+from bot.monitoring.drift.engines.stored_sides import EngineSide, ProfileSide, StoredSides
 from bot.monitoring.drift.results import DriftResult
 
 if TYPE_CHECKING:
@@ -156,9 +156,9 @@ class SparkEngine(OutOfCoreEngine):
         columns: Collection[str] | None,
         exclude: Collection[str],
         sample_rows: int = 0,
-    ) -> StoredReference:
+    ) -> StoredProfile:
         """Profile ``reference`` into ``folder`` from Spark's aggregates of it
-        (``stored_reference.build``), with a random sample for the charts when > 0."""
+        (``stored_profile.build``), with a random sample for the charts when > 0."""
         spark = spark_session(self.master)
         views: list[str] = []
         try:
@@ -179,7 +179,7 @@ class SparkEngine(OutOfCoreEngine):
                 spark.catalog.dropTempView(view)
 
     def compute_with_reference(
-        self, stored: StoredReference, current: str | Path, options: DriftOptions
+        self, stored: StoredProfile, current: str | Path, options: DriftOptions
     ) -> tuple[DriftResult, int]:
         """The drift of ``current`` against a stored reference, and the current row count."""
         spark = spark_session(self.master)
@@ -191,13 +191,18 @@ class SparkEngine(OutOfCoreEngine):
                 inner = SparkAggregates(
                     spark, con, {"ref": ref, "cur": cur}, {"ref": {}, "cur": cur_types}
                 )
-                sides = StoredSides(stored, inner, con)
+                sides = StoredSides(ProfileSide([stored]), EngineSide(inner), con)
                 exclude = set(stored.partitions) | cur_parts
                 result = duckdb_engine._compute(con, options, exclude=exclude, sides=sides)
                 return result, inner.rows("cur")
         finally:
             for view in views:
                 spark.catalog.dropTempView(view)
+
+    @property
+    def driver(self) -> duckdb_engine.DuckDBEngine:
+        """The driver's DuckDB (it combines the aggregates Spark computes)."""
+        return self._sql
 
     def column_count(self, source: pd.DataFrame | str | Path) -> int:
         """How many columns ``source`` has (for the message of a report with none in common)."""

@@ -1,48 +1,38 @@
-"""A reference profiled once for the out-of-core engines (issue 15, item 4).
+"""A data set profiled once into a folder, for the out-of-core engines (issue 15, item 4).
 
-:func:`build` writes a reference's aggregates to a folder (by DuckDB or Spark, whichever read
-it): per numeric or boolean column its sorted distinct finite values with their counts
+:func:`build` writes one side's aggregates to a folder (by DuckDB or Spark, whichever read it):
+per numeric or boolean column its sorted distinct finite values with their counts
 (``values-<i>.parquet``, columns ``v``, ``rc``), per categorical column its category counts
 (``categories-<i>.parquet``), and ``meta.json`` (:class:`StoredMeta`: the column types, row and
 usable counts, dtypes, kinds, newest/oldest dates, the hive partition columns). A random sample
-of rows for the charts may sit beside them (``sample.parquet``).
+of rows for the charts may sit beside them (``sample.parquet``). A monitor's reference is
+stored so, and each file of a current folder or glob (a daily partition).
 
-:class:`StoredSides` then answers the reference half of
-:class:`~bot.monitoring.drift.engines.aggregates.SideAggregates` from those files and the
-current half from the engine's own aggregates of the current data (over an empty reference),
-so a report reads and sorts only the current side: the stored values are merged, already in
-order, with the current's sorted values (:func:`merge_sorted`). The statistics are those of
-the raw reference to 1e-9 (the moments and bins as the Spark engine takes them from value
-counts, in DuckDB with ``fsum``).
+``stored_sides`` compares from these folders: the statistics are those of the raw data to
+1e-9 (the moments and bins as the Spark engine takes them from value counts).
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from pydantic import BaseModel
 
-from bot.monitoring.drift.engines import sql
 from bot.monitoring.drift.engines.aggregates import Batch, SideAggregates
 from bot.monitoring.drift.engines.base import EngineError
 from bot.monitoring.drift.engines.duckdb_views import _kind, _utc
 from bot.monitoring.drift.profiles import ColumnProfile
 
 if TYPE_CHECKING:
-    import duckdb
     import pandas as pd
 
 FORMAT = 1  # of the folder; another format is a miss, computed again
 META = "meta.json"
 SAMPLE = "sample.parquet"
 _BATCH_ROWS = 1 << 20
-_STORED_VIEW = "drift_stored_reference"
-_EMPTY = np.empty(0, dtype=np.float64)
-_NO_COUNTS = np.empty(0, dtype=np.int64)
 
 
 class StoredColumn(BaseModel):
@@ -85,8 +75,8 @@ class StoredMeta(BaseModel):
     sample: bool = False
 
 
-class StoredReference:
-    """A stored reference folder, read back (:func:`load`) or just written (:func:`build`)."""
+class StoredProfile:
+    """A stored profile folder, read back (:func:`load`) or just written (:func:`build`)."""
 
     def __init__(self, folder: Path, meta: StoredMeta) -> None:
         self.folder = folder
@@ -110,7 +100,7 @@ class StoredReference:
         try:
             return self.columns[name]
         except KeyError:
-            raise EngineError(f"the stored reference profile has no column `{name}`") from None
+            raise EngineError(f"the stored profile {self.folder} has no column `{name}`") from None
 
     def values(self, name: str) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """The column's sorted finite values and their counts, in batches."""
@@ -124,6 +114,16 @@ class StoredReference:
                 v = batch.column(0).to_numpy().astype(np.float64, copy=False)
                 yield v, batch.column(1).to_numpy().astype(np.int64, copy=False)
 
+    def value_file(self, name: str) -> Path | None:
+        """The file of the column's stored values, or None (no finite value was stored)."""
+        file = self.column(name).values
+        return None if file is None else self.folder / file
+
+    def categories(self, name: str) -> dict[Any, int]:
+        """The column's category counts, in the order DuckDB gave them."""
+        file = self.column(name).categories
+        return {} if file is None else _read_categories(self.folder / file)
+
     def sample(self) -> pd.DataFrame | None:
         """The random rows kept for the charts, or None."""
         import pandas as pd
@@ -131,13 +131,13 @@ class StoredReference:
         return pd.read_parquet(self.folder / SAMPLE) if self.meta.sample else None
 
 
-def load(folder: Path) -> StoredReference:
-    """The stored reference in ``folder``; a missing, partial or other-format folder raises
+def load(folder: Path) -> StoredProfile:
+    """The stored profile in ``folder``; a missing, partial or other-format folder raises
     (``FileNotFoundError``, ``ValueError``)."""
     meta = StoredMeta.model_validate_json((folder / META).read_text())
     if meta.format != FORMAT:
         raise ValueError(f"format {meta.format}, not {FORMAT}")
-    return StoredReference(folder, meta)
+    return StoredProfile(folder, meta)
 
 
 def has_values(sql_type: str) -> bool:
@@ -166,8 +166,8 @@ def build(
     exclude: Collection[str],
     partitions: Collection[str],
     sample: pd.DataFrame | None = None,
-) -> StoredReference:
-    """Profile the reference side of ``sides`` (whose current side is empty) into ``folder``:
+) -> StoredProfile:
+    """Profile the ``ref`` side of ``sides`` (whose ``cur`` side is empty) into ``folder``:
     ``columns`` (None: all) less ``exclude`` and the hive ``partitions``."""
     folder.mkdir(parents=True, exist_ok=True)
     types = sides.types("ref")
@@ -188,7 +188,7 @@ def build(
         rows=rows, types=types, partitions=sorted(partitions), columns=stored, sample=kept
     )
     (folder / META).write_text(meta.model_dump_json())
-    return StoredReference(folder, meta)
+    return StoredProfile(folder, meta)
 
 
 def _rows(sides: SideAggregates, types: dict[str, str]) -> int:
@@ -261,119 +261,3 @@ def _read_categories(path: Path) -> dict[Any, int]:
     table = pq.read_table(path)
     keys = table.column("k").to_pylist()
     return dict(zip(keys, table.column("n").to_pylist(), strict=True))
-
-
-def merge_sorted(
-    ref: Iterator[tuple[np.ndarray, np.ndarray]], cur: Iterator[Batch]
-) -> Iterator[Batch]:
-    """Batches (value, reference count, current count) in ascending order from the ascending
-    reference batches (value, count) and the current's (value, 0, count): each round emits
-    every buffered value up to the smaller of the two buffers' last values."""
-    a_v, a_c, b_v, b_c = _EMPTY, _NO_COUNTS, _EMPTY, _NO_COUNTS
-    a_done = b_done = False
-    while True:
-        while not a_done and not a_v.size:
-            try:
-                a_v, a_c = next(ref)
-            except StopIteration:
-                a_done = True
-        while not b_done and not b_v.size:
-            try:
-                b_v, _, b_c = next(cur)
-                b_v = np.asarray(b_v, dtype=np.float64)
-                b_c = np.asarray(b_c, dtype=np.int64)
-            except StopIteration:
-                b_done = True
-        if a_done and b_done:
-            return
-        if b_done or a_done:
-            v, c = (a_v, a_c) if b_done else (b_v, b_c)
-            zeros = np.zeros(v.size, dtype=np.int64)
-            yield (v, c, zeros) if b_done else (v, zeros, c)
-            a_v, a_c, b_v, b_c = _EMPTY, _NO_COUNTS, _EMPTY, _NO_COUNTS
-            continue
-        limit = min(a_v[-1], b_v[-1])
-        ia = int(np.searchsorted(a_v, limit, side="right"))
-        ib = int(np.searchsorted(b_v, limit, side="right"))
-        v = np.concatenate((a_v[:ia], b_v[:ib]))
-        rc = np.concatenate((a_c[:ia], np.zeros(ib, dtype=np.int64)))
-        cc = np.concatenate((np.zeros(ia, dtype=np.int64), b_c[:ib]))
-        order = np.argsort(v, kind="stable")  # two sorted runs: a linear merge
-        yield v[order], rc[order], cc[order]
-        a_v, a_c, b_v, b_c = a_v[ia:], a_c[ia:], b_v[ib:], b_c[ib:]
-
-
-class StoredSides:
-    """:class:`SideAggregates` of a stored reference and the current side of ``inner`` (an
-    engine's aggregates over an empty reference view); ``con`` is a DuckDB connection for the
-    reference's moments and bins."""
-
-    def __init__(
-        self, stored: StoredReference, inner: SideAggregates, con: duckdb.DuckDBPyConnection
-    ) -> None:
-        self.stored, self.inner, self.con = stored, inner, con
-        self._viewed: str | None = None
-
-    def types(self, side: str) -> dict[str, str]:
-        return dict(self.stored.meta.types) if side == "ref" else self.inner.types(side)
-
-    def usable_counts(
-        self, side: str, names: Sequence[str], types: dict[str, str]
-    ) -> dict[str, tuple[int, int]]:
-        if side != "ref":
-            return self.inner.usable_counts(side, names, types)
-        found = (self.stored.column(n) for n in names)
-        return {c.name: (c.rows, c.rows - c.missing) for c in found}
-
-    def profile(
-        self, side: str, name: str, sql_type: str, counts: dict[str, tuple[int, int]]
-    ) -> ColumnProfile:
-        if side != "ref":
-            return self.inner.profile(side, name, sql_type, counts)
-        return self.stored.column(name).profile()
-
-    def category_counts(self, name: str, side: str) -> dict[Any, int]:
-        if side != "ref":
-            return self.inner.category_counts(name, side)
-        file = self.stored.column(name).categories
-        return {} if file is None else _read_categories(self.stored.folder / file)
-
-    def sorted_counts(self, name: str, n: int, m: int) -> Iterator[Batch]:
-        current = self.inner.sorted_counts(name, 0, m) if m else iter(())
-        return merge_sorted(self.stored.values(name), current)
-
-    def reference_std(self, name: str, n: int, scale: float) -> float:
-        if not (scale > 0 and math.isfinite(scale)):
-            return 0.0 if scale == 0 else math.nan
-        table = self._view(name)
-        total = self.con.execute(sql.reference_scaled_sum(table), [scale]).fetchall()[0][0]
-        mean = float(total) / n
-        params = [scale, mean, scale, mean]
-        sq = self.con.execute(sql.reference_sq_dev(table), params).fetchall()[0][0]
-        return scale * math.sqrt(float(sq) / n)
-
-    def bin_counts(self, name: str, edges: np.ndarray) -> list[tuple[int, int, int]]:
-        query = sql.bin_counts(self._view(name), edges.size)
-        ref = {int(b): int(rc) for b, rc, _ in self.con.execute(query, edges.tolist()).fetchall()}
-        cur = {int(b): int(cc) for b, _, cc in self.inner.bin_counts(name, edges)}
-        return [(b, ref.get(b, 0), cur.get(b, 0)) for b in sorted(ref.keys() | cur.keys())]
-
-    def samples(self, name: str) -> tuple[np.ndarray, np.ndarray]:
-        batches = list(self.stored.values(name))
-        v = np.concatenate([b[0] for b in batches]) if batches else _EMPTY
-        c = np.concatenate([b[1] for b in batches]) if batches else _NO_COUNTS
-        return np.repeat(v, c), self.inner.samples(name)[1]
-
-    def _view(self, name: str) -> str:
-        """A DuckDB view (v, rc, cc) of the column's stored values (cc = 0)."""
-        if self._viewed != name:
-            file = self.stored.column(name).values
-            if file is None:
-                raise EngineError(f"the stored reference profile has no values of `{name}`")
-            complete = getattr(self.con, "complete", None)
-            if complete is not None:  # DuckDB 2 refuses while a fetchone() result is pending
-                complete()
-            rel = self.con.read_parquet(str(self.stored.folder / file))
-            rel.select("v, rc, 0 AS cc").create_view(_STORED_VIEW, replace=True)
-            self._viewed = name
-        return _STORED_VIEW

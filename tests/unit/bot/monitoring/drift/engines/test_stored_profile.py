@@ -1,4 +1,4 @@
-"""A reference profiled once into a folder and compared from it (``stored_reference``): the
+"""A reference profiled once into a folder and compared from it (``stored_profile``): the
 DuckDB and Spark engines give the numpy engine's statistics to 1e-9 and its verdicts, on the
 exactness cases of the DuckDB engine's tests, reading only the current data."""
 
@@ -14,7 +14,8 @@ import pytest
 from bot.monitoring.drift.engines import DriftOptions, EngineKind
 from bot.monitoring.drift.engines.duckdb_engine import DuckDBEngine
 from bot.monitoring.drift.engines.spark_engine import SparkEngine
-from bot.monitoring.drift.engines.stored_reference import load, merge_sorted
+from bot.monitoring.drift.engines.stored_profile import load
+from bot.monitoring.drift.engines.stored_sides import merge_sorted
 from bot.monitoring.drift.results import DriftResult, FeatureOverride
 from tests.unit.bot.monitoring.drift.engines.test_duckdb_engine import (
     _categories,
@@ -25,7 +26,7 @@ from tests.unit.bot.monitoring.drift.engines.test_duckdb_engine import (
 )
 
 
-class FromStoredReference:
+class FromStoredProfile:
     """A drift engine that profiles the reference into a folder, reads the folder back, and
     compares the current data with it (as a monitor's second report does)."""
 
@@ -43,9 +44,9 @@ class FromStoredReference:
         return result
 
 
-def stored(tmp_path: Path) -> FromStoredReference:
+def stored(tmp_path: Path) -> FromStoredProfile:
     engine = DuckDBEngine(memory_limit="256MB", temp_directory=tmp_path / "spill", threads=2)
-    return FromStoredReference(engine, tmp_path / "profile")
+    return FromStoredProfile(engine, tmp_path / "profile")
 
 
 @pytest.mark.parametrize(("n", "m"), [(40, 55), (900, 1200), (15_000, 11_000), (60_000, 50_000)])
@@ -140,10 +141,7 @@ def test_merge_sorted_interleaves_ties_and_uneven_batches() -> None:
     b = np.sort(rng.integers(100, 400, 3000).astype(float))
     a_v, a_c = np.unique(a, return_counts=True)
     ref = ((a_v[i : i + 17], a_c[i : i + 17]) for i in range(0, a_v.size, 17))
-    cur = (
-        (b[i : i + 1000], np.zeros(1000), np.ones(b[i : i + 1000].size, int))
-        for i in range(0, b.size, 1000)
-    )
+    cur = ((b[i : i + 1000], np.ones(b[i : i + 1000].size, int)) for i in range(0, b.size, 1000))
     merged = list(merge_sorted(ref, cur))
     v = np.concatenate([m[0] for m in merged])
     assert np.all(np.diff(v) >= 0)
@@ -154,15 +152,13 @@ def test_merge_sorted_interleaves_ties_and_uneven_batches() -> None:
 
 @pytest.mark.spark
 @pytest.mark.slow
-def test_spark_stored_reference_matches_numpy(tmp_path: Path, spark_master: str) -> None:
+def test_spark_stored_profile_matches_numpy(tmp_path: Path, spark_master: str) -> None:
     """Profiled by Spark, compared by Spark: ties, NaN, ±inf, categories, booleans, dates."""
     engine = SparkEngine(master=spark_master, temp_directory=tmp_path / "spill")
     rng = np.random.default_rng(40)
     where = tmp_path / "generated"
     ref, cur = _frame(rng, 15_000, 0.0), _frame(rng, 11_000, 0.4)
-    assert_same(*run_both(where, ref, cur, FromStoredReference(engine, where / "profile")))
+    assert_same(*run_both(where, ref, cur, FromStoredProfile(engine, where / "profile")))
     ref, cur, options = dated_frames()
     where = tmp_path / "dates"
-    assert_same(
-        *run_both(where, ref, cur, FromStoredReference(engine, where / "profile"), **options)
-    )
+    assert_same(*run_both(where, ref, cur, FromStoredProfile(engine, where / "profile"), **options))
