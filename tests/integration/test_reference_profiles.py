@@ -229,7 +229,8 @@ def test_duckdb_reads_a_stored_profile_instead_of_the_reference(
     tmp_path: Path, mlflow_store: str
 ) -> None:
     """The out-of-core engines profile the reference once too (sorted value counts, category
-    counts, a chart sample): the next report reads only the current data."""
+    counts, a chart sample), and each daily file of the current glob: the next report reads
+    nothing but the new day."""
     settings, folder = setup(tmp_path, mlflow_store)
     for day in range(1, 4):
         write_day(folder, day)
@@ -238,16 +239,23 @@ def test_duckdb_reads_a_stored_profile_instead_of_the_reference(
     numpy = report(settings, None, engine="numpy")
     first = report(settings, store, engine="duckdb")
     again = report(settings, store, engine="duckdb")
-    assert (first.document.reference.profile, again.document.reference.profile) == (
-        "computed",
-        "cached",
-    )
+    assert (provenance(first), provenance(again)) == (("computed", (3, 3)), ("cached", (3, 0)))
     assert first.document.engine == again.document.engine == "duckdb"
     assert body(first) == body(fresh)  # the stored values are the reference's, to the bit here
     close_bodies(again, numpy)
     assert again.document.reference.rows == 3000 and again.document.current.rows == 3 * 800
     assert len(again.charts) == len(fresh.charts) > 0
     assert (store.hits[ProfileKind.TABLES], store.writes[ProfileKind.TABLES]) == (1, 1)
+    assert store.writes[ProfileKind.PARTITION_TABLES] == 3
+
+    # the next day: the window moves on, only the new day is read
+    (folder / "date=2026-11-01" / "part-0.parquet").unlink()
+    write_day(folder, 4)
+    next_day = report(settings, store, engine="duckdb")
+    assert provenance(next_day) == ("cached", (3, 1))
+    close_bodies(next_day, report(settings, None, engine="numpy"))
+    assert store.writes[ProfileKind.PARTITION_TABLES] == 4
+
     tables = tmp_path / "data" / "profiles" / "reference-tables"
     (meta,) = tables.rglob("meta.json")
     assert {p.name for p in meta.parent.iterdir()} >= {"sample.parquet", "values-0.parquet"}
@@ -278,9 +286,6 @@ def test_spark_reads_a_stored_profile_too(
     config = EngineConfig(spark_master=spark_master, spill_dir=tmp_path / "spill")
     first = report(settings, store, engine="spark", engine_config=config, charts=False)
     again = report(settings, store, engine="spark", engine_config=config, charts=False)
-    assert (first.document.reference.profile, again.document.reference.profile) == (
-        "computed",
-        "cached",
-    )
+    assert (provenance(first), provenance(again)) == (("computed", (2, 2)), ("cached", (2, 0)))
     assert again.document.engine == "spark"
     close_bodies(again, report(settings, None, engine="numpy", charts=False))

@@ -9,6 +9,8 @@ Layout under ``<data dir>/profiles``:
   profiles beyond :data:`KEEP_PER_MODEL` are pruned.
 * ``reference-tables/<model>/<key>/``: the same for the DuckDB and Spark engines, a folder of
   value and category counts (``engines.stored_profile``), renamed into place when complete.
+* ``partition-tables/<key>/``: a file of a current folder or glob profiled so (all columns;
+  key: path, size, mtime_ns), pruned as the partition profiles.
 * ``partitions/<key>.parquet``: one file of a current folder or glob (key: path, size,
   mtime_ns), so a weekly window over daily partitions reads each day once. Each use touches
   the profile; those unused for :data:`PARTITION_DAYS` days are pruned.
@@ -62,6 +64,7 @@ class ProfileKind(StrEnum):
     REFERENCE = "reference"
     PARTITION = "partitions"
     TABLES = "reference-tables"  # a reference profiled by DuckDB or Spark (a folder)
+    PARTITION_TABLES = "partition-tables"  # a current file profiled by DuckDB or Spark
 
 
 def file_digest(paths: Iterable[Path]) -> list[str]:
@@ -119,9 +122,12 @@ class ProfileStore:
         name = hashlib.sha256(f"{key.hexdigest()}|tables-{TABLES_FORMAT}".encode()).hexdigest()
         return self.root / ProfileKind.TABLES / _slug(key.model) / name[:32]
 
-    def load_tables(self, path: Path) -> StoredProfile | None:
-        """The stored reference folder at ``path``, or None (a miss, as :meth:`load`)."""
-        kind = ProfileKind.TABLES
+    def partition_tables_path(self, digest: str) -> Path:
+        name = hashlib.sha256(f"{digest}|tables-{TABLES_FORMAT}".encode()).hexdigest()[:32]
+        return self.root / ProfileKind.PARTITION_TABLES / name[:2] / name
+
+    def load_tables(self, kind: ProfileKind, path: Path) -> StoredProfile | None:
+        """The stored profile folder at ``path``, or None (a miss, as :meth:`load`)."""
         try:
             stored = load_tables(path)
         except FileNotFoundError:
@@ -132,9 +138,12 @@ class ProfileStore:
             self.misses[kind] += 1
             return None
         self.hits[kind] += 1
+        if kind == ProfileKind.PARTITION_TABLES:
+            with contextlib.suppress(OSError):  # pruned meanwhile: it was read anyway
+                os.utime(path)  # in use: not pruned
         return stored
 
-    def keep_tables(self, stored: StoredProfile, path: Path) -> StoredProfile:
+    def keep_tables(self, kind: ProfileKind, stored: StoredProfile, path: Path) -> StoredProfile:
         """Move a folder just built (under :meth:`scratch`) to ``path``; when another report
         stored it first, or it cannot be moved (logged), ``stored`` stays where it is."""
         for attempt in range(2):
@@ -148,14 +157,13 @@ class ProfileStore:
                 if attempt or _readable(path):  # another report stored it first
                     return stored
                 shutil.rmtree(path, ignore_errors=True)  # a corrupt one: replaced
-        self.writes[ProfileKind.TABLES] += 1
+        self.writes[kind] += 1
         return load_tables(path)
 
-    def scratch(self, model: str) -> Path:
-        """The folder a reference folder is built in (the same file system as its place)."""
-        folder = self.root / ProfileKind.TABLES / _slug(model)
-        folder.mkdir(parents=True, exist_ok=True)
-        return Path(tempfile.mkdtemp(prefix=TMP_PREFIX, dir=folder))
+    def scratch(self, path: Path) -> Path:
+        """A new folder to build the folder ``path`` in (beside it: one file system)."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(prefix=TMP_PREFIX, dir=path.parent))
 
     def partition_path(self, digest: str) -> Path:
         name = hashlib.sha256(f"{digest}|{FORMAT_VERSION}".encode()).hexdigest()[:32]
@@ -222,7 +230,7 @@ class ProfileStore:
                 continue
             for path in found[keep:]:
                 try:
-                    shutil.rmtree(path) if path.is_dir() else path.unlink()
+                    _remove(path)
                     removed.append(path)
                 except OSError:
                     pass
@@ -231,16 +239,30 @@ class ProfileStore:
     def prune_partitions(self, days: int = PARTITION_DAYS, now: float | None = None) -> int:
         """Delete partition profiles not used for ``days`` days (``now``: seconds since the
         epoch, default the system clock); returns how many."""
-        cutoff = (time.time() if now is None else now) - days * 86400
+        clock = time.time() if now is None else now
+        cutoff = clock - days * 86400
         removed = 0
-        for path in (self.root / ProfileKind.PARTITION).glob("*/*.parquet"):
+        found = [
+            *(self.root / ProfileKind.PARTITION).glob("*/*.parquet"),
+            *(self.root / ProfileKind.PARTITION_TABLES).glob("*/*"),
+        ]
+        for path in found:
+            # a folder being built is left alone, unless its writer died a day ago
+            limit = clock - 86400 if path.name.startswith(TMP_PREFIX) else cutoff
             try:
-                if path.stat().st_mtime < cutoff:
-                    path.unlink()
+                if path.stat().st_mtime < limit:
+                    _remove(path)
                     removed += 1
             except OSError:  # another replica pruned it first
                 pass
         return removed
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path)
+    else:
+        path.unlink()
 
 
 def _readable(folder: Path) -> bool:

@@ -102,7 +102,9 @@ class StoredProfile:
         except KeyError:
             raise EngineError(f"the stored profile {self.folder} has no column `{name}`") from None
 
-    def values(self, name: str) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    def values(
+        self, name: str, batch_rows: int = _BATCH_ROWS
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """The column's sorted finite values and their counts, in batches."""
         import pyarrow.parquet as pq
 
@@ -110,7 +112,7 @@ class StoredProfile:
         if file is None:
             return
         with pq.ParquetFile(self.folder / file) as reader:
-            for batch in reader.iter_batches(batch_size=_BATCH_ROWS, columns=["v", "rc"]):
+            for batch in reader.iter_batches(batch_size=batch_rows, columns=["v", "rc"]):
                 v = batch.column(0).to_numpy().astype(np.float64, copy=False)
                 yield v, batch.column(1).to_numpy().astype(np.int64, copy=False)
 

@@ -181,7 +181,9 @@ class ProfileSide:
         return {key: total[key] for key in sorted(total)}  # DuckDB's ORDER BY of one type
 
     def values(self, name: str, n: int) -> Iterator[Counts]:
-        streams = [p.values(name) for p in self.parts]
+        # the merges hold a batch of each part: their sum stays about one batch of one part
+        batch = max(1 << 16, (1 << 20) // len(self.parts))
+        streams = [p.values(name, batch) for p in self.parts]
         return reduce(lambda a, b: _summed(merge_sorted(a, b)), streams)
 
     def value_files(self, name: str) -> list[Path] | None:

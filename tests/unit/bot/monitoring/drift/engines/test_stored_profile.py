@@ -11,11 +11,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bot.monitoring.drift.engines import DriftOptions, EngineKind
+from bot.monitoring.drift.engines import DriftOptions, EngineError, EngineKind, make_engine
 from bot.monitoring.drift.engines.duckdb_engine import DuckDBEngine
 from bot.monitoring.drift.engines.spark_engine import SparkEngine
 from bot.monitoring.drift.engines.stored_profile import load
-from bot.monitoring.drift.engines.stored_sides import merge_sorted
+from bot.monitoring.drift.engines.stored_sides import merge_sorted, mergeable
 from bot.monitoring.drift.results import DriftResult, FeatureOverride
 from tests.unit.bot.monitoring.drift.engines.test_duckdb_engine import (
     _categories,
@@ -162,3 +162,54 @@ def test_spark_stored_profile_matches_numpy(tmp_path: Path, spark_master: str) -
     ref, cur, options = dated_frames()
     where = tmp_path / "dates"
     assert_same(*run_both(where, ref, cur, FromStoredProfile(engine, where / "profile"), **options))
+
+
+def from_stored_parts(
+    tmp_path: Path, ref: pd.DataFrame, cur: pd.DataFrame, parts: int, **options: Any
+) -> DriftResult:
+    """The drift of ``cur``, written as ``parts`` files each profiled on its own, against the
+    stored profile of ``ref``: no data is read by the comparison."""
+    engine = DuckDBEngine(memory_limit="256MB", temp_directory=tmp_path / "spill", threads=2)
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    ref.to_parquet(tmp_path / "ref.parquet", index=False)
+    opts = DriftOptions(**options)
+    profiled_out = {str(c) for c in opts.exclude} - set(opts.freshness)
+    engine.profile_reference(
+        tmp_path / "ref.parquet", tmp_path / "ref", columns=None, exclude=profiled_out
+    )
+    stored = []
+    for i, chunk in enumerate(np.array_split(np.arange(len(cur)), parts)):
+        cur.iloc[chunk].to_parquet(tmp_path / f"cur-{i}.parquet", index=False)
+        folder = tmp_path / f"cur-{i}"
+        engine.profile_reference(tmp_path / f"cur-{i}.parquet", folder, columns=None, exclude=())
+        stored.append(load(folder))
+    return engine.compute_from_profiles(load(tmp_path / "ref"), stored, opts)
+
+
+@pytest.mark.parametrize(("n", "m", "parts"), [(40, 55, 3), (15_000, 11_000, 7)])
+def test_partition_profiles_merge_to_the_statistics_of_the_whole(
+    tmp_path: Path, n: int, m: int, parts: int
+) -> None:
+    rng = np.random.default_rng(n + parts)
+    ref, cur = _frame(rng, n, 0.0), _frame(rng, m, 0.4)
+    expected = make_engine("numpy").compute(ref, cur, DriftOptions())
+    assert_same(expected, from_stored_parts(tmp_path, ref, cur, parts))
+    ref, cur, options = dated_frames()  # timestamps and ISO date texts: newest of all parts
+    expected = make_engine("numpy").compute(ref, cur, DriftOptions(**options))
+    assert_same(expected, from_stored_parts(tmp_path / "dates", ref, cur, parts, **options))
+
+
+def test_parts_that_differ_in_types_are_not_merged(tmp_path: Path) -> None:
+    rng = np.random.default_rng(8)
+    a = pd.DataFrame({"x": rng.normal(size=50), "y": rng.integers(0, 3, 50)})
+    b = a.assign(y=a["y"].astype(str))
+    engine = DuckDBEngine(threads=1)
+    for name, frame in {"a": a, "b": b}.items():
+        frame.to_parquet(tmp_path / f"{name}.parquet", index=False)
+        engine.profile_reference(
+            tmp_path / f"{name}.parquet", tmp_path / name, columns=None, exclude=()
+        )
+    parts = [load(tmp_path / "a"), load(tmp_path / "b")]
+    assert mergeable(parts[:1]) and not mergeable(parts)
+    with pytest.raises(EngineError, match="differ in columns or types"):
+        engine.compute_from_profiles(parts[0], parts, DriftOptions())
