@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/profiles.py                   # 50+10 cols x 200k, best of 3
     .venv/bin/python bench/profiles.py --rows 20000 --repeat 1
+    .venv/bin/python bench/profiles.py --engine duckdb --rows 2000000 --repeat 1 --formats parquet
 
 Writes the reference and the current data of bench/drift.py's 50+10 columns (Parquet; the
 current also as 7 daily partition files, in Parquet and in CSV) and a seeded MLflow store with
@@ -12,6 +13,10 @@ store and the next day's window (the first day out, a new one in: 6 stored parti
 a single run). Charts are off (they cost the same in every row). Wall and CPU seconds are the
 best of ``--repeat`` runs; each cold run starts from an empty store. The load average is
 printed: other jobs share the machine, so compare ratios measured in one run.
+
+``--engine duckdb`` (or ``spark``) runs the monitor on that engine: its stored profiles are
+folders of value and category counts (``engines.stored_profile``), and a warm report reads no
+reference and, over stored partitions, no data at all.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from _common import load_average  # also puts the repository root on sys.path
 DAYS = 7
 
 
-def write_data(folder: Path, rows: int) -> tuple[Path, Path]:
+def write_data(folder: Path, rows: int, formats: list[str]) -> tuple[Path, Path]:
     """reference.parquet, current.parquet, and the current's DAYS daily partitions plus
     tomorrow's (a slice of the reference), as Parquet in ``parquet/`` and CSV in ``csv/``."""
     from drift import Size, make_frames
@@ -42,7 +47,7 @@ def write_data(folder: Path, rows: int) -> tuple[Path, Path]:
     for day in range(DAYS + 1):  # day DAYS is "tomorrow"
         source = cur if day < DAYS else ref
         part = source.iloc[(day % DAYS) * per_day : (day % DAYS + 1) * per_day]
-        for fmt in ("parquet", "csv"):
+        for fmt in formats:
             path = folder / fmt / f"date=2026-11-{day + 1:02d}" / f"part-0.{fmt}"
             path.parent.mkdir(parents=True)
             part.to_parquet(path, index=False) if fmt == "parquet" else part.to_csv(
@@ -66,7 +71,7 @@ class Window:
         shutil.move(self.held, self.root / f"date=2026-11-{DAYS + 1:02d}")
 
 
-def setup(folder: Path) -> tuple[object, object]:
+def setup(folder: Path, engine: str) -> tuple[object, object]:
     """A seeded MLflow store and a policy with a monitor on `churn`."""
     from bot.config import Settings
     from bot.policy.file import load_policy
@@ -77,7 +82,7 @@ def setup(folder: Path) -> tuple[object, object]:
     policy = folder / "policy.toml"
     policy.write_text(
         f'[models.churn.monitor]\nreference = "{folder / "reference.parquet"}"\n'
-        f'current = "{folder / "current.parquet"}"\nengine = "numpy"\n'
+        f'current = "{folder / "current.parquet"}"\nengine = "{engine}"\n'
     )
     settings = Settings(_env_file=None, mlflow_tracking_uri=uri, mlops_bot_config=policy)  # type: ignore[call-arg]
     return Registry(uri), load_policy(settings)
@@ -98,6 +103,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=200_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--engine", choices=["numpy", "duckdb", "spark"], default="numpy")
+    parser.add_argument("--formats", default="parquet,csv", help="of the daily partitions")
     args = parser.parse_args()
 
     from bot.monitoring.document import DriftDocument, ReportKind
@@ -106,9 +113,10 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="bench-profiles-") as tmp:
         folder = Path(tmp)
-        _ref, current = write_data(folder, args.rows)
-        windows = {fmt: Window(folder, fmt) for fmt in ("parquet", "csv")}
-        registry, policy = setup(folder)
+        _ref, current = write_data(folder, args.rows, args.formats.split(","))
+        windows = {fmt: Window(folder, fmt) for fmt in args.formats.split(",")}
+        registry, policy = setup(folder, args.engine)
+        kind = "partitions" if args.engine == "numpy" else "partition-tables"
         store_dir = folder / "profiles"
         now = datetime(2026, 11, 30, tzinfo=UTC)
         stores: list[ProfileStore] = []
@@ -158,10 +166,13 @@ def main() -> None:
                 warm()
 
             next_day = timed(lambda g=glob: report(stores[0], g), 1, tomorrow)
-            new = stores[0].writes["partitions"]
+            new = stores[0].writes[kind]
             runs.append((f"{what}, next day", *next_day, f"cached, {new} of {DAYS} new", base))
 
-        print(f"\nmonitor drift report, 50+10 cols x {args.rows:,} rows, charts off")
+        print(
+            f"\nmonitor drift report, 50+10 cols x {args.rows:,} rows, {args.engine} engine,"
+            " charts off"
+        )
         print("| report | wall s | CPU s | vs no store: wall | CPU | profiles |")
         print("|---|---|---|---|---|---|")
         for label, wall, cpu, note, (wall0, cpu0) in runs:

@@ -10,8 +10,10 @@ counts. The verdicts then come from the numpy engine's own code (``engines.stats
 from __future__ import annotations
 
 import logging
+import shutil
 import sys
-from collections.abc import Collection, Iterator, Sequence
+import tempfile
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -78,6 +80,8 @@ class DuckDBEngine(OutOfCoreEngine):
         self.memory_limit = memory_limit
         self.temp_directory = temp_directory
         self.threads = threads
+        self._scratch: Path | None = None  # CSV sources as Parquet, for one session
+        self._depth = 0
 
     def connect(self) -> duckdb.DuckDBPyConnection:
         import duckdb
@@ -105,6 +109,7 @@ class DuckDBEngine(OutOfCoreEngine):
         import duckdb
 
         con = self.connect()
+        self._depth += 1
         try:
             yield con
         except duckdb.OutOfMemoryException as exc:
@@ -116,6 +121,19 @@ class DuckDBEngine(OutOfCoreEngine):
             raise EngineError(f"{failure}: {one_line(exc)}") from exc
         finally:
             con.close()
+            self._depth -= 1
+            if not self._depth and self._scratch is not None:
+                shutil.rmtree(self._scratch, ignore_errors=True)
+                self._scratch = None
+
+    def scratch(self) -> Path:
+        """A folder for the current session's CSV sources converted to Parquet (in the spill
+        directory, else the system's temporary folder), removed when the session ends."""
+        if self._scratch is None:
+            base = self.temp_directory or Path(tempfile.gettempdir())
+            base.mkdir(parents=True, exist_ok=True)
+            self._scratch = Path(tempfile.mkdtemp(prefix="csv-", dir=base))
+        return self._scratch
 
     def compute_with_rows(
         self,
@@ -125,8 +143,8 @@ class DuckDBEngine(OutOfCoreEngine):
     ) -> tuple[DriftResult, int, int]:
         """:meth:`compute`, and the row counts of both sides (for the report document)."""
         with self.session(_READ_FAILED) as con:
-            ref_parts = _view(con, "ref", reference)
-            cur_parts = _view(con, "cur", current)
+            ref_parts = _view(con, "ref", reference, self.scratch)
+            cur_parts = _view(con, "cur", current, self.scratch)
             result = _compute(con, options, exclude=ref_parts | cur_parts)
             rows = [con.execute(f"SELECT count(*) FROM {v}").fetchone() for v in ("ref", "cur")]
             assert rows[0] is not None and rows[1] is not None
@@ -149,7 +167,7 @@ class DuckDBEngine(OutOfCoreEngine):
             names = profiled_names(types, columns, exclude, parts)
         sample = self.sample(reference, names, sample_rows) if sample_rows > 0 else None
         with self.session(_READ_FAILED) as con:
-            _view(con, "ref", reference)
+            _view(con, "ref", reference, self.scratch)
             con.execute(f"CREATE VIEW cur AS {sql.empty_doubles(_value_columns(types))}")
             return build(
                 Views(con), folder, columns=names, exclude=(), partitions=parts, sample=sample
@@ -160,7 +178,7 @@ class DuckDBEngine(OutOfCoreEngine):
     ) -> tuple[DriftResult, int]:
         """The drift of ``current`` against a stored reference, and the current row count."""
         with self.session(_READ_FAILED) as con:
-            cur_parts = _view(con, "cur", current)
+            cur_parts = _view(con, "cur", current, self.scratch)
             con.execute(f"CREATE VIEW ref AS {sql.empty_doubles(stored.value_columns)}")
             sides = StoredSides(ProfileSide([stored]), EngineSide(Views(con)), con)
             result = _compute(con, options, exclude=set(stored.partitions) | cur_parts, sides=sides)
@@ -205,9 +223,16 @@ def _value_columns(types: dict[str, str]) -> list[str]:
     return [c for c, t in types.items() if has_values(t)]
 
 
-def _view(con: duckdb.DuckDBPyConnection, name: str, source: pd.DataFrame | str | Path) -> set[str]:
+def _view(
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    source: pd.DataFrame | str | Path,
+    scratch: Callable[[], Path] | None = None,
+) -> set[str]:
     """Expose ``source`` as view ``name``; returns its hive partition columns (not compared:
-    a window's partition key differs from the reference's by construction)."""
+    a window's partition key differs from the reference's by construction). With ``scratch``,
+    CSV files are converted to one Parquet file there first: every query over a CSV view
+    parses (and sniffs) the text again, and a comparison runs several queries per column."""
     import pandas as pd
 
     if isinstance(source, pd.DataFrame):
@@ -226,6 +251,10 @@ def _view(con: duckdb.DuckDBPyConnection, name: str, source: pd.DataFrame | str 
     elif all(f.endswith((".csv", ".csv.gz", ".tsv")) for f in lowered):
         rel = con.read_csv(files, union_by_name=True, auto_type_candidates=_CSV_TYPES)
         parts = set()
+        if scratch is not None:
+            target = scratch() / f"{name}.parquet"
+            rel.write_parquet(str(target))  # streamed: parsed once, within the memory limit
+            rel = con.read_parquet(str(target))
     else:
         raise EngineError(f"`{source}` must be Parquet or CSV files, not a mix or another format")
     rel.create_view(name)

@@ -376,3 +376,21 @@ def test_runs_of_ties_across_the_sorted_batches_match(tmp_path: Path) -> None:
     assert_same(numpy_result, duckdb_result)
     methods = {f.name: f.method for f in duckdb_result.features}
     assert methods == {"mixed": "wasserstein", "mixed_ks": "ks"}
+
+
+def test_csv_sources_are_read_once_into_parquet_that_is_removed_after(tmp_path: Path) -> None:
+    """A comparison converts CSV files to Parquet in the spill folder (each query would parse
+    the text again otherwise), with the statistics of the CSV, and leaves nothing behind."""
+    rng = np.random.default_rng(15)
+    ref, cur = _frame(rng, 900, 0.0), _frame(rng, 700, 0.3)
+    ref.to_csv(tmp_path / "ref.csv", index=False)
+    cur.to_csv(tmp_path / "cur.csv", index=False)
+    engine = DuckDBEngine(temp_directory=tmp_path / "spill", threads=2)
+    paths = (tmp_path / "ref.csv", tmp_path / "cur.csv")
+    expected = make_engine("numpy").compute(*paths, DriftOptions())
+    assert_same(expected, engine.compute(*paths, DriftOptions()))
+    assert list((tmp_path / "spill").iterdir()) == []
+    with engine.session("test") as con:
+        assert engine.scratch().parent == tmp_path / "spill"
+        assert con.execute("SELECT 1").fetchall() == [(1,)]
+    assert list((tmp_path / "spill").iterdir()) == []
