@@ -8,7 +8,9 @@
   where they are computed and the exact combination);
 * ``duckdb_engine``: DuckDB in process, out of core;
 * ``spark_engine``, ``spark_aggregates``: a Spark session reads the data and aggregates each
-  side; the driver combines the aggregates with the same SQL, exactly.
+  side; the driver combines the aggregates with the same SQL, exactly;
+* ``stored_profile``, ``stored_sides``: a side profiled once into a folder by either engine
+  (a monitor's reference, a daily file), and the comparison from such folders.
 """
 
 from __future__ import annotations
