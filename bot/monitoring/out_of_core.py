@@ -151,7 +151,11 @@ def _with_stored_profile(
             store.prune(ctx.model)
         provenance = Provenance.COMPUTED if computed else Provenance.CACHED
         notes: tuple[dict[str, Any], dict[str, Any]] = ({"profile": provenance}, {})
-        parts = _partitions(store, engine, current, say, charts, stack)
+        try:
+            parts = _partitions(store, engine, current, say, charts, stack)
+        except OSError as exc:  # the data dir cannot be written: the engine reads them all
+            log.warning("partition profiles cannot be written (%s): not cached", exc)
+            parts = None
         cur_sample = None
         if parts is not None:
             say(f"comparing {len(parts[0])} stored partition profiles with the stored reference")

@@ -289,3 +289,16 @@ def test_spark_reads_a_stored_profile_too(
     assert (provenance(first), provenance(again)) == (("computed", (2, 2)), ("cached", (2, 0)))
     assert again.document.engine == "spark"
     close_bodies(again, report(settings, None, engine="numpy", charts=False))
+
+
+def test_a_store_that_cannot_be_written_leaves_the_out_of_core_report_whole(
+    tmp_path: Path, mlflow_store: str
+) -> None:
+    settings, folder = setup(tmp_path, mlflow_store)
+    write_day(folder, 1)
+    write_day(folder, 2)
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the store's folder should be")
+    rep = report(settings, ProfileStore(blocked), engine="duckdb")
+    assert provenance(rep) == (None, None)
+    close_bodies(rep, report(settings, None, engine="numpy"))
