@@ -131,16 +131,12 @@ class ProfileStore:
         try:
             stored = load_tables(path)
         except FileNotFoundError:
-            self.misses[kind] += 1
+            self._missed(kind)
             return None
         except Exception as exc:  # another format, a corrupt meta.json
-            log.warning("profile %s cannot be read (%s); computing it again", path, exc)
-            self.misses[kind] += 1
+            self._missed(kind, path, exc)
             return None
-        self.hits[kind] += 1
-        if kind == ProfileKind.PARTITION_TABLES:
-            with contextlib.suppress(OSError):  # pruned meanwhile: it was read anyway
-                os.utime(path)  # in use: not pruned
+        self._hit(kind, path)
         return stored
 
     def keep_tables(self, kind: ProfileKind, stored: StoredProfile, path: Path) -> StoredProfile:
@@ -174,21 +170,31 @@ class ProfileStore:
         try:
             profile = read_profile(path)
         except FileNotFoundError:
-            self.misses[kind] += 1
+            self._missed(kind)
             return None
         except ProfileFormatError as exc:
             log.info("profile %s is of another format (%s); computing it again", path, exc)
-            self.misses[kind] += 1
+            self._missed(kind)
             return None
         except Exception as exc:  # a corrupt file: pyarrow raises several types
-            log.warning("profile %s cannot be read (%s); computing it again", path, exc)
-            self.misses[kind] += 1
+            self._missed(kind, path, exc)
             return None
+        self._hit(kind, path)
+        return profile
+
+    def _missed(
+        self, kind: ProfileKind, path: Path | None = None, exc: Exception | None = None
+    ) -> None:
+        """Count a miss; log why a profile that is there cannot be read."""
+        if path is not None:
+            log.warning("profile %s cannot be read (%s); computing it again", path, exc)
+        self.misses[kind] += 1
+
+    def _hit(self, kind: ProfileKind, path: Path) -> None:
         self.hits[kind] += 1
-        if kind == ProfileKind.PARTITION:
+        if kind in (ProfileKind.PARTITION, ProfileKind.PARTITION_TABLES):
             with contextlib.suppress(OSError):  # pruned meanwhile: it was read anyway
                 os.utime(path)  # in use: not pruned
-        return profile
 
     def save(
         self, kind: ProfileKind, path: Path, profile: ReferenceProfile, source: dict[str, str]

@@ -10,12 +10,17 @@ DuckDB only the aggregated rows.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
+from bot.monitoring.drift.engines import sql
 from bot.monitoring.drift.profiles import ColumnProfile
+
+if TYPE_CHECKING:
+    import duckdb
 
 Batch = tuple[np.ndarray, np.ndarray, np.ndarray]  # values, reference counts, current counts
 
@@ -61,3 +66,16 @@ class SideAggregates(Protocol):
     def samples(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         """Both sides' sorted finite values (small columns only: scipy's exact KS)."""
         ...
+
+
+def std_of_counts(con: duckdb.DuckDBPyConnection, table: str, n: int, scale: float) -> float:
+    """The population std of the reference values of a DuckDB ``table`` (v, rc, cc) of value
+    counts: scaled by ``scale`` first and in two passes of exactly rounded sums, as
+    ``profiles._add_reference_stats`` computes it from the values."""
+    if not (scale > 0 and math.isfinite(scale)):
+        return 0.0 if scale == 0 else math.nan
+    total = con.execute(sql.reference_scaled_sum(table), [scale]).fetchall()[0][0]
+    mean = float(total) / n
+    params = [scale, mean, scale, mean]
+    sq = con.execute(sql.reference_sq_dev(table), params).fetchall()[0][0]
+    return scale * math.sqrt(float(sq) / n)

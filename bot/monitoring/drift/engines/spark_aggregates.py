@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bot.monitoring.drift.engines import sql
-from bot.monitoring.drift.engines.aggregates import Batch
+from bot.monitoring.drift.engines.aggregates import Batch, std_of_counts
 from bot.monitoring.drift.engines.base import EngineError, one_line
 from bot.monitoring.drift.engines.duckdb_views import _dates, _kind, _utc, bare_profile
 from bot.monitoring.drift.profiles import ColumnProfile
@@ -104,13 +104,8 @@ class SparkAggregates:
 
     def reference_std(self, name: str, n: int, scale: float) -> float:
         if not (scale > 0 and math.isfinite(scale)):
-            return 0.0 if scale == 0 else math.nan
-        table = self._value_counts(name)
-        total = self.con.execute(sql.reference_scaled_sum(table), [scale]).fetchall()[0][0]
-        mean = float(total) / n
-        params = [scale, mean, scale, mean]
-        sq = self.con.execute(sql.reference_sq_dev(table), params).fetchall()[0][0]
-        return scale * math.sqrt(float(sq) / n)
+            return 0.0 if scale == 0 else math.nan  # no Spark job for it
+        return std_of_counts(self.con, self._value_counts(name), n, scale)
 
     def bin_counts(self, name: str, edges: np.ndarray) -> list[tuple[int, int, int]]:
         query = sql.bin_counts(self._value_counts(name), edges.size)

@@ -11,7 +11,6 @@ files (``fsum``, as the Spark engine does from its value counts).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator, Sequence
 from functools import reduce
 from pathlib import Path
@@ -20,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from bot.monitoring.drift.engines import sql
-from bot.monitoring.drift.engines.aggregates import Batch, SideAggregates
+from bot.monitoring.drift.engines.aggregates import Batch, SideAggregates, std_of_counts
 from bot.monitoring.drift.engines.base import EngineError
 from bot.monitoring.drift.engines.duckdb_views import bare_profile
 from bot.monitoring.drift.engines.stored_profile import StoredProfile
@@ -284,14 +283,7 @@ class StoredSides:
         return merge_sorted(self.ref.values(name, n), self.cur.values(name, m))
 
     def reference_std(self, name: str, n: int, scale: float) -> float:
-        if not (scale > 0 and math.isfinite(scale)):
-            return 0.0 if scale == 0 else math.nan
-        table = self._view(self.ref.value_files(name) or [])
-        total = self.con.execute(sql.reference_scaled_sum(table), [scale]).fetchall()[0][0]
-        mean = float(total) / n
-        params = [scale, mean, scale, mean]
-        sq = self.con.execute(sql.reference_sq_dev(table), params).fetchall()[0][0]
-        return scale * math.sqrt(float(sq) / n)
+        return std_of_counts(self.con, self._view(self.ref.value_files(name) or []), n, scale)
 
     def bin_counts(self, name: str, edges: np.ndarray) -> list[tuple[int, int, int]]:
         ref, cur = (self._bins(s, name, edges) for s in (self.ref, self.cur))
