@@ -108,6 +108,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from bot.monitoring.document import DriftDocument, ReportKind
+    from bot.monitoring.drift.engines import EngineConfig
     from bot.monitoring.drift.profile_store import ProfileStore
     from bot.monitoring.report import make_report
 
@@ -131,6 +132,7 @@ def main() -> None:
                 charts=False,
                 now=now,
                 profiles=store,
+                engine_config=EngineConfig(spill_dir=folder / "spill"),  # as the bot's data dir
             )
             assert isinstance(rep.document, DriftDocument)
             return rep.document
