@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot.monitoring.datasets import local_paths
-from bot.monitoring.drift.engines.base import DriftOptions, EngineConfig, EngineError, is_local
+from bot.monitoring.drift.engines.base import DriftOptions, EngineConfig, is_local
 from bot.monitoring.drift.profile_store import ProfileKind, ProfileStore, file_digest
 from bot.monitoring.profiled import (
     ProfileContext,
@@ -144,7 +144,8 @@ def _with_stored_profile(
             stored, computed = stack.enter_context(
                 _stored(store, ProfileKind.TABLES, where, build, unchanged)
             )
-        except OSError as exc:  # the data dir cannot be written
+        except OSError as exc:  # the data dir cannot be written (the engines' read errors
+            # are EngineErrors): the plain comparison, as a numpy report goes on
             log.warning("reference profiles cannot be written (%s): not cached", exc)
             return None
         if computed:
@@ -262,15 +263,10 @@ def _profile(
     """Profile the reference into ``folder`` (with the charts' sample when they are drawn)."""
     columns, out = profiled_columns(options)
     say(f"profiling the reference {reference} once (stored for the next reports)")
-    try:
-        return engine.profile_reference(
-            reference,
-            folder,
-            columns=columns,
-            exclude=out,
-            sample_rows=CHART_SAMPLE_ROWS if charts else 0,
-        )
-    except EngineError:
-        raise
-    except OSError as exc:  # the scratch folder is full or gone: the report says so
-        raise EngineError(f"the reference profile could not be written: {exc}") from exc
+    return engine.profile_reference(
+        reference,
+        folder,
+        columns=columns,
+        exclude=out,
+        sample_rows=CHART_SAMPLE_ROWS if charts else 0,
+    )
