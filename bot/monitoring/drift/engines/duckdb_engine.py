@@ -98,7 +98,12 @@ class DuckDBEngine(OutOfCoreEngine):
         if self.threads is not None:
             config["threads"] = self.threads
         try:
-            return duckdb.connect(":memory:", config=config)
+            con = duckdb.connect(":memory:", config=config)
+            # the prefetch reads a row group's column chunks in one allocation: a 1M-row group
+            # of 60 columns needs ~380 MiB at once and fails under a 700 MiB limit (a setting
+            # of the parquet extension, which loads with the connection, not in its config)
+            con.execute("SET disable_parquet_prefetching = true")
+            return con
         except duckdb.Error as exc:
             raise EngineError(f"DuckDB cannot start: {one_line(exc)}") from exc
 

@@ -394,3 +394,19 @@ def test_csv_sources_are_read_once_into_parquet_that_is_removed_after(tmp_path: 
         assert engine.scratch().parent == tmp_path / "spill"
         assert con.execute("SELECT 1").fetchall() == [(1,)]
     assert list((tmp_path / "spill").iterdir()) == []
+
+
+def test_a_wide_row_group_bigger_than_the_memory_limit_is_read(tmp_path: Path) -> None:
+    """30 columns x 200k random doubles in one row group (46 MiB) under a 40 MB limit: DuckDB's
+    Parquet prefetch would read the group's column chunks in one allocation and fail."""
+    rng = np.random.default_rng(17)
+    n = 200_000
+    ref = pd.DataFrame({f"c{i}": rng.normal(0, 1, n) for i in range(30)})
+    cur = pd.DataFrame({f"c{i}": rng.normal(0.01 * i, 1, n) for i in range(30)})
+    for name, frame in (("ref", ref), ("cur", cur)):
+        frame.to_parquet(tmp_path / f"{name}.parquet", index=False, row_group_size=n)
+    paths = (tmp_path / "ref.parquet", tmp_path / "cur.parquet")
+    engine = DuckDBEngine(memory_limit="40MB", temp_directory=tmp_path / "spill", threads=1)
+    assert_same(
+        make_engine("numpy").compute(*paths, DriftOptions()), engine.compute(*paths, DriftOptions())
+    )
