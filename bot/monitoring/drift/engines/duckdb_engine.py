@@ -175,7 +175,7 @@ class DuckDBEngine(OutOfCoreEngine):
             _view(con, "ref", reference, self.scratch)
             con.execute(f"CREATE VIEW cur AS {sql.empty_doubles(_value_columns(types))}")
             return build(
-                Views(con), folder, columns=names, exclude=(), partitions=parts, sample=sample
+                Views(con), con, folder, columns=names, exclude=(), partitions=parts, sample=sample
             )
 
     def compute_with_reference(

@@ -172,7 +172,7 @@ class SparkEngine(OutOfCoreEngine):
                 )
                 sample = self.sample(reference, names, sample_rows) if sample_rows > 0 else None
                 return build(
-                    sides, folder, columns=names, exclude=(), partitions=parts, sample=sample
+                    sides, con, folder, columns=names, exclude=(), partitions=parts, sample=sample
                 )
         finally:
             for view in views:

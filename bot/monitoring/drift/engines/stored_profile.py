@@ -14,22 +14,26 @@ stored so, and each file of a current folder or glob (a daily partition).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Iterator
+import math
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from pydantic import BaseModel
 
-from bot.monitoring.drift.engines.aggregates import Batch, SideAggregates
+from bot.monitoring.drift.engines import sql
+from bot.monitoring.drift.engines.aggregates import Batch, SideAggregates, std_of_counts
 from bot.monitoring.drift.engines.base import EngineError
 from bot.monitoring.drift.engines.duckdb_views import _kind, _utc
+from bot.monitoring.drift.engines.stats import decile_edges, decile_ranks
 from bot.monitoring.drift.profiles import ColumnProfile
 
 if TYPE_CHECKING:
+    import duckdb
     import pandas as pd
 
-FORMAT = 1  # of the folder; another format is a miss, computed again
+FORMAT = 2  # of the folder; another format is a miss, computed again
 META = "meta.json"
 SAMPLE = "sample.parquet"
 _BATCH_ROWS = 1 << 20
@@ -48,6 +52,11 @@ class StoredColumn(BaseModel):
     oldest_us: int | None = None
     values: str | None = None  # file of the sorted value counts (numeric and boolean columns)
     categories: str | None = None  # file of the category counts (categorical columns)
+    # what every comparison computes from the reference alone, the same way (:func:`_summarise`)
+    scale: float | None = None  # the largest magnitude of its finite values
+    std: float | None = None
+    edges: list[float] | None = None  # the PSI bins' inner edges (its deciles)
+    bins: dict[int, int] | None = None  # bin -> count of its values
 
     def profile(self) -> ColumnProfile:
         """A fresh profile (``_compute`` sets the category counts on it)."""
@@ -106,15 +115,10 @@ class StoredProfile:
         self, name: str, batch_rows: int = _BATCH_ROWS
     ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """The column's sorted finite values and their counts, in batches."""
-        import pyarrow.parquet as pq
 
         file = self.column(name).values
-        if file is None:
-            return
-        with pq.ParquetFile(self.folder / file) as reader:
-            for batch in reader.iter_batches(batch_size=batch_rows, columns=["v", "rc"]):
-                v = batch.column(0).to_numpy().astype(np.float64, copy=False)
-                yield v, batch.column(1).to_numpy().astype(np.int64, copy=False)
+        if file is not None:
+            yield from _batches(self.folder / file, batch_rows)
 
     def value_file(self, name: str) -> Path | None:
         """The file of the column's stored values, or None (no finite value was stored)."""
@@ -162,6 +166,7 @@ def profiled_names(
 
 def build(
     sides: SideAggregates,
+    con: duckdb.DuckDBPyConnection,
     folder: Path,
     *,
     columns: Collection[str] | None,
@@ -169,14 +174,16 @@ def build(
     partitions: Collection[str],
     sample: pd.DataFrame | None = None,
 ) -> StoredProfile:
-    """Profile the ``ref`` side of ``sides`` (whose ``cur`` side is empty) into ``folder``:
+    """Profile the ``ref`` side of ``sides`` (whose ``cur`` side is empty) into ``folder``
+    (``con``: a DuckDB connection that sums the stored values):
     ``columns`` (None: all) less ``exclude`` and the hive ``partitions``."""
     folder.mkdir(parents=True, exist_ok=True)
     types = sides.types("ref")
     names = profiled_names(types, columns, exclude, partitions)
     counts = sides.usable_counts("ref", names, types)
     stored = [
-        _store_column(sides, folder, i, name, types[name], counts) for i, name in enumerate(names)
+        _store_column(sides, con, folder, i, name, types[name], counts)
+        for i, name in enumerate(names)
     ]
     kept = False
     if sample is not None:
@@ -201,6 +208,7 @@ def _rows(sides: SideAggregates, types: dict[str, str]) -> int:
 
 def _store_column(
     sides: SideAggregates,
+    con: duckdb.DuckDBPyConnection,
     folder: Path,
     i: int,
     name: str,
@@ -223,10 +231,72 @@ def _store_column(
         entry.values = f"values-{i}.parquet"
         batches = sides.sorted_counts(name, prof.n, 0) if prof.n else iter(())
         _write_values(batches, folder / entry.values)
+        if prof.n:
+            _summarise(con, folder / entry.values, prof.n, entry)
     if prof.kind == "categorical":
         entry.categories = f"categories-{i}.parquet"
         _write_categories(sides.category_counts(name, "ref"), folder / entry.categories)
     return entry
+
+
+def _summarise(con: duckdb.DuckDBPyConnection, path: Path, n: int, entry: StoredColumn) -> None:
+    """Store what a comparison computes from the reference alone: its scale, the std (as
+    ``aggregates.std_of_counts``), the PSI edges from its order statistics (as
+    ``duckdb_engine._numeric_stats``) and its count in each bin. Kept only when finite (values
+    near ±1e308 overflow: the comparison computes them again, and says so)."""
+    lo, hi, t = decile_ranks(n)
+    found = order_statistics(_batches(path), np.unique(np.concatenate((lo, hi, [0, n - 1]))))
+    scale = max(abs(found[0]), abs(found[n - 1]))
+    table = values_view(con, [path])
+    std = std_of_counts(con, table, n, scale)
+    edges = decile_edges(
+        np.array([found[int(r)] for r in lo], dtype=np.float64),
+        np.array([found[int(r)] for r in hi], dtype=np.float64),
+        t,
+    )
+    if not (math.isfinite(std) and np.isfinite(edges).all()):
+        return
+    rows = con.execute(sql.bin_counts(table, edges.size), edges.tolist()).fetchall()
+    entry.scale, entry.std, entry.edges = scale, std, edges.tolist()
+    entry.bins = {int(b): int(rc) for b, rc, _ in rows}
+
+
+def order_statistics(
+    batches: Iterable[tuple[np.ndarray, np.ndarray]], ranks: np.ndarray
+) -> dict[int, float]:
+    """The values at the 0-based ``ranks`` (ascending) of ascending (value, count) batches."""
+    found: dict[int, float] = {}
+    offset = 0
+    for v, c in batches:
+        if not v.size:
+            continue
+        cum = offset + np.cumsum(c)
+        inside = ranks[(ranks >= offset) & (ranks < cum[-1])]
+        for r, at in zip(inside, np.searchsorted(cum, inside, side="right"), strict=True):
+            found[int(r)] = float(v[at])
+        offset = int(cum[-1])
+    return found
+
+
+def values_view(
+    con: duckdb.DuckDBPyConnection, files: Sequence[Path], view: str = "drift_stored_values"
+) -> str:
+    """A DuckDB view (v, rc, cc) of stored value files (cc = 0), named ``view``."""
+    complete = getattr(con, "complete", None)
+    if complete is not None:  # DuckDB 2 refuses while a fetchone() result is pending
+        complete()
+    rel = con.read_parquet([str(f) for f in files])
+    rel.select("v, rc, 0 AS cc").create_view(view, replace=True)
+    return view
+
+
+def _batches(path: Path, batch_rows: int = _BATCH_ROWS) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    import pyarrow.parquet as pq
+
+    with pq.ParquetFile(path) as reader:
+        for batch in reader.iter_batches(batch_size=batch_rows, columns=["v", "rc"]):
+            v = batch.column(0).to_numpy().astype(np.float64, copy=False)
+            yield v, batch.column(1).to_numpy().astype(np.int64, copy=False)
 
 
 def _micros(stamp: pd.Timestamp) -> int:

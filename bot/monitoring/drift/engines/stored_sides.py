@@ -4,15 +4,15 @@
 two sides, each either a :class:`ProfileSide` (one stored profile, or the profiles of the files
 of a current folder or glob read as one data set) or an :class:`EngineSide` (an engine's own
 aggregates of data it reads, beside an empty other side). Each side's numeric values come in
-ascending order, so the union the statistics scan is a merge (:func:`merge_sorted`), not a
-sort; the reference moments and the bins of stored values are summed by DuckDB over the value
-files (``fsum``, as the Spark engine does from its value counts).
+ascending order, so the union the statistics scan is a merge of the stored parts and the
+engine's sorted values (:func:`merge_sorted`), not a sort of everything. The reference's
+moments and bins were summed when it was stored (``stored_profile``); the bins of other stored
+values are summed by DuckDB over their files.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from functools import reduce
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -22,7 +22,7 @@ from bot.monitoring.drift.engines import sql
 from bot.monitoring.drift.engines.aggregates import Batch, SideAggregates, std_of_counts
 from bot.monitoring.drift.engines.base import EngineError
 from bot.monitoring.drift.engines.duckdb_views import bare_profile
-from bot.monitoring.drift.engines.stored_profile import StoredProfile
+from bot.monitoring.drift.engines.stored_profile import StoredColumn, StoredProfile, values_view
 from bot.monitoring.drift.profiles import ColumnProfile
 
 if TYPE_CHECKING:
@@ -50,8 +50,9 @@ class OneSide(Protocol):
 
     def category_counts(self, name: str) -> dict[Any, int]: ...
 
-    def values(self, name: str, n: int) -> Iterator[Counts]:
-        """The column's ``n`` finite values in ascending order, as (value, count) batches."""
+    def streams(self, name: str, n: int) -> list[Iterator[Counts]]:
+        """The column's ``n`` finite values, as ascending streams of (value, count) batches
+        (one per stored part)."""
         ...
 
     def value_files(self, name: str) -> list[Path] | None:
@@ -63,49 +64,56 @@ class OneSide(Protocol):
     def samples(self, name: str) -> np.ndarray: ...
 
 
-def merge_sorted(a: Iterator[Counts], b: Iterator[Counts]) -> Iterator[Batch]:
-    """Batches (value, count in ``a``, count in ``b``) in ascending order from two ascending
-    streams of (value, count): each round emits every buffered value up to the smaller of the
-    two buffers' last values (a value may repeat across rows and batches)."""
-    a_v, a_c, b_v, b_c = _EMPTY, _NO_COUNTS, _EMPTY, _NO_COUNTS
-    a_done = b_done = False
+def merge_sorted(
+    ref: Sequence[Iterator[Counts]], cur: Sequence[Iterator[Counts]]
+) -> Iterator[Batch]:
+    """Batches (value, reference count, current count) in ascending order from ascending
+    streams of (value, count) of either side: each round takes from every buffered stream its
+    values up to the smallest of the buffers' last values and sorts them together (a stable
+    sort of k sorted runs: a k-way merge); a value may repeat across rows and batches."""
+    streams = [*ref, *cur]
+    of_ref = [True] * len(ref) + [False] * len(cur)
+    bufs: list[Counts | None] = [(_EMPTY, _NO_COUNTS)] * len(streams)  # None: exhausted
     while True:
-        while not a_done and not a_v.size:
-            try:
-                a_v, a_c = _typed(next(a))
-            except StopIteration:
-                a_done = True
-        while not b_done and not b_v.size:
-            try:
-                b_v, b_c = _typed(next(b))
-            except StopIteration:
-                b_done = True
-        if a_done and b_done:
+        for i, stream in enumerate(streams):
+            buf = bufs[i]
+            while buf is not None and not buf[0].size:
+                try:
+                    buf = _typed(next(stream))
+                except StopIteration:
+                    buf = None
+            bufs[i] = buf
+        live = [(i, b) for i, b in enumerate(bufs) if b is not None]
+        if not live:
             return
-        if a_done or b_done:
-            v, c = (a_v, a_c) if b_done else (b_v, b_c)
-            zeros = np.zeros(v.size, dtype=np.int64)
-            yield (v, c, zeros) if b_done else (v, zeros, c)
-            a_v, a_c, b_v, b_c = _EMPTY, _NO_COUNTS, _EMPTY, _NO_COUNTS
+        limit = min(b[0][-1] for _, b in live)
+        vs, rcs, ccs = [], [], []
+        for i, (v, c) in live:
+            k = int(np.searchsorted(v, limit, side="right"))
+            zeros = np.zeros(k, dtype=np.int64)
+            vs.append(v[:k])
+            rcs.append(c[:k] if of_ref[i] else zeros)
+            ccs.append(zeros if of_ref[i] else c[:k])
+            bufs[i] = (v[k:], c[k:])
+        if len(vs) == 1:
+            yield vs[0], rcs[0], ccs[0]
             continue
-        limit = min(a_v[-1], b_v[-1])
-        ia = int(np.searchsorted(a_v, limit, side="right"))
-        ib = int(np.searchsorted(b_v, limit, side="right"))
-        v = np.concatenate((a_v[:ia], b_v[:ib]))
-        rc = np.concatenate((a_c[:ia], np.zeros(ib, dtype=np.int64)))
-        cc = np.concatenate((np.zeros(ia, dtype=np.int64), b_c[:ib]))
-        order = np.argsort(v, kind="stable")  # two sorted runs: a linear merge
-        yield v[order], rc[order], cc[order]
-        a_v, a_c, b_v, b_c = a_v[ia:], a_c[ia:], b_v[ib:], b_c[ib:]
+        v = np.concatenate(vs)
+        order = np.argsort(v, kind="stable")
+        yield v[order], np.concatenate(rcs)[order], np.concatenate(ccs)[order]
+
+
+def _tallied(stream: Iterator[Counts], edges: np.ndarray, tally: np.ndarray) -> Iterator[Counts]:
+    """``stream`` as it is, adding its counts per bin of ``edges`` to ``tally`` (bin i holds
+    [e(i-1), e(i)), as ``sql.bin_counts``); float weights are exact below 2**53."""
+    for v, c in stream:
+        bins = np.searchsorted(edges, v, side="right")
+        tally += np.bincount(bins, weights=c, minlength=tally.size).astype(np.int64)
+        yield v, c
 
 
 def _typed(batch: Counts) -> Counts:
     return np.asarray(batch[0], dtype=np.float64), np.asarray(batch[1], dtype=np.int64)
-
-
-def _summed(batches: Iterator[Batch]) -> Iterator[Counts]:
-    for v, a, b in batches:
-        yield v, a + b
 
 
 def mergeable(parts: Sequence[StoredProfile]) -> bool:
@@ -145,6 +153,10 @@ class ProfileSide:
     def types(self) -> dict[str, str]:
         return dict(self.parts[0].meta.types)
 
+    def summary(self, name: str) -> StoredColumn | None:
+        """The stored column of a single stored profile (its std, edges and bins), else None."""
+        return self.parts[0].column(name) if len(self.parts) == 1 else None
+
     def usable_counts(
         self, names: Sequence[str], types: dict[str, str]
     ) -> dict[str, tuple[int, int]]:
@@ -179,11 +191,10 @@ class ProfileSide:
                 total[key] = total.get(key, 0) + n
         return {key: total[key] for key in sorted(total)}  # DuckDB's ORDER BY of one type
 
-    def values(self, name: str, n: int) -> Iterator[Counts]:
-        # the merges hold a batch of each part: their sum stays about one batch of one part
+    def streams(self, name: str, n: int) -> list[Iterator[Counts]]:
+        # the merge holds a batch of each part: their sum stays about one batch of one part
         batch = max(1 << 16, (1 << 20) // len(self.parts))
-        streams = [p.values(name, batch) for p in self.parts]
-        return reduce(lambda a, b: _summed(merge_sorted(a, b)), streams)
+        return [p.values(name, batch) for p in self.parts]
 
     def value_files(self, name: str) -> list[Path] | None:
         return [f for p in self.parts if (f := p.value_file(name)) is not None]
@@ -233,9 +244,10 @@ class EngineSide:
     def category_counts(self, name: str) -> dict[Any, int]:
         return self.inner.category_counts(name, self.side)
 
-    def values(self, name: str, n: int) -> Iterator[Counts]:
-        if not n:
-            return
+    def streams(self, name: str, n: int) -> list[Iterator[Counts]]:
+        return [self._values(name, n)] if n else []
+
+    def _values(self, name: str, n: int) -> Iterator[Counts]:
         at = 1 if self.side == "ref" else 2
         counts = (0, n) if self.side == "cur" else (n, 0)
         for batch in self.inner.sorted_counts(name, *counts):
@@ -259,6 +271,7 @@ class StoredSides:
     def __init__(self, ref: ProfileSide, cur: OneSide, con: duckdb.DuckDBPyConnection) -> None:
         self.ref, self.cur, self.con = ref, cur, con
         self._viewed: tuple[str, ...] = ()
+        self._tallies: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # column -> edges, counts
 
     def _side(self, side: str) -> OneSide:
         return self.ref if side == "ref" else self.cur
@@ -280,19 +293,43 @@ class StoredSides:
         return self._side(side).category_counts(name)
 
     def sorted_counts(self, name: str, n: int, m: int) -> Iterator[Batch]:
-        return merge_sorted(self.ref.values(name, n), self.cur.values(name, m))
+        cur = self.cur.streams(name, m)
+        stored = self.ref.summary(name)
+        if stored is not None and stored.edges is not None:
+            # the bins are the stored reference's: the current's counts in them as it streams
+            edges = np.asarray(stored.edges, dtype=np.float64)
+            tally = np.zeros(edges.size + 1, dtype=np.int64)
+            self._tallies[name] = (edges, tally)
+            cur = [_tallied(stream, edges, tally) for stream in cur]
+        return merge_sorted(self.ref.streams(name, n), cur)
 
     def reference_std(self, name: str, n: int, scale: float) -> float:
+        stored = self.ref.summary(name)
+        if stored is not None and stored.std is not None and stored.scale == scale:
+            return stored.std
         return std_of_counts(self.con, self._view(self.ref.value_files(name) or []), n, scale)
 
     def bin_counts(self, name: str, edges: np.ndarray) -> list[tuple[int, int, int]]:
-        ref, cur = (self._bins(s, name, edges) for s in (self.ref, self.cur))
+        ref = self._bins(self.ref, name, edges)
+        tallied = self._tallies.pop(name, None)  # complete: the scan consumed the stream
+        if tallied is not None and np.array_equal(tallied[0], edges):
+            cur = {b: int(n) for b, n in enumerate(tallied[1]) if n}
+        else:
+            cur = self._bins(self.cur, name, edges)
         return [(b, ref.get(b, 0), cur.get(b, 0)) for b in sorted(ref.keys() | cur.keys())]
 
     def samples(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         return self.ref.samples(name), self.cur.samples(name)
 
     def _bins(self, side: OneSide, name: str, edges: np.ndarray) -> dict[int, int]:
+        stored = self.ref.summary(name) if side is self.ref else None
+        if (
+            stored is not None
+            and stored.bins is not None
+            and stored.edges is not None
+            and np.array_equal(np.asarray(stored.edges, dtype=np.float64), edges)
+        ):
+            return dict(stored.bins)
         files = side.value_files(name)
         if files is None:
             return side.bin_counts(name, edges)
@@ -307,10 +344,6 @@ class StoredSides:
         if not files:
             raise EngineError("no stored values to sum")
         if self._viewed != key:
-            complete = getattr(self.con, "complete", None)
-            if complete is not None:  # DuckDB 2 refuses while a fetchone() result is pending
-                complete()
-            rel = self.con.read_parquet(list(key))
-            rel.select("v, rc, 0 AS cc").create_view(_STORED_VIEW, replace=True)
+            values_view(self.con, files, _STORED_VIEW)
             self._viewed = key
         return _STORED_VIEW

@@ -4,6 +4,8 @@ exactness cases of the DuckDB engine's tests, reading only the current data."""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -131,23 +133,36 @@ def test_the_folder_holds_aggregates_not_rows(tmp_path: Path) -> None:
     engine.profile_reference(tmp_path / "ref.parquet", tmp_path / "p", columns=None, exclude=())
     profile = load(tmp_path / "p")
     assert profile.rows == 200_000
-    file = profile.column("few").values
-    assert file is not None and pq.read_metadata(tmp_path / "p" / file).num_rows == 50
+    few = profile.column("few")
+    assert few.values is not None and pq.read_metadata(tmp_path / "p" / few.values).num_rows == 50
+    # what every comparison computes from the reference alone is stored with it
+    assert few.scale == 49.0 and few.std is not None and math.isclose(few.std, 14.43, rel_tol=0.01)
+    assert few.edges is not None and few.bins is not None
+    assert sum(few.bins.values()) == 200_000 and len(few.bins) == len(few.edges) + 1
 
 
 def test_merge_sorted_interleaves_ties_and_uneven_batches() -> None:
+    """Three reference streams and two current ones, with ties across streams and batches."""
     rng = np.random.default_rng(5)
-    a = np.sort(rng.integers(0, 300, 5000).astype(float))
-    b = np.sort(rng.integers(100, 400, 3000).astype(float))
-    a_v, a_c = np.unique(a, return_counts=True)
-    ref = ((a_v[i : i + 17], a_c[i : i + 17]) for i in range(0, a_v.size, 17))
-    cur = ((b[i : i + 1000], np.ones(b[i : i + 1000].size, int)) for i in range(0, b.size, 1000))
-    merged = list(merge_sorted(ref, cur))
+
+    def stream(values: np.ndarray, size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        v, c = np.unique(values, return_counts=True)
+        return ((v[i : i + size], c[i : i + size]) for i in range(0, v.size, size))
+
+    ref = [np.sort(rng.integers(0, 300, n).astype(float)) for n in (5000, 10, 0)]
+    cur = [np.sort(rng.integers(100, 400, n).astype(float)) for n in (3000, 700)]
+    merged = list(
+        merge_sorted(
+            [stream(a, s) for a, s in zip(ref, (17, 3, 5), strict=True)],
+            [stream(b, s) for b, s in zip(cur, (1000, 1), strict=True)],
+        )
+    )
     v = np.concatenate([m[0] for m in merged])
     assert np.all(np.diff(v) >= 0)
     rc = np.concatenate([m[1] for m in merged])
     cc = np.concatenate([m[2] for m in merged])
-    assert np.array_equal(np.repeat(v, rc), a) and np.array_equal(np.repeat(v, cc), b)
+    assert np.array_equal(np.repeat(v, rc), np.sort(np.concatenate(ref)))
+    assert np.array_equal(np.repeat(v, cc), np.sort(np.concatenate(cur)))
 
 
 @pytest.mark.spark
