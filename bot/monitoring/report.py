@@ -143,9 +143,9 @@ def make_report(
             if model is not None and cacheable(reference):
                 ctx = ProfileContext(profiles, model, version, holder)
         sources = (reference, current)
-        if chosen != "numpy" and _local(reference, current):
-            from bot.monitoring.preload import preload
+        from bot.monitoring.preload import preload
 
+        if chosen != "numpy" and _local(reference, current):
             preload(charts)  # while DuckDB or Spark computes
             return _drift_out_of_core(
                 head, sources, options, stamp, charts, say, config, chosen, chart_workers, ctx
@@ -158,8 +158,6 @@ def make_report(
             datasets.load(side, holder=holder, progress=say, limits=limits, prefetched=prefetched)
             for side in (current, reference)
         )
-        from bot.monitoring.preload import preload
-
         preload(charts)  # matplotlib, scipy.special, the page: imported while the engine sorts
         return _drift(head, ref, cur, options, stamp, charts, say, chosen, config, chart_workers)
     cur = datasets.load(current, holder=holder, progress=say, limits=limits)

@@ -56,6 +56,7 @@ KEEP_PER_MODEL = 4  # reference profiles kept per model (champion and challenger
 PARTITION_DAYS = 35  # a partition profile no report used for this long is deleted
 FOLDER = "profiles"
 TMP_PREFIX = ".tmp-"  # a profile being written, renamed into place when complete
+ABANDONED_AFTER = 86400  # seconds: a profile being written untouched so long lost its writer
 
 
 class ProfileKind(StrEnum):
@@ -220,21 +221,25 @@ class ProfileStore:
         self.writes[kind] += 1
         return True
 
-    def prune(self, model: str, keep: int = KEEP_PER_MODEL) -> list[Path]:
-        """Delete the model's reference profiles beyond the ``keep`` most recently written
-        (temporary files being written by another report are not counted, nor deleted)."""
+    def prune(self, model: str, keep: int = KEEP_PER_MODEL, now: float | None = None) -> list[Path]:
+        """Delete the model's reference profiles beyond the ``keep`` most recently written.
+        Those being written by another report are not counted, nor deleted unless abandoned
+        (:func:`_abandoned`; ``now``: seconds since the epoch, default the system clock)."""
+        clock = time.time() if now is None else now
         removed: list[Path] = []
         for kind, pattern in ((ProfileKind.REFERENCE, "*.parquet"), (ProfileKind.TABLES, "*")):
             folder = self.root / kind / _slug(model)
             try:
-                found = sorted(
-                    (p for p in folder.glob(pattern) if not p.name.startswith(TMP_PREFIX)),
+                entries = list(folder.glob(pattern))
+                done = sorted(
+                    (p for p in entries if not p.name.startswith(TMP_PREFIX)),
                     key=lambda p: p.stat().st_mtime_ns,
                     reverse=True,
                 )
+                stale = [p for p in entries if _abandoned(p, clock)]
             except OSError:  # another replica pruned at the same time
                 continue
-            for path in found[keep:]:
+            for path in [*done[keep:], *stale]:
                 try:
                     _remove(path)
                     removed.append(path)
@@ -243,8 +248,8 @@ class ProfileStore:
         return removed
 
     def prune_partitions(self, days: int = PARTITION_DAYS, now: float | None = None) -> int:
-        """Delete partition profiles not used for ``days`` days (``now``: seconds since the
-        epoch, default the system clock); returns how many."""
+        """Delete partition profiles not used for ``days`` days, and abandoned ones being
+        written (``now``: seconds since the epoch, default the system clock); returns how many."""
         clock = time.time() if now is None else now
         cutoff = clock - days * 86400
         removed = 0
@@ -253,15 +258,23 @@ class ProfileStore:
             *(self.root / ProfileKind.PARTITION_TABLES).glob("*/*"),
         ]
         for path in found:
-            # a folder being built is left alone, unless its writer died a day ago
-            limit = clock - 86400 if path.name.startswith(TMP_PREFIX) else cutoff
             try:
-                if path.stat().st_mtime < limit:
+                if path.name.startswith(TMP_PREFIX):
+                    expired = _abandoned(path, clock)
+                else:
+                    expired = path.stat().st_mtime < cutoff
+                if expired:
                     _remove(path)
                     removed += 1
             except OSError:  # another replica pruned it first
                 pass
         return removed
+
+
+def _abandoned(path: Path, clock: float) -> bool:
+    """Whether ``path`` is a profile being written (``TMP_PREFIX``) that nothing has touched
+    for :data:`ABANDONED_AFTER` seconds: its report was killed, and it would stay forever."""
+    return path.name.startswith(TMP_PREFIX) and path.stat().st_mtime < clock - ABANDONED_AFTER
 
 
 def _remove(path: Path) -> None:

@@ -167,12 +167,10 @@ class DuckDBEngine(OutOfCoreEngine):
         """Profile ``reference`` into ``folder`` (``stored_profile.build``), with a random
         sample of ``sample_rows`` rows for the charts when > 0."""
         with self.session(_READ_FAILED) as con:
-            parts = _view(con, "ref", reference)
+            parts = _view(con, "ref", reference, self.scratch)
             types = _types(con, "ref")
             names = profiled_names(types, columns, exclude, parts)
-        sample = self.sample(reference, names, sample_rows) if sample_rows > 0 else None
-        with self.session(_READ_FAILED) as con:
-            _view(con, "ref", reference, self.scratch)
+            sample = _reservoir(con, "ref", names, sample_rows) if sample_rows > 0 else None
             con.execute(f"CREATE VIEW cur AS {sql.empty_doubles(_value_columns(types))}")
             return build(
                 Views(con), con, folder, columns=names, exclude=(), partitions=parts, sample=sample
@@ -218,10 +216,17 @@ class DuckDBEngine(OutOfCoreEngine):
         """Up to ``rows`` random rows of ``columns`` (the charts of an out-of-core report)."""
         with self.session(_READ_FAILED) as con:
             _view(con, "src", source)
-            present = set(_types(con, "src"))
-            names = ", ".join(sql.ident(c) for c in columns if c in present) or "1 AS _"
-            query = f"SELECT {names} FROM src USING SAMPLE reservoir({int(rows)} ROWS)"
-            return con.execute(query).df()
+            return _reservoir(con, "src", columns, rows)
+
+
+def _reservoir(
+    con: duckdb.DuckDBPyConnection, view: str, columns: Sequence[str], rows: int
+) -> pd.DataFrame:
+    """Up to ``rows`` random rows of those ``columns`` that ``view`` has."""
+    present = set(_types(con, view))
+    names = ", ".join(sql.ident(c) for c in columns if c in present) or "1 AS _"
+    query = f"SELECT {names} FROM {view} USING SAMPLE reservoir({int(rows)} ROWS)"
+    return con.execute(query).df()
 
 
 def _value_columns(types: dict[str, str]) -> list[str]:
@@ -384,12 +389,7 @@ def _numeric_stats(sides: SideAggregates, name: str, n: int, m: int) -> NumericS
         return stats
     assert scan.ref_min is not None and scan.ref_max is not None
     stats.std = sides.reference_std(name, n, max(abs(scan.ref_min), abs(scan.ref_max)))
-    found = scan.order_stats
-    edges = decile_edges(
-        np.array([found[int(r)] for r in lo_rank], dtype=np.float64),
-        np.array([found[int(r)] for r in hi_rank], dtype=np.float64),
-        t,
-    )
+    edges = decile_edges(scan.order_stats, lo_rank, hi_rank, t)
     bins = sides.bin_counts(name, edges)
     stats.ref_bins = np.zeros(edges.size + 1)
     stats.cur_bins = np.zeros(edges.size + 1)

@@ -22,7 +22,8 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -131,19 +132,29 @@ class SparkEngine(OutOfCoreEngine):
     ) -> tuple[DriftResult, int, int]:
         """:meth:`compute`, and the row counts of both sides (for the report document)."""
 
+        with self._session("the Spark data could not be compared") as (spark, con, views):
+            ref, ref_parts, ref_types = _side(spark, con, reference, views)
+            cur, cur_parts, cur_types = _side(spark, con, current, views)
+            sides = SparkAggregates(
+                spark, con, {"ref": ref, "cur": cur}, {"ref": ref_types, "cur": cur_types}
+            )
+            result = duckdb_engine._compute(
+                con, options, exclude=ref_parts | cur_parts, sides=sides
+            )
+            return result, sides.rows("ref"), sides.rows("cur")
+
+    @contextmanager
+    def _session(
+        self, failure: str
+    ) -> Iterator[tuple[SparkSession, duckdb.DuckDBPyConnection, list[str]]]:
+        """The Spark session, the driver's DuckDB connection (its errors read ``failure: <why>``,
+        as ``DuckDBEngine.session``) and a list for the temp views the work creates, dropped
+        after."""
         spark = spark_session(self.master)
         views: list[str] = []
         try:
-            with self._sql.session("the Spark data could not be compared") as con:
-                ref, ref_parts, ref_types = _side(spark, con, reference, views)
-                cur, cur_parts, cur_types = _side(spark, con, current, views)
-                sides = SparkAggregates(
-                    spark, con, {"ref": ref, "cur": cur}, {"ref": ref_types, "cur": cur_types}
-                )
-                result = duckdb_engine._compute(
-                    con, options, exclude=ref_parts | cur_parts, sides=sides
-                )
-                return result, sides.rows("ref"), sides.rows("cur")
+            with self._sql.session(failure) as con:
+                yield spark, con, views
         finally:
             for view in views:
                 spark.catalog.dropTempView(view)
@@ -159,45 +170,31 @@ class SparkEngine(OutOfCoreEngine):
     ) -> StoredProfile:
         """Profile ``reference`` into ``folder`` from Spark's aggregates of it
         (``stored_profile.build``), with a random sample for the charts when > 0."""
-        spark = spark_session(self.master)
-        views: list[str] = []
-        try:
-            with self._sql.session("the Spark data could not be profiled") as con:
-                ref, parts, types = _side(spark, con, reference, views)
-                names = profiled_names(types, columns, exclude, parts)
-                values = [c for c, t in types.items() if has_values(t)]
-                cur = _empty_view(spark, values, views)
-                sides = SparkAggregates(
-                    spark, con, {"ref": ref, "cur": cur}, {"ref": types, "cur": {}}
-                )
-                sample = self.sample(reference, names, sample_rows) if sample_rows > 0 else None
-                return build(
-                    sides, con, folder, columns=names, exclude=(), partitions=parts, sample=sample
-                )
-        finally:
-            for view in views:
-                spark.catalog.dropTempView(view)
+        with self._session("the Spark data could not be profiled") as (spark, con, views):
+            ref, parts, types = _side(spark, con, reference, views)
+            names = profiled_names(types, columns, exclude, parts)
+            values = [c for c, t in types.items() if has_values(t)]
+            cur = _empty_view(spark, values, views)
+            sides = SparkAggregates(spark, con, {"ref": ref, "cur": cur}, {"ref": types, "cur": {}})
+            sample = self.sample(reference, names, sample_rows) if sample_rows > 0 else None
+            return build(
+                sides, con, folder, columns=names, exclude=(), partitions=parts, sample=sample
+            )
 
     def compute_with_reference(
         self, stored: StoredProfile, current: str | Path, options: DriftOptions
     ) -> tuple[DriftResult, int]:
         """The drift of ``current`` against a stored reference, and the current row count."""
-        spark = spark_session(self.master)
-        views: list[str] = []
-        try:
-            with self._sql.session("the Spark data could not be compared") as con:
-                cur, cur_parts, cur_types = _side(spark, con, current, views)
-                ref = _empty_view(spark, stored.value_columns, views)
-                inner = SparkAggregates(
-                    spark, con, {"ref": ref, "cur": cur}, {"ref": {}, "cur": cur_types}
-                )
-                sides = StoredSides(ProfileSide([stored]), EngineSide(inner), con)
-                exclude = set(stored.partitions) | cur_parts
-                result = duckdb_engine._compute(con, options, exclude=exclude, sides=sides)
-                return result, inner.rows("cur")
-        finally:
-            for view in views:
-                spark.catalog.dropTempView(view)
+        with self._session("the Spark data could not be compared") as (spark, con, views):
+            cur, cur_parts, cur_types = _side(spark, con, current, views)
+            ref = _empty_view(spark, stored.value_columns, views)
+            inner = SparkAggregates(
+                spark, con, {"ref": ref, "cur": cur}, {"ref": {}, "cur": cur_types}
+            )
+            sides = StoredSides(ProfileSide([stored]), EngineSide(inner), con)
+            exclude = set(stored.partitions) | cur_parts
+            result = duckdb_engine._compute(con, options, exclude=exclude, sides=sides)
+            return result, inner.rows("cur")
 
     @property
     def driver(self) -> duckdb_engine.DuckDBEngine:

@@ -13,7 +13,7 @@ The exactness tests (tests/unit/bot/monitoring/drift/engines) hold the two paths
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,8 +67,13 @@ def decile_ranks(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return lo, hi, h - lo
 
 
-def decile_edges(lo_values: np.ndarray, hi_values: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """``numeric._quantile_edges`` from the order statistics at its ranks (same arithmetic)."""
+def decile_edges(
+    found: Mapping[int, float], lo: np.ndarray, hi: np.ndarray, t: np.ndarray
+) -> np.ndarray:
+    """``numeric._quantile_edges`` from the order statistics ``found`` (rank -> value) at the
+    ranks of :func:`decile_ranks` (same arithmetic)."""
+    lo_values = np.array([found[int(r)] for r in lo], dtype=np.float64)
+    hi_values = np.array([found[int(r)] for r in hi], dtype=np.float64)
     diff = hi_values - lo_values
     edges = np.where(t >= 0.5, hi_values - diff * (1 - t), lo_values + diff * t)
     return np.unique(edges)

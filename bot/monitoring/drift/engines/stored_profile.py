@@ -249,11 +249,7 @@ def _summarise(con: duckdb.DuckDBPyConnection, path: Path, n: int, entry: Stored
     scale = max(abs(found[0]), abs(found[n - 1]))
     table = values_view(con, [path])
     std = std_of_counts(con, table, n, scale)
-    edges = decile_edges(
-        np.array([found[int(r)] for r in lo], dtype=np.float64),
-        np.array([found[int(r)] for r in hi], dtype=np.float64),
-        t,
-    )
+    edges = decile_edges(found, lo, hi, t)
     if not (math.isfinite(std) and np.isfinite(edges).all()):
         return
     rows = con.execute(sql.bin_counts(table, edges.size), edges.tolist()).fetchall()
@@ -278,10 +274,10 @@ def order_statistics(
     return found
 
 
-def values_view(
-    con: duckdb.DuckDBPyConnection, files: Sequence[Path], view: str = "drift_stored_values"
-) -> str:
-    """A DuckDB view (v, rc, cc) of stored value files (cc = 0), named ``view``."""
+def values_view(con: duckdb.DuckDBPyConnection, files: Sequence[Path]) -> str:
+    """A DuckDB view (v, rc, cc) of stored value files (cc = 0); returns its name (one per
+    connection: each call replaces it)."""
+    view = "drift_stored_values"
     complete = getattr(con, "complete", None)
     if complete is not None:  # DuckDB 2 refuses while a fetchone() result is pending
         complete()

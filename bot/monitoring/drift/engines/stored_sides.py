@@ -30,7 +30,6 @@ if TYPE_CHECKING:
     import pandas as pd
 
 Counts = tuple[np.ndarray, np.ndarray]  # ascending values, their counts
-_STORED_VIEW = "drift_stored_values"
 _EMPTY = np.empty(0, dtype=np.float64)
 _NO_COUNTS = np.empty(0, dtype=np.int64)
 
@@ -270,7 +269,7 @@ class StoredSides:
 
     def __init__(self, ref: ProfileSide, cur: OneSide, con: duckdb.DuckDBPyConnection) -> None:
         self.ref, self.cur, self.con = ref, cur, con
-        self._viewed: tuple[str, ...] = ()
+        self._viewed: tuple[tuple[str, ...], str] | None = None  # files, view
         self._tallies: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # column -> edges, counts
 
     def _side(self, side: str) -> OneSide:
@@ -343,7 +342,6 @@ class StoredSides:
         key = tuple(map(str, files))
         if not files:
             raise EngineError("no stored values to sum")
-        if self._viewed != key:
-            values_view(self.con, files, _STORED_VIEW)
-            self._viewed = key
-        return _STORED_VIEW
+        if self._viewed is None or self._viewed[0] != key:
+            self._viewed = key, values_view(self.con, files)
+        return self._viewed[1]

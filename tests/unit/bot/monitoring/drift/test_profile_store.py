@@ -263,6 +263,31 @@ def test_partitions_that_disagree_do_not_merge() -> None:
     assert_same_profile(one, profile_current(a))
 
 
+def test_profiles_a_killed_report_left_half_written_are_swept_after_a_day(
+    tmp_path: Path,
+) -> None:
+    store = ProfileStore(tmp_path / "profiles")
+    key = ReferenceKey("churn", "1", ["digest"])
+    now = time.time()  # the entries' times are set from it; the clock only moves forward
+    abandoned, writing = [], []
+    for age, into in ((2 * 86400, abandoned), (600, writing)):
+        file = store.reference_path(key)  # a file being written beside its final name
+        file.parent.mkdir(parents=True, exist_ok=True)
+        tmp_file = file.with_name(f".tmp-{age}.parquet")
+        tmp_file.write_bytes(b"PAR1")
+        folders = [store.scratch(store.tables_path(key))]  # folders being built
+        folders.append(store.scratch(store.partition_tables_path("day1|1|2")))
+        for folder in folders:
+            (folder / "values-0.parquet").write_bytes(b"PAR1")
+        for path in (tmp_file, *folders):
+            os.utime(path, (now - age, now - age))
+            into.append(path)
+    assert sorted(store.prune("churn", now=now)) == sorted(abandoned[:2])
+    assert store.prune_partitions(now=now) == 1
+    assert not any(p.exists() for p in abandoned)
+    assert all(p.exists() for p in writing)  # other reports are still writing these
+
+
 def test_partition_profiles_unused_for_weeks_are_pruned(tmp_path: Path) -> None:
     store = ProfileStore(tmp_path / "profiles")
     profile = profile_current(pd.DataFrame({"x": [1.0, 2.0]}))

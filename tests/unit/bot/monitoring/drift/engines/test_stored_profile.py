@@ -228,3 +228,26 @@ def test_parts_that_differ_in_types_are_not_merged(tmp_path: Path) -> None:
     assert mergeable(parts[:1]) and not mergeable(parts)
     with pytest.raises(EngineError, match="differ in columns or types"):
         engine.compute_from_profiles(parts[0], parts, DriftOptions())
+
+
+def test_a_csv_reference_is_stored_with_its_chart_sample_and_matches_numpy(tmp_path: Path) -> None:
+    rng = np.random.default_rng(12)
+    ref, cur = _frame(rng, 2_000, 0.0), _frame(rng, 1_500, 0.4)
+    ref.to_csv(tmp_path / "ref.csv", index=False)
+    cur.to_csv(tmp_path / "cur.csv", index=False)
+    spill = tmp_path / "spill"
+    engine = DuckDBEngine(memory_limit="256MB", temp_directory=spill, threads=2)
+    engine.profile_reference(
+        tmp_path / "ref.csv", tmp_path / "p", columns=None, exclude=(), sample_rows=500
+    )
+    stored = load(tmp_path / "p")
+    sample = stored.sample()
+    assert sample is not None and len(sample) == 500
+    assert list(sample.columns) == list(pd.read_csv(tmp_path / "ref.csv", nrows=1).columns)
+    result, rows = engine.compute_with_reference(stored, tmp_path / "cur.csv", DriftOptions())
+    expected = make_engine("numpy").compute(
+        tmp_path / "ref.csv", tmp_path / "cur.csv", DriftOptions()
+    )
+    assert_same(expected, result)
+    assert rows == 1_500
+    assert not list(spill.glob("csv-*"))  # the Parquet copies went with their session
